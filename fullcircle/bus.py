@@ -1,0 +1,191 @@
+"""Bus wiring over Redis Streams with FastStream: one broker factory, consumer groups created at
+id 0, a claimer that retries pending messages, dead letters after N deliveries, capped streams.
+
+Delivery is at-least-once, so every handler must be idempotent. A handler that raises leaves its
+message pending (FastStream's REJECT on Redis does not XACK); the claimer of the same group takes
+it again once it has been idle for `bus_claim_idle_ms`, and after `bus_max_deliveries` deliveries
+it is moved to `<stream>.dlq` with the error and acknowledged, so it never blocks what follows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import traceback
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from faststream.redis import RedisBroker, StreamSub
+from faststream.redis.annotations import RedisStreamMessage
+from faststream.redis.message import bDATA_KEY
+from faststream.redis.parser.binary import BinaryMessageFormatV1
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from fullcircle.events import CONSUMER_GROUPS, Event, dead_letter_stream
+from fullcircle.settings import FullCircleSettings
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Event)
+EventHandler = Callable[[E], Awaitable[None]]
+
+POLL_MS = 200
+
+
+def consumer_name(service: str) -> str:
+    """`<service>-<host>-<pid>`: unique per replica, stable for the life of the process."""
+    return f"{service}-{socket.gethostname()}-{os.getpid()}"
+
+
+def make_broker(settings: FullCircleSettings) -> RedisBroker:
+    """The one broker factory; nothing connects until the broker is started."""
+    return RedisBroker(settings.redis_url, logger=logging.getLogger("fullcircle.bus"))
+
+
+async def ensure_consumer_groups(redis: Redis, streams: dict[str, tuple[str, ...]]) -> None:
+    """Create every consumer group at id 0 (creating the stream too), so no backlog is missed.
+
+    Called by every service at start, before it publishes or consumes: whichever service starts
+    first, the groups exist before the first event is written. Recreates groups Redis lost."""
+    for stream, groups in streams.items():
+        for group in groups:
+            try:
+                await redis.xgroup_create(stream, group, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+
+class Bus:
+    """A service's view of the bus: publish events, consume streams with retry and dead letters."""
+
+    def __init__(self, settings: FullCircleSettings, service: str) -> None:
+        self.settings = settings
+        self.service = service
+        self.broker = make_broker(settings)
+        self._redis: Redis | None = None
+
+    @property
+    def redis(self) -> Redis:
+        if self._redis is None:
+            raise RuntimeError("the bus is not started")
+        return self._redis
+
+    async def start(self) -> None:
+        self._redis = Redis.from_url(self.settings.redis_url)
+        await ensure_consumer_groups(self._redis, CONSUMER_GROUPS)
+        await self.broker.start()
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    async def publish(self, event: Event) -> None:
+        """Append `event` to its stream, capped at `bus_stream_maxlen` entries."""
+        await self.broker.publish(
+            event.model_dump(mode="json"),
+            stream=event.stream,
+            maxlen=self.settings.bus_stream_maxlen,
+        )
+
+    def consume(
+        self,
+        event_type: type[E],
+        handler: EventHandler[E],
+        on_give_up: Callable[[E, str], Awaitable[None]] | None = None,
+    ) -> None:
+        """Handle `event_type` in this service's consumer group, with a claimer for retries.
+
+        `on_give_up(event, error)` runs when the event is moved to the dead letters, so the
+        service can tell whoever waits for it (an import that will not finish, say)."""
+        stream = event_type.stream
+        if self.service not in CONSUMER_GROUPS.get(stream, ()):
+            raise ValueError(f"{self.service} is not a consumer of {stream} in CONSUMER_GROUPS")
+        consumer = consumer_name(self.service)
+
+        async def on_message(body: dict[str, Any], msg: RedisStreamMessage) -> None:
+            try:
+                event = event_type.model_validate(body)
+            except ValidationError as exc:
+                await self._dead_letter(stream, msg, f"invalid {event_type.__name__}: {exc}")
+                return
+            try:
+                await handler(event)
+            except Exception as exc:
+                deliveries = await self._deliveries(stream, msg)
+                if deliveries >= self.settings.bus_max_deliveries:
+                    await self._dead_letter(stream, msg, _describe(exc))
+                    if on_give_up is not None:
+                        await on_give_up(event, _describe(exc))
+                    return
+                log.warning(
+                    "%s failed on %s (delivery %d of %d), will retry: %s",
+                    self.service,
+                    stream,
+                    deliveries,
+                    self.settings.bus_max_deliveries,
+                    exc,
+                )
+                raise
+
+        main = StreamSub(
+            stream,
+            group=self.service,
+            consumer=consumer,
+            polling_interval=POLL_MS,
+            maxlen=self.settings.bus_stream_maxlen,
+        )
+        claimer = StreamSub(
+            stream,
+            group=self.service,
+            consumer=f"{consumer}-claimer",
+            min_idle_time=self.settings.bus_claim_idle_ms,
+            polling_interval=POLL_MS * 5,
+        )
+        self.broker.subscriber(stream=main)(on_message)
+        self.broker.subscriber(stream=claimer)(on_message)
+
+    async def _deliveries(self, stream: str, msg: RedisStreamMessage) -> int:
+        message_id = msg.raw_message["message_ids"][0]
+        pending = await self.redis.xpending_range(
+            stream, self.service, min=message_id, max=message_id, count=1
+        )
+        return int(pending[0]["times_delivered"]) if pending else 1
+
+    async def _dead_letter(self, stream: str, msg: RedisStreamMessage, error: str) -> None:
+        message_id = msg.raw_message["message_ids"][0]
+        fields: dict[Any, Any] = {
+            bDATA_KEY: msg.raw_message["data"].get(bDATA_KEY, b""),
+            b"stream": stream,
+            b"message_id": message_id,
+            b"group": self.service,
+            b"error": error[-4000:],
+            b"failed_at": datetime.now(UTC).isoformat(),
+        }
+        await self.redis.xadd(
+            dead_letter_stream(stream), fields, maxlen=self.settings.bus_stream_maxlen
+        )
+        await self.redis.xack(stream, self.service, message_id)
+        log.error(
+            "%s: message %s of %s moved to dead letters: %s",
+            self.service,
+            message_id,
+            stream,
+            error.splitlines()[0] if error else "",
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def decode_entry(fields: dict[bytes, bytes], event_type: type[E]) -> E:
+    """Turn a raw stream entry (as XREAD returns it) back into its event."""
+    body, _headers = BinaryMessageFormatV1.parse(fields[bDATA_KEY])
+    return event_type.model_validate_json(body)

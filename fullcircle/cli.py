@@ -1,0 +1,374 @@
+"""`fullcircle`: run the local stack, manage listeners, import histories, read recommendations,
+and run the evaluation protocols."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import grpc
+import typer
+from google.protobuf.json_format import MessageToDict
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from fullcircle.client import FullCircleClient
+from fullcircle.db import apply_migrations, migrations_folder
+from fullcircle.stack import SERVICES, LocalStack, StackError, StackState, default_data_dir
+from fullcircle.v1 import common_pb2
+
+app = typer.Typer(
+    help="Full-Circle: music discovery from your own listening history.", no_args_is_help=True
+)
+user_app = typer.Typer(help="Listeners and their API keys.", no_args_is_help=True)
+eval_app = typer.Typer(help="The quality protocols of EVALUATION.md.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(eval_app, name="eval")
+console = Console()
+T = TypeVar("T")
+
+DataDir = Annotated[Path, typer.Option("--data-dir", help="the stack's data folder")]
+DEFAULT_DATA_DIR = default_data_dir()
+UserOpt = Annotated[str, typer.Option("--user", help="the listener's name")]
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(1)
+
+
+def _stack_state(data_dir: Path) -> StackState:
+    state = LocalStack(data_dir).running()
+    if state is None:
+        raise _fail(
+            f"the stack is not running (data folder {data_dir}); start it with "
+            "`fullcircle up --detach`"
+        )
+    return state
+
+
+def _credentials_file(data_dir: Path) -> Path:
+    return data_dir / "credentials.json"
+
+
+def _load_credentials(data_dir: Path) -> dict[str, str]:
+    path = _credentials_file(data_dir)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _save_key(data_dir: Path, name: str, api_key: str) -> None:
+    """Keep the CLI's copy of a key in a file only its owner can read (like ~/.netrc)."""
+    credentials = _load_credentials(data_dir)
+    credentials[name] = api_key
+    path = _credentials_file(data_dir)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(json.dumps(credentials, indent=2))
+
+
+def _gateway(data_dir: Path, user: str) -> tuple[str, str]:
+    """The gateway address and the user's API key (clients are made inside the event loop)."""
+    state = _stack_state(data_dir)
+    api_key = os.environ.get("FULLCIRCLE_API_KEY") or _load_credentials(data_dir).get(user)
+    if not api_key:
+        raise _fail(
+            f"no API key for {user!r}: create the user with `fullcircle user add {user}` "
+            "or set FULLCIRCLE_API_KEY"
+        )
+    return state.gateway_address, api_key
+
+
+@app.command()
+def up(
+    detach: Annotated[bool, typer.Option("--detach", help="return once healthy")] = False,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Start PostgreSQL and Redis (embedded unless DATABASE_URL / REDIS_URL are set) and the
+    five services, and wait until all are healthy."""
+    stack = LocalStack(data_dir)
+    try:
+        state = stack.up(report=lambda line: console.print(f"[dim]{line}[/]"))
+    except StackError as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        f"[green]Full-Circle is up[/]: gateway on {state.gateway_address}, "
+        f"logs in {data_dir / 'logs'}"
+    )
+    if detach:
+        return
+    console.print("Ctrl-C stops it.")
+    try:
+        while stack.running():
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    stack.down(report=lambda line: console.print(f"[dim]{line}[/]"))
+
+
+@app.command()
+def down(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Stop the services and the embedded servers; the data stays in the data folder."""
+    LocalStack(data_dir).down(report=lambda line: console.print(f"[dim]{line}[/]"))
+
+
+@app.command()
+def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Whether each service runs and answers its health check."""
+    from fullcircle.grpc_server import check_health
+
+    state = StackState.load(data_dir)
+    if state is None or not state.pids:
+        raise _fail("the stack is not running; start it with `fullcircle up --detach`")
+    table = Table("service", "pid", "port", "health")
+    for service in SERVICES:
+        port = state.ports.get(service, 0)
+        healthy = _run(check_health(f"127.0.0.1:{port}", 1.0)) if port else False
+        table.add_row(
+            service,
+            str(state.pids.get(service, "-")),
+            str(port),
+            "[green]serving[/]" if healthy else "[red]down[/]",
+        )
+    console.print(table)
+
+
+@user_app.command("add")
+def user_add(name: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Create a listener; prints their API key once (the CLI keeps a copy in the data folder)."""
+    from psycopg import AsyncConnection
+
+    from services.gateway.adapters.accounts import create_user
+
+    state = _stack_state(data_dir)
+
+    async def create() -> tuple[Any, str]:
+        await apply_migrations(state.database_url, "gateway", migrations_folder(_gateway_file()))
+        async with await AsyncConnection.connect(state.database_url) as conn:
+            user_id, key = await create_user(conn, name)
+            return user_id, key.token
+
+    from fullcircle.errors import FullCircleError
+
+    try:
+        user_id, token = _run(create())
+    except FullCircleError as exc:
+        raise _fail(str(exc)) from None
+    _save_key(data_dir, name, token)
+    console.print(f"user [bold]{name}[/] ({user_id})")
+    console.print(f"API key (shown once): [bold]{token}[/]")
+
+
+def _gateway_file() -> str:
+    import services.gateway
+
+    return str(Path(services.gateway.__file__).parent / "__main__.py")
+
+
+@app.command("import")
+def import_history(path: Path, user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Upload a Spotify export (the zip as delivered, or a JSON file) and follow the import."""
+    if not path.is_file():
+        raise _fail(
+            f"{path}: no such file; pass the zip Spotify sent (my_spotify_data.zip) "
+            "or one of its JSON files"
+        )
+    gateway = _gateway(data_dir, user)
+    final = _run(_import(gateway, path))
+    if final.stage != "done":
+        raise _fail(final.message)
+    console.print(f"[green]imported[/]: {final.message}")
+
+
+async def _import(gateway: tuple[str, str], path: Path) -> Any:
+    async with FullCircleClient(*gateway) as client:
+        try:
+            import_id = await client.import_history(path)
+        except grpc.aio.AioRpcError as exc:
+            raise _fail(exc.details() or str(exc.code())) from None
+        final = None
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task(f"uploading {path.name}", total=None, counts="")
+            async for update in client.watch_import(import_id):
+                progress.update(
+                    task,
+                    description=f"{update.stage} {path.name}",
+                    total=update.plays_read or None,
+                    completed=update.plays_stored,
+                    counts=f"{update.plays_stored:,}/{update.plays_read:,} plays",
+                )
+                final = update
+        return final
+
+
+def _print_set(rec_set: common_pb2.RecommendationSet, title: str) -> None:
+    table = Table(title=title, show_lines=False)
+    table.add_column("#", justify="right")
+    table.add_column("artist", style="bold")
+    table.add_column("why")
+    table.add_column("similar to", style="dim")
+    for rank, item in enumerate(rec_set.items, start=1):
+        table.add_row(str(rank), item.artist, item.because, ", ".join(item.similar_to))
+    console.print(table)
+    console.print(f"[dim]model {rec_set.model_version}, set {rec_set.set_id or '-'}[/]")
+
+
+@app.command()
+def recs(
+    user: UserOpt,
+    limit: Annotated[int, typer.Option(help="how many")] = 20,
+    rediscover: Annotated[bool, typer.Option(help="forgotten favourites instead")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Print the listener's current recommendations with their explanations."""
+    mode = (
+        common_pb2.RECOMMENDATION_MODE_REDISCOVERY
+        if rediscover
+        else common_pb2.RECOMMENDATION_MODE_DISCOVERY
+    )
+
+    gateway = _gateway(data_dir, user)
+
+    async def fetch() -> common_pb2.RecommendationSet:
+        async with FullCircleClient(*gateway) as client:
+            return await client.recommendations(limit, mode)
+
+    try:
+        rec_set = _run(fetch())
+    except grpc.aio.AioRpcError as exc:
+        raise _fail(exc.details() or str(exc.code())) from None
+    if as_json:
+        print(json.dumps(MessageToDict(rec_set), indent=2))
+    else:
+        _print_set(rec_set, f"recommendations for {user}")
+
+
+@app.command()
+def watch(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Print each new recommendation set as it arrives (Ctrl-C to stop)."""
+
+    gateway = _gateway(data_dir, user)
+
+    async def follow() -> None:
+        async with FullCircleClient(*gateway) as client:
+            async for event in client.subscribe():
+                _print_set(event.set, f"new recommendations (event {event.event_id or 'current'})")
+
+    try:
+        _run(follow())
+    except KeyboardInterrupt:
+        pass
+    except grpc.aio.AioRpcError as exc:
+        raise _fail(exc.details() or str(exc.code())) from None
+
+
+@app.command()
+def demo(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    settle_s: Annotated[float, typer.Option(help="quiet seconds that end the wait")] = 8.0,
+) -> None:
+    """Start the stack, import the generated demo history, wait for recommendations, print 20."""
+    from fullcircle.demo.catalog import write_demo_catalog
+    from fullcircle.demo.history import generate_demo_history, write_export_zip
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    catalog_path = data_dir / "demo_catalog.json"
+    history_path = data_dir / "demo_history.zip"
+    if not history_path.exists():
+        with console.status("generating the demo listener's 140,000 plays"):
+            catalog = (
+                json.loads(catalog_path.read_text())
+                if catalog_path.exists()
+                else write_demo_catalog(catalog_path)
+            )
+            write_export_zip(generate_demo_history(catalog), history_path)
+    up(detach=True, data_dir=data_dir)
+    name = "demo"
+    if name not in _load_credentials(data_dir):
+        user_add(name, data_dir=data_dir)
+    rec_set = _run(_demo_flow(_gateway(data_dir, name), history_path, settle_s))
+    _print_set(rec_set, "20 recommendations for the demo listener")
+    console.print(
+        "\nThe stack keeps running: `fullcircle recs --user demo`, "
+        "`fullcircle recs --user demo --rediscover`, `fullcircle watch --user demo`.\n"
+        "Stop it with `make down` (or `.venv/bin/fullcircle down`)."
+    )
+
+
+async def _demo_flow(
+    gateway: tuple[str, str], history: Path, settle_s: float
+) -> common_pb2.RecommendationSet:
+    async with FullCircleClient(*gateway) as client:
+        latest: common_pb2.RecommendationSet | None = None
+        events = client.subscribe()
+        final = await _import(gateway, history)
+        if final is None or final.stage != "done":
+            raise _fail(final.message if final else "the import did not finish")
+        console.print(f"[green]imported[/]: {final.message}")
+        if final.plays_new == 0:
+            return await client.recommendations(20)
+        with console.status("enriching with Last.fm tags, building the taste profile, ranking"):
+            iterator = aiter(events)
+            while True:
+                timeout = None if latest is None or not latest.items else settle_s
+                try:
+                    event = await asyncio.wait_for(anext(iterator), timeout)
+                except TimeoutError:
+                    break
+                if event.set.items:
+                    latest = event.set
+        return await client.recommendations(20)
+
+
+@eval_app.command("relisten")
+def eval_relisten(
+    history: Annotated[Path, typer.Option("--history", help="an export: zip, folder or JSON")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Protocol A: which of my artists will I play next month?"""
+    from fullcircle.eval.relisten import format_table, run_relisten
+
+    result = run_relisten(history)
+    print(result.to_json() if as_json else format_table(result))
+
+
+@eval_app.command("discovery")
+def eval_discovery(
+    hetrec: Annotated[Path, typer.Option("--hetrec", help="the hetrec2011-lastfm-2k folder")],
+    seed: Annotated[list[int] | None, typer.Option("--seed")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Protocol B: which new artists will I like?"""
+    from fullcircle.eval.discovery import main as discovery_main
+
+    args = ["--hetrec", str(hetrec)]
+    for value in seed or []:
+        args += ["--seed", str(value)]
+    if as_json:
+        args.append("--json")
+    sys.exit(discovery_main(args))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""A small Python client of the public FullCircle API (the CLI is built on it)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import grpc
+
+from fullcircle.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
+
+CHUNK_BYTES = 1024 * 1024
+DEADLINE_S = 30.0
+
+
+class FullCircleClient:
+    """One channel to the gateway; every call carries the API key and a deadline."""
+
+    def __init__(self, address: str, api_key: str) -> None:
+        self.channel = grpc.aio.insecure_channel(
+            address,
+            options=[("grpc.max_receive_message_length", 16 * 1024 * 1024)],
+        )
+        self.stub = gateway_pb2_grpc.FullCircleStub(self.channel)
+        self.metadata = (("authorization", f"Bearer {api_key}"),)
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+    async def __aenter__(self) -> FullCircleClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def import_history(self, path: Path, deadline_s: float = 600.0) -> str:
+        """Upload an export file in chunks; returns the import id."""
+
+        def chunks() -> Iterator[gateway_pb2.ImportChunk]:
+            with path.open("rb") as export:
+                first = True
+                while data := export.read(CHUNK_BYTES):
+                    yield gateway_pb2.ImportChunk(file_name=path.name if first else "", data=data)
+                    first = False
+
+        reply = await self.stub.ImportHistory(chunks(), metadata=self.metadata, timeout=deadline_s)
+        return str(reply.import_id)
+
+    def watch_import(
+        self, import_id: str, deadline_s: float = 1800.0
+    ) -> AsyncIterator[gateway_pb2.ImportProgress]:
+        call: AsyncIterator[gateway_pb2.ImportProgress] = self.stub.WatchImport(
+            gateway_pb2.WatchImportRequest(import_id=import_id),
+            metadata=self.metadata,
+            timeout=deadline_s,
+        )
+        return call
+
+    async def recommendations(
+        self,
+        limit: int = 20,
+        mode: common_pb2.RecommendationMode = common_pb2.RECOMMENDATION_MODE_DISCOVERY,
+    ) -> common_pb2.RecommendationSet:
+        reply: common_pb2.RecommendationSet = await self.stub.GetRecommendations(
+            gateway_pb2.GetRecommendationsRequest(limit=limit, mode=mode),
+            metadata=self.metadata,
+            timeout=DEADLINE_S,
+        )
+        return reply
+
+    def subscribe(
+        self, last_event_id: str = "", deadline_s: float | None = None
+    ) -> AsyncIterator[gateway_pb2.RecommendationsEvent]:
+        call: AsyncIterator[gateway_pb2.RecommendationsEvent] = self.stub.SubscribeRecommendations(
+            gateway_pb2.SubscribeRecommendationsRequest(last_event_id=last_event_id),
+            metadata=self.metadata,
+            timeout=deadline_s,
+        )
+        return call
+
+    async def taste_profile(self) -> common_pb2.TasteProfile:
+        reply: common_pb2.TasteProfile = await self.stub.GetTasteProfile(
+            gateway_pb2.GetTasteProfileRequest(), metadata=self.metadata, timeout=DEADLINE_S
+        )
+        return reply

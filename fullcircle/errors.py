@@ -1,0 +1,46 @@
+"""Domain errors a caller can cause, and the one place that maps them to gRPC status codes."""
+
+from __future__ import annotations
+
+import grpc
+
+
+class FullCircleError(Exception):
+    """Base of errors whose message is meant for the person who caused them."""
+
+    code = grpc.StatusCode.INTERNAL
+
+
+class InvalidArgument(FullCircleError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class NotFound(FullCircleError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class Unauthenticated(FullCircleError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDenied(FullCircleError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class ResourceExhausted(FullCircleError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class Unavailable(FullCircleError):
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
+    """The status code and message a gRPC caller receives for `exc`."""
+    if isinstance(exc, FullCircleError):
+        return exc.code, str(exc)
+    if isinstance(exc, grpc.aio.AioRpcError):
+        if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            return grpc.StatusCode.UNAVAILABLE, "the recommender is not reachable; try again soon"
+        return exc.code(), exc.details() or "upstream error"
+    return grpc.StatusCode.INTERNAL, "internal error; it has been logged"

@@ -1,0 +1,269 @@
+"""Protocol A (relistening): which of my artists will I play next month? Scores the fixed
+recency baselines and the per-listener Full-Circle model on one listening history."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fullcircle.eval.common import format_metric_table, ndcg_at_k, rank_by_score, recall_at_k
+from services.features.domain import recency
+
+PROTOCOL = "relisten"
+TOP_K = 20
+MAX_CUTOFFS = 12
+WINDOW_SECONDS = 30 * 86_400
+MIN_RELISTENS = 3
+LISTEN_MIN_MS = 30_000
+METRICS = (f"ndcg@{TOP_K}", f"recall@{TOP_K}")
+OWN_RANKER = "fullcircle"
+
+ArtistScorer = Callable[[np.ndarray, np.ndarray, int, float], np.ndarray]
+
+BASELINES: dict[str, ArtistScorer] = {
+    "count_all": recency.listen_counts,
+    "recent30": lambda ts, idx, n, at: recency.window_counts(ts, idx, n, at, 30.0),
+    "exp90": lambda ts, idx, n, at: recency.decayed_counts(ts, idx, n, at, 90.0),
+    "exp30": lambda ts, idx, n, at: recency.decayed_counts(ts, idx, n, at, 30.0),
+    "exp14": lambda ts, idx, n, at: recency.decayed_counts(ts, idx, n, at, 14.0),
+    "bll0.5": lambda ts, idx, n, at: recency.bll_activation(ts, idx, n, at, 0.5),
+}
+
+
+def _own_ranker(ts: np.ndarray, artist_idx: np.ndarray, n_artists: int, at: float) -> np.ndarray:
+    model = recency.fit_recency_model(ts, artist_idx, n_artists, at)
+    return model.score(ts, artist_idx, n_artists, at)
+
+
+METHODS: dict[str, ArtistScorer] = {**BASELINES, OWN_RANKER: _own_ranker}
+
+_ACCOUNT_MUSIC_FILE = re.compile(r"StreamingHistory(_music_)?\d+\.json$")
+
+
+@dataclass
+class RelistenResult:
+    """Per-method NDCG@20 and Recall@20 of protocol A on one history, with the cutoffs used."""
+
+    dataset: str
+    cutoffs: list[str]
+    methods: dict[str, dict[str, float]]
+    protocol: str = PROTOCOL
+    loader: str = field(default="", compare=False)
+
+    @property
+    def best_baseline(self) -> str:
+        """The fixed baseline with the highest NDCG@20 (first listed wins a tie)."""
+        return max(BASELINES, key=lambda name: self.methods[name][METRICS[0]])
+
+    def to_json(self) -> str:
+        """One JSON object: protocol, dataset, methods {name: {metric: value}}, cutoffs."""
+        return json.dumps(
+            {
+                "protocol": self.protocol,
+                "dataset": self.dataset,
+                "methods": self.methods,
+                "cutoffs": self.cutoffs,
+            }
+        )
+
+
+def _json_documents(path: Path) -> Iterator[tuple[str, Any]]:
+    """(file name, parsed JSON) of every .json file in a zip, a folder or the file itself."""
+    if path.is_dir():
+        for file in sorted(path.rglob("*.json")):
+            yield file.name, json.loads(file.read_text(encoding="utf-8"))
+    elif zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            for name in sorted(archive.namelist()):
+                if name.endswith(".json"):
+                    yield Path(name).name, json.loads(archive.read(name))
+    else:
+        yield path.name, json.loads(path.read_text(encoding="utf-8"))
+
+
+def _parse_ts(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+def _parse_end_time(text: str) -> int:
+    return int(datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=UTC).timestamp())
+
+
+def _read_listens_from_json(path: Path) -> list[tuple[int, str]]:
+    """Protocol A's listens straight from the export's JSON (used without the ingest parser)."""
+    longest: dict[tuple[Any, ...], tuple[int, int, str | None]] = {}
+    for file_name, rows in _json_documents(path):
+        if not isinstance(rows, list):
+            continue
+        account_music = bool(_ACCOUNT_MUSIC_FILE.search(file_name))
+        for row in rows:
+            if not isinstance(row, dict):
+                continue
+            if row.get("spotify_track_uri") and "ts" in row:
+                key: tuple[Any, ...] = (row["ts"], row["spotify_track_uri"])
+                play = (
+                    row.get("ms_played") or 0,
+                    _parse_ts(row["ts"]),
+                    row.get("master_metadata_album_artist_name"),
+                )
+            elif account_music and "endTime" in row:
+                key = (row["endTime"], row.get("artistName"), row.get("trackName"))
+                play = (
+                    row.get("msPlayed") or 0,
+                    _parse_end_time(row["endTime"]),
+                    row.get("artistName"),
+                )
+            else:
+                continue
+            if key not in longest or play[0] > longest[key][0]:
+                longest[key] = play
+    return [
+        (ended, artist)
+        for ms, ended, artist in longest.values()
+        if ms >= LISTEN_MIN_MS and artist is not None
+    ]
+
+
+def _read_listens_with_ingest(path: Path) -> list[tuple[int, str]] | None:
+    try:
+        from services.ingest.domain.exports import read_export_path
+        from services.ingest.domain.history_rows import UNKNOWN_ARTIST
+    except ImportError:
+        return None
+    listens: list[tuple[int, str]] = []
+    for play in read_export_path(path).plays:
+        # Ingest stores Spotify's "Unknown Artist" placeholder as None; protocol A compares
+        # the export's artistName as written, so the placeholder counts as an artist here.
+        artist = play.artist_name
+        if artist is None and play.source == "account":
+            artist = UNKNOWN_ARTIST
+        if play.ms_played >= LISTEN_MIN_MS and artist is not None:
+            listens.append((int(play.ended_at.timestamp()), artist))
+    return listens
+
+
+def load_listens(path: str | Path) -> tuple[np.ndarray, list[str]]:
+    """Listens (plays of >= 30 s) of a history: end times in Unix seconds and artist names.
+
+    Uses the ingest service's export parser when it is installed, else reads the JSON here.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no listening history at {path}: pass an export zip or folder")
+    listens = _read_listens_with_ingest(path)
+    if listens is None:
+        listens = _read_listens_from_json(path)
+    listens.sort()
+    ts = np.array([ended for ended, _ in listens], dtype=np.int64)
+    return ts, [artist for _, artist in listens]
+
+
+def listens_loader_name() -> str:
+    """Which loader `load_listens` uses in this installation."""
+    try:
+        from services.ingest.domain.exports import read_export_path  # noqa: F401
+    except ImportError:
+        return "relisten JSON loader"
+    return "services.ingest.domain.exports.read_export_path"
+
+
+def _month_start(year: int, month: int) -> int:
+    return int(datetime(year, month, 1, tzinfo=UTC).timestamp())
+
+
+def relisten_cutoffs(
+    first_listen: int, last_listen: int, max_cutoffs: int = MAX_CUTOFFS
+) -> list[int]:
+    """Month starts T (UTC, oldest first) with T + 30 d <= last listen and T >= first + 30 d."""
+    last = datetime.fromtimestamp(last_listen, tz=UTC)
+    year, month = last.year, last.month
+    cutoffs: list[int] = []
+    while len(cutoffs) < max_cutoffs:
+        cutoff = _month_start(year, month)
+        if cutoff < first_listen + WINDOW_SECONDS:
+            break
+        if cutoff + WINDOW_SECONDS <= last_listen:
+            cutoffs.append(cutoff)
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return cutoffs[::-1]
+
+
+def _dataset_name(path: Path) -> str:
+    return path.name if path.is_dir() else f"{path.parent.name}/{path.name}"
+
+
+def run_relisten(path: str | Path) -> RelistenResult:
+    """Run protocol A on the history at `path` for every baseline and the Full-Circle model."""
+    path = Path(path)
+    ts, artist_names = load_listens(path)
+    if ts.size == 0:
+        raise ValueError(f"{path} holds no music listens of 30 s or more")
+    names = sorted(set(artist_names))
+    name_rank = {name: i for i, name in enumerate(names)}
+    # Artist ids follow code-point name order, so ties by id are ties by name.
+    artist_idx = np.array([name_rank[name] for name in artist_names], dtype=np.int64)
+    n_artists = len(names)
+    sums = {name: np.zeros(len(METRICS)) for name in METHODS}
+    used: list[str] = []
+    for cutoff in relisten_cutoffs(int(ts[0]), int(ts[-1])):
+        known = recency.listen_counts(ts, artist_idx, n_artists, cutoff) > 0
+        upcoming = (ts >= cutoff) & (ts < cutoff + WINDOW_SECONDS)
+        next_month = np.bincount(artist_idx[upcoming], minlength=n_artists)
+        relevant = known & (next_month >= MIN_RELISTENS)
+        n_relevant = int(relevant.sum())
+        if n_relevant == 0:
+            continue
+        used.append(datetime.fromtimestamp(cutoff, tz=UTC).date().isoformat())
+        candidates = np.flatnonzero(known)
+        for name, scorer in METHODS.items():
+            scores = scorer(ts, artist_idx, n_artists, float(cutoff))[candidates]
+            hits = relevant[candidates[rank_by_score(scores, candidates)]]
+            sums[name] += (ndcg_at_k(hits, n_relevant, TOP_K), recall_at_k(hits, n_relevant, TOP_K))
+    n_used = max(len(used), 1)
+    methods = {
+        name: {metric: float(total[i] / n_used) for i, metric in enumerate(METRICS)}
+        for name, total in sums.items()
+    }
+    return RelistenResult(_dataset_name(path), used, methods, loader=listens_loader_name())
+
+
+def format_table(result: RelistenResult) -> str:
+    """Plain-text table of protocol A, methods as rows, the best fixed baseline marked."""
+    title = (
+        f"Protocol A (relistening) on {result.dataset}: "
+        f"{len(result.cutoffs)} cutoffs {result.cutoffs[0] if result.cutoffs else '-'}"
+        f" .. {result.cutoffs[-1] if result.cutoffs else '-'}"
+    )
+    table = format_metric_table(
+        result.methods, METRICS, marks={result.best_baseline: "<- best fixed baseline"}
+    )
+    return f"{title}\n{table}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m fullcircle.eval.relisten PATH [--json]`."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("history", type=Path, help="export zip, folder or JSON file")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    try:
+        result = run_relisten(args.history)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(result.to_json() if args.json else format_table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

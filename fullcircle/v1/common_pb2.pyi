@@ -1,0 +1,95 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class RecommendationMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RECOMMENDATION_MODE_UNSPECIFIED: _ClassVar[RecommendationMode]
+    RECOMMENDATION_MODE_DISCOVERY: _ClassVar[RecommendationMode]
+    RECOMMENDATION_MODE_REDISCOVERY: _ClassVar[RecommendationMode]
+RECOMMENDATION_MODE_UNSPECIFIED: RecommendationMode
+RECOMMENDATION_MODE_DISCOVERY: RecommendationMode
+RECOMMENDATION_MODE_REDISCOVERY: RecommendationMode
+
+class ExplanationPart(_message.Message):
+    __slots__ = ("label", "kind", "share", "percent")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SHARE_FIELD_NUMBER: _ClassVar[int]
+    PERCENT_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    kind: str
+    share: float
+    percent: int
+    def __init__(self, label: _Optional[str] = ..., kind: _Optional[str] = ..., share: _Optional[float] = ..., percent: _Optional[int] = ...) -> None: ...
+
+class Recommendation(_message.Message):
+    __slots__ = ("artist", "score", "mode", "because", "parts", "similar_to", "top_tags")
+    ARTIST_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    BECAUSE_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
+    SIMILAR_TO_FIELD_NUMBER: _ClassVar[int]
+    TOP_TAGS_FIELD_NUMBER: _ClassVar[int]
+    artist: str
+    score: float
+    mode: RecommendationMode
+    because: str
+    parts: _containers.RepeatedCompositeFieldContainer[ExplanationPart]
+    similar_to: _containers.RepeatedScalarFieldContainer[str]
+    top_tags: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, artist: _Optional[str] = ..., score: _Optional[float] = ..., mode: _Optional[_Union[RecommendationMode, str]] = ..., because: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[ExplanationPart, _Mapping]]] = ..., similar_to: _Optional[_Iterable[str]] = ..., top_tags: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RecommendationSet(_message.Message):
+    __slots__ = ("set_id", "model_version", "created_at", "items")
+    SET_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    set_id: str
+    model_version: str
+    created_at: str
+    items: _containers.RepeatedCompositeFieldContainer[Recommendation]
+    def __init__(self, set_id: _Optional[str] = ..., model_version: _Optional[str] = ..., created_at: _Optional[str] = ..., items: _Optional[_Iterable[_Union[Recommendation, _Mapping]]] = ...) -> None: ...
+
+class TagWeight(_message.Message):
+    __slots__ = ("tag", "weight")
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    tag: str
+    weight: float
+    def __init__(self, tag: _Optional[str] = ..., weight: _Optional[float] = ...) -> None: ...
+
+class ArtistWeight(_message.Message):
+    __slots__ = ("artist", "weight", "listens")
+    ARTIST_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    LISTENS_FIELD_NUMBER: _ClassVar[int]
+    artist: str
+    weight: float
+    listens: int
+    def __init__(self, artist: _Optional[str] = ..., weight: _Optional[float] = ..., listens: _Optional[int] = ...) -> None: ...
+
+class TasteProfile(_message.Message):
+    __slots__ = ("plays", "listens", "artists", "top_artists", "top_tags", "computed_at", "half_life_days")
+    PLAYS_FIELD_NUMBER: _ClassVar[int]
+    LISTENS_FIELD_NUMBER: _ClassVar[int]
+    ARTISTS_FIELD_NUMBER: _ClassVar[int]
+    TOP_ARTISTS_FIELD_NUMBER: _ClassVar[int]
+    TOP_TAGS_FIELD_NUMBER: _ClassVar[int]
+    COMPUTED_AT_FIELD_NUMBER: _ClassVar[int]
+    HALF_LIFE_DAYS_FIELD_NUMBER: _ClassVar[int]
+    plays: int
+    listens: int
+    artists: int
+    top_artists: _containers.RepeatedCompositeFieldContainer[ArtistWeight]
+    top_tags: _containers.RepeatedCompositeFieldContainer[TagWeight]
+    computed_at: str
+    half_life_days: float
+    def __init__(self, plays: _Optional[int] = ..., listens: _Optional[int] = ..., artists: _Optional[int] = ..., top_artists: _Optional[_Iterable[_Union[ArtistWeight, _Mapping]]] = ..., top_tags: _Optional[_Iterable[_Union[TagWeight, _Mapping]]] = ..., computed_at: _Optional[str] = ..., half_life_days: _Optional[float] = ...) -> None: ...

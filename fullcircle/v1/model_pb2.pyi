@@ -1,0 +1,24 @@
+from fullcircle.v1 import common_pb2 as _common_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ModelRecommendationsRequest(_message.Message):
+    __slots__ = ("user_id", "limit", "mode", "set_id")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    SET_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    limit: int
+    mode: _common_pb2.RecommendationMode
+    set_id: str
+    def __init__(self, user_id: _Optional[str] = ..., limit: _Optional[int] = ..., mode: _Optional[_Union[_common_pb2.RecommendationMode, str]] = ..., set_id: _Optional[str] = ...) -> None: ...
+
+class ModelTasteProfileRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...

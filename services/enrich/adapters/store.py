@@ -1,0 +1,94 @@
+"""SQL adapter of enrich: the Last.fm cache (artists, tags, similar artists, fetch log)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from psycopg_pool import AsyncConnectionPool
+
+from services.enrich.adapters.lastfm import ArtistKnowledge
+
+
+async def cached_keys(
+    pool: AsyncConnectionPool, keys: Sequence[str], *, need_similar: bool, ttl: timedelta
+) -> set[str]:
+    """The artist keys whose cached knowledge is fresh enough (not-found answers count too)."""
+    column = "similar_fetched_at" if need_similar else "tags_fetched_at"
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            f"SELECT artist_key FROM enrich.artists WHERE artist_key = ANY(%s)"
+            f" AND (status = 'not_found' OR {column} > now() - %s)",
+            (list(keys), ttl),
+        )
+        return {row[0] for row in await cur.fetchall()}
+
+
+async def save_artist(pool: AsyncConnectionPool, knowledge: ArtistKnowledge) -> None:
+    """Store one artist's answer at once, so a killed enrich resumes where it stopped."""
+    key = knowledge.name.lower()
+    status = "ok" if knowledge.found else "not_found"
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(
+            """INSERT INTO enrich.artists (artist_key, name, status, tags_fetched_at,
+                   similar_fetched_at)
+               VALUES (%(key)s, %(name)s, %(status)s, now(),
+                       CASE WHEN %(with_similar)s THEN now() END)
+               ON CONFLICT (artist_key) DO UPDATE SET status = excluded.status,
+                   tags_fetched_at = excluded.tags_fetched_at,
+                   similar_fetched_at = coalesce(excluded.similar_fetched_at,
+                                                 enrich.artists.similar_fetched_at)""",
+            {
+                "key": key,
+                "name": knowledge.name,
+                "status": status,
+                "with_similar": knowledge.similar is not None,
+            },
+        )
+        await conn.execute("DELETE FROM enrich.artist_tags WHERE artist_key = %s", (key,))
+        if knowledge.tags:
+            async with conn.cursor().copy(
+                "COPY enrich.artist_tags (artist_key, tag, weight) FROM STDIN"
+            ) as copy:
+                for tag, weight in knowledge.tags:
+                    await copy.write_row((key, tag, weight))
+        if knowledge.similar is not None:
+            await conn.execute("DELETE FROM enrich.similar_artists WHERE artist_key = %s", (key,))
+            seen: set[str] = set()
+            async with conn.cursor().copy(
+                "COPY enrich.similar_artists (artist_key, similar_key, similar_name, match)"
+                " FROM STDIN"
+            ) as copy:
+                for name, match in knowledge.similar:
+                    if name.lower() not in seen and name.lower() != key:
+                        seen.add(name.lower())
+                        await copy.write_row((key, name.lower(), name, match))
+        await conn.execute(
+            "INSERT INTO enrich.fetch_log (method, artist_key, outcome) VALUES (%s, %s, %s)",
+            (
+                "artist.getTopTags+getSimilar"
+                if knowledge.similar is not None
+                else "artist.getTopTags",
+                key,
+                status,
+            ),
+        )
+
+
+async def candidate_names(
+    pool: AsyncConnectionPool, seeds: Sequence[str], budget: int, ttl: timedelta
+) -> list[str]:
+    """Similar artists of the seeds that have no fresh tags yet, strongest total match first."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT min(s.similar_name), sum(s.match) AS strength
+               FROM enrich.similar_artists s
+               LEFT JOIN enrich.artists a ON a.artist_key = s.similar_key
+               WHERE s.artist_key = ANY(%s)
+                 AND (a.artist_key IS NULL
+                      OR (a.status = 'ok' AND (a.tags_fetched_at IS NULL
+                                               OR a.tags_fetched_at <= now() - %s)))
+               GROUP BY s.similar_key ORDER BY strength DESC, 1 LIMIT %s""",
+            ([seed.lower() for seed in seeds], ttl, budget),
+        )
+        return [row[0] for row in await cur.fetchall()]

@@ -1,0 +1,79 @@
+"""Enrich's entry layer: new plays -> the listener's artists tagged with similar artists;
+a new profile -> its candidates tagged; then `artists.enriched`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from uuid import UUID
+
+from fullcircle.events import ArtistsEnriched, PlaysIngested, ProfilesUpdated
+from fullcircle.service import ServiceRuntime
+from services.enrich.adapters import store
+from services.enrich.adapters.lastfm import LastfmClient
+from services.enrich.settings import EnrichSettings
+
+log = logging.getLogger(__name__)
+
+
+class Enricher:
+    def __init__(self, runtime: ServiceRuntime, settings: EnrichSettings) -> None:
+        self.pool = runtime.pool
+        self.bus = runtime.bus
+        self.settings = settings
+        self.ttl = timedelta(days=settings.cache_ttl_days)
+        key = settings.lastfm_api_key.get_secret_value() if settings.lastfm_api_key else ""
+        self.client = LastfmClient(
+            key, settings.lastfm_api_root, settings.lastfm_rate_limit, settings.lastfm_retries
+        )
+        self.slots = asyncio.Semaphore(settings.lastfm_concurrency)
+
+    async def on_plays_ingested(self, event: PlaysIngested) -> None:
+        await self.enrich(event.user_id, event.artists, with_similar=True)
+
+    async def on_profile_updated(self, event: ProfilesUpdated) -> None:
+        candidates = await store.candidate_names(
+            self.pool, event.top_artists, self.settings.candidate_budget, self.ttl
+        )
+        await self.enrich(event.user_id, candidates, with_similar=False)
+
+    async def enrich(self, user_id: UUID, names: list[str], *, with_similar: bool) -> None:
+        """Fetch what the cache lacks, store each answer as it arrives, announce what is new."""
+        unique = {name.lower(): name for name in names if name.strip()}
+        cached = await store.cached_keys(
+            self.pool, list(unique), need_similar=with_similar, ttl=self.ttl
+        )
+        todo = [name for key, name in unique.items() if key not in cached]
+        if not todo:
+            return
+        calls_before = self.client.calls
+        similar_limit = self.settings.lastfm_similar_limit if with_similar else None
+        results = await asyncio.gather(*(self._fetch(name, similar_limit) for name in todo))
+        await self.bus.publish(
+            ArtistsEnriched(
+                user_id=user_id,
+                artists=len(results),
+                tagged=sum(1 for found in results if found),
+                not_found=sum(1 for found in results if not found),
+                api_calls=self.client.calls - calls_before,
+            )
+        )
+        log.info(
+            "enriched %d artists for %s (%d not on Last.fm)",
+            len(results),
+            user_id,
+            sum(1 for found in results if not found),
+        )
+
+    async def _fetch(self, name: str, similar_limit: int | None) -> bool:
+        async with self.slots:
+            knowledge = await asyncio.to_thread(self.client.artist, name, similar_limit)
+            await store.save_artist(self.pool, knowledge)
+            return knowledge.found
+
+
+async def setup(runtime: ServiceRuntime) -> None:
+    enricher = Enricher(runtime, EnrichSettings())
+    runtime.bus.consume(PlaysIngested, enricher.on_plays_ingested)
+    runtime.bus.consume(ProfilesUpdated, enricher.on_profile_updated)

@@ -1,0 +1,41 @@
+"""A token bucket shared by every thread of a process that calls one API key."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+
+class TokenBucket:
+    """At most `rate` acquisitions per second on average and `burst` at once.
+
+    With burst 1 the calls are spaced 1/rate apart, so no 1-second window holds more than
+    `rate` calls."""
+
+    def __init__(
+        self, rate: float, burst: int = 1, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be positive and burst at least 1")
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._tokens = float(burst)
+        self._updated = clock()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Take a token; returns how long the caller must wait before using it."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            self._tokens -= 1.0
+            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+    def acquire(self) -> None:
+        """Block until the caller may make one call."""
+        wait = self.reserve()
+        if wait > 0:
+            time.sleep(wait)

@@ -1,0 +1,22 @@
+"""Enrich's settings over the shared base. With no LASTFM_API_ROOT, enrich talks to the real
+Last.fm (which needs LASTFM_API_KEY); the local stack points it at the bundled catalog server."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from fullcircle.settings import FullCircleSettings
+
+LASTFM_API_ROOT = "https://ws.audioscrobbler.com/2.0/"
+
+
+class EnrichSettings(FullCircleSettings):
+    grpc_port: int = 50054
+    lastfm_api_key: SecretStr | None = None
+    lastfm_api_root: str = LASTFM_API_ROOT
+    lastfm_rate_limit: float = Field(default=5.0, gt=0, description="requests per second per key")
+    lastfm_concurrency: int = Field(default=8, ge=1)
+    lastfm_similar_limit: int = Field(default=50, ge=1)
+    lastfm_retries: int = Field(default=4, ge=0)
+    cache_ttl_days: float = Field(default=30.0, gt=0)
+    candidate_budget: int = Field(default=300, ge=0, description="candidates tagged per update")

@@ -1,0 +1,75 @@
+"""Features' entry layer: new plays or new tags -> a recomputed taste profile -> profiles.updated.
+
+Bursts coalesce: a recompute reads everything stored when it starts, so an event that occurred
+before the last recompute started is already reflected and is skipped."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from uuid import UUID
+
+from fullcircle.events import ArtistsEnriched, PlaysIngested, ProfilesUpdated
+from fullcircle.service import ServiceRuntime
+from services.features.adapters import store
+from services.features.domain.taste import artist_stats, tag_profile
+from services.features.settings import FeaturesSettings
+
+log = logging.getLogger(__name__)
+
+TOP_ARTISTS_IN_EVENT = 100
+
+
+class ProfileBuilder:
+    def __init__(self, runtime: ServiceRuntime, settings: FeaturesSettings) -> None:
+        self.pool = runtime.pool
+        self.bus = runtime.bus
+        self.settings = settings
+
+    async def on_plays_ingested(self, event: PlaysIngested) -> None:
+        await self.refresh(event.user_id, event.occurred_at, "plays")
+
+    async def on_artists_enriched(self, event: ArtistsEnriched) -> None:
+        if event.user_id is not None:
+            await self.refresh(event.user_id, event.occurred_at, "tags")
+
+    async def refresh(self, user_id: UUID, occurred_at: datetime, reason: str) -> None:
+        last = await store.profile_computed_at(self.pool, user_id)
+        if last is not None and last >= occurred_at:
+            return
+        computed_at = datetime.now(UTC)
+        plays = await store.load_plays(self.pool, user_id)
+        stats = artist_stats(
+            plays,
+            computed_at.timestamp(),
+            self.settings.half_life_days,
+            self.settings.min_listen_ms,
+        )
+        artist_tags = await store.load_artist_tags(self.pool, [s.artist for s in stats])
+        tags = tag_profile({s.artist: s.endorsement for s in stats}, artist_tags)
+        version = await store.save_profile(
+            self.pool,
+            user_id,
+            computed_at=computed_at,
+            as_of=computed_at,
+            half_life_days=self.settings.half_life_days,
+            stats=stats,
+            tags=tags,
+        )
+        await self.bus.publish(
+            ProfilesUpdated(
+                user_id=user_id,
+                profile_version=version,
+                listens=sum(s.listens for s in stats),
+                artists=len(stats),
+                changed=[reason],
+                top_artists=[s.artist for s in stats[:TOP_ARTISTS_IN_EVENT]],
+            )
+        )
+        log.info("profile v%d of %s: %d artists, %d tags", version, user_id, len(stats), len(tags))
+
+
+async def setup(runtime: ServiceRuntime) -> None:
+    builder = ProfileBuilder(runtime, FeaturesSettings())
+    runtime.bus.consume(PlaysIngested, builder.on_plays_ingested)
+    runtime.bus.consume(ArtistsEnriched, builder.on_artists_enriched)

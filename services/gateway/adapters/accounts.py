@@ -1,0 +1,96 @@
+"""SQL adapter of the gateway: listeners, their API keys and uploaded exports."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg.errors import UniqueViolation
+from psycopg_pool import AsyncConnectionPool
+
+from fullcircle.errors import InvalidArgument
+from services.gateway.domain.keys import ApiKey, new_api_key, parse_token, secret_matches
+
+
+async def create_user(conn: AsyncConnection, name: str) -> tuple[UUID, ApiKey]:
+    """A new listener and their first API key (the only time the key's secret exists in clear)."""
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise InvalidArgument("a user name is 1 to 64 characters")
+    user_id = uuid.uuid4()
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO gateway.users (user_id, name) VALUES (%s, %s)", (user_id, name)
+            )
+            key = await add_api_key(conn, user_id)
+    except UniqueViolation:
+        raise InvalidArgument(f"user {name!r} exists already; pick another name") from None
+    return user_id, key
+
+
+async def add_api_key(conn: AsyncConnection, user_id: UUID) -> ApiKey:
+    key = new_api_key()
+    await conn.execute(
+        "INSERT INTO gateway.api_keys (key_id, user_id, key_hash) VALUES (%s, %s, %s)",
+        (key.key_id, user_id, key.secret_hash),
+    )
+    return key
+
+
+async def user_id_by_name(conn: AsyncConnection, name: str) -> UUID | None:
+    cur = await conn.execute("SELECT user_id FROM gateway.users WHERE name = %s", (name,))
+    row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def user_for_token(pool: AsyncConnectionPool, token: str) -> UUID | None:
+    """The listener a bearer token belongs to, or None for an unknown or revoked key."""
+    key = parse_token(token)
+    if key is None:
+        return None
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT user_id, key_hash FROM gateway.api_keys"
+            " WHERE key_id = %s AND revoked_at IS NULL",
+            (key.key_id,),
+        )
+        row = await cur.fetchone()
+    if row is None or not secret_matches(key.secret, row[1]):
+        return None
+    user_id: UUID = row[0]
+    return user_id
+
+
+async def store_upload(
+    pool: AsyncConnectionPool, user_id: UUID, file_name: str, payload: bytes
+) -> tuple[UUID, UUID]:
+    """Keep an uploaded export until ingest has read it; returns (upload id, import id)."""
+    upload_id, import_id = uuid.uuid4(), uuid.uuid4()
+    async with pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO gateway.uploads"
+            " (upload_id, import_id, user_id, file_name, size_bytes, sha256, payload)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (
+                upload_id,
+                import_id,
+                user_id,
+                file_name,
+                len(payload),
+                hashlib.sha256(payload).hexdigest(),
+                payload,
+            ),
+        )
+    return upload_id, import_id
+
+
+async def import_owner(pool: AsyncConnectionPool, import_id: UUID) -> UUID | None:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT user_id FROM gateway.uploads WHERE import_id = %s", (import_id,)
+        )
+        row = await cur.fetchone()
+    return row[0] if row else None

@@ -1,0 +1,26 @@
+"""Gateway's composition: the FullCircle servicer, its model client and the fan-out reader."""
+
+from __future__ import annotations
+
+import grpc
+
+from fullcircle.service import ServiceRuntime
+from fullcircle.v1 import gateway_pb2, gateway_pb2_grpc, model_pb2_grpc
+from services.gateway.adapters.streams import RecommendationFanout
+from services.gateway.servicer import FullCircleServicer
+from services.gateway.settings import GatewaySettings
+
+
+async def setup(runtime: ServiceRuntime) -> None:
+    settings = GatewaySettings()
+    channel = grpc.aio.insecure_channel(settings.model_address)
+    model = model_pb2_grpc.RecommenderStub(channel)
+    fanout = RecommendationFanout(runtime.bus, settings.subscriber_queue)
+    servicer = FullCircleServicer(settings, runtime.pool, runtime.bus, model, fanout)
+    runtime.grpc.add(
+        gateway_pb2_grpc.add_FullCircleServicer_to_server,
+        servicer,
+        gateway_pb2.DESCRIPTOR.services_by_name["FullCircle"].full_name,
+    )
+    runtime.background(lambda: fanout.run(runtime.stopping))
+    runtime.on_stop(channel.close)

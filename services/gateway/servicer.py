@@ -1,0 +1,224 @@
+"""The public FullCircle gRPC API: authenticates the caller, scopes every call to them, and
+delegates to ingest (through the bus) and the model (through its internal gRPC API)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from uuid import UUID
+
+import grpc
+from psycopg_pool import AsyncConnectionPool
+
+from fullcircle.bus import Bus
+from fullcircle.errors import InvalidArgument, NotFound, ResourceExhausted, Unauthenticated
+from fullcircle.events import ImportRequested, RecommendationsUpdated
+from fullcircle.grpc_server import rpc_errors
+from fullcircle.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, model_pb2, model_pb2_grpc
+from services.gateway.adapters import accounts
+from services.gateway.adapters.streams import (
+    RecommendationFanout,
+    Subscription,
+    import_progress,
+)
+from services.gateway.settings import GatewaySettings
+
+MAX_LIMIT = 100
+
+
+class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        pool: AsyncConnectionPool,
+        bus: Bus,
+        model: model_pb2_grpc.RecommenderStub,
+        fanout: RecommendationFanout,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.bus = bus
+        self.model = model
+        self.fanout = fanout
+
+    async def _caller(self, context: grpc.aio.ServicerContext) -> UUID:
+        """The listener whose API key signed this call (the only user the call may touch)."""
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization" and isinstance(value, str):
+                scheme, _, token = value.partition(" ")
+                if scheme.lower() == "bearer":
+                    user_id = await accounts.user_for_token(self.pool, token.strip())
+                    if user_id is not None:
+                        return user_id
+                raise Unauthenticated(
+                    "unknown or revoked API key; create one with `fullcircle user key NAME`"
+                )
+        raise Unauthenticated("missing `authorization: Bearer <api key>` metadata")
+
+    def _deadline(self, context: grpc.aio.ServicerContext) -> float:
+        remaining = context.time_remaining()
+        cap = self.settings.model_deadline_s
+        return cap if remaining is None else max(0.05, min(cap, remaining))
+
+    @rpc_errors
+    async def ImportHistory(
+        self,
+        request_iterator: AsyncIterator[gateway_pb2.ImportChunk],
+        context: grpc.aio.ServicerContext,
+    ) -> gateway_pb2.ImportAccepted:
+        user_id = await self._caller(context)
+        file_name = ""
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request_iterator:
+            file_name = file_name or chunk.file_name
+            size += len(chunk.data)
+            if size > self.settings.max_upload_bytes:
+                raise ResourceExhausted(
+                    f"upload over the {self.settings.max_upload_bytes // 2**20} MiB limit; "
+                    "upload the Spotify zip as delivered or its JSON files one by one"
+                )
+            chunks.append(chunk.data)
+        if size == 0:
+            raise InvalidArgument(
+                "the upload is empty; send the export's bytes in ImportChunk.data"
+            )
+        file_name = (file_name or "upload").rsplit("/", 1)[-1][:255]
+        payload = b"".join(chunks)
+        upload_id, import_id = await accounts.store_upload(self.pool, user_id, file_name, payload)
+        await self.bus.publish(
+            ImportRequested(
+                user_id=user_id,
+                import_id=import_id,
+                upload_id=upload_id,
+                file_name=file_name,
+                size_bytes=size,
+            )
+        )
+        return gateway_pb2.ImportAccepted(import_id=str(import_id), size_bytes=size)
+
+    @rpc_errors
+    async def WatchImport(
+        self, request: gateway_pb2.WatchImportRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[gateway_pb2.ImportProgress]:
+        user_id = await self._caller(context)
+        import_id = _uuid(request.import_id, "import_id")
+        if await accounts.import_owner(self.pool, import_id) != user_id:
+            raise NotFound(f"no import {import_id} of yours")
+        async for progress in import_progress(self.bus.redis, import_id):
+            yield gateway_pb2.ImportProgress(
+                import_id=str(progress.import_id),
+                stage=progress.stage,
+                plays_read=progress.plays_read,
+                plays_stored=progress.plays_stored,
+                plays_new=progress.plays_new,
+                duplicates=progress.duplicates,
+                set_aside=progress.set_aside,
+                rejected=progress.rejected,
+                message=progress.message,
+                finished=progress.finished,
+            )
+
+    @rpc_errors
+    async def GetRecommendations(
+        self, request: gateway_pb2.GetRecommendationsRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.RecommendationSet:
+        user_id = await self._caller(context)
+        if request.limit < 0 or request.limit > MAX_LIMIT:
+            raise InvalidArgument(f"limit is 1 to {MAX_LIMIT} (0 means 20)")
+        reply: common_pb2.RecommendationSet = await self.model.GetRecommendations(
+            model_pb2.ModelRecommendationsRequest(
+                user_id=str(user_id), limit=request.limit or 20, mode=request.mode
+            ),
+            timeout=self._deadline(context),
+        )
+        return reply
+
+    @rpc_errors
+    async def SubscribeRecommendations(
+        self,
+        request: gateway_pb2.SubscribeRecommendationsRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[gateway_pb2.RecommendationsEvent]:
+        user_id = await self._caller(context)
+        with self.fanout.subscribe(user_id) as subscription:
+            seen = ""
+            if request.last_event_id:
+                for event_id, event in await self.fanout.backlog(user_id, request.last_event_id):
+                    yield await self._event(user_id, event_id, str(event.set_id), context)
+                    seen = event_id
+            else:
+                current = await self._event(user_id, "", "", context, missing_ok=True)
+                if current.set.set_id:
+                    yield current
+            while True:
+                event_id, event = await _next_event(subscription)
+                if seen and _stream_id(event_id) <= _stream_id(seen):
+                    continue
+                seen = event_id
+                yield await self._event(user_id, event_id, str(event.set_id), context)
+
+    async def _event(
+        self,
+        user_id: UUID,
+        event_id: str,
+        set_id: str,
+        context: grpc.aio.ServicerContext,
+        *,
+        missing_ok: bool = False,
+    ) -> gateway_pb2.RecommendationsEvent:
+        try:
+            rec_set = await self.model.GetRecommendations(
+                model_pb2.ModelRecommendationsRequest(
+                    user_id=str(user_id), limit=20, set_id=set_id
+                ),
+                timeout=self._deadline(context),
+            )
+        except grpc.aio.AioRpcError as exc:
+            if missing_ok and exc.code() == grpc.StatusCode.NOT_FOUND:
+                return gateway_pb2.RecommendationsEvent()
+            raise
+        return gateway_pb2.RecommendationsEvent(event_id=event_id, set=rec_set)
+
+    @rpc_errors
+    async def GetTasteProfile(
+        self, request: gateway_pb2.GetTasteProfileRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.TasteProfile:
+        user_id = await self._caller(context)
+        reply: common_pb2.TasteProfile = await self.model.GetTasteProfile(
+            model_pb2.ModelTasteProfileRequest(user_id=str(user_id)),
+            timeout=self._deadline(context),
+        )
+        return reply
+
+
+async def _next_event(subscription: Subscription) -> tuple[str, RecommendationsUpdated]:
+    """The subscriber's next event, or RESOURCE_EXHAUSTED once it has fallen too far behind."""
+    getter = asyncio.ensure_future(subscription.queue.get())
+    overflow = asyncio.ensure_future(subscription.overflowed.wait())
+    try:
+        done, _ = await asyncio.wait({getter, overflow}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in (getter, overflow):
+            if not waiter.done():
+                waiter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiter
+    if getter not in done:
+        raise ResourceExhausted(
+            "subscriber fell too far behind; resubscribe with the last event id you received"
+        )
+    return getter.result()
+
+
+def _uuid(value: str, field_name: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise InvalidArgument(f"{field_name} is not a valid id: {value[:64]!r}") from None
+
+
+def _stream_id(entry_id: str) -> tuple[int, int]:
+    millis, _, sequence = entry_id.partition("-")
+    return int(millis), int(sequence or 0)

@@ -1,0 +1,140 @@
+"""SQL adapter of ingest: the upload claim check, plays (COPY into a stage, then insert what is
+new), and import records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from services.ingest.domain.announce import ArtistDelta
+from services.ingest.domain.plays import COPY_COLUMNS, Play
+
+_COLUMNS = ", ".join(COPY_COLUMNS)
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    import_id: UUID
+    user_id: UUID
+    file_name: str
+    status: str
+    plays_read: int
+    plays_new: int
+    duplicates: int
+    set_aside: int
+    rejected: int
+    error: str | None
+
+
+async def load_upload(pool: AsyncConnectionPool, upload_id: UUID) -> tuple[str, bytes] | None:
+    """The uploaded export's name and bytes (the gateway's claim-check blob), if it still exists."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT file_name, payload FROM gateway.uploads WHERE upload_id = %s", (upload_id,)
+        )
+        row = await cur.fetchone()
+    return (row[0], bytes(row[1])) if row else None
+
+
+async def get_import(pool: AsyncConnectionPool, import_id: UUID) -> ImportRecord | None:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT import_id, user_id, file_name, status, plays_read, plays_new, duplicates,"
+            " set_aside, rejected, error FROM ingest.imports WHERE import_id = %s",
+            (import_id,),
+        )
+        row = await cur.fetchone()
+    return ImportRecord(*row) if row else None
+
+
+async def start_import(
+    pool: AsyncConnectionPool, import_id: UUID, user_id: UUID, file_name: str
+) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO ingest.imports (import_id, user_id, file_name, status)"
+            " VALUES (%s, %s, %s, 'running')"
+            " ON CONFLICT (import_id) DO UPDATE SET status = 'running', started_at = now()",
+            (import_id, user_id, file_name),
+        )
+
+
+async def fail_import(pool: AsyncConnectionPool, import_id: UUID, error: str) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE ingest.imports SET status = 'failed', error = %s, finished_at = now()"
+            " WHERE import_id = %s",
+            (error, import_id),
+        )
+
+
+async def store_plays(
+    pool: AsyncConnectionPool,
+    user_id: UUID,
+    import_id: UUID,
+    plays: Sequence[Play],
+    *,
+    chunk_rows: int,
+    report: dict[str, Any],
+    on_chunk: Callable[[int], Awaitable[None]],
+) -> list[ArtistDelta]:
+    """Store the plays that are new, all or nothing, and mark the import done in the same
+    transaction. Returns what is new per artist. `on_chunk(stored)` reports progress."""
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(
+            f"CREATE TEMP TABLE plays_stage ON COMMIT DROP AS"
+            f" SELECT {_COLUMNS} FROM ingest.plays WITH NO DATA"
+        )
+        for start in range(0, len(plays), chunk_rows):
+            await _copy_chunk(conn, plays[start : start + chunk_rows])
+            await on_chunk(min(start + chunk_rows, len(plays)))
+        cur = await conn.execute(
+            f"""WITH new_plays AS (
+                    INSERT INTO ingest.plays (user_id, import_id, {_COLUMNS})
+                    SELECT %s, %s, {_COLUMNS} FROM plays_stage
+                    ON CONFLICT (user_id, play_key) DO NOTHING
+                    RETURNING artist_name, ended_at)
+                SELECT coalesce(artist_name, ''), count(*), min(ended_at), max(ended_at)
+                FROM new_plays GROUP BY 1 ORDER BY 1""",
+            (user_id, import_id),
+        )
+        deltas = [ArtistDelta(*row) for row in await cur.fetchall()]
+        plays_new = sum(delta.new_plays for delta in deltas)
+        await conn.execute(
+            """UPDATE ingest.imports SET status = 'done', finished_at = now(), plays_read = %s,
+                   plays_new = %s, duplicates = %s, set_aside = %s, rejected = %s, report = %s
+               WHERE import_id = %s""",
+            (
+                len(plays),
+                plays_new,
+                len(plays) - plays_new,
+                report["set_aside"],
+                report["rejected"],
+                json.dumps(report),
+                import_id,
+            ),
+        )
+    return deltas
+
+
+async def _copy_chunk(conn: AsyncConnection, plays: Sequence[Play]) -> None:
+    async with conn.cursor().copy(f"COPY plays_stage ({_COLUMNS}) FROM STDIN") as copy:
+        for play in plays:
+            await copy.write_row(play.copy_row())
+
+
+async def import_deltas(pool: AsyncConnectionPool, import_id: UUID) -> list[ArtistDelta]:
+    """What an already finished import added, per artist (to re-announce it after a crash)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT coalesce(artist_name, ''), count(*), min(ended_at), max(ended_at)"
+            " FROM ingest.plays WHERE import_id = %s GROUP BY 1 ORDER BY 1",
+            (import_id,),
+        )
+        return [ArtistDelta(*row) for row in await cur.fetchall()]

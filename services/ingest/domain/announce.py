@@ -1,0 +1,79 @@
+"""How an import is announced on the bus: a handful of batch events, never one per play."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from fullcircle.events import PlaysIngested
+from services.ingest.domain.exports import ParsedExport
+
+
+@dataclass(frozen=True)
+class ArtistDelta:
+    """New plays of one artist in one import."""
+
+    artist: str
+    new_plays: int
+    first_played_at: datetime
+    last_played_at: datetime
+
+
+def plays_ingested_batches(
+    user_id: UUID,
+    import_id: UUID | None,
+    source: str,
+    deltas: Sequence[ArtistDelta],
+    artists_per_event: int,
+) -> list[PlaysIngested]:
+    """One `plays.ingested` per `artists_per_event` artists with new plays (none if nothing new)."""
+    chunks = [
+        deltas[start : start + artists_per_event]
+        for start in range(0, len(deltas), artists_per_event)
+    ]
+    return [
+        PlaysIngested(
+            user_id=user_id,
+            import_id=import_id,
+            source=source,
+            new_plays=sum(delta.new_plays for delta in chunk),
+            first_played_at=min(delta.first_played_at for delta in chunk),
+            last_played_at=max(delta.last_played_at for delta in chunk),
+            artists=[delta.artist for delta in chunk if delta.artist],
+            batch=number,
+            batches=len(chunks),
+        )
+        for number, chunk in enumerate(chunks, start=1)
+    ]
+
+
+def import_report(export: ParsedExport) -> dict[str, Any]:
+    """The per-file report kept with the import and shown to the listener."""
+    return {
+        "format": export.format,
+        "rows_read": export.rows_read,
+        "music_plays": export.music_plays,
+        "duplicates_merged": export.duplicates_merged,
+        "set_aside": export.podcasts + export.audiobooks,
+        "podcasts": export.podcasts,
+        "audiobooks": export.audiobooks,
+        "rejected": sum(export.rejected.values()),
+        "rejected_reasons": export.rejected,
+        "files": [
+            {
+                "name": report.name,
+                "kind": report.kind,
+                "rows_read": report.rows_read,
+                "music_plays": report.music_plays,
+                "duplicates_merged": report.duplicates_merged,
+                "podcasts": report.podcasts,
+                "audiobooks": report.audiobooks,
+                "rejected": report.rejected,
+            }
+            for report in export.files
+        ],
+        "ignored_files": export.ignored_files,
+    }

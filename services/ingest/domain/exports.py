@@ -1,0 +1,390 @@
+"""Read a Spotify listening-history export (zip, folder or one JSON file) into deduplicated plays.
+
+All-or-nothing rule: a payload that is not a zip/JSON, or any JSON file in it that fails to parse,
+rejects the whole import (ExportError, nothing stored); inside valid files, rows with wrong value
+types are rejected one by one, counted by reason in the file's report, and the good rows are kept.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from operator import attrgetter
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from services.ingest.domain.history_rows import (
+    HistoryKind,
+    RowRejected,
+    account_play,
+    extended_play,
+    history_kind,
+)
+from services.ingest.domain.plays import Play
+
+ExportFormat = Literal["extended", "account"]
+
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+# A real export unpacks to ~1 KB per stream: 1 GiB is decades of listening, and stops zip bombs.
+MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
+
+_HOW_TO_GET_IT = "download the export again from spotify.com/account/privacy"
+_EXPECTED_FILES = "expected Streaming_History_Audio_*.json or StreamingHistory_music_*.json"
+
+
+class ExportError(ValueError):
+    """An upload that cannot be imported; the message names the file, the fault and the remedy."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileReport:
+    """What one history file held: rows_read = music_plays + duplicates_merged + podcasts
+    + audiobooks + sum(rejected.values())."""
+
+    name: str
+    kind: HistoryKind
+    rows_read: int
+    music_plays: int
+    duplicates_merged: int
+    podcasts: int
+    audiobooks: int
+    rejected: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedExport:
+    """The plays of one export, sorted by `ended_at`, with a report per history file."""
+
+    format: ExportFormat
+    plays: list[Play]
+    files: list[FileReport]
+    ignored_files: dict[str, str]
+
+    @property
+    def rows_read(self) -> int:
+        return sum(report.rows_read for report in self.files)
+
+    @property
+    def music_plays(self) -> int:
+        return sum(report.music_plays for report in self.files)
+
+    @property
+    def duplicates_merged(self) -> int:
+        return sum(report.duplicates_merged for report in self.files)
+
+    @property
+    def podcasts(self) -> int:
+        return sum(report.podcasts for report in self.files)
+
+    @property
+    def audiobooks(self) -> int:
+        return sum(report.audiobooks for report in self.files)
+
+    @property
+    def rejected(self) -> dict[str, int]:
+        reasons: Counter[str] = Counter()
+        for report in self.files:
+            reasons.update(report.rejected)
+        return dict(reasons)
+
+
+def read_export(
+    name: str,
+    payload: bytes,
+    *,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES,
+) -> ParsedExport:
+    """Parse an uploaded export: Spotify's zip as delivered, or one of its JSON files."""
+    if len(payload) > max_upload_bytes:
+        raise ExportError(
+            f"{name}: {_mebibytes(len(payload))} is over the {_mebibytes(max_upload_bytes)} upload "
+            "limit; upload my_spotify_data.zip as Spotify sent it, or its JSON files one by one"
+        )
+    if payload.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return _assemble(name, _zip_documents(name, payload, max_uncompressed_bytes))
+    if payload.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"[", b"{"):
+        return _read_single_json(name, payload)
+    raise ExportError(
+        f"{name}: neither a zip nor a JSON file; upload my_spotify_data.zip as Spotify sent it "
+        f"({_EXPECTED_FILES} inside), or {_HOW_TO_GET_IT}"
+    )
+
+
+def read_export_path(
+    path: Path,
+    *,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES,
+) -> ParsedExport:
+    """Parse an export on disk: the zip, the folder it unpacked to, or a single JSON file."""
+    if path.is_dir():
+        return _assemble(path.name, _folder_documents(path, max_uncompressed_bytes))
+    if not path.is_file():
+        raise ExportError(
+            f"{path}: no such file or folder; point at my_spotify_data.zip or its folder"
+        )
+    size = path.stat().st_size
+    if size > max_upload_bytes:
+        raise ExportError(
+            f"{path.name}: {_mebibytes(size)} is over the {_mebibytes(max_upload_bytes)} upload "
+            "limit; import the export's JSON files one by one"
+        )
+    return read_export(
+        path.name,
+        path.read_bytes(),
+        max_upload_bytes=max_upload_bytes,
+        max_uncompressed_bytes=max_uncompressed_bytes,
+    )
+
+
+@dataclass(slots=True)
+class _Document:
+    """One file of an export: its decoded JSON, or why it was set aside unread."""
+
+    name: str
+    content: Any = None
+    ignored_because: str | None = None
+
+
+def _read_single_json(name: str, payload: bytes) -> ParsedExport:
+    content = _load_json(name, name, payload)
+    if not isinstance(content, list):
+        raise ExportError(
+            f"{name}: a JSON {type(content).__name__}, not a list of listening-history rows; "
+            f"{_EXPECTED_FILES} from the export, or {_HOW_TO_GET_IT}"
+        )
+    if not content:
+        raise ExportError(
+            f"{name}: holds no listening-history rows (an empty list); {_HOW_TO_GET_IT}"
+        )
+    if history_kind(content) is None:
+        raise ExportError(
+            f"{name}: its rows are not Spotify listening history (no ts/ms_played or "
+            f"endTime/msPlayed keys); {_EXPECTED_FILES}, or {_HOW_TO_GET_IT}"
+        )
+    return _assemble(name, iter([_Document(name, content)]))
+
+
+def _zip_documents(export_name: str, payload: bytes, limit: int) -> Iterator[_Document]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(payload))
+    except zipfile.BadZipFile:
+        raise ExportError(
+            f"{export_name}: a damaged zip (it cannot be opened); {_HOW_TO_GET_IT}"
+        ) from None
+    with archive:
+        members = [info for info in archive.infolist() if not info.is_dir()]
+        if not members:
+            raise ExportError(f"{export_name}: an empty zip; {_HOW_TO_GET_IT}")
+        unpacked = 0
+        for info in members:
+            if _is_unsafe_member(info.filename):
+                yield _Document(info.filename, ignored_because="unsafe path in zip, not read")
+                continue
+            if not info.filename.lower().endswith(".json"):
+                yield _Document(info.filename, ignored_because="not a JSON file")
+                continue
+            data = _read_member(export_name, archive, info, limit - unpacked)
+            unpacked += len(data)
+            if unpacked > limit:
+                raise ExportError(
+                    f"{export_name}: unpacks to more than the {_mebibytes(limit)} allowed; "
+                    f"a Spotify export is far smaller, {_HOW_TO_GET_IT}"
+                )
+            document = _Document(info.filename, _load_json(export_name, info.filename, data))
+            del data
+            yield document
+
+
+def _read_member(
+    export_name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int
+) -> bytes:
+    # Header sizes can lie: read at most one byte past what is left, in memory, never to disk.
+    try:
+        with archive.open(info) as member:
+            data = member.read(budget + 1)
+    except (zipfile.BadZipFile, OSError, EOFError) as fault:
+        raise ExportError(
+            f"{export_name}: {info.filename} is damaged in the zip ({fault}); {_HOW_TO_GET_IT}"
+        ) from None
+    except (RuntimeError, NotImplementedError) as fault:
+        raise ExportError(
+            f"{export_name}: {info.filename} cannot be read ({fault}); upload the zip exactly as "
+            "Spotify sent it (not encrypted, not recompressed)"
+        ) from None
+    return data
+
+
+def _folder_documents(folder: Path, limit: int) -> Iterator[_Document]:
+    files = sorted(path for path in folder.rglob("*") if not path.is_dir())
+    if not files:
+        raise ExportError(f"{folder.name}: an empty folder; unzip my_spotify_data.zip into it")
+    for path in files:
+        name = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            yield _Document(name, ignored_because="a symbolic link, not read")
+            continue
+        if path.suffix.lower() != ".json":
+            yield _Document(name, ignored_because="not a JSON file")
+            continue
+        limit -= path.stat().st_size
+        if limit < 0:
+            raise ExportError(
+                f"{folder.name}: its JSON files add up to more than the allowed size; "
+                "import them in smaller batches"
+            )
+        yield _Document(name, _load_json(folder.name, name, path.read_bytes()))
+
+
+def _is_unsafe_member(member_name: str) -> bool:
+    posix_name = member_name.replace("\\", "/")
+    parts = PurePosixPath(posix_name).parts
+    return posix_name.startswith("/") or ".." in parts or (bool(parts) and parts[0].endswith(":"))
+
+
+def _load_json(export_name: str, name: str, data: bytes) -> Any:
+    where = name if name == export_name else f"{export_name}: {name}"
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as fault:
+        truncated = fault.msg.startswith("Unterminated") or fault.pos >= len(fault.doc.rstrip()) - 1
+        what = "ends early (truncated)" if truncated else "is not valid JSON"
+        raise ExportError(
+            f"{where} {what}: {fault.msg} (line {fault.lineno}, column {fault.colno}); "
+            f"nothing was imported, {_HOW_TO_GET_IT}"
+        ) from None
+    except UnicodeDecodeError:
+        raise ExportError(
+            f"{where} is not UTF-8 text; nothing was imported, {_HOW_TO_GET_IT}"
+        ) from None
+
+
+class _PlayMerger:
+    """Plays by natural key; a key seen twice keeps the row that played longest."""
+
+    def __init__(self) -> None:
+        self.plays_by_key: dict[str, Play] = {}
+
+    def add(self, key: str, play: Play) -> bool:
+        """Add a play under its key; True if the key is new, False if it merged into a kept play."""
+        kept = self.plays_by_key.get(key)
+        if kept is None:
+            self.plays_by_key[key] = play
+            return True
+        if play.ms_played > kept.ms_played:
+            self.plays_by_key[key] = play
+        return False
+
+    def sorted_plays(self) -> list[Play]:
+        # Keys start with the time, so sorting them first leaves the stable sort by time almost
+        # nothing to do, and plays in the same second come out in the same order on every import.
+        plays = [self.plays_by_key[key] for key in sorted(self.plays_by_key)]
+        plays.sort(key=attrgetter("ended_at"))
+        return plays
+
+
+def _read_extended_file(name: str, rows: list[Any], merger: _PlayMerger) -> FileReport:
+    music_plays = duplicates = podcasts = audiobooks = 0
+    rejected: Counter[str] = Counter()
+    for row in rows:
+        if not isinstance(row, dict):
+            rejected["row is not a JSON object"] += 1
+            continue
+        track_uri = row.get("spotify_track_uri")
+        if not track_uri:
+            if row.get("spotify_episode_uri"):
+                podcasts += 1
+            elif row.get("audiobook_chapter_uri") or row.get("audiobook_uri"):
+                audiobooks += 1
+            else:
+                rejected["no track, episode or audiobook URI"] += 1
+            continue
+        try:
+            key, play = extended_play(row, track_uri)
+        except RowRejected as rejection:
+            rejected[rejection.reason] += 1
+            continue
+        if merger.add(key, play):
+            music_plays += 1
+        else:
+            duplicates += 1
+    return FileReport(
+        name,
+        HistoryKind.EXTENDED,
+        len(rows),
+        music_plays,
+        duplicates,
+        podcasts,
+        audiobooks,
+        dict(rejected),
+    )
+
+
+def _read_account_file(
+    name: str, kind: HistoryKind, rows: list[Any], merger: _PlayMerger
+) -> FileReport:
+    if kind is not HistoryKind.ACCOUNT_MUSIC:
+        # Podcast and audiobook files are set aside whole: none of their rows is music.
+        podcasts = len(rows) if kind is HistoryKind.ACCOUNT_PODCAST else 0
+        return FileReport(name, kind, len(rows), 0, 0, podcasts, len(rows) - podcasts)
+    music_plays = duplicates = 0
+    rejected: Counter[str] = Counter()
+    for row in rows:
+        if not isinstance(row, dict):
+            rejected["row is not a JSON object"] += 1
+            continue
+        try:
+            key, play = account_play(row)
+        except RowRejected as rejection:
+            rejected[rejection.reason] += 1
+            continue
+        if merger.add(key, play):
+            music_plays += 1
+        else:
+            duplicates += 1
+    return FileReport(name, kind, len(rows), music_plays, duplicates, 0, 0, dict(rejected))
+
+
+def _assemble(export_name: str, documents: Iterator[_Document]) -> ParsedExport:
+    """Parse each history file as it is read (so only one file's rows are in memory at a time).
+
+    The extended history supersedes the account data: when both are present, the account files
+    are ignored so no stream is counted twice under two different keys.
+    """
+    extended, account = _PlayMerger(), _PlayMerger()
+    extended_reports: list[FileReport] = []
+    account_reports: list[FileReport] = []
+    ignored_files: dict[str, str] = {}
+    for document in documents:
+        # Drop the document's hold on its rows so they are freed before the next file is parsed.
+        rows, document.content = document.content, None
+        kind = history_kind(rows) if isinstance(rows, list) else None
+        if document.ignored_because is not None:
+            ignored_files[document.name] = document.ignored_because
+        elif not isinstance(rows, list):
+            ignored_files[document.name] = "not a list of listening-history rows"
+        elif kind is None:
+            ignored_files[document.name] = "its rows are not listening history"
+        elif kind is HistoryKind.EXTENDED:
+            extended_reports.append(_read_extended_file(document.name, rows, extended))
+        else:
+            account_reports.append(_read_account_file(document.name, kind, rows, account))
+        del rows
+    if extended_reports:
+        for report in account_reports:
+            ignored_files[report.name] = "account data, superseded by the extended history"
+        return ParsedExport("extended", extended.sorted_plays(), extended_reports, ignored_files)
+    if account_reports:
+        return ParsedExport("account", account.sorted_plays(), account_reports, ignored_files)
+    raise ExportError(
+        f"{export_name}: no Spotify listening history inside ({_EXPECTED_FILES}); {_HOW_TO_GET_IT}"
+    )
+
+
+def _mebibytes(size: int) -> str:
+    return f"{size / (1024 * 1024):,.0f} MiB"

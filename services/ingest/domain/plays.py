@@ -1,0 +1,89 @@
+"""One listening event, as every Spotify source (export or Web API sync) is reduced to it.
+
+`play_key` is the natural key `ingest.plays` is unique on, so a re-import stores nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+PlaySource = Literal["extended", "account"]
+
+_NO_OFFSET = timedelta(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Play:
+    """A track that played for `ms_played` milliseconds and stopped at `ended_at` (UTC)."""
+
+    ended_at: datetime
+    ms_played: int
+    track_name: str | None
+    artist_name: str | None
+    album_name: str | None
+    track_uri: str | None
+    skipped: bool | None
+    reason_start: str | None
+    reason_end: str | None
+    shuffle: bool | None
+    offline: bool | None
+    incognito: bool | None
+    platform: str | None
+    country: str | None
+    source: PlaySource
+
+    def __post_init__(self) -> None:
+        # A naive or non-UTC time would make the same play produce two keys.
+        if self.ended_at.tzinfo is not UTC and self.ended_at.utcoffset() != _NO_OFFSET:
+            raise ValueError(f"ended_at must be a UTC datetime, got {self.ended_at!r}")
+
+    @property
+    def play_key(self) -> str:
+        """`{ended_at, seconds}Z|{track_uri}`, or `acct|{ended_at, minute}Z|{artist}|{track}`."""
+        if self.track_uri is not None:
+            return f"{self.ended_at.isoformat()[:19]}Z|{self.track_uri}"
+        minute = self.ended_at.isoformat()[:16]
+        return f"acct|{minute}Z|{self.artist_name or ''}|{self.track_name or ''}"
+
+    def copy_row(self) -> tuple[object, ...]:
+        """The values in `COPY_COLUMNS` order, for the SQL adapter's COPY."""
+        return (
+            self.play_key,
+            self.ended_at,
+            self.ms_played,
+            self.track_name,
+            self.artist_name,
+            self.album_name,
+            self.track_uri,
+            self.skipped,
+            self.reason_start,
+            self.reason_end,
+            self.shuffle,
+            self.offline,
+            self.incognito,
+            self.platform,
+            self.country,
+            self.source,
+        )
+
+
+COPY_COLUMNS: tuple[str, ...] = (
+    "play_key",
+    "ended_at",
+    "ms_played",
+    "track_name",
+    "artist_name",
+    "album_name",
+    "track_uri",
+    "skipped",
+    "reason_start",
+    "reason_end",
+    "shuffle",
+    "offline",
+    "incognito",
+    "platform",
+    "country",
+    "source",
+)

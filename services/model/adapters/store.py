@@ -1,0 +1,214 @@
+"""SQL adapter of the model: reads the taste profile (features) and Last.fm knowledge (enrich)
+as published read models; writes model versions and recommendation sets to its own schema."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg_pool import AsyncConnectionPool
+
+from services.model.domain.composite import ScoredArtist, TasteInputs
+from services.model.domain.rediscovery import PastArtist
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    artist: str
+    mode: str
+    score: float
+    because: str
+    parts: list[dict[str, Any]]
+    similar_to: list[str]
+    top_tags: list[str]
+
+
+@dataclass(frozen=True)
+class StoredSet:
+    set_id: UUID
+    model_version: str
+    created_at: datetime
+    items: list[StoredItem]
+
+
+@dataclass(frozen=True)
+class ProfileSummary:
+    version: int
+    computed_at: datetime
+    plays: int
+    listens: int
+    artists: int
+    half_life_days: float
+    top_artists: list[tuple[str, float, int]]
+    top_tags: list[tuple[str, float]]
+
+
+async def load_taste_inputs(
+    pool: AsyncConnectionPool, user_id: UUID, seed_artists: int
+) -> TasteInputs:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT artist_name, endorsement FROM features.artist_stats WHERE user_id = %s",
+            (user_id,),
+        )
+        stats = await cur.fetchall()
+        endorsements = {name.lower(): float(e) for name, e in stats}
+        display = {name.lower(): name for name, _ in stats}
+        seeds = sorted(endorsements, key=lambda key: -endorsements[key])[:seed_artists]
+        cur = await conn.execute(
+            "SELECT artist_key, similar_key, similar_name, match FROM enrich.similar_artists"
+            " WHERE artist_key = ANY(%s)",
+            (seeds,),
+        )
+        similar: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for seed, candidate, name, match in await cur.fetchall():
+            similar[seed].append((candidate, float(match)))
+            display.setdefault(candidate, name)
+        candidates = {c for pairs in similar.values() for c, _ in pairs} - set(endorsements)
+        cur = await conn.execute(
+            "SELECT artist_key, tag, weight FROM enrich.artist_tags WHERE artist_key = ANY(%s)",
+            (list(candidates),),
+        )
+        artist_tags: dict[str, dict[str, float]] = defaultdict(dict)
+        for key, tag, weight in await cur.fetchall():
+            artist_tags[key][tag] = float(weight)
+        cur = await conn.execute(
+            "SELECT tag, weight FROM features.tag_profile WHERE user_id = %s", (user_id,)
+        )
+        profile = {tag: float(weight) for tag, weight in await cur.fetchall()}
+    return TasteInputs(
+        endorsements={key: endorsements[key] for key in endorsements},
+        display_names=display,
+        similar=similar,
+        artist_tags=artist_tags,
+        tag_profile=profile,
+    )
+
+
+async def load_past_artists(pool: AsyncConnectionPool, user_id: UUID) -> list[PastArtist]:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT artist_name, listens, last_listen FROM features.artist_stats"
+            " WHERE user_id = %s AND last_listen IS NOT NULL",
+            (user_id,),
+        )
+        return [PastArtist(*row) for row in await cur.fetchall()]
+
+
+async def set_exists(pool: AsyncConnectionPool, user_id: UUID, profile_version: int) -> UUID | None:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT set_id FROM model.recommendation_sets"
+            " WHERE user_id = %s AND profile_version = %s",
+            (user_id, profile_version),
+        )
+        row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def save_set(
+    pool: AsyncConnectionPool,
+    user_id: UUID,
+    profile_version: int,
+    model_version: str,
+    method: str,
+    metrics: dict[str, Any],
+    items: Sequence[tuple[ScoredArtist, str, list[dict[str, Any]]]],
+) -> UUID:
+    """Store a model version and its recommendation set; items are (scored, because, parts)."""
+    set_id = uuid.uuid4()
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO model.model_versions (model_version, user_id, method, metrics, features)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (model_version) DO NOTHING",
+            (model_version, user_id, method, json.dumps(metrics), json.dumps(["similar", "tags"])),
+        )
+        await conn.execute(
+            "INSERT INTO model.recommendation_sets"
+            " (set_id, user_id, profile_version, model_version) VALUES (%s, %s, %s, %s)",
+            (set_id, user_id, profile_version, model_version),
+        )
+        async with conn.cursor().copy(
+            "COPY model.recommendations (set_id, rank, artist, mode, score, because, parts,"
+            " similar_to, top_tags) FROM STDIN"
+        ) as copy:
+            for rank, (scored, because, parts) in enumerate(items, start=1):
+                await copy.write_row(
+                    (
+                        set_id,
+                        rank,
+                        scored.artist,
+                        "discovery",
+                        scored.score,
+                        because,
+                        json.dumps(parts),
+                        scored.similar_to,
+                        scored.top_tags,
+                    )
+                )
+    return set_id
+
+
+async def load_set(
+    pool: AsyncConnectionPool, user_id: UUID, set_id: UUID | None, limit: int
+) -> StoredSet | None:
+    """A stored set of this user (the latest when `set_id` is None), its first `limit` items."""
+    async with pool.connection() as conn:
+        if set_id is None:
+            cur = await conn.execute(
+                "SELECT set_id, model_version, created_at FROM model.recommendation_sets"
+                " WHERE user_id = %s ORDER BY created_at DESC LIMIT 1",
+                (user_id,),
+            )
+        else:
+            cur = await conn.execute(
+                "SELECT set_id, model_version, created_at FROM model.recommendation_sets"
+                " WHERE user_id = %s AND set_id = %s",
+                (user_id, set_id),
+            )
+        header = await cur.fetchone()
+        if header is None:
+            return None
+        cur = await conn.execute(
+            "SELECT artist, mode, score, because, parts, similar_to, top_tags"
+            " FROM model.recommendations WHERE set_id = %s ORDER BY rank LIMIT %s",
+            (header[0], limit),
+        )
+        items = [StoredItem(*row) for row in await cur.fetchall()]
+    return StoredSet(header[0], header[1], header[2], items)
+
+
+async def load_profile_summary(
+    pool: AsyncConnectionPool, user_id: UUID, top: int = 20
+) -> ProfileSummary | None:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT version, computed_at, plays, listens, artists, half_life_days"
+            " FROM features.profiles WHERE user_id = %s",
+            (user_id,),
+        )
+        header = await cur.fetchone()
+        if header is None:
+            return None
+        cur = await conn.execute(
+            "SELECT artist_name, decayed_weight, listens FROM features.artist_stats"
+            " WHERE user_id = %s ORDER BY decayed_weight DESC, artist_name LIMIT %s",
+            (user_id, top),
+        )
+        artists = [(name, float(w), int(n)) for name, w, n in await cur.fetchall()]
+        cur = await conn.execute(
+            "SELECT tag, weight FROM features.tag_profile WHERE user_id = %s"
+            " ORDER BY weight DESC, tag LIMIT %s",
+            (user_id, top),
+        )
+        tags = [(tag, float(w)) for tag, w in await cur.fetchall()]
+    version, computed_at, plays, listens, artist_count, half_life_days = header
+    return ProfileSummary(
+        version, computed_at, plays, listens, artist_count, half_life_days, artists, tags
+    )

@@ -1,0 +1,41 @@
+"""From a score's named parts to what the listener reads: "because: 45% reggaeton, 30% ..."."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from services.model.domain.explain import explain_percentages
+
+
+def part_kind(label: str) -> str:
+    """tag, seed_artist, history or other, from a part's label."""
+    if label.startswith("tag: "):
+        return "tag"
+    if label.startswith("similar to "):
+        return "seed_artist"
+    if label.startswith(("loved: ", "silent for ")):
+        return "history"
+    return "other"
+
+
+def explain(parts: Mapping[str, float], max_items: int = 3) -> tuple[str, list[dict[str, Any]]]:
+    """The `because` line and the full breakdown (label, kind, share, percent); percents sum
+    to 100 whenever the score is positive."""
+    total = sum(value for value in parts.values() if value > 0)
+    shown = explain_percentages(parts, max_items=max_items)
+    because = "because: " + ", ".join(f"{pct}% {_short(label)}" for label, pct in shown)
+    breakdown = [
+        {
+            "label": label,
+            "kind": part_kind(label),
+            "share": (parts.get(label, 0.0) / total) if total > 0 else 0.0,
+            "percent": pct,
+        }
+        for label, pct in shown
+    ]
+    return because, breakdown
+
+
+def _short(label: str) -> str:
+    return label.removeprefix("tag: ")

@@ -1,0 +1,100 @@
+"""The internal Recommender gRPC API: stored recommendation sets, rediscovery, taste profile."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+import grpc
+from psycopg_pool import AsyncConnectionPool
+
+from fullcircle.errors import InvalidArgument, NotFound
+from fullcircle.grpc_server import rpc_errors
+from fullcircle.v1 import common_pb2, model_pb2, model_pb2_grpc
+from services.model.adapters import store
+from services.model.domain.explanation import explain
+from services.model.domain.rediscovery import rediscoveries
+
+MAX_LIMIT = 100
+
+
+class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    @rpc_errors
+    async def GetRecommendations(
+        self, request: model_pb2.ModelRecommendationsRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.RecommendationSet:
+        user_id = _uuid(request.user_id, "user_id")
+        limit = min(request.limit or 20, MAX_LIMIT)
+        if request.mode == common_pb2.RECOMMENDATION_MODE_REDISCOVERY:
+            return await self._rediscovery(user_id, limit)
+        set_id = _uuid(request.set_id, "set_id") if request.set_id else None
+        stored = await store.load_set(self.pool, user_id, set_id, limit)
+        if stored is None:
+            raise NotFound("no recommendations yet: import a listening history first")
+        return common_pb2.RecommendationSet(
+            set_id=str(stored.set_id),
+            model_version=stored.model_version,
+            created_at=stored.created_at.isoformat(),
+            items=[
+                common_pb2.Recommendation(
+                    artist=item.artist,
+                    score=item.score,
+                    mode=common_pb2.RECOMMENDATION_MODE_DISCOVERY,
+                    because=item.because,
+                    parts=[common_pb2.ExplanationPart(**part) for part in item.parts],
+                    similar_to=item.similar_to,
+                    top_tags=item.top_tags,
+                )
+                for item in stored.items
+            ],
+        )
+
+    async def _rediscovery(self, user_id: UUID, limit: int) -> common_pb2.RecommendationSet:
+        now = datetime.now(UTC)
+        past = await store.load_past_artists(self.pool, user_id)
+        items = []
+        for scored in rediscoveries(past, now, limit):
+            because, parts = explain(scored.parts)
+            items.append(
+                common_pb2.Recommendation(
+                    artist=scored.artist,
+                    score=scored.score,
+                    mode=common_pb2.RECOMMENDATION_MODE_REDISCOVERY,
+                    because=because,
+                    parts=[common_pb2.ExplanationPart(**part) for part in parts],
+                )
+            )
+        return common_pb2.RecommendationSet(
+            model_version="rediscovery-1", created_at=now.isoformat(), items=items
+        )
+
+    @rpc_errors
+    async def GetTasteProfile(
+        self, request: model_pb2.ModelTasteProfileRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.TasteProfile:
+        user_id = _uuid(request.user_id, "user_id")
+        summary = await store.load_profile_summary(self.pool, user_id)
+        if summary is None:
+            raise NotFound("no taste profile yet: import a listening history first")
+        return common_pb2.TasteProfile(
+            plays=summary.plays,
+            listens=summary.listens,
+            artists=summary.artists,
+            top_artists=[
+                common_pb2.ArtistWeight(artist=a, weight=w, listens=n)
+                for a, w, n in summary.top_artists
+            ],
+            top_tags=[common_pb2.TagWeight(tag=t, weight=w) for t, w in summary.top_tags],
+            computed_at=summary.computed_at.isoformat(),
+            half_life_days=summary.half_life_days,
+        )
+
+
+def _uuid(value: str, field_name: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise InvalidArgument(f"{field_name} is not a valid id: {value[:64]!r}") from None
