@@ -303,3 +303,11 @@ def write_demo_catalog(path: Path | str, seed: int = 7, n_artists: int = 3000) -
     catalog = generate_demo_catalog(seed=seed, n_artists=n_artists)
     Path(path).write_text(json.dumps(catalog, ensure_ascii=False), encoding="utf-8")
     return catalog
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m fullcircle.demo.catalog PATH")
+    write_demo_catalog(sys.argv[1])

@@ -11,7 +11,9 @@ of EVALUATION.md; the held-out rows were never looked at while tuning):
   best match scaled to 1, like Last.fm's artist.getSimilar.
 - Tag part: cosine between the candidate's unit tag vector and the listener's weighted tag
   profile (raw counts beat log counts and tf-idf on validation).
-- Popularity prior: log(1 + listeners) / log(1 + reference); tuned to a small weight.
+- Tag weight 0.6 (validation NDCG@10 0.183 vs ItemKNN 0.164 on the same carved split).
+- Popularity prior: log(1 + listeners) / log(1 + reference); validation chose weight 0 once
+  the degree penalty is on, so it stays available but off by default.
 Both paths below, `batch_scores` (the evaluation, many listeners x the catalog) and
 `score_candidates` (one real listener, named candidates, explained) run the same formulas.
 """

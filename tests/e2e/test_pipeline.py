@@ -1,0 +1,156 @@
+"""The whole system, as a listener meets it: import a real Spotify export over gRPC, follow the
+import, receive the recommendations event on the subscription, read explained recommendations;
+a re-import stores nothing, garbage gets a clear error and the services keep serving."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+import zipfile
+from pathlib import Path
+
+import grpc
+import psycopg
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from fullcircle.client import FullCircleClient
+from fullcircle.grpc_server import check_health
+from fullcircle.stack import SERVICES, StackState
+from fullcircle.v1 import gateway_pb2
+
+pytestmark = pytest.mark.e2e
+
+SANABIL_PLAYS = 22_671
+
+
+async def _import(client: FullCircleClient, path: Path) -> list[gateway_pb2.ImportProgress]:
+    import_id = await client.import_history(path)
+    return [update async for update in client.watch_import(import_id, deadline_s=180)]
+
+
+async def test_a_real_export_becomes_explained_recommendations(
+    stack: StackState, new_listener, shared_data: Path, tmp_path: Path
+) -> None:
+    user_id, api_key = await new_listener(f"sanabil-{uuid.uuid4().hex[:6]}")
+    export = shared_data / "spotify-history-sanabil/my_spotify_data.zip"
+    async with FullCircleClient(stack.gateway_address, api_key) as client:
+        subscription = aiter(client.subscribe(deadline_s=300))
+        first_event = asyncio.ensure_future(anext(subscription))
+
+        progress = await _import(client, export)
+        final = progress[-1]
+        assert final.stage == "done", final.message
+        assert final.plays_new == SANABIL_PLAYS
+        assert any(update.stage == "storing" for update in progress)
+
+        event = await asyncio.wait_for(first_event, 240)
+        while not event.set.items:
+            event = await asyncio.wait_for(anext(subscription), 240)
+        assert event.event_id, "a live event carries its stream id, for resuming"
+
+        rec_set = await client.recommendations(limit=20)
+        assert len(rec_set.items) == 20
+        played = _played_artists(stack, user_id)
+        for item in rec_set.items:
+            assert item.artist.lower() not in played
+            assert item.because.startswith("because: ")
+            assert sum(part.percent for part in item.parts) == 100
+        assert len({item.artist for item in rec_set.items}) == 20
+
+        profile = await client.taste_profile()
+        assert profile.plays == SANABIL_PLAYS
+        assert profile.top_artists and profile.top_tags
+
+        again = await _import(client, export)
+        assert again[-1].stage == "done"
+        assert again[-1].plays_new == 0
+        assert again[-1].duplicates == SANABIL_PLAYS
+        assert _stored_plays(stack, user_id) == SANABIL_PLAYS
+
+
+async def test_bad_uploads_fail_clearly_store_nothing_and_the_services_stay_up(
+    stack: StackState, new_listener, shared_data: Path, tmp_path: Path
+) -> None:
+    user_id, api_key = await new_listener(f"garbage-{uuid.uuid4().hex[:6]}")
+    not_an_export = tmp_path / "holiday.jpg"
+    not_an_export.write_bytes(b"\xff\xd8\xff\xe0 not a Spotify export at all")
+    truncated = tmp_path / "Streaming_History_Audio_2023.json"
+    real = (shared_data / "spotify-history-efrrowini/Streaming_History_Audio_2023.json").read_bytes()
+    truncated.write_bytes(real[: len(real) // 2])
+    empty_zip = tmp_path / "my_spotify_data.zip"
+    with zipfile.ZipFile(empty_zip, "w"):
+        pass
+    async with FullCircleClient(stack.gateway_address, api_key) as client:
+        for upload, expected in [
+            (not_an_export, "neither a zip nor a JSON"),
+            (truncated, "Streaming_History_Audio_2023.json"),
+            (empty_zip, "my_spotify_data.zip"),
+        ]:
+            final = (await _import(client, upload))[-1]
+            assert final.stage == "failed"
+            assert expected in final.message
+        with pytest.raises(grpc.aio.AioRpcError) as empty:
+            empty_file = tmp_path / "empty.json"
+            empty_file.write_bytes(b"")
+            await client.import_history(empty_file)
+        assert empty.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert _stored_plays(stack, user_id) == 0
+    for service in SERVICES:
+        assert await check_health(f"127.0.0.1:{stack.ports[service]}")
+
+
+async def test_keys_are_checked_and_scoped_to_their_listener(
+    stack: StackState, new_listener, shared_data: Path
+) -> None:
+    _, key_a = await new_listener(f"alice-{uuid.uuid4().hex[:6]}")
+    _, key_b = await new_listener(f"bob-{uuid.uuid4().hex[:6]}")
+    async with FullCircleClient(stack.gateway_address, key_a) as alice:
+        import_id = await alice.import_history(
+            shared_data / "spotify-history-efrrowini/Streaming_History_Audio_2026.json"
+        )
+    async with FullCircleClient(stack.gateway_address, key_b) as bob:
+        with pytest.raises(grpc.aio.AioRpcError) as foreign:
+            async for _ in bob.watch_import(import_id, deadline_s=10):
+                pass
+        assert foreign.value.code() == grpc.StatusCode.NOT_FOUND
+    for bad_key in ("", "fc_nothing_here", key_a[:-2] + "xx"):
+        async with FullCircleClient(stack.gateway_address, bad_key) as stranger:
+            with pytest.raises(grpc.aio.AioRpcError) as denied:
+                await stranger.recommendations()
+            assert denied.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_the_gateway_answers_health_and_lists_its_services_by_reflection(
+    stack: StackState,
+) -> None:
+    async with grpc.aio.insecure_channel(stack.gateway_address) as channel:
+        health = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service="fullcircle.v1.FullCircle"), timeout=5
+        )
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+        replies = reflection.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
+        )
+        names = {service.name async for reply in replies
+                 for service in reply.list_services_response.service}
+    assert {"fullcircle.v1.FullCircle", "grpc.health.v1.Health"} <= names
+
+
+def _played_artists(stack: StackState, user_id: uuid.UUID) -> set[str]:
+    with psycopg.connect(stack.database_url) as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT lower(artist_name) FROM ingest.plays WHERE user_id = %s", (user_id,)
+        ).fetchall()
+    return {row[0] for row in rows if row[0]}
+
+
+def _stored_plays(stack: StackState, user_id: uuid.UUID) -> int:
+    with psycopg.connect(stack.database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM ingest.plays WHERE user_id = %s", (user_id,)
+        ).fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,81 @@
+"""Ingest's storage on a real PostgreSQL: a real export is stored once per play, a re-import
+stores nothing, and a failure half-way stores nothing at all."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from services.ingest.adapters import store
+from services.ingest.domain.announce import import_report
+from services.ingest.domain.exports import read_export_path
+
+pytestmark = pytest.mark.integration
+
+
+async def _count(pool, user_id: uuid.UUID) -> int:
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT count(*) FROM ingest.plays WHERE user_id = %s", (user_id,))
+        row = await cur.fetchone()
+    return int(row[0])
+
+
+async def _import(pool, user_id: uuid.UUID, export) -> list[store.ArtistDelta]:
+    import_id = uuid.uuid4()
+    await store.start_import(pool, import_id, user_id, "test.zip")
+    progress: list[int] = []
+
+    async def on_chunk(stored: int) -> None:
+        progress.append(stored)
+
+    deltas = await store.store_plays(
+        pool, user_id, import_id, export.plays, chunk_rows=5_000,
+        report=import_report(export), on_chunk=on_chunk,
+    )
+    assert progress[-1] == len(export.plays)
+    assert progress == sorted(progress)
+    return deltas
+
+
+async def test_sanabil_export_is_stored_once_per_play(pool, shared_data: Path) -> None:
+    export = read_export_path(shared_data / "spotify-history-sanabil/my_spotify_data.zip")
+    user_id = uuid.uuid4()
+    deltas = await _import(pool, user_id, export)
+    assert sum(d.new_plays for d in deltas) == 22_671
+    assert await _count(pool, user_id) == 22_671
+    again = await _import(pool, user_id, export)
+    assert again == []
+    assert await _count(pool, user_id) == 22_671
+    other_user = uuid.uuid4()
+    assert sum(d.new_plays for d in await _import(pool, other_user, export)) == 22_671
+
+
+async def test_an_overlapping_export_adds_only_what_is_new(pool, shared_data: Path) -> None:
+    export = read_export_path(shared_data / "spotify-history-efrrowini")
+    half = type(export)(export.format, export.plays[: len(export.plays) // 2], export.files,
+                        export.ignored_files)
+    user_id = uuid.uuid4()
+    first = sum(d.new_plays for d in await _import(pool, user_id, half))
+    second = sum(d.new_plays for d in await _import(pool, user_id, export))
+    assert first == len(half.plays)
+    assert first + second == len(export.plays) == await _count(pool, user_id)
+
+
+async def test_a_failure_while_storing_stores_nothing(pool, shared_data: Path) -> None:
+    export = read_export_path(shared_data / "spotify-history-efrrowini")
+    user_id, import_id = uuid.uuid4(), uuid.uuid4()
+    await store.start_import(pool, import_id, user_id, "test.zip")
+
+    async def crash_after_first_chunk(stored: int) -> None:
+        raise RuntimeError("simulated crash while storing")
+
+    with pytest.raises(RuntimeError):
+        await store.store_plays(
+            pool, user_id, import_id, export.plays, chunk_rows=1_000,
+            report=import_report(export), on_chunk=crash_after_first_chunk,
+        )
+    assert await _count(pool, user_id) == 0
+    record = await store.get_import(pool, import_id)
+    assert record is not None and record.status == "running"
