@@ -6,20 +6,21 @@ import logging
 import re
 import sys
 
-_SECRET_PATTERNS = (
-    re.compile(
-        r"(?i)(api[_-]?key|token|secret|password|authorization)([\"']?\s*[:=]\s*[\"']?)([^\s\"'&,]+)"
-    ),
-    re.compile(r"(?i)(bearer\s+)([A-Za-z0-9._~+/=-]+)"),
-    re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)"),
+_BEARER = re.compile(r"(?i)(bearer\s+)([A-Za-z0-9._~+/=-]+)")
+_OUR_API_KEY = re.compile(r"\bfc_[0-9a-f]{12}_[A-Za-z0-9_-]+")
+_KEY_VALUE = re.compile(
+    r"(?i)(api[_-]?key|token|secret|password|authorization)([\"']?\s*[:=]\s*[\"']?)"
+    r"(?!\*\*\*)([^\s\"'&,]+)"
 )
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
 
 
 def redact(text: str) -> str:
     """`text` with anything that looks like a credential replaced by ***."""
-    text = _SECRET_PATTERNS[0].sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
-    text = _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)}***", text)
-    return _SECRET_PATTERNS[2].sub(lambda m: f"{m.group(1)}***{m.group(3)}", text)
+    text = _OUR_API_KEY.sub("***", text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)}***", text)
+    text = _KEY_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}***{m.group(3)}", text)
 
 
 class RedactingFormatter(logging.Formatter):

@@ -5,7 +5,6 @@ a re-import stores nothing, garbage gets a clear error and the services keep ser
 from __future__ import annotations
 
 import asyncio
-import io
 import uuid
 import zipfile
 from pathlib import Path
@@ -78,7 +77,9 @@ async def test_bad_uploads_fail_clearly_store_nothing_and_the_services_stay_up(
     not_an_export = tmp_path / "holiday.jpg"
     not_an_export.write_bytes(b"\xff\xd8\xff\xe0 not a Spotify export at all")
     truncated = tmp_path / "Streaming_History_Audio_2023.json"
-    real = (shared_data / "spotify-history-efrrowini/Streaming_History_Audio_2023.json").read_bytes()
+    real = (
+        shared_data / "spotify-history-efrrowini/Streaming_History_Audio_2023.json"
+    ).read_bytes()
     truncated.write_bytes(real[: len(real) // 2])
     empty_zip = tmp_path / "my_spotify_data.zip"
     with zipfile.ZipFile(empty_zip, "w"):
@@ -135,8 +136,11 @@ async def test_the_gateway_answers_health_and_lists_its_services_by_reflection(
         replies = reflection.ServerReflectionInfo(
             iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
         )
-        names = {service.name async for reply in replies
-                 for service in reply.list_services_response.service}
+        names = {
+            service.name
+            async for reply in replies
+            for service in reply.list_services_response.service
+        }
     assert {"fullcircle.v1.FullCircle", "grpc.health.v1.Health"} <= names
 
 

@@ -22,8 +22,11 @@ pytestmark = pytest.mark.integration
 
 def _request(name: str) -> ImportRequested:
     return ImportRequested(
-        user_id=uuid.uuid4(), import_id=uuid.uuid4(), upload_id=uuid.uuid4(),
-        file_name=name, size_bytes=1,
+        user_id=uuid.uuid4(),
+        import_id=uuid.uuid4(),
+        upload_id=uuid.uuid4(),
+        file_name=name,
+        size_bytes=1,
     )
 
 

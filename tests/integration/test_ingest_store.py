@@ -31,8 +31,13 @@ async def _import(pool, user_id: uuid.UUID, export) -> list[store.ArtistDelta]:
         progress.append(stored)
 
     deltas = await store.store_plays(
-        pool, user_id, import_id, export.plays, chunk_rows=5_000,
-        report=import_report(export), on_chunk=on_chunk,
+        pool,
+        user_id,
+        import_id,
+        export.plays,
+        chunk_rows=5_000,
+        report=import_report(export),
+        on_chunk=on_chunk,
     )
     assert progress[-1] == len(export.plays)
     assert progress == sorted(progress)
@@ -54,8 +59,9 @@ async def test_sanabil_export_is_stored_once_per_play(pool, shared_data: Path) -
 
 async def test_an_overlapping_export_adds_only_what_is_new(pool, shared_data: Path) -> None:
     export = read_export_path(shared_data / "spotify-history-efrrowini")
-    half = type(export)(export.format, export.plays[: len(export.plays) // 2], export.files,
-                        export.ignored_files)
+    half = type(export)(
+        export.format, export.plays[: len(export.plays) // 2], export.files, export.ignored_files
+    )
     user_id = uuid.uuid4()
     first = sum(d.new_plays for d in await _import(pool, user_id, half))
     second = sum(d.new_plays for d in await _import(pool, user_id, export))
@@ -73,8 +79,13 @@ async def test_a_failure_while_storing_stores_nothing(pool, shared_data: Path) -
 
     with pytest.raises(RuntimeError):
         await store.store_plays(
-            pool, user_id, import_id, export.plays, chunk_rows=1_000,
-            report=import_report(export), on_chunk=crash_after_first_chunk,
+            pool,
+            user_id,
+            import_id,
+            export.plays,
+            chunk_rows=1_000,
+            report=import_report(export),
+            on_chunk=crash_after_first_chunk,
         )
     assert await _count(pool, user_id) == 0
     record = await store.get_import(pool, import_id)

@@ -14,16 +14,23 @@ pytestmark = pytest.mark.integration
 
 async def test_every_service_owns_its_schema(migrated_database: str) -> None:
     with psycopg.connect(migrated_database) as conn:
-        schemas = {row[0] for row in conn.execute("SELECT schema_name FROM information_schema.schemata")}
+        schemas = {
+            row[0] for row in conn.execute("SELECT schema_name FROM information_schema.schemata")
+        }
     assert {"gateway", "ingest", "enrich", "features", "model"} <= schemas
 
 
 async def test_reapplying_is_a_no_op(migrated_database: str) -> None:
     root = Path(__file__).resolve().parents[2]
-    assert await apply_migrations(migrated_database, "ingest", root / "services/ingest/migrations") == []
+    assert (
+        await apply_migrations(migrated_database, "ingest", root / "services/ingest/migrations")
+        == []
+    )
 
 
-async def test_an_edited_applied_migration_is_refused(migrated_database: str, tmp_path: Path) -> None:
+async def test_an_edited_applied_migration_is_refused(
+    migrated_database: str, tmp_path: Path
+) -> None:
     folder = tmp_path / "migrations"
     folder.mkdir()
     (folder / "001_first.sql").write_text("CREATE TABLE public.mig_probe (id int);")

@@ -27,7 +27,11 @@ def test_each_service_runs_the_local_stacks_command_with_a_health_check_and_rest
         assert service["restart"] == "unless-stopped"
         port = service["environment"]["GRPC_PORT"]
         assert service["healthcheck"]["test"] == [
-            "CMD", "python", "-m", "fullcircle.health", f"127.0.0.1:{port}"
+            "CMD",
+            "python",
+            "-m",
+            "fullcircle.health",
+            f"127.0.0.1:{port}",
         ]
         assert service["build"]["dockerfile"] == "deploy/Dockerfile"
 
@@ -50,7 +54,10 @@ def test_postgres_16_and_redis_7_with_append_only_persistence() -> None:
     assert services["postgres"]["image"] == "postgres:16"
     assert services["redis"]["image"] == "redis:7"
     assert "--appendonly" in services["redis"]["command"]
-    assert services["redis"]["command"][services["redis"]["command"].index("--appendonly") + 1] == "yes"
+    assert (
+        services["redis"]["command"][services["redis"]["command"].index("--appendonly") + 1]
+        == "yes"
+    )
     assert services["gateway"]["environment"]["MODEL_ADDRESS"] == "model:50052"
     assert services["model"]["environment"]["GRPC_PORT"] == "50052"
 

@@ -1,0 +1,91 @@
+"""Kernel pieces with no servers: API keys, the rate limiter, tag spelling, log redaction,
+migration folders, error mapping and import batching."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+import pytest
+
+from fullcircle.db import MigrationError, load_migrations
+from fullcircle.errors import InvalidArgument, NotFound, status_for
+from fullcircle.events import ALL_EVENTS, CONSUMER_GROUPS, PlaysIngested
+from fullcircle.logs import RedactingFormatter, redact
+from services.enrich.domain.ratelimit import TokenBucket
+from services.enrich.domain.tags import canonical_tag
+from services.gateway.domain.keys import new_api_key, parse_token, secret_matches
+from services.ingest.domain.announce import ArtistDelta, plays_ingested_batches
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_api_keys_round_trip_and_only_their_hash_is_kept() -> None:
+    key = new_api_key()
+    parsed = parse_token(key.token)
+    assert parsed == key
+    assert key.secret not in key.secret_hash
+    assert secret_matches(key.secret, key.secret_hash)
+    assert not secret_matches(key.secret + "x", key.secret_hash)
+    for malformed in ("", "Bearer", "fc_", "fc_abc", "xx_abc_def"):
+        assert parse_token(malformed) is None
+
+
+def test_token_bucket_spaces_calls_to_the_rate() -> None:
+    now = [0.0]
+    bucket = TokenBucket(5.0, clock=lambda: now[0])
+    waits = [bucket.reserve() for _ in range(6)]
+    assert waits == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    now[0] = 10.0
+    assert bucket.reserve() == 0.0
+
+
+@pytest.mark.parametrize("spelling", ["Hip-Hop", "hip hop", " HIP_hop ", "hip  -  hop"])
+def test_tag_spellings_meet(spelling: str) -> None:
+    assert canonical_tag(spelling) == "hip hop"
+
+
+def test_secrets_never_reach_the_log_output() -> None:
+    key = new_api_key().token
+    line = redact(
+        f"authorization: Bearer {key} url=postgresql://me:hunter2@db/x api_key={key} token=abc"
+    )
+    assert key not in line and "hunter2" not in line and "abc" not in line
+    record = logging.LogRecord("x", logging.INFO, "f", 1, "LASTFM_API_KEY=%s", ("s3cret",), None)
+    assert "s3cret" not in RedactingFormatter("%(message)s").format(record)
+
+
+def test_migration_folders_are_numbered_without_gaps(tmp_path: Path) -> None:
+    for service in ("gateway", "ingest", "enrich", "features", "model"):
+        assert load_migrations(ROOT / "services" / service / "migrations")
+    (tmp_path / "001_a.sql").write_text("SELECT 1;")
+    (tmp_path / "003_c.sql").write_text("SELECT 1;")
+    with pytest.raises(MigrationError, match="expected migration 002"):
+        load_migrations(tmp_path)
+
+
+def test_domain_errors_map_to_status_codes() -> None:
+    assert status_for(InvalidArgument("bad")) == (grpc.StatusCode.INVALID_ARGUMENT, "bad")
+    assert status_for(NotFound("gone"))[0] == grpc.StatusCode.NOT_FOUND
+    code, message = status_for(RuntimeError("secret internals"))
+    assert code == grpc.StatusCode.INTERNAL and "secret" not in message
+
+
+def test_every_event_has_a_versioned_stream_in_the_topology() -> None:
+    for event_type in ALL_EVENTS:
+        assert event_type.stream.endswith(".v1")
+        assert event_type.stream in CONSUMER_GROUPS
+
+
+def test_a_big_import_is_announced_in_a_handful_of_batches() -> None:
+    when = datetime(2025, 1, 1, tzinfo=UTC)
+    deltas = [ArtistDelta(f"artist {i}", 100, when, when) for i in range(1_201)]
+    events = plays_ingested_batches(uuid.uuid4(), None, "extended", deltas, 500)
+    assert [len(event.artists) for event in events] == [500, 500, 201]
+    assert sum(event.new_plays for event in events) == 120_100
+    assert [(event.batch, event.batches) for event in events] == [(1, 3), (2, 3), (3, 3)]
+    assert all(isinstance(event, PlaysIngested) for event in events)
+    assert plays_ingested_batches(uuid.uuid4(), None, "extended", [], 500) == []
