@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint unit integration e2e protos up down bench clean
+.PHONY: setup demo test lint unit integration e2e protos asyncapi up down bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -38,6 +38,9 @@ e2e: setup
 
 protos: setup
 	$(BIN)/python scripts/gen_protos.py
+
+asyncapi: setup
+	$(BIN)/python -m fullcircle.asyncapi
 
 up: setup
 	$(BIN)/fullcircle up --detach

@@ -282,7 +282,7 @@ def watch(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
 @app.command()
 def demo(
     data_dir: DataDir = DEFAULT_DATA_DIR,
-    settle_s: Annotated[float, typer.Option(help="quiet seconds that end the wait")] = 8.0,
+    settle_s: Annotated[float, typer.Option(help="quiet seconds that end the wait")] = 15.0,
 ) -> None:
     """Start the stack, import the generated demo history, wait for recommendations, print 20."""
     from fullcircle.demo.catalog import write_demo_catalog

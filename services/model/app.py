@@ -4,6 +4,7 @@ and the Recommender gRPC server."""
 from __future__ import annotations
 
 import logging
+from uuid import UUID
 
 from fullcircle.events import ProfilesUpdated, RecommendationsUpdated
 from fullcircle.service import ServiceRuntime
@@ -27,34 +28,35 @@ class Retrainer:
 
     async def on_profile_updated(self, event: ProfilesUpdated) -> None:
         model_version = f"{METHOD}:{event.user_id.hex[:12]}:p{event.profile_version}"
-        set_id = await store.set_exists(self.pool, event.user_id, event.profile_version)
-        if set_id is None:
-            inputs = await store.load_taste_inputs(
-                self.pool, event.user_id, self.settings.seed_artists
-            )
-            scored = composite_scores(inputs, self.settings.set_size)
-            items = [(item, *explain(item.parts)) for item in scored]
-            set_id = await store.save_set(
-                self.pool,
-                event.user_id,
-                event.profile_version,
-                model_version,
-                METHOD,
-                {"candidates": len(scored), "seeds": len(inputs.endorsements)},
-                items,
-            )
-            log.info("set %s for %s: %d items", set_id, event.user_id, len(items))
-            count = len(items)
+        existing = await store.set_for_profile(self.pool, event.user_id, event.profile_version)
+        if existing is None:
+            set_id, count = await self._recommend(event, model_version)
         else:
-            count = -1
+            set_id, count = existing
         await self.bus.publish(
             RecommendationsUpdated(
                 user_id=event.user_id,
                 set_id=set_id,
                 model_version=model_version,
-                items=max(count, 0),
+                items=count,
             )
         )
+
+    async def _recommend(self, event: ProfilesUpdated, model_version: str) -> tuple[UUID, int]:
+        inputs = await store.load_taste_inputs(self.pool, event.user_id, self.settings.seed_artists)
+        scored = composite_scores(inputs, self.settings.set_size)
+        items = [(item, *explain(item.parts)) for item in scored]
+        set_id = await store.save_set(
+            self.pool,
+            event.user_id,
+            event.profile_version,
+            model_version,
+            METHOD,
+            {"candidates": len(scored), "seeds": len(inputs.endorsements)},
+            items,
+        )
+        log.info("set %s for %s: %d items", set_id, event.user_id, len(items))
+        return set_id, len(items)
 
 
 async def setup(runtime: ServiceRuntime) -> None:

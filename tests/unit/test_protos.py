@@ -30,3 +30,21 @@ def test_committed_stubs_match_the_proto_files(tmp_path: Path) -> None:
 def test_stub_imports_follow_the_proto_package() -> None:
     source = (ROOT / "fullcircle/v1/gateway_pb2_grpc.py").read_text()
     assert "from fullcircle.v1 import gateway_pb2" in source
+
+
+def test_committed_asyncapi_document_matches_the_event_models() -> None:
+    from fullcircle.asyncapi import DOCUMENT, render
+
+    assert DOCUMENT.read_text() == render(), "run `make asyncapi` and commit deploy/asyncapi.json"
+
+
+def test_asyncapi_document_describes_every_stream_with_its_event_schema() -> None:
+    import json
+
+    from fullcircle.asyncapi import DOCUMENT
+    from fullcircle.events import ALL_EVENTS
+
+    document = json.loads(DOCUMENT.read_text())
+    addresses = {channel["address"] for channel in document["channels"].values()}
+    assert {event.stream for event in ALL_EVENTS} <= addresses
+    assert {event.__name__ for event in ALL_EVENTS} <= set(document["components"]["schemas"])

@@ -101,15 +101,19 @@ async def load_past_artists(pool: AsyncConnectionPool, user_id: UUID) -> list[Pa
         return [PastArtist(*row) for row in await cur.fetchall()]
 
 
-async def set_exists(pool: AsyncConnectionPool, user_id: UUID, profile_version: int) -> UUID | None:
+async def set_for_profile(
+    pool: AsyncConnectionPool, user_id: UUID, profile_version: int
+) -> tuple[UUID, int] | None:
+    """The set already made for this profile version and its size (a redelivered event)."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT set_id FROM model.recommendation_sets"
-            " WHERE user_id = %s AND profile_version = %s",
+            "SELECT s.set_id, count(r.rank) FROM model.recommendation_sets s"
+            " LEFT JOIN model.recommendations r ON r.set_id = s.set_id"
+            " WHERE s.user_id = %s AND s.profile_version = %s GROUP BY s.set_id",
             (user_id, profile_version),
         )
         row = await cur.fetchone()
-    return row[0] if row else None
+    return (row[0], int(row[1])) if row else None
 
 
 async def save_set(
