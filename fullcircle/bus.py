@@ -14,6 +14,7 @@ import os
 import socket
 import traceback
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -189,3 +190,72 @@ def decode_entry(fields: dict[bytes, bytes], event_type: type[E]) -> E:
     """Turn a raw stream entry (as XREAD returns it) back into its event."""
     body, _headers = BinaryMessageFormatV1.parse(fields[bDATA_KEY])
     return event_type.model_validate_json(body)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message that kept failing, as it sits in `<stream>.dlq`."""
+
+    dlq_stream: str
+    entry_id: str
+    stream: str
+    group: str
+    error: str
+    failed_at: str
+    body: bytes
+
+    @property
+    def ref(self) -> str:
+        """How the CLI names it: `<stream>.dlq/<entry id>`."""
+        return f"{self.dlq_stream}/{self.entry_id}"
+
+
+def _dead_letter_from(dlq_stream: str, entry_id: bytes, fields: dict[bytes, bytes]) -> DeadLetter:
+    def text(name: bytes) -> str:
+        return fields.get(name, b"").decode(errors="replace")
+
+    body, _headers = BinaryMessageFormatV1.parse(fields.get(bDATA_KEY, b""))
+    return DeadLetter(
+        dlq_stream,
+        entry_id.decode(),
+        text(b"stream"),
+        text(b"group"),
+        text(b"error"),
+        text(b"failed_at"),
+        body,
+    )
+
+
+async def list_dead_letters(redis: Redis, limit: int = 100) -> list[DeadLetter]:
+    """The dead letters of every stream, oldest first."""
+    found: list[DeadLetter] = []
+    for stream in CONSUMER_GROUPS:
+        dlq = dead_letter_stream(stream)
+        for entry_id, fields in await redis.xrange(dlq, count=limit):
+            found.append(_dead_letter_from(dlq, entry_id, fields))
+    return found[:limit]
+
+
+async def get_dead_letter(redis: Redis, ref: str) -> DeadLetter | None:
+    dlq, _, entry_id = ref.rpartition("/")
+    entries = await redis.xrange(dlq, min=entry_id, max=entry_id)
+    return _dead_letter_from(dlq, *entries[0]) if entries else None
+
+
+async def replay_dead_letter(redis: Redis, ref: str, maxlen: int) -> str:
+    """Append the message to its stream again (every group reads it anew) and drop the dead
+    letter; returns the new entry id. Handlers are idempotent, so a replay is safe."""
+    dlq, _, entry_id = ref.rpartition("/")
+    entries = await redis.xrange(dlq, min=entry_id, max=entry_id)
+    if not entries:
+        raise KeyError(ref)
+    fields = entries[0][1]
+    stream = fields[b"stream"].decode()
+    new_id = await redis.xadd(stream, {bDATA_KEY: fields[bDATA_KEY]}, maxlen=maxlen)
+    await redis.xdel(dlq, entry_id)
+    return str(new_id.decode() if isinstance(new_id, bytes) else new_id)
+
+
+async def drop_dead_letter(redis: Redis, ref: str) -> bool:
+    dlq, _, entry_id = ref.rpartition("/")
+    return bool(await redis.xdel(dlq, entry_id))

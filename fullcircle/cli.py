@@ -8,17 +8,24 @@ import json
 import os
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import grpc
 import typer
 from google.protobuf.json_format import MessageToDict
+from redis.asyncio import Redis
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from fullcircle.bus import (
+    drop_dead_letter,
+    get_dead_letter,
+    list_dead_letters,
+    replay_dead_letter,
+)
 from fullcircle.client import FullCircleClient
 from fullcircle.db import apply_migrations, migrations_folder
 from fullcircle.stack import SERVICES, LocalStack, StackError, StackState, default_data_dir
@@ -29,7 +36,9 @@ app = typer.Typer(
 )
 user_app = typer.Typer(help="Listeners and their API keys.", no_args_is_help=True)
 eval_app = typer.Typer(help="The quality protocols of EVALUATION.md.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Messages that kept failing (dead letters).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+app.add_typer(dlq_app, name="dlq")
 app.add_typer(eval_app, name="eval")
 console = Console()
 T = TypeVar("T")
@@ -141,6 +150,64 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
             "[green]serving[/]" if healthy else "[red]down[/]",
         )
     console.print(table)
+
+
+def _redis_call(data_dir: Path, action: Callable[[Redis], Awaitable[T]]) -> T:
+    state = _stack_state(data_dir)
+
+    async def run() -> T:
+        redis = Redis.from_url(state.redis_url)
+        try:
+            return await action(redis)
+        finally:
+            await redis.aclose()
+
+    return _run(run())
+
+
+@dlq_app.command("list")
+def dlq_list(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Every dead letter: where it came from, which group gave up on it, and why."""
+    letters = _redis_call(data_dir, list_dead_letters)
+    if not letters:
+        console.print("no dead letters")
+        return
+    table = Table("ref", "group", "failed at", "error")
+    for letter in letters:
+        table.add_row(letter.ref, letter.group, letter.failed_at, letter.error.splitlines()[0][:80])
+    console.print(table)
+
+
+@dlq_app.command("show")
+def dlq_show(ref: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """One dead letter in full (ref as `dlq list` prints it)."""
+    letter = _redis_call(data_dir, lambda redis: get_dead_letter(redis, ref))
+    if letter is None:
+        raise _fail(f"no dead letter {ref}; `fullcircle dlq list` shows them")
+    console.print(
+        f"[bold]{letter.ref}[/] from {letter.stream}, group {letter.group}, "
+        f"failed at {letter.failed_at}"
+    )
+    console.print(letter.error)
+    console.print_json(letter.body.decode(errors="replace"))
+
+
+@dlq_app.command("replay")
+def dlq_replay(ref: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Put a dead letter back on its stream (after the cause is fixed)."""
+    try:
+        new_id = _redis_call(data_dir, lambda redis: replay_dead_letter(redis, ref, 100_000))
+    except KeyError:
+        raise _fail(f"no dead letter {ref}; `fullcircle dlq list` shows them") from None
+    console.print(f"replayed {ref} as {new_id}")
+
+
+@dlq_app.command("drop")
+def dlq_drop(ref: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Delete a dead letter for good."""
+    if not _redis_call(data_dir, lambda redis: drop_dead_letter(redis, ref)):
+        raise _fail(f"no dead letter {ref}; `fullcircle dlq list` shows them")
+    console.print(f"dropped {ref}")
 
 
 @user_app.command("add")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -60,43 +60,50 @@ async def _abort(context: grpc.aio.ServicerContext, exc: Exception, rpc: str) ->
 
 
 class GrpcServer:
-    """An aio server with grpc.health.v1 and reflection for the services registered on it."""
+    """An aio server with grpc.health.v1 and reflection for the services registered on it.
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
-        max_message_bytes: int = MAX_MESSAGE_BYTES,
+    Servicers and interceptors are added during a service's setup; the server is built and
+    bound when it starts."""
+
+    def __init__(self, host: str, port: int, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
+        self.host, self.requested_port = host, port
+        self.max_message_bytes = max_message_bytes
+        self.health = health.aio.HealthServicer()
+        self.service_names: list[str] = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
+        self.interceptors: list[grpc.aio.ServerInterceptor] = []
+        self._servicers: list[tuple[Callable[[Any, grpc.aio.Server], None], Any]] = []
+        self.server: grpc.aio.Server | None = None
+        self.port = 0
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def add(
+        self, register: Callable[[Any, grpc.aio.Server], None], servicer: Any, name: str
     ) -> None:
+        """Register a servicer (`add_XServicer_to_server`, instance, full service name)."""
+        self._servicers.append((register, servicer))
+        self.service_names.append(name)
+
+    async def start(self) -> None:
         self.server = grpc.aio.server(
-            interceptors=list(interceptors),
+            interceptors=self.interceptors,
             options=[
-                ("grpc.max_receive_message_length", max_message_bytes),
-                ("grpc.max_send_message_length", max_message_bytes),
+                ("grpc.max_receive_message_length", self.max_message_bytes),
+                ("grpc.max_send_message_length", self.max_message_bytes),
                 ("grpc.keepalive_time_ms", 30_000),
                 ("grpc.keepalive_timeout_ms", 10_000),
                 ("grpc.http2.max_pings_without_data", 0),
                 ("grpc.keepalive_permit_without_calls", 1),
             ],
         )
-        self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        self.service_names: list[str] = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
-        self.port = self.server.add_insecure_port(f"{host}:{port}")
-        self.address = f"{host}:{self.port}"
-
-    def add(
-        self, register: Callable[[Any, grpc.aio.Server], None], servicer: Any, name: str
-    ) -> None:
-        """Register a servicer (`add_XServicer_to_server`, instance, full service name)."""
-        register(servicer, self.server)
-        self.service_names.append(name)
-
-    async def start(self) -> None:
-        reflection.enable_server_reflection(
-            [*self.service_names, reflection.SERVICE_NAME], self.server
-        )
+        for register, servicer in self._servicers:
+            register(servicer, self.server)
+        names = [*self.service_names, reflection.SERVICE_NAME]
+        reflection.enable_server_reflection(names, self.server)
+        self.port = self.server.add_insecure_port(f"{self.host}:{self.requested_port}")
         await self.server.start()
         log.info("gRPC listening on %s (%s)", self.address, ", ".join(self.service_names))
 
@@ -110,6 +117,8 @@ class GrpcServer:
             await self.health.set(name, status)
 
     async def stop(self, grace: float) -> None:
+        if self.server is None:
+            return
         await self.set_serving(False)
         await self.server.stop(grace)
 

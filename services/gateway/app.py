@@ -6,7 +6,9 @@ import grpc
 
 from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import gateway_pb2, gateway_pb2_grpc, model_pb2_grpc
+from services.gateway.adapters.cache import RecommendationCache
 from services.gateway.adapters.streams import RecommendationFanout
+from services.gateway.auth import AuthInterceptor
 from services.gateway.servicer import FullCircleServicer
 from services.gateway.settings import GatewaySettings
 
@@ -15,8 +17,14 @@ async def setup(runtime: ServiceRuntime) -> None:
     settings = GatewaySettings()
     channel = grpc.aio.insecure_channel(settings.model_address)
     model = model_pb2_grpc.RecommenderStub(channel)
-    fanout = RecommendationFanout(runtime.bus, settings.subscriber_queue)
-    servicer = FullCircleServicer(settings, runtime.pool, runtime.bus, model, fanout)
+    cache = RecommendationCache(runtime.bus, settings.cache_ttl_s)
+    fanout = RecommendationFanout(runtime.bus, settings.subscriber_queue, cache.invalidate)
+    servicer = FullCircleServicer(settings, runtime.pool, runtime.bus, model, fanout, cache)
+    runtime.grpc.interceptors.append(
+        AuthInterceptor(
+            runtime.pool, settings.key_rate_limit, settings.key_burst, settings.key_cache_s
+        )
+    )
     runtime.grpc.add(
         gateway_pb2_grpc.add_FullCircleServicer_to_server,
         servicer,

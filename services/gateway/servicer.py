@@ -12,16 +12,18 @@ import grpc
 from psycopg_pool import AsyncConnectionPool
 
 from fullcircle.bus import Bus
-from fullcircle.errors import InvalidArgument, NotFound, ResourceExhausted, Unauthenticated
+from fullcircle.errors import InvalidArgument, NotFound, ResourceExhausted
 from fullcircle.events import ImportRequested, RecommendationsUpdated
 from fullcircle.grpc_server import rpc_errors
 from fullcircle.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, model_pb2, model_pb2_grpc
 from services.gateway.adapters import accounts
+from services.gateway.adapters.cache import RecommendationCache
 from services.gateway.adapters.streams import (
     RecommendationFanout,
     Subscription,
     import_progress,
 )
+from services.gateway.auth import current_user
 from services.gateway.settings import GatewaySettings
 
 MAX_LIMIT = 100
@@ -35,26 +37,14 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         bus: Bus,
         model: model_pb2_grpc.RecommenderStub,
         fanout: RecommendationFanout,
+        cache: RecommendationCache,
     ) -> None:
         self.settings = settings
         self.pool = pool
         self.bus = bus
         self.model = model
         self.fanout = fanout
-
-    async def _caller(self, context: grpc.aio.ServicerContext) -> UUID:
-        """The listener whose API key signed this call (the only user the call may touch)."""
-        for key, value in context.invocation_metadata() or ():
-            if key == "authorization" and isinstance(value, str):
-                scheme, _, token = value.partition(" ")
-                if scheme.lower() == "bearer":
-                    user_id = await accounts.user_for_token(self.pool, token.strip())
-                    if user_id is not None:
-                        return user_id
-                raise Unauthenticated(
-                    "unknown or revoked API key; create one with `fullcircle user key NAME`"
-                )
-        raise Unauthenticated("missing `authorization: Bearer <api key>` metadata")
+        self.cache = cache
 
     def _deadline(self, context: grpc.aio.ServicerContext) -> float:
         remaining = context.time_remaining()
@@ -67,7 +57,7 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         request_iterator: AsyncIterator[gateway_pb2.ImportChunk],
         context: grpc.aio.ServicerContext,
     ) -> gateway_pb2.ImportAccepted:
-        user_id = await self._caller(context)
+        user_id = current_user()
         file_name = ""
         chunks: list[bytes] = []
         size = 0
@@ -102,7 +92,7 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
     async def WatchImport(
         self, request: gateway_pb2.WatchImportRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.ImportProgress]:
-        user_id = await self._caller(context)
+        user_id = current_user()
         import_id = _uuid(request.import_id, "import_id")
         if await accounts.import_owner(self.pool, import_id) != user_id:
             raise NotFound(f"no import {import_id} of yours")
@@ -124,15 +114,22 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
     async def GetRecommendations(
         self, request: gateway_pb2.GetRecommendationsRequest, context: grpc.aio.ServicerContext
     ) -> common_pb2.RecommendationSet:
-        user_id = await self._caller(context)
+        user_id = current_user()
         if request.limit < 0 or request.limit > MAX_LIMIT:
             raise InvalidArgument(f"limit is 1 to {MAX_LIMIT} (0 means 20)")
+        limit = request.limit or 20
+        shape = f"{request.mode}:{limit}"
+        cached = await self.cache.get(user_id, shape)
+        if cached is not None:
+            return common_pb2.RecommendationSet.FromString(cached)
         reply: common_pb2.RecommendationSet = await self.model.GetRecommendations(
             model_pb2.ModelRecommendationsRequest(
-                user_id=str(user_id), limit=request.limit or 20, mode=request.mode
+                user_id=str(user_id), limit=limit, mode=request.mode
             ),
             timeout=self._deadline(context),
         )
+        if request.mode != common_pb2.RECOMMENDATION_MODE_REDISCOVERY:
+            await self.cache.put(user_id, shape, reply.SerializeToString())
         return reply
 
     @rpc_errors
@@ -141,7 +138,7 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         request: gateway_pb2.SubscribeRecommendationsRequest,
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[gateway_pb2.RecommendationsEvent]:
-        user_id = await self._caller(context)
+        user_id = current_user()
         with self.fanout.subscribe(user_id) as subscription:
             seen = ""
             if request.last_event_id:
@@ -185,7 +182,7 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
     async def GetTasteProfile(
         self, request: gateway_pb2.GetTasteProfileRequest, context: grpc.aio.ServicerContext
     ) -> common_pb2.TasteProfile:
-        user_id = await self._caller(context)
+        user_id = current_user()
         reply: common_pb2.TasteProfile = await self.model.GetTasteProfile(
             model_pb2.ModelTasteProfileRequest(user_id=str(user_id)),
             timeout=self._deadline(context),

@@ -158,3 +158,19 @@ def _stored_plays(stack: StackState, user_id: uuid.UUID) -> int:
             "SELECT count(*) FROM ingest.plays WHERE user_id = %s", (user_id,)
         ).fetchone()
     return int(row[0]) if row else 0
+
+
+async def test_each_key_is_rate_limited_on_its_own(stack: StackState, new_listener) -> None:
+    _, greedy_key = await new_listener(f"greedy-{uuid.uuid4().hex[:6]}")
+    _, calm_key = await new_listener(f"calm-{uuid.uuid4().hex[:6]}")
+    async with FullCircleClient(stack.gateway_address, greedy_key) as greedy:
+        results = await asyncio.gather(
+            *(greedy.taste_profile() for _ in range(300)), return_exceptions=True
+        )
+    codes = {result.code() for result in results if isinstance(result, grpc.aio.AioRpcError)}
+    assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes
+    assert codes <= {grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.NOT_FOUND}
+    async with FullCircleClient(stack.gateway_address, calm_key) as calm:
+        with pytest.raises(grpc.aio.AioRpcError) as answer:
+            await calm.taste_profile()
+        assert answer.value.code() == grpc.StatusCode.NOT_FOUND

@@ -124,3 +124,48 @@ async def test_an_invalid_message_goes_straight_to_the_dead_letters(
         await redis.aclose()
     finally:
         await bus.stop()
+
+
+async def test_dead_letters_can_be_listed_replayed_and_dropped(
+    settings: FullCircleSettings,
+) -> None:
+    from fullcircle.bus import (
+        drop_dead_letter,
+        get_dead_letter,
+        list_dead_letters,
+        replay_dead_letter,
+    )
+
+    fixed = asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(event: ImportRequested) -> None:
+        if not fixed.is_set():
+            raise ValueError(f"bug while handling {event.file_name}")
+        handled.append(event.file_name)
+
+    bus = Bus(settings, "ingest")
+    bus.consume(ImportRequested, handle)
+    await bus.start()
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        for name in ("first.zip", "second.zip"):
+            await bus.publish(_request(name))
+        deadline = asyncio.get_running_loop().time() + 15
+        while len(await list_dead_letters(redis)) < 2:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+        first, second = await list_dead_letters(redis)
+        assert first.stream == IMPORTS_REQUESTED and first.group == "ingest"
+        assert "ValueError: bug while handling first.zip" in first.error
+        shown = await get_dead_letter(redis, first.ref)
+        assert shown is not None and b"first.zip" in shown.body
+        fixed.set()
+        await replay_dead_letter(redis, first.ref, 1000)
+        await _wait_for(lambda: handled == ["first.zip"])
+        assert await drop_dead_letter(redis, second.ref)
+        assert await list_dead_letters(redis) == []
+        assert not await drop_dead_letter(redis, second.ref)
+    finally:
+        await redis.aclose()
+        await bus.stop()

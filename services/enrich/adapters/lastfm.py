@@ -1,4 +1,5 @@
-"""Last.fm through pylast: artist top tags and similar artists, at the rate limit, with retries.
+"""Last.fm through pylast: tags, similar artists, popularity, corrections and tag charts, at
+the rate limit shared by every thread of the process, with backoff, retries and timeouts.
 
 The same code path serves the real Last.fm and the local catalog server: for a plain-http API
 root (the local server) pylast's https request is carried over http by a transport mount."""
@@ -6,97 +7,361 @@ root (the local server) pylast's https request is carried over http by a transpo
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
+from xml.dom import minidom
 
 import httpx2
 import pylast
 
 from services.enrich.domain.ratelimit import TokenBucket
-from services.enrich.domain.tags import canonical_tag
+from services.enrich.domain.tags import CleanTag, clean_artist_tags, clean_tags
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 NOT_FOUND = "6"
+RATE_LIMITED = "29"
 RETRYABLE = {"8", "11", "16", "29", "500", "502", "503", "504"}
+# Last.fm counts calls at its end, where arrival jitter can squeeze one call more into a
+# second than the client spaced out; 3% headroom (30 ms a second) keeps every window legal.
+RATE_HEADROOM = 0.97
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class SimilarArtist:
+    """An artist Last.fm finds similar, with its match (0..1)."""
+
+    name: str
+    match: float
+
+
+@dataclass(frozen=True, slots=True)
+class ArtistTags:
+    """An artist's top tags, cleaned and classed; `found` is False for Last.fm's error 6."""
+
+    artist: str
+    found: bool
+    tags: tuple[CleanTag, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarArtists:
+    """The artists similar to one artist, strongest match first."""
+
+    artist: str
+    found: bool
+    similar: tuple[SimilarArtist, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ArtistInfo:
+    """One artist.getInfo answer: Last.fm's spelling, MusicBrainz id, popularity, and its
+    (up to five) tags cleaned, in Last.fm's order."""
+
+    artist: str
+    found: bool
+    name: str = ""
+    mbid: str = ""
+    listeners: int = 0
+    playcount: int = 0
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ArtistCorrection:
+    """Last.fm's spelling of a requested artist name (the request itself when uncorrected)."""
+
+    requested: str
+    found: bool
+    corrected: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return self.found and self.corrected != self.requested
+
+
+@dataclass(frozen=True, slots=True)
+class TrackTags:
+    """A track's own top tags, cleaned (the artist's and the track's names are junk)."""
+
+    artist: str
+    track: str
+    found: bool
+    tags: tuple[CleanTag, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TagArtists:
+    """The artists Last.fm ranks first for a tag."""
+
+    tag: str
+    found: bool
+    artists: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ArtistKnowledge:
-    """What Last.fm says about one artist; `found` is False for Last.fm's error 6."""
+    """What enrich stores about one artist; `found` is False for Last.fm's error 6.
+
+    `tags` and `similar` keep the (name, number) pairs the store writes; `clean_tags` adds
+    each tag's kind; `info` is there when asked for (listeners and playcount)."""
 
     name: str
     found: bool
-    tags: list[tuple[str, int]]
-    similar: list[tuple[str, float]] | None  # None when not asked for
+    clean_tags: tuple[CleanTag, ...]
+    similar: tuple[tuple[str, float], ...] | None  # None when not asked for
+    info: ArtistInfo | None = None
+
+    @property
+    def tags(self) -> list[tuple[str, int]]:
+        return [(clean.tag, clean.weight) for clean in self.clean_tags]
 
 
 class LastfmUnavailable(RuntimeError):
     """Last.fm kept failing after the retries; the work is retried later from the bus."""
 
 
-class _PlainHttp(httpx2.HTTPTransport):
+class LastfmRejected(RuntimeError):
+    """Last.fm refused the request itself (bad API key, suspended key): retrying cannot help."""
+
+
+class _NotFound(Exception):
+    pass
+
+
+class _LastfmTransport(httpx2.HTTPTransport):
+    """One connection pool for the process, with our timeout; plain http for the local server.
+
+    pylast opens and closes a client per request, which would close a shared pool under the
+    feet of the other threads, so closing is a no-op here."""
+
+    def __init__(self, timeout_s: float, plain_http: bool) -> None:
+        super().__init__()
+        self.timeout = {
+            "connect": min(timeout_s, 5.0),
+            "read": timeout_s,
+            "write": timeout_s,
+            "pool": timeout_s,
+        }
+        self.plain_http = plain_http
+
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        request.url = request.url.copy_with(scheme="http")
+        if self.plain_http:
+            request.url = request.url.copy_with(scheme="http")
+        request.extensions = {**request.extensions, "timeout": self.timeout}
         return super().handle_request(request)
+
+    def close(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+def _text(node: minidom.Element | minidom.Document, name: str) -> str:
+    found = node.getElementsByTagName(name)
+    first = found[0].firstChild if found else None
+    return str(getattr(first, "data", "") or "").strip()
+
+
+def _count(text: str) -> int:
+    try:
+        return int(float(text))
+    except ValueError:
+        return 0
 
 
 class LastfmClient:
-    """Thread-safe: one token bucket for every concurrent call of the process."""
+    """Thread-safe: one token bucket and one backoff pause for every call of the process."""
 
-    def __init__(self, api_key: str, api_root: str, rate: float, retries: int) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        api_root: str,
+        rate: float,
+        retries: int,
+        *,
+        workers: int = 8,
+        timeout_s: float = 20.0,
+        backoff_s: float = 0.2,
+        rate_limit_backoff_s: float = 2.0,
+    ) -> None:
         parts = urlsplit(api_root)
         self.network = pylast.LastFMNetwork(api_key=api_key)
         self.network.ws_server = (parts.netloc, parts.path or "/2.0/")
-        if parts.scheme == "http":
-            self.network.proxy = {f"https://{parts.netloc}": _PlainHttp()}
-        self.bucket = TokenBucket(rate)
+        self.network.proxy = {
+            f"https://{parts.netloc}": _LastfmTransport(timeout_s, parts.scheme == "http")
+        }
+        self.rate = rate
+        self.bucket = TokenBucket(rate * RATE_HEADROOM)
         self.retries = retries
-        self.calls = 0
+        self.workers = workers
+        self.backoff_s = backoff_s
+        self.rate_limit_backoff_s = rate_limit_backoff_s
+        self._lock = threading.Lock()
+        self._calls = 0
+        self._paused_until = 0.0
 
-    def artist(self, name: str, similar_limit: int | None) -> ArtistKnowledge:
-        """Top tags (and similar artists when `similar_limit` is set) of one artist."""
+    @property
+    def calls(self) -> int:
+        """HTTP requests made so far, retries included."""
+        with self._lock:
+            return self._calls
+
+    def artist_top_tags(self, name: str) -> ArtistTags:
+        """artist.getTopTags: weights 0-100, cleaned and classed (see domain.tags)."""
+        try:
+            top = self._call(lambda: self.network.get_artist(name).get_top_tags())
+        except _NotFound:
+            return ArtistTags(name, False)
+        raw = [(str(item.item.get_name()), _count(str(item.weight))) for item in top]
+        return ArtistTags(name, True, tuple(clean_artist_tags(name, raw)))
+
+    def similar_artists(self, name: str, limit: int = 50) -> SimilarArtists:
+        """artist.getSimilar: up to `limit` artists with their match, strongest first."""
+        try:
+            similar = self._call(lambda: self.network.get_artist(name).get_similar(limit=limit))
+        except _NotFound:
+            return SimilarArtists(name, False)
+        return SimilarArtists(
+            name,
+            True,
+            tuple(SimilarArtist(str(item.item.get_name()), float(item.match)) for item in similar),
+        )
+
+    def artist_info(self, name: str) -> ArtistInfo:
+        """artist.getInfo in one call (pylast's get_listener_count and get_playcount would each
+        make their own): Last.fm's spelling, mbid, listeners, playcount and its five tags."""
         artist = self.network.get_artist(name)
         try:
-            top_tags = self._call(lambda: artist.get_top_tags())
-        except pylast.WSError as exc:
-            if str(exc.status) == NOT_FOUND:
-                return ArtistKnowledge(name, False, [], None)
-            raise
-        tags: dict[str, int] = {}
-        for item in top_tags:
-            tag = canonical_tag(str(item.item.get_name()))
-            if tag and tag not in tags:
-                tags[tag] = int(float(item.weight))
+            doc = self._call(lambda: self._info_document(artist))
+        except _NotFound:
+            return ArtistInfo(name, False)
+        root = doc.getElementsByTagName("artist")[0]
+        tags_node = doc.getElementsByTagName("tags")
+        tag_names = (
+            [_text(tag, "name") for tag in tags_node[0].getElementsByTagName("tag")]
+            if tags_node
+            else []
+        )
+        # getInfo's tags have no counts: their rank stands in, so cleaning keeps their order.
+        ranked = [(tag, len(tag_names) - rank) for rank, tag in enumerate(tag_names) if tag]
+        return ArtistInfo(
+            artist=name,
+            found=True,
+            name=_text(root, "name") or name,
+            mbid=_text(root, "mbid"),
+            listeners=_count(_text(root, "listeners")),
+            playcount=_count(_text(root, "playcount")),
+            tags=tuple(clean.tag for clean in clean_artist_tags(name, ranked)),
+        )
+
+    @staticmethod
+    def _info_document(artist: pylast.Artist) -> minidom.Document:
+        # The one artist.getInfo request pylast's info getters share; parsed once above.
+        document: minidom.Document = artist._request("artist.getInfo", False)
+        return document
+
+    def artist_correction(self, name: str) -> ArtistCorrection:
+        """artist.getCorrection: Last.fm's spelling of the name, or the name when it is right."""
+        try:
+            corrected = self._call(lambda: self.network.get_artist(name).get_correction())
+        except _NotFound:
+            return ArtistCorrection(name, False)
+        return ArtistCorrection(name, True, str(corrected) if corrected else name)
+
+    def track_top_tags(self, artist: str, track: str) -> TrackTags:
+        """track.getTopTags: the track's own tags, cleaned and classed."""
+        try:
+            top = self._call(lambda: self.network.get_track(artist, track).get_top_tags())
+        except _NotFound:
+            return TrackTags(artist, track, False)
+        raw = [(str(item.item.get_name()), _count(str(item.weight))) for item in top]
+        return TrackTags(artist, track, True, tuple(clean_tags(raw, names=(artist, track))))
+
+    def tag_top_artists(self, tag: str, limit: int = 50) -> TagArtists:
+        """tag.getTopArtists: the artists ranked first for the tag (an unknown tag: not found)."""
+        try:
+            top = self._call(
+                lambda: self.network.get_tag(tag).get_top_artists(limit=limit, cacheable=False)
+            )
+        except _NotFound:
+            return TagArtists(tag, False)
+        names = tuple(dict.fromkeys(str(item.item.get_name()) for item in top))
+        return TagArtists(tag, bool(names), names)
+
+    def artist(
+        self, name: str, similar_limit: int | None, *, with_info: bool = False
+    ) -> ArtistKnowledge:
+        """Top tags (and similar artists when `similar_limit` is set, artist.getInfo when
+        `with_info`) of one artist; an artist Last.fm does not know costs one call."""
+        tags = self.artist_top_tags(name)
+        if not tags.found:
+            return ArtistKnowledge(name, False, (), None)
         similar = None
         if similar_limit:
-            similar = [
-                (str(item.item.get_name()), float(item.match))
-                for item in self._call(lambda: artist.get_similar(limit=similar_limit))
-            ]
-        return ArtistKnowledge(name, True, sorted(tags.items(), key=lambda t: -t[1]), similar)
+            found = self.similar_artists(name, similar_limit)
+            similar = tuple((artist.name, artist.match) for artist in found.similar)
+        info = self.artist_info(name) if with_info else None
+        return ArtistKnowledge(name, True, tags.tags, similar, info)
+
+    def artists(
+        self, names: Sequence[str], similar_limit: int | None, *, with_info: bool = False
+    ) -> list[ArtistKnowledge]:
+        """`artist` for many artists on the client's thread pool, in the order given; the
+        shared token bucket keeps the whole pool at the rate limit."""
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="lastfm") as pool:
+            return list(
+                pool.map(lambda name: self.artist(name, similar_limit, with_info=with_info), names)
+            )
 
     def _call(self, request: Callable[[], T]) -> T:
+        """One Last.fm request at the rate limit: error 6 raises _NotFound at once, 29 pauses
+        every thread, 8/11/16/5xx, timeouts and garbled answers are retried with backoff."""
         for attempt in range(self.retries + 1):
+            self._wait_out_pause()
             self.bucket.acquire()
-            self.calls += 1
+            with self._lock:
+                self._calls += 1
             try:
                 return request()
             except pylast.WSError as exc:
-                if str(exc.status) not in RETRYABLE or attempt == self.retries:
-                    if str(exc.status) in RETRYABLE:
-                        raise LastfmUnavailable(f"Last.fm error {exc.status}: {exc}") from exc
-                    raise
-                backoff = 2.0**attempt if str(exc.status) == "29" else 0.2 * 2**attempt
-                log.warning("Last.fm error %s, retrying in %.1fs", exc.status, backoff)
-                time.sleep(backoff)
+                status = str(exc.status)
+                if status == NOT_FOUND:
+                    raise _NotFound from exc
+                if status not in RETRYABLE:
+                    hint = "; check LASTFM_API_KEY" if status in {"10", "26"} else ""
+                    raise LastfmRejected(f"Last.fm refused the request: {exc}{hint}") from exc
+                failure: Exception = exc
+                if status == RATE_LIMITED:
+                    backoff = self.rate_limit_backoff_s * 2**attempt
+                    self._pause(backoff)
+                else:
+                    backoff = self.backoff_s * 2**attempt
             except (pylast.NetworkError, pylast.MalformedResponseError) as exc:
-                if attempt == self.retries:
-                    raise LastfmUnavailable(f"Last.fm unreachable: {exc}") from exc
-                time.sleep(0.2 * 2**attempt)
+                failure = exc
+                backoff = self.backoff_s * 2**attempt
+            if attempt == self.retries:
+                raise LastfmUnavailable(
+                    f"Last.fm failed {attempt + 1} times, last with: {failure}"
+                ) from failure
+            log.warning("Last.fm: %s; retrying in %.1fs", failure, backoff)
+            time.sleep(backoff)
         raise AssertionError("unreachable")
+
+    def _pause(self, seconds: float) -> None:
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def _wait_out_pause(self) -> None:
+        with self._lock:
+            wait = self._paused_until - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)

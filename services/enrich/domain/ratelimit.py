@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 
 class TokenBucket:
@@ -39,3 +39,14 @@ class TokenBucket:
         wait = self.reserve()
         if wait > 0:
             time.sleep(wait)
+
+
+def max_calls_in_window(call_times: Iterable[float], window_s: float = 1.0) -> int:
+    """The most calls any `window_s`-long window [t, t + window_s) holds."""
+    times = sorted(call_times)
+    most = first = 0
+    for last, moment in enumerate(times):
+        while moment - times[first] >= window_s:
+            first += 1
+        most = max(most, last - first + 1)
+    return most

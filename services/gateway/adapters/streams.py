@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -56,9 +56,15 @@ class RecommendationFanout:
     A slow subscriber whose queue is full is marked overflowed (its RPC ends with a clear status)
     instead of slowing the reader or the other subscribers."""
 
-    def __init__(self, bus: Bus, queue_size: int) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        queue_size: int,
+        on_event: Callable[[UUID], Awaitable[None]] | None = None,
+    ) -> None:
         self.bus = bus
         self.queue_size = queue_size
+        self.on_event = on_event
         self._subscribers: dict[UUID, set[Subscription]] = {}
 
     @contextlib.contextmanager
@@ -104,7 +110,10 @@ class RecommendationFanout:
             for _stream, entries in reply:
                 for entry_id, fields in entries:
                     last_id = entry_id.decode()
-                    self._dispatch(last_id, decode_entry(fields, RecommendationsUpdated))
+                    event = decode_entry(fields, RecommendationsUpdated)
+                    if self.on_event is not None:
+                        await self.on_event(event.user_id)
+                    self._dispatch(last_id, event)
 
     def _dispatch(self, entry_id: str, event: RecommendationsUpdated) -> None:
         for subscription in self._subscribers.get(event.user_id, ()):

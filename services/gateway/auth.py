@@ -1,0 +1,157 @@
+"""The one interceptor that authenticates every FullCircle call and rate-limits it per API key.
+
+Health and reflection pass unauthenticated. For everything else the bearer key is checked
+(its owner is cached for `key_cache_s`, so a revoked key stops working within that time),
+the key's token bucket is charged, and the caller's user id is put in a context variable that
+the servicer reads with `current_user()`: no RPC can name another user."""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+import grpc
+from psycopg_pool import AsyncConnectionPool
+
+from fullcircle.errors import FullCircleError, ResourceExhausted, Unauthenticated, status_for
+from services.gateway.adapters import accounts
+from services.gateway.domain.keys import parse_token
+
+_caller: contextvars.ContextVar[UUID] = contextvars.ContextVar("fullcircle_caller")
+OPEN_SERVICES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
+
+
+def current_user() -> UUID:
+    """The authenticated caller of the RPC being served."""
+    try:
+        return _caller.get()
+    except LookupError:
+        raise Unauthenticated("this call was not authenticated") from None
+
+
+class KeyBucket:
+    """Per-key token bucket: `rate` calls a second on average, `burst` at once."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.updated = burst, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(
+        self, pool: AsyncConnectionPool, rate: float, burst: float, key_cache_s: float = 30.0
+    ) -> None:
+        self.pool = pool
+        self.rate, self.burst = rate, burst
+        self.key_cache_s = key_cache_s
+        self._owners: dict[str, tuple[UUID, float]] = {}
+        self._buckets: dict[str, KeyBucket] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method or ""
+        if handler is None or method.startswith(OPEN_SERVICES):
+            return handler
+        return _wrap(handler, self._authenticate)
+
+    async def _authenticate(self, context: grpc.aio.ServicerContext) -> UUID:
+        token = _bearer_token(context)
+        key = parse_token(token)
+        if key is None:
+            raise Unauthenticated(
+                "unknown or revoked API key; create one with `fullcircle user add NAME`"
+            )
+        cached = self._owners.get(token)
+        if cached is not None and cached[1] > time.monotonic():
+            user_id = cached[0]
+        else:
+            found = await accounts.user_for_token(self.pool, token)
+            if found is None:
+                raise Unauthenticated(
+                    "unknown or revoked API key; create one with `fullcircle user add NAME`"
+                )
+            user_id = found
+            self._owners[token] = (user_id, time.monotonic() + self.key_cache_s)
+        bucket = self._buckets.setdefault(key.key_id, KeyBucket(self.rate, self.burst))
+        if not bucket.take():
+            raise ResourceExhausted(f"over {self.rate:g} calls a second for this key; slow down")
+        return user_id
+
+
+def _bearer_token(context: grpc.aio.ServicerContext) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization" and isinstance(value, str):
+            scheme, _, token = value.partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+            break
+    raise Unauthenticated("missing `authorization: Bearer <api key>` metadata")
+
+
+Authenticate = Callable[[grpc.aio.ServicerContext], Awaitable[UUID]]
+
+
+def _wrap(handler: grpc.RpcMethodHandler, authenticate: Authenticate) -> grpc.RpcMethodHandler:
+    """The same handler, authenticating first and serving with the caller set."""
+
+    async def admit(context: grpc.aio.ServicerContext) -> bool:
+        try:
+            _caller.set(await authenticate(context))
+            return True
+        except FullCircleError as exc:
+            code, message = status_for(exc)
+            await context.abort(code, message)
+            return False
+
+    if handler.unary_unary:
+        inner_uu = handler.unary_unary
+
+        async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            await admit(context)
+            return await inner_uu(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary_unary, handler.request_deserializer, handler.response_serializer
+        )
+    if handler.unary_stream:
+        inner_us = handler.unary_stream
+
+        async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            await admit(context)
+            async for reply in inner_us(request, context):
+                yield reply
+
+        return grpc.unary_stream_rpc_method_handler(
+            unary_stream, handler.request_deserializer, handler.response_serializer
+        )
+    if handler.stream_unary:
+        inner_su = handler.stream_unary
+
+        async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+            await admit(context)
+            return await inner_su(requests, context)
+
+        return grpc.stream_unary_rpc_method_handler(
+            stream_unary, handler.request_deserializer, handler.response_serializer
+        )
+    return handler
