@@ -26,7 +26,6 @@ from services.enrich.lastfm_local import (
 )
 
 
-
 class StampedServer(LocalLastfmServer):
     """The local server, also noting when each API call arrived (server-side clock)."""
 
@@ -74,7 +73,8 @@ def _catalog() -> Catalog:
 
 @pytest.fixture(scope="module")
 def lastfm_server() -> Iterator[StampedServer]:
-    server = StampedServer(_catalog()).start()
+    server = StampedServer(_catalog())
+    server.start()
     yield server
     server.stop()
 

@@ -204,7 +204,7 @@ def test_duplicates_merge_keeping_the_highest_weight() -> None:
 
 
 def test_every_mood_tag_has_a_place_on_the_axes() -> None:
-    assert MOODS <= set(MOOD_VOCABULARY)
+    assert set(MOOD_VOCABULARY) >= MOODS
     for tag, point in MOOD_VOCABULARY.items():
         assert canonical_tag(tag) == tag
         for value in (point.energy, point.valence, point.acoustic):

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable
 class TokenBucket:
     """At most `rate` acquisitions per second on average and `burst` at once.
 
-    With burst 1 the calls are spaced 1/rate apart, so no 1-second window holds more than
-    `rate` calls."""
+    With burst 1 the calls are spaced 1/rate apart when they actually go out (not only in
+    their reserved slots), so no 1-second window holds more than `rate` calls."""
 
     def __init__(
         self, rate: float, burst: int = 1, clock: Callable[[], float] = time.monotonic
@@ -24,6 +24,8 @@ class TokenBucket:
         self._tokens = float(burst)
         self._updated = clock()
         self._lock = threading.Lock()
+        self._grant_lock = threading.Lock()
+        self._last_grant = float("-inf")
 
     def reserve(self) -> float:
         """Take a token; returns how long the caller must wait before using it."""
@@ -39,6 +41,17 @@ class TokenBucket:
         wait = self.reserve()
         if wait > 0:
             time.sleep(wait)
+        if self.burst == 1:
+            self._space_out()
+
+    def _space_out(self) -> None:
+        """Keep the calls themselves 1/rate apart: a thread that overslept its slot would
+        otherwise go out right before the next thread's, two calls in one slot's time."""
+        with self._grant_lock:
+            gap = self._last_grant + 1.0 / self.rate - self._clock()
+            if gap > 0:
+                time.sleep(gap)
+            self._last_grant = self._clock()
 
 
 def max_calls_in_window(call_times: Iterable[float], window_s: float = 1.0) -> int:

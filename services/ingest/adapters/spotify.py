@@ -267,8 +267,12 @@ def _retry_after_s(headers: Any) -> float | None:
     try:
         return max(0.0, float(raw))
     except ValueError:
+        pass
+    try:
         when = email.utils.parsedate_to_datetime(raw)
-        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class RecentlyPlayedClient:
@@ -378,7 +382,12 @@ class RecentlyPlayedClient:
                             "a freshly refreshed access token was refused", user_name
                         ) from None
                     log.info("spotify access token refused (401): refreshing it once")
-                    spotify.set_auth(token_provider.refreshed_access_token())
+                    try:
+                        spotify.set_auth(token_provider.refreshed_access_token())
+                    except SpotifyRelinkRequired as relink:
+                        if relink.user_name is None and user_name is not None:
+                            raise SpotifyRelinkRequired(relink.detail, user_name) from None
+                        raise
                     refreshed = True
                 elif status >= 500:
                     server_errors += 1

@@ -101,7 +101,7 @@ async def store_plays(
                     ON CONFLICT (user_id, play_key) DO NOTHING
                     RETURNING artist_name, ended_at)
                 SELECT coalesce(artist_name, ''), count(*), min(ended_at), max(ended_at)
-                FROM new_plays GROUP BY 1 ORDER BY 1""",
+                FROM new_plays GROUP BY 1 ORDER BY 2 DESC, 1""",
             (user_id, import_id),
         )
         deltas = [ArtistDelta(*row) for row in await cur.fetchall()]
@@ -134,7 +134,7 @@ async def import_deltas(pool: AsyncConnectionPool, import_id: UUID) -> list[Arti
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT coalesce(artist_name, ''), count(*), min(ended_at), max(ended_at)"
-            " FROM ingest.plays WHERE import_id = %s GROUP BY 1 ORDER BY 1",
+            " FROM ingest.plays WHERE import_id = %s GROUP BY 1 ORDER BY 2 DESC, 1",
             (import_id,),
         )
         return [ArtistDelta(*row) for row in await cur.fetchall()]

@@ -29,7 +29,10 @@ def plays_ingested_batches(
     deltas: Sequence[ArtistDelta],
     artists_per_event: int,
 ) -> list[PlaysIngested]:
-    """One `plays.ingested` per `artists_per_event` artists with new plays (none if nothing new)."""
+    """One `plays.ingested` per `artists_per_event` artists with new plays (none if nothing new).
+
+    `deltas` come most-played first, so the first batch carries the listener's heaviest
+    artists and enrich tags those first."""
     chunks = [
         deltas[start : start + artists_per_event]
         for start in range(0, len(deltas), artists_per_event)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-PlaySource = Literal["extended", "account"]
+PlaySource = Literal["extended", "account", "api"]
 
 _NO_OFFSET = timedelta(0)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -23,7 +23,7 @@ DEFAULT_SYNC_CRON = "0 8,14,22 * * *"
 """08:00, 14:00 and 22:00 in the listener's own time zone."""
 
 # `Play.source` is typed Literal["extended", "account"]; "api" has to join that Literal.
-API_SOURCE = cast(PlaySource, "api")
+API_SOURCE: PlaySource = "api"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)

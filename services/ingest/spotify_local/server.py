@@ -280,7 +280,10 @@ class LocalSpotifyServer:
     def start(self) -> LocalSpotifyServer:
         """Serve from a background thread; returns self."""
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="local-spotify", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # so stop() returns at once, not after 0.5 s
+            name="local-spotify",
+            daemon=True,
         )
         self._thread.start()
         return self
