@@ -24,6 +24,7 @@ PRODUCERS: dict[str, str] = {
     "profiles.updated.v1": "features",
     "recommendations.updated.v1": "model",
     "feedback.submitted.v1": "gateway",
+    "sync.requested.v1": "gateway",
 }
 
 

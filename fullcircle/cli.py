@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 import grpc
 import typer
 from google.protobuf.json_format import MessageToDict
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -39,6 +40,8 @@ eval_app = typer.Typer(help="The quality protocols of EVALUATION.md.", no_args_i
 dlq_app = typer.Typer(help="Messages that kept failing (dead letters).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(dlq_app, name="dlq")
+spotify_app = typer.Typer(help="Link a Spotify account for live sync.", no_args_is_help=True)
+app.add_typer(spotify_app, name="spotify")
 app.add_typer(eval_app, name="eval")
 console = Console()
 T = TypeVar("T")
@@ -208,6 +211,125 @@ def dlq_drop(ref: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     if not _redis_call(data_dir, lambda redis: drop_dead_letter(redis, ref)):
         raise _fail(f"no dead letter {ref}; `fullcircle dlq list` shows them")
     console.print(f"dropped {ref}")
+
+
+def _user_id(state: StackState, name: str) -> Any:
+    from psycopg import AsyncConnection
+
+    from services.gateway.adapters.accounts import user_id_by_name
+
+    async def find() -> Any:
+        async with await AsyncConnection.connect(state.database_url) as conn:
+            return await user_id_by_name(conn, name)
+
+    user_id = _run(find())
+    if user_id is None:
+        raise _fail(f"no user {name!r}; create it with `fullcircle user add {name}`")
+    return user_id
+
+
+@spotify_app.command("link")
+def spotify_link(
+    user: UserOpt,
+    time_zone: Annotated[str, typer.Option(help="IANA zone of the sync schedule")] = "UTC",
+    cron: Annotated[str, typer.Option(help="sync schedule (cron, in --time-zone)")] = (
+        "0 8,14,22 * * *"
+    ),
+    redirect_url: Annotated[
+        str | None, typer.Option(help="the URL Spotify redirected to (asked for if not given)")
+    ] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Authorize Full-Circle to read your recently played tracks (Authorization Code + PKCE)."""
+    import secrets as token_secrets
+    from urllib.parse import parse_qs, urlsplit
+
+    from psycopg import AsyncConnection
+
+    from services.ingest.domain.sync import ScheduleError, next_sync_times
+    from services.ingest.settings import IngestSettings
+    from services.ingest.spotify_sync import save_link, spotify_parts
+
+    state = _stack_state(data_dir)
+    settings = IngestSettings(spotify_token_secret=SecretStr(LocalStack(data_dir).token_secret()))
+    parts = spotify_parts(settings)
+    if parts is None:
+        raise _fail(
+            "set SPOTIFY_CLIENT_ID (your app's client id from developer.spotify.com) "
+            "before `fullcircle up`, then link again"
+        )
+    try:
+        next_sync_times(cron, time_zone, None, 1)
+    except ScheduleError as exc:
+        raise _fail(str(exc)) from None
+    auth, token_box = parts
+    user_id = _user_id(state, user)
+    oauth_state = token_secrets.token_urlsafe(16)
+    url, verifier = auth.authorize_url(oauth_state)
+    if redirect_url is None:
+        console.print(
+            f"Open this address, allow access, then paste the address you land on:\n{url}"
+        )
+        redirect_url = typer.prompt("redirected to")
+    query = parse_qs(urlsplit(redirect_url).query)
+    if query.get("state", [""])[0] != oauth_state or "code" not in query:
+        raise _fail(
+            "that is not the address Spotify redirected this link to; run the "
+            "command again and paste the whole address"
+        )
+    tokens = auth.exchange(query["code"][0], verifier)
+
+    async def keep() -> Any:
+        async with await AsyncConnection.connect(state.database_url) as conn:
+            await apply_migrations(state.database_url, "ingest", _ingest_migrations())
+            return await save_link(conn, token_box, user_id, user, tokens, time_zone, cron)
+
+    next_sync = _run(keep())
+    console.print(f"[green]linked[/] Spotify for {user}; next sync at {next_sync.isoformat()}")
+
+
+@spotify_app.command("unlink")
+def spotify_unlink(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Forget the Spotify link and its tokens (the plays already imported stay)."""
+    from psycopg import AsyncConnection
+
+    from services.ingest.adapters.spotify_accounts import unlink_account
+
+    state = _stack_state(data_dir)
+    user_id = _user_id(state, user)
+
+    async def forget() -> bool:
+        async with await AsyncConnection.connect(state.database_url) as conn:
+            return await unlink_account(conn, user_id)
+
+    if not _run(forget()):
+        raise _fail(f"{user} has no linked Spotify account")
+    console.print(
+        f"unlinked Spotify for {user}; you can also remove Full-Circle's access at "
+        "spotify.com/account/apps"
+    )
+
+
+@app.command()
+def sync(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Fetch the listener's recent Spotify plays now (they must have linked Spotify)."""
+    gateway = _gateway(data_dir, user)
+
+    async def request() -> str:
+        async with FullCircleClient(*gateway) as client:
+            return await client.sync_spotify()
+
+    try:
+        request_id = _run(request())
+    except grpc.aio.AioRpcError as exc:
+        raise _fail(exc.details() or str(exc.code())) from None
+    console.print(f"sync requested ({request_id}); new plays show up in `fullcircle recs`")
+
+
+def _ingest_migrations() -> Path:
+    import services.ingest
+
+    return Path(services.ingest.__file__).parent / "migrations"
 
 
 @user_app.command("add")

@@ -78,6 +78,13 @@ class FullCircleClient:
         )
         return call
 
+    async def sync_spotify(self) -> str:
+        """Ask for a Spotify sync now; returns the request id."""
+        reply = await self.stub.SyncSpotify(
+            gateway_pb2.SyncSpotifyRequest(), metadata=self.metadata, timeout=DEADLINE_S
+        )
+        return str(reply.request_id)
+
     async def taste_profile(self) -> common_pb2.TasteProfile:
         reply: common_pb2.TasteProfile = await self.stub.GetTasteProfile(
             gateway_pb2.GetTasteProfileRequest(), metadata=self.metadata, timeout=DEADLINE_S

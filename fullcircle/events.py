@@ -15,6 +15,7 @@ ARTISTS_ENRICHED = "artists.enriched.v1"
 PROFILES_UPDATED = "profiles.updated.v1"
 RECOMMENDATIONS_UPDATED = "recommendations.updated.v1"
 FEEDBACK_SUBMITTED = "feedback.submitted.v1"
+SYNC_REQUESTED = "sync.requested.v1"
 
 # stream -> the consumer groups (one per consuming service) that read it. Streams read
 # without a group (by every gateway replica) have none.
@@ -26,6 +27,7 @@ CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
     PROFILES_UPDATED: ("model", "enrich"),
     RECOMMENDATIONS_UPDATED: (),
     FEEDBACK_SUBMITTED: ("features", "model"),
+    SYNC_REQUESTED: ("ingest",),
 }
 
 
@@ -140,6 +142,13 @@ class FeedbackSubmitted(Event):
     expires_at: datetime | None = None
 
 
+class SyncRequested(Event):
+    """A listener asked for their recent Spotify plays now, not at the next scheduled sync."""
+
+    stream: ClassVar[str] = SYNC_REQUESTED
+    user_id: UUID
+
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     ImportRequested,
     ImportProgress,
@@ -148,4 +157,5 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ProfilesUpdated,
     RecommendationsUpdated,
     FeedbackSubmitted,
+    SyncRequested,
 )

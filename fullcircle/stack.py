@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -221,10 +222,23 @@ class LocalStack:
             "MODEL_ADDRESS": f"127.0.0.1:{state.ports['model']}",
             "LASTFM_API_ROOT": state.lastfm_api_root,
         }
+        env["SPOTIFY_TOKEN_SECRET"] = self.token_secret()
         if not self.env.get("LASTFM_API_KEY"):
             env["LASTFM_API_KEY"] = LOCAL_LASTFM_KEY
             env.setdefault("LASTFM_RATE_LIMIT", str(LOCAL_LASTFM_RATE))
         return env
+
+    def token_secret(self) -> str:
+        """The secret that seals Spotify tokens at rest: SPOTIFY_TOKEN_SECRET, or one made once
+        for this data folder and kept in a file only its owner can read."""
+        if secret := self.env.get("SPOTIFY_TOKEN_SECRET"):
+            return secret
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(32))
+        return path.read_text().strip()
 
     def _spawn(self, name: str, command: list[str], env: Mapping[str, str]) -> int:
         if command[0] == "python":

@@ -77,3 +77,13 @@ class RecommendationsEvent(_message.Message):
 class GetTasteProfileRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class SyncSpotifyRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SyncSpotifyAccepted(_message.Message):
+    __slots__ = ("request_id",)
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    def __init__(self, request_id: _Optional[str] = ...) -> None: ...

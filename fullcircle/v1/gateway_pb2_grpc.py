@@ -60,6 +60,11 @@ class FullCircleStub:
                 request_serializer=fullcircle_dot_v1_dot_gateway__pb2.GetTasteProfileRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_common__pb2.TasteProfile.FromString,
                 _registered_method=True)
+        self.SyncSpotify = channel.unary_unary(
+                '/fullcircle.v1.FullCircle/SyncSpotify',
+                request_serializer=fullcircle_dot_v1_dot_gateway__pb2.SyncSpotifyRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_gateway__pb2.SyncSpotifyAccepted.FromString,
+                _registered_method=True)
 
 
 class FullCircleServicer:
@@ -100,6 +105,13 @@ class FullCircleServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SyncSpotify(self, request, context):
+        """Fetch the caller's recent Spotify plays now instead of at the next scheduled sync.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FullCircleServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -127,6 +139,11 @@ def add_FullCircleServicer_to_server(servicer, server):
                     servicer.GetTasteProfile,
                     request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.GetTasteProfileRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_common__pb2.TasteProfile.SerializeToString,
+            ),
+            'SyncSpotify': grpc.unary_unary_rpc_method_handler(
+                    servicer.SyncSpotify,
+                    request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.SyncSpotifyRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_gateway__pb2.SyncSpotifyAccepted.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -264,6 +281,33 @@ class FullCircle:
             '/fullcircle.v1.FullCircle/GetTasteProfile',
             fullcircle_dot_v1_dot_gateway__pb2.GetTasteProfileRequest.SerializeToString,
             fullcircle_dot_v1_dot_common__pb2.TasteProfile.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SyncSpotify(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.FullCircle/SyncSpotify',
+            fullcircle_dot_v1_dot_gateway__pb2.SyncSpotifyRequest.SerializeToString,
+            fullcircle_dot_v1_dot_gateway__pb2.SyncSpotifyAccepted.FromString,
             options,
             channel_credentials,
             insecure,

@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from fullcircle.bus import Bus
 from fullcircle.errors import InvalidArgument, NotFound, ResourceExhausted
-from fullcircle.events import ImportRequested, RecommendationsUpdated
+from fullcircle.events import ImportRequested, RecommendationsUpdated, SyncRequested
 from fullcircle.grpc_server import rpc_errors
 from fullcircle.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, model_pb2, model_pb2_grpc
 from services.gateway.adapters import accounts
@@ -177,6 +177,14 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
                 return gateway_pb2.RecommendationsEvent()
             raise
         return gateway_pb2.RecommendationsEvent(event_id=event_id, set=rec_set)
+
+    @rpc_errors
+    async def SyncSpotify(
+        self, request: gateway_pb2.SyncSpotifyRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.SyncSpotifyAccepted:
+        event = SyncRequested(user_id=current_user())
+        await self.bus.publish(event)
+        return gateway_pb2.SyncSpotifyAccepted(request_id=str(event.event_id))
 
     @rpc_errors
     async def GetTasteProfile(

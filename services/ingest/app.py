@@ -6,12 +6,13 @@ import asyncio
 import logging
 
 from fullcircle.bus import Bus
-from fullcircle.events import ImportProgress, ImportRequested
+from fullcircle.events import ImportProgress, ImportRequested, SyncRequested
 from fullcircle.service import ServiceRuntime
 from services.ingest.adapters import store
 from services.ingest.domain.announce import import_report, plays_ingested_batches
 from services.ingest.domain.exports import ExportError, read_export
 from services.ingest.settings import IngestSettings
+from services.ingest.spotify_sync import SpotifySync, spotify_parts
 
 log = logging.getLogger(__name__)
 
@@ -141,3 +142,15 @@ async def setup(runtime: ServiceRuntime) -> None:
     settings = IngestSettings()
     importer = Importer(runtime, settings)
     runtime.bus.consume(ImportRequested, importer.on_import_requested, importer.on_give_up)
+    parts = spotify_parts(settings)
+    if parts is None:
+        log.info("live Spotify sync is off (set SPOTIFY_CLIENT_ID and SPOTIFY_TOKEN_SECRET)")
+        runtime.bus.consume(SyncRequested, _sync_off)
+        return
+    syncer = SpotifySync(runtime.pool, runtime.bus, settings, *parts)
+    runtime.bus.consume(SyncRequested, syncer.on_sync_requested)
+    runtime.background(lambda: syncer.run_schedule(runtime.stopping))
+
+
+async def _sync_off(request: SyncRequested) -> None:
+    log.info("sync requested for %s, but live Spotify sync is off", request.user_id)

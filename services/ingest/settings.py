@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from fullcircle.settings import FullCircleSettings
 
@@ -11,3 +11,13 @@ class IngestSettings(FullCircleSettings):
     grpc_port: int = 50053
     import_batch_rows: int = Field(default=20_000, ge=100, description="plays per COPY chunk")
     artists_per_event: int = Field(default=500, ge=1, description="artists per plays.ingested")
+    spotify_client_id: str = Field(default="", description="empty: live Spotify sync is off")
+    spotify_redirect_uri: str = "http://127.0.0.1:8888/callback"
+    spotify_accounts_url: str = "https://accounts.spotify.com"
+    spotify_api_url: str = "https://api.spotify.com"
+    spotify_token_secret: SecretStr | None = Field(
+        default=None, description="seals Spotify tokens at rest; at least 16 characters"
+    )
+    spotify_poll_s: float = Field(
+        default=30.0, gt=0, description="how often due syncs are looked for"
+    )

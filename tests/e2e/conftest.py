@@ -5,6 +5,7 @@ from the real HetRec Last.fm data; driven over gRPC like any client."""
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID
@@ -15,10 +16,25 @@ from psycopg import AsyncConnection
 
 from fullcircle.stack import LocalStack, StackState
 from services.gateway.adapters.accounts import create_user
+from services.ingest.spotify_local.server import (
+    DEFAULT_CLIENT_ID,
+    LocalSpotifyServer,
+    start_spotify_server,
+)
 
 E2E_REDIS_DB = 14
 
 pytestmark = pytest.mark.e2e
+
+
+TOKEN_SECRET = f"e2e-token-secret-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="session")
+def spotify() -> Iterator[LocalSpotifyServer]:
+    """The Spotify Web API, played by the local server the services reach over loopback."""
+    with start_spotify_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -27,19 +43,25 @@ def stack(
     database_url: str,
     redis_server_url: str,
     shared_data: Path,
+    spotify: LocalSpotifyServer,
 ) -> Iterator[StackState]:
     redis_url = f"{redis_server_url}/{E2E_REDIS_DB}"
     redis.Redis.from_url(redis_url).flushdb()
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("LASTFM_", "DATABASE_URL", "REDIS_URL", "FULLCIRCLE_"))
+        if not key.startswith(("LASTFM_", "DATABASE_URL", "REDIS_URL", "FULLCIRCLE_", "SPOTIFY_"))
     }
     env |= {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "FULLCIRCLE_LASTFM_CATALOG": f"hetrec:{shared_data / 'hetrec2011-lastfm-2k'}",
         "BUS_CLAIM_IDLE_MS": "2000",
+        "SPOTIFY_CLIENT_ID": DEFAULT_CLIENT_ID,
+        "SPOTIFY_ACCOUNTS_URL": spotify.url,
+        "SPOTIFY_API_URL": spotify.url,
+        "SPOTIFY_TOKEN_SECRET": TOKEN_SECRET,
+        "SPOTIFY_POLL_S": "1",
     }
     local = LocalStack(tmp_path_factory.mktemp("stack"), env)
     state = local.up(report=lambda line: print(line))

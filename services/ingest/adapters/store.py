@@ -87,24 +87,7 @@ async def store_plays(
     """Store the plays that are new, all or nothing, and mark the import done in the same
     transaction. Returns what is new per artist. `on_chunk(stored)` reports progress."""
     async with pool.connection() as conn, conn.transaction():
-        await conn.execute(
-            f"CREATE TEMP TABLE plays_stage ON COMMIT DROP AS"
-            f" SELECT {_COLUMNS} FROM ingest.plays WITH NO DATA"
-        )
-        for start in range(0, len(plays), chunk_rows):
-            await _copy_chunk(conn, plays[start : start + chunk_rows])
-            await on_chunk(min(start + chunk_rows, len(plays)))
-        cur = await conn.execute(
-            f"""WITH new_plays AS (
-                    INSERT INTO ingest.plays (user_id, import_id, {_COLUMNS})
-                    SELECT %s, %s, {_COLUMNS} FROM plays_stage
-                    ON CONFLICT (user_id, play_key) DO NOTHING
-                    RETURNING artist_name, ended_at)
-                SELECT coalesce(artist_name, ''), count(*), min(ended_at), max(ended_at)
-                FROM new_plays GROUP BY 1 ORDER BY 2 DESC, 1""",
-            (user_id, import_id),
-        )
-        deltas = [ArtistDelta(*row) for row in await cur.fetchall()]
+        deltas = await _insert_new_plays(conn, user_id, import_id, plays, chunk_rows, on_chunk)
         plays_new = sum(delta.new_plays for delta in deltas)
         await conn.execute(
             """UPDATE ingest.imports SET status = 'done', finished_at = now(), plays_read = %s,
@@ -121,6 +104,48 @@ async def store_plays(
             ),
         )
     return deltas
+
+
+async def store_synced_plays(
+    pool: AsyncConnectionPool, user_id: UUID, plays: Sequence[Play]
+) -> list[ArtistDelta]:
+    """Store plays fetched from the Spotify Web API; returns what is new per artist."""
+
+    async def no_progress(_: int) -> None:
+        return None
+
+    async with pool.connection() as conn, conn.transaction():
+        return await _insert_new_plays(conn, user_id, None, plays, len(plays) or 1, no_progress)
+
+
+async def _insert_new_plays(
+    conn: AsyncConnection,
+    user_id: UUID,
+    import_id: UUID | None,
+    plays: Sequence[Play],
+    chunk_rows: int,
+    on_chunk: Callable[[int], Awaitable[None]],
+) -> list[ArtistDelta]:
+    """COPY into a stage table, then insert what is not stored yet (inside the caller's
+    transaction); most-played artists first."""
+    await conn.execute(
+        f"CREATE TEMP TABLE plays_stage ON COMMIT DROP AS"
+        f" SELECT {_COLUMNS} FROM ingest.plays WITH NO DATA"
+    )
+    for start in range(0, len(plays), chunk_rows):
+        await _copy_chunk(conn, plays[start : start + chunk_rows])
+        await on_chunk(min(start + chunk_rows, len(plays)))
+    cur = await conn.execute(
+        f"""WITH new_plays AS (
+                INSERT INTO ingest.plays (user_id, import_id, {_COLUMNS})
+                SELECT %s, %s, {_COLUMNS} FROM plays_stage
+                ON CONFLICT (user_id, play_key) DO NOTHING
+                RETURNING artist_name, ended_at)
+            SELECT coalesce(artist_name, ''), count(*), min(ended_at), max(ended_at)
+            FROM new_plays GROUP BY 1 ORDER BY 2 DESC, 1""",
+        (user_id, import_id),
+    )
+    return [ArtistDelta(*row) for row in await cur.fetchall()]
 
 
 async def _copy_chunk(conn: AsyncConnection, plays: Sequence[Play]) -> None:

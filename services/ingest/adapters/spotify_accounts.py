@@ -1,0 +1,119 @@
+"""SQL adapter of linked Spotify accounts: sealed tokens, cursors and sync schedules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+
+@dataclass(frozen=True)
+class SpotifyAccount:
+    user_id: UUID
+    user_name: str
+    sealed_tokens: bytes
+    cursor_ms: int | None
+    time_zone: str
+    sync_cron: str
+    status: str
+
+    def __repr__(self) -> str:
+        return f"SpotifyAccount(user={self.user_name!r}, status={self.status!r})"
+
+
+_COLUMNS = "user_id, user_name, sealed_tokens, cursor_ms, time_zone, sync_cron, status"
+
+
+async def link_account(
+    conn: AsyncConnection,
+    user_id: UUID,
+    user_name: str,
+    sealed_tokens: bytes,
+    time_zone: str,
+    sync_cron: str,
+    next_sync_at: datetime,
+) -> None:
+    """Store (or replace) a listener's link; a re-link keeps the cursor, so no play repeats."""
+    await conn.execute(
+        """INSERT INTO ingest.spotify_accounts
+               (user_id, user_name, sealed_tokens, time_zone, sync_cron, next_sync_at)
+           VALUES (%s, %s, %s, %s, %s, %s)
+           ON CONFLICT (user_id) DO UPDATE SET sealed_tokens = excluded.sealed_tokens,
+               time_zone = excluded.time_zone, sync_cron = excluded.sync_cron,
+               next_sync_at = excluded.next_sync_at, status = 'linked', last_error = NULL,
+               linked_at = now()""",
+        (user_id, user_name, sealed_tokens, time_zone, sync_cron, next_sync_at),
+    )
+
+
+async def unlink_account(conn: AsyncConnection, user_id: UUID) -> bool:
+    """Forget the account and its tokens; the plays already stored stay."""
+    cur = await conn.execute("DELETE FROM ingest.spotify_accounts WHERE user_id = %s", (user_id,))
+    return cur.rowcount > 0
+
+
+async def load_account(pool: AsyncConnectionPool, user_id: UUID) -> SpotifyAccount | None:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            f"SELECT {_COLUMNS} FROM ingest.spotify_accounts WHERE user_id = %s", (user_id,)
+        )
+        row = await cur.fetchone()
+    return SpotifyAccount(*row) if row else None
+
+
+async def due_accounts(pool: AsyncConnectionPool, now: datetime) -> list[UUID]:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT user_id FROM ingest.spotify_accounts"
+            " WHERE status = 'linked' AND next_sync_at <= %s ORDER BY next_sync_at",
+            (now,),
+        )
+        return [row[0] for row in await cur.fetchall()]
+
+
+async def save_tokens(pool: AsyncConnectionPool, user_id: UUID, sealed_tokens: bytes) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE ingest.spotify_accounts SET sealed_tokens = %s WHERE user_id = %s",
+            (sealed_tokens, user_id),
+        )
+
+
+async def record_sync(
+    pool: AsyncConnectionPool,
+    user_id: UUID,
+    *,
+    cursor_ms: int | None,
+    plays: int,
+    possible_gap: bool,
+    next_sync_at: datetime,
+) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(
+            """UPDATE ingest.spotify_accounts SET cursor_ms = coalesce(%s, cursor_ms),
+                   last_sync_at = now(), last_sync_plays = %s, last_error = NULL,
+                   possible_gap_at = CASE WHEN %s THEN now() ELSE possible_gap_at END,
+                   next_sync_at = %s
+               WHERE user_id = %s""",
+            (cursor_ms, plays, possible_gap, next_sync_at, user_id),
+        )
+
+
+async def record_failure(
+    pool: AsyncConnectionPool,
+    user_id: UUID,
+    error: str,
+    next_sync_at: datetime,
+    *,
+    relink_required: bool,
+) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(
+            """UPDATE ingest.spotify_accounts SET last_error = %s, next_sync_at = %s,
+                   status = CASE WHEN %s THEN 'relink_required' ELSE status END
+               WHERE user_id = %s""",
+            (error, next_sync_at, relink_required, user_id),
+        )

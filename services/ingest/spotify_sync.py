@@ -1,0 +1,171 @@
+"""Live sync of linked Spotify accounts: on each listener's schedule and on request.
+
+Every sync fetches `recently-played` after the stored cursor (spotipy, in a worker thread),
+stores what is new, moves the cursor, and announces the new plays like an import does. A grant
+Spotify refuses marks the account "relink required" instead of retrying forever."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from fullcircle.bus import Bus
+from fullcircle.events import SyncRequested
+from services.ingest.adapters import spotify_accounts, store
+from services.ingest.adapters.spotify import (
+    RecentlyPlayedClient,
+    SpotifyAuth,
+    SpotifyEndpoints,
+    SpotifyError,
+    SpotifyRelinkRequired,
+    SpotifyUnavailable,
+    StoredTokens,
+)
+from services.ingest.domain.announce import plays_ingested_batches
+from services.ingest.domain.sync import SyncBatch, next_sync_times
+from services.ingest.domain.token_box import TokenBox, TokenSet
+from services.ingest.settings import IngestSettings
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_FAILURE = timedelta(minutes=15)
+
+
+def spotify_parts(settings: IngestSettings) -> tuple[SpotifyAuth, TokenBox] | None:
+    """The auth client and token box, or None when live sync is not configured."""
+    if not settings.spotify_client_id or settings.spotify_token_secret is None:
+        return None
+    endpoints = SpotifyEndpoints(settings.spotify_accounts_url, settings.spotify_api_url)
+    auth = SpotifyAuth(
+        settings.spotify_client_id, settings.spotify_redirect_uri, endpoints=endpoints
+    )
+    return auth, TokenBox(settings.spotify_token_secret.get_secret_value())
+
+
+class SpotifySync:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        bus: Bus,
+        settings: IngestSettings,
+        auth: SpotifyAuth,
+        token_box: TokenBox,
+    ) -> None:
+        self.pool, self.bus, self.settings = pool, bus, settings
+        self.auth, self.token_box = auth, token_box
+        self.client = RecentlyPlayedClient(
+            endpoints=SpotifyEndpoints(settings.spotify_accounts_url, settings.spotify_api_url)
+        )
+        self._running: set[UUID] = set()
+
+    async def on_sync_requested(self, request: SyncRequested) -> None:
+        await self.sync(request.user_id)
+
+    async def run_schedule(self, stopping: asyncio.Event) -> None:
+        """Sync every account whose next scheduled time has come, until the service stops."""
+        while not stopping.is_set():
+            try:
+                for user_id in await spotify_accounts.due_accounts(self.pool, datetime.now(UTC)):
+                    await self.sync(user_id)
+            except Exception:
+                log.exception("scheduled Spotify sync failed; trying again later")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self.settings.spotify_poll_s)
+
+    async def sync(self, user_id: UUID) -> SyncBatch | None:
+        """One sync of one listener; None when they have no usable link."""
+        if user_id in self._running:
+            return None
+        self._running.add(user_id)
+        try:
+            return await self._sync(user_id)
+        finally:
+            self._running.discard(user_id)
+
+    async def _sync(self, user_id: UUID) -> SyncBatch | None:
+        account = await spotify_accounts.load_account(self.pool, user_id)
+        if account is None or account.status != "linked":
+            return None
+        loop = asyncio.get_running_loop()
+
+        def persist(tokens: TokenSet) -> None:
+            # Spotify rotates refresh tokens: the new set is stored before the sync goes on.
+            sealed = self.token_box.seal(tokens)
+            asyncio.run_coroutine_threadsafe(
+                spotify_accounts.save_tokens(self.pool, user_id, sealed), loop
+            ).result(timeout=30)
+
+        provider = StoredTokens(
+            self.auth,
+            self.token_box.open(account.sealed_tokens),
+            persist,
+            user_name=account.user_name,
+        )
+        now = datetime.now(UTC)
+        next_sync = next_sync_times(account.sync_cron, account.time_zone, now, 1)[0]
+        try:
+            batch = await asyncio.to_thread(
+                self.client.fetch_since,
+                provider,
+                account.cursor_ms,
+                user_name=account.user_name,
+            )
+        except SpotifyRelinkRequired as exc:
+            await spotify_accounts.record_failure(
+                self.pool, user_id, str(exc), next_sync, relink_required=True
+            )
+            log.warning("Spotify sync of %s needs a re-link", account.user_name)
+            return None
+        except (SpotifyUnavailable, SpotifyError) as exc:
+            await spotify_accounts.record_failure(
+                self.pool,
+                user_id,
+                str(exc),
+                min(next_sync, now + RETRY_AFTER_FAILURE),
+                relink_required=False,
+            )
+            log.warning("Spotify sync of %s failed: %s", account.user_name, exc)
+            return None
+        deltas = await store.store_synced_plays(self.pool, user_id, batch.plays)
+        await spotify_accounts.record_sync(
+            self.pool,
+            user_id,
+            cursor_ms=batch.cursor_ms,
+            plays=sum(delta.new_plays for delta in deltas),
+            possible_gap=batch.possible_gap,
+            next_sync_at=next_sync,
+        )
+        if batch.possible_gap:
+            log.warning(
+                "possible gap for %s: more than 50 plays since the last sync; import the "
+                "export to fill it",
+                account.user_name,
+            )
+        for event in plays_ingested_batches(
+            user_id, None, "api", deltas, self.settings.artists_per_event
+        ):
+            await self.bus.publish(event)
+        return batch
+
+
+async def save_link(
+    conn: AsyncConnection,
+    token_box: TokenBox,
+    user_id: UUID,
+    user_name: str,
+    tokens: TokenSet,
+    time_zone: str,
+    sync_cron: str,
+) -> datetime:
+    """Keep a new link (tokens sealed); returns when its first scheduled sync will run."""
+    next_sync = next_sync_times(sync_cron, time_zone, datetime.now(UTC), 1)[0]
+    await spotify_accounts.link_account(
+        conn, user_id, user_name, token_box.seal(tokens), time_zone, sync_cron, next_sync
+    )
+    return next_sync

@@ -1,0 +1,120 @@
+"""Live Spotify sync through the running services: link with PKCE, sync on request through the
+gateway, page with the cursor, report a gap, and ask for a re-link when Spotify revokes the
+grant; Spotify itself is the local server, reached through the real spotipy code path."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+import pytest
+import requests
+
+from fullcircle.client import FullCircleClient
+from fullcircle.stack import StackState
+from services.ingest.adapters.spotify import SpotifyAuth, SpotifyEndpoints
+from services.ingest.domain.token_box import TokenBox
+from services.ingest.spotify_local.server import (
+    DEFAULT_CLIENT_ID,
+    FaultPlan,
+    LocalSpotifyServer,
+    ScriptedPlay,
+)
+from services.ingest.spotify_sync import save_link
+
+from .conftest import TOKEN_SECRET
+
+pytestmark = pytest.mark.e2e
+
+REDIRECT = "http://127.0.0.1:8888/callback"
+
+
+def plays(listener: str, count: int, start: datetime) -> list[ScriptedPlay]:
+    return [
+        ScriptedPlay.of(
+            f"{listener} song {i}",
+            f"Artist {i % 7}",
+            "Album",
+            start + timedelta(minutes=5 * i),
+            duration_ms=200_000,
+        )
+        for i in range(count)
+    ]
+
+
+async def _link(stack: StackState, spotify: LocalSpotifyServer, user_id, listener: str) -> None:
+    spotify.login_as(listener)
+    auth = SpotifyAuth(DEFAULT_CLIENT_ID, REDIRECT, endpoints=SpotifyEndpoints.local(spotify.url))
+    state = secrets.token_urlsafe(8)
+    url, verifier = auth.authorize_url(state)
+    landed = requests.get(url, allow_redirects=False, timeout=10).headers["Location"]
+    query = parse_qs(urlsplit(landed).query)
+    assert query["state"] == [state]
+    tokens = await asyncio.to_thread(auth.exchange, query["code"][0], verifier)
+    async with await psycopg.AsyncConnection.connect(stack.database_url) as conn:
+        await save_link(
+            conn,
+            TokenBox(TOKEN_SECRET),
+            user_id,
+            listener,
+            tokens,
+            "Europe/London",
+            "0 8,14,22 * * *",
+        )
+
+
+def _account(stack: StackState, user_id) -> tuple:
+    with psycopg.connect(stack.database_url) as conn:
+        row = conn.execute(
+            "SELECT status, cursor_ms, possible_gap_at, last_sync_at, sealed_tokens"
+            " FROM ingest.spotify_accounts WHERE user_id = %s",
+            (user_id,),
+        ).fetchone()
+        api_plays = conn.execute(
+            "SELECT count(*) FROM ingest.plays WHERE user_id = %s AND source = 'api'", (user_id,)
+        ).fetchone()
+    assert row is not None and api_plays is not None
+    return (*row, api_plays[0])
+
+
+async def _until(check, timeout_s: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "the sync did not happen in time"
+        await asyncio.sleep(0.25)
+
+
+async def test_linked_account_syncs_on_request_pages_reports_gaps_and_asks_to_relink(
+    stack: StackState, spotify: LocalSpotifyServer, new_listener
+) -> None:
+    listener = f"spotify-{uuid.uuid4().hex[:6]}"
+    user_id, api_key = await new_listener(listener)
+    start = datetime.now(UTC) - timedelta(days=2)
+    spotify.add_plays(listener, plays(listener, 30, start))
+    await _link(stack, spotify, user_id, listener)
+    status, cursor, _gap, _last_sync, sealed, stored = _account(stack, user_id)
+    assert status == "linked" and cursor is None and stored == 0
+    assert b"access" not in sealed and listener.encode() not in sealed
+
+    async with FullCircleClient(stack.gateway_address, api_key) as client:
+        await client.sync_spotify()
+        await _until(lambda: _account(stack, user_id)[5] == 30)
+        first_cursor = _account(stack, user_id)[1]
+        assert first_cursor is not None and _account(stack, user_id)[2] is None
+
+        spotify.add_plays(listener, plays(listener + " later", 60, start + timedelta(days=1)))
+        await client.sync_spotify()
+        await _until(lambda: _account(stack, user_id)[5] == 80)
+        status, cursor, gap, *_ = _account(stack, user_id)
+        assert cursor > first_cursor
+        assert gap is not None, "60 plays between syncs, Spotify keeps 50: a possible gap"
+
+        spotify.revoke_refresh_tokens(listener)
+        spotify.set_faults(FaultPlan(api_statuses=[401]))
+        await client.sync_spotify()
+        await _until(lambda: _account(stack, user_id)[0] == "relink_required")
+        assert _account(stack, user_id)[5] == 80
