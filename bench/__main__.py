@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("enrich_rate",)
+BENCHES = ("enrich_rate", "ingest_import")
 
 
 def main(argv: list[str]) -> int:

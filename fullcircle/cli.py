@@ -376,7 +376,35 @@ def import_history(path: Path, user: UserOpt, data_dir: DataDir = DEFAULT_DATA_D
     final = _run(_import(gateway, path))
     if final.stage != "done":
         raise _fail(final.message)
+    _print_report(final)
     console.print(f"[green]imported[/]: {final.message}")
+
+
+def _print_report(final: Any) -> None:
+    table = Table(
+        "file",
+        "kind",
+        "rows",
+        "music plays",
+        "merged",
+        "podcasts",
+        "audiobooks",
+        "rejected",
+        title="import report",
+    )
+    for report in final.files:
+        rejected = ", ".join(f"{count} {reason}" for reason, count in report.rejected.items())
+        table.add_row(
+            report.name,
+            report.kind,
+            f"{report.rows_read:,}",
+            f"{report.music_plays:,}",
+            f"{report.duplicates_merged:,}",
+            f"{report.podcasts:,}",
+            f"{report.audiobooks:,}",
+            rejected or "0",
+        )
+    console.print(table)
 
 
 async def _import(gateway: tuple[str, str], path: Path) -> Any:

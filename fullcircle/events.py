@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -78,6 +78,7 @@ class ImportProgress(Event):
     set_aside: int = 0
     rejected: int = 0
     message: str = ""
+    files: list[dict[str, Any]] = Field(default_factory=list, description="per-file report")
 
     @property
     def finished(self) -> bool:

@@ -25,13 +25,15 @@ _sym_db = _symbol_database.Default()
 from fullcircle.v1 import common_pb2 as fullcircle_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x66ullcircle/v1/gateway.proto\x12\rfullcircle.v1\x1a\x1a\x66ullcircle/v1/common.proto\".\n\x0bImportChunk\x12\x11\n\tfile_name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"7\n\x0eImportAccepted\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\"\'\n\x12WatchImportRequest\x12\x11\n\timport_id\x18\x01 \x01(\t\"\xcb\x01\n\x0eImportProgress\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x12\n\nplays_read\x18\x03 \x01(\x03\x12\x14\n\x0cplays_stored\x18\x04 \x01(\x03\x12\x11\n\tplays_new\x18\x05 \x01(\x03\x12\x12\n\nduplicates\x18\x06 \x01(\x03\x12\x11\n\tset_aside\x18\x07 \x01(\x03\x12\x10\n\x08rejected\x18\x08 \x01(\x03\x12\x0f\n\x07message\x18\t \x01(\t\x12\x10\n\x08\x66inished\x18\n \x01(\x08\"[\n\x19GetRecommendationsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12/\n\x04mode\x18\x02 \x01(\x0e\x32!.fullcircle.v1.RecommendationMode\"8\n\x1fSubscribeRecommendationsRequest\x12\x15\n\rlast_event_id\x18\x01 \x01(\t\"W\n\x14RecommendationsEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12-\n\x03set\x18\x02 \x01(\x0b\x32 .fullcircle.v1.RecommendationSet\"\x18\n\x16GetTasteProfileRequest\"\x14\n\x12SyncSpotifyRequest\")\n\x13SyncSpotifyAccepted\x12\x12\n\nrequest_id\x18\x01 \x01(\t2\xaf\x04\n\nFullCircle\x12L\n\rImportHistory\x12\x1a.fullcircle.v1.ImportChunk\x1a\x1d.fullcircle.v1.ImportAccepted(\x01\x12Q\n\x0bWatchImport\x12!.fullcircle.v1.WatchImportRequest\x1a\x1d.fullcircle.v1.ImportProgress0\x01\x12`\n\x12GetRecommendations\x12(.fullcircle.v1.GetRecommendationsRequest\x1a .fullcircle.v1.RecommendationSet\x12q\n\x18SubscribeRecommendations\x12..fullcircle.v1.SubscribeRecommendationsRequest\x1a#.fullcircle.v1.RecommendationsEvent0\x01\x12U\n\x0fGetTasteProfile\x12%.fullcircle.v1.GetTasteProfileRequest\x1a\x1b.fullcircle.v1.TasteProfile\x12T\n\x0bSyncSpotify\x12!.fullcircle.v1.SyncSpotifyRequest\x1a\".fullcircle.v1.SyncSpotifyAcceptedb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x66ullcircle/v1/gateway.proto\x12\rfullcircle.v1\x1a\x1a\x66ullcircle/v1/common.proto\".\n\x0bImportChunk\x12\x11\n\tfile_name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"7\n\x0eImportAccepted\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\"\'\n\x12WatchImportRequest\x12\x11\n\timport_id\x18\x01 \x01(\t\"\xfb\x01\n\x0eImportProgress\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x12\n\nplays_read\x18\x03 \x01(\x03\x12\x14\n\x0cplays_stored\x18\x04 \x01(\x03\x12\x11\n\tplays_new\x18\x05 \x01(\x03\x12\x12\n\nduplicates\x18\x06 \x01(\x03\x12\x11\n\tset_aside\x18\x07 \x01(\x03\x12\x10\n\x08rejected\x18\x08 \x01(\x03\x12\x0f\n\x07message\x18\t \x01(\t\x12\x10\n\x08\x66inished\x18\n \x01(\x08\x12.\n\x05\x66iles\x18\x0b \x03(\x0b\x32\x1f.fullcircle.v1.ImportFileReport\"\x89\x02\n\x10ImportFileReport\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x11\n\trows_read\x18\x03 \x01(\x03\x12\x13\n\x0bmusic_plays\x18\x04 \x01(\x03\x12\x19\n\x11\x64uplicates_merged\x18\x05 \x01(\x03\x12\x10\n\x08podcasts\x18\x06 \x01(\x03\x12\x12\n\naudiobooks\x18\x07 \x01(\x03\x12?\n\x08rejected\x18\x08 \x03(\x0b\x32-.fullcircle.v1.ImportFileReport.RejectedEntry\x1a/\n\rRejectedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"[\n\x19GetRecommendationsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12/\n\x04mode\x18\x02 \x01(\x0e\x32!.fullcircle.v1.RecommendationMode\"8\n\x1fSubscribeRecommendationsRequest\x12\x15\n\rlast_event_id\x18\x01 \x01(\t\"W\n\x14RecommendationsEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12-\n\x03set\x18\x02 \x01(\x0b\x32 .fullcircle.v1.RecommendationSet\"\x18\n\x16GetTasteProfileRequest\"\x14\n\x12SyncSpotifyRequest\")\n\x13SyncSpotifyAccepted\x12\x12\n\nrequest_id\x18\x01 \x01(\t2\xaf\x04\n\nFullCircle\x12L\n\rImportHistory\x12\x1a.fullcircle.v1.ImportChunk\x1a\x1d.fullcircle.v1.ImportAccepted(\x01\x12Q\n\x0bWatchImport\x12!.fullcircle.v1.WatchImportRequest\x1a\x1d.fullcircle.v1.ImportProgress0\x01\x12`\n\x12GetRecommendations\x12(.fullcircle.v1.GetRecommendationsRequest\x1a .fullcircle.v1.RecommendationSet\x12q\n\x18SubscribeRecommendations\x12..fullcircle.v1.SubscribeRecommendationsRequest\x1a#.fullcircle.v1.RecommendationsEvent0\x01\x12U\n\x0fGetTasteProfile\x12%.fullcircle.v1.GetTasteProfileRequest\x1a\x1b.fullcircle.v1.TasteProfile\x12T\n\x0bSyncSpotify\x12!.fullcircle.v1.SyncSpotifyRequest\x1a\".fullcircle.v1.SyncSpotifyAcceptedb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fullcircle.v1.gateway_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_IMPORTFILEREPORT_REJECTEDENTRY']._loaded_options = None
+  _globals['_IMPORTFILEREPORT_REJECTEDENTRY']._serialized_options = b'8\001'
   _globals['_IMPORTCHUNK']._serialized_start=74
   _globals['_IMPORTCHUNK']._serialized_end=120
   _globals['_IMPORTACCEPTED']._serialized_start=122
@@ -39,19 +41,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WATCHIMPORTREQUEST']._serialized_start=179
   _globals['_WATCHIMPORTREQUEST']._serialized_end=218
   _globals['_IMPORTPROGRESS']._serialized_start=221
-  _globals['_IMPORTPROGRESS']._serialized_end=424
-  _globals['_GETRECOMMENDATIONSREQUEST']._serialized_start=426
-  _globals['_GETRECOMMENDATIONSREQUEST']._serialized_end=517
-  _globals['_SUBSCRIBERECOMMENDATIONSREQUEST']._serialized_start=519
-  _globals['_SUBSCRIBERECOMMENDATIONSREQUEST']._serialized_end=575
-  _globals['_RECOMMENDATIONSEVENT']._serialized_start=577
-  _globals['_RECOMMENDATIONSEVENT']._serialized_end=664
-  _globals['_GETTASTEPROFILEREQUEST']._serialized_start=666
-  _globals['_GETTASTEPROFILEREQUEST']._serialized_end=690
-  _globals['_SYNCSPOTIFYREQUEST']._serialized_start=692
-  _globals['_SYNCSPOTIFYREQUEST']._serialized_end=712
-  _globals['_SYNCSPOTIFYACCEPTED']._serialized_start=714
-  _globals['_SYNCSPOTIFYACCEPTED']._serialized_end=755
-  _globals['_FULLCIRCLE']._serialized_start=758
-  _globals['_FULLCIRCLE']._serialized_end=1317
+  _globals['_IMPORTPROGRESS']._serialized_end=472
+  _globals['_IMPORTFILEREPORT']._serialized_start=475
+  _globals['_IMPORTFILEREPORT']._serialized_end=740
+  _globals['_IMPORTFILEREPORT_REJECTEDENTRY']._serialized_start=693
+  _globals['_IMPORTFILEREPORT_REJECTEDENTRY']._serialized_end=740
+  _globals['_GETRECOMMENDATIONSREQUEST']._serialized_start=742
+  _globals['_GETRECOMMENDATIONSREQUEST']._serialized_end=833
+  _globals['_SUBSCRIBERECOMMENDATIONSREQUEST']._serialized_start=835
+  _globals['_SUBSCRIBERECOMMENDATIONSREQUEST']._serialized_end=891
+  _globals['_RECOMMENDATIONSEVENT']._serialized_start=893
+  _globals['_RECOMMENDATIONSEVENT']._serialized_end=980
+  _globals['_GETTASTEPROFILEREQUEST']._serialized_start=982
+  _globals['_GETTASTEPROFILEREQUEST']._serialized_end=1006
+  _globals['_SYNCSPOTIFYREQUEST']._serialized_start=1008
+  _globals['_SYNCSPOTIFYREQUEST']._serialized_end=1028
+  _globals['_SYNCSPOTIFYACCEPTED']._serialized_start=1030
+  _globals['_SYNCSPOTIFYACCEPTED']._serialized_end=1071
+  _globals['_FULLCIRCLE']._serialized_start=1074
+  _globals['_FULLCIRCLE']._serialized_end=1633
 # @@protoc_insertion_point(module_scope)

@@ -1,7 +1,8 @@
 from fullcircle.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -29,7 +30,7 @@ class WatchImportRequest(_message.Message):
     def __init__(self, import_id: _Optional[str] = ...) -> None: ...
 
 class ImportProgress(_message.Message):
-    __slots__ = ("import_id", "stage", "plays_read", "plays_stored", "plays_new", "duplicates", "set_aside", "rejected", "message", "finished")
+    __slots__ = ("import_id", "stage", "plays_read", "plays_stored", "plays_new", "duplicates", "set_aside", "rejected", "message", "finished", "files")
     IMPORT_ID_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
     PLAYS_READ_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +41,7 @@ class ImportProgress(_message.Message):
     REJECTED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     FINISHED_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
     import_id: str
     stage: str
     plays_read: int
@@ -50,7 +52,35 @@ class ImportProgress(_message.Message):
     rejected: int
     message: str
     finished: bool
-    def __init__(self, import_id: _Optional[str] = ..., stage: _Optional[str] = ..., plays_read: _Optional[int] = ..., plays_stored: _Optional[int] = ..., plays_new: _Optional[int] = ..., duplicates: _Optional[int] = ..., set_aside: _Optional[int] = ..., rejected: _Optional[int] = ..., message: _Optional[str] = ..., finished: _Optional[bool] = ...) -> None: ...
+    files: _containers.RepeatedCompositeFieldContainer[ImportFileReport]
+    def __init__(self, import_id: _Optional[str] = ..., stage: _Optional[str] = ..., plays_read: _Optional[int] = ..., plays_stored: _Optional[int] = ..., plays_new: _Optional[int] = ..., duplicates: _Optional[int] = ..., set_aside: _Optional[int] = ..., rejected: _Optional[int] = ..., message: _Optional[str] = ..., finished: _Optional[bool] = ..., files: _Optional[_Iterable[_Union[ImportFileReport, _Mapping]]] = ...) -> None: ...
+
+class ImportFileReport(_message.Message):
+    __slots__ = ("name", "kind", "rows_read", "music_plays", "duplicates_merged", "podcasts", "audiobooks", "rejected")
+    class RejectedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ROWS_READ_FIELD_NUMBER: _ClassVar[int]
+    MUSIC_PLAYS_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_MERGED_FIELD_NUMBER: _ClassVar[int]
+    PODCASTS_FIELD_NUMBER: _ClassVar[int]
+    AUDIOBOOKS_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: str
+    rows_read: int
+    music_plays: int
+    duplicates_merged: int
+    podcasts: int
+    audiobooks: int
+    rejected: _containers.ScalarMap[str, int]
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., rows_read: _Optional[int] = ..., music_plays: _Optional[int] = ..., duplicates_merged: _Optional[int] = ..., podcasts: _Optional[int] = ..., audiobooks: _Optional[int] = ..., rejected: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class GetRecommendationsRequest(_message.Message):
     __slots__ = ("limit", "mode")

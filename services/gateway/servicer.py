@@ -108,6 +108,7 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
                 rejected=progress.rejected,
                 message=progress.message,
                 finished=progress.finished,
+                files=[gateway_pb2.ImportFileReport(**report) for report in progress.files],
             )
 
     @rpc_errors

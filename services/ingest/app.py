@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from fullcircle.bus import Bus
 from fullcircle.events import ImportProgress, ImportRequested, SyncRequested
@@ -66,7 +67,14 @@ class Importer:
             on_chunk=stored,
         )
         plays_new = sum(delta.new_plays for delta in deltas)
-        await self._finish(request, plays_read, plays_new, report["set_aside"], report["rejected"])
+        await self._finish(
+            request,
+            plays_read,
+            plays_new,
+            report["set_aside"],
+            report["rejected"],
+            report["files"],
+        )
         for event in plays_ingested_batches(
             request.user_id,
             request.import_id,
@@ -105,7 +113,13 @@ class Importer:
             await self.bus.publish(event)
 
     async def _finish(
-        self, request: ImportRequested, read: int, new: int, set_aside: int, rejected: int
+        self,
+        request: ImportRequested,
+        read: int,
+        new: int,
+        set_aside: int,
+        rejected: int,
+        files: list[dict[str, Any]] | None = None,
     ) -> None:
         await self._progress(
             request,
@@ -118,6 +132,7 @@ class Importer:
             rejected=rejected,
             message=f"{read} plays read, {new} new, {read - new} already stored, "
             f"{set_aside} podcast/audiobook rows set aside, {rejected} rows rejected",
+            files=files or [],
         )
 
     async def _fail(self, request: ImportRequested, error: str) -> None:

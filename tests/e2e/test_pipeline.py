@@ -44,6 +44,9 @@ async def test_a_real_export_becomes_explained_recommendations(
         assert final.stage == "done", final.message
         assert final.plays_new == SANABIL_PLAYS
         assert any(update.stage == "storing" for update in progress)
+        assert sum(report.music_plays for report in final.files) == SANABIL_PLAYS
+        assert {report.kind for report in final.files} == {"extended"}
+        assert sum(report.rows_read for report in final.files) == 22_702
 
         event = await asyncio.wait_for(first_event, 240)
         while not event.set.items:

@@ -135,6 +135,7 @@ async def _insert_new_plays(
     for start in range(0, len(plays), chunk_rows):
         await _copy_chunk(conn, plays[start : start + chunk_rows])
         await on_chunk(min(start + chunk_rows, len(plays)))
+    await _drop_plays_stored_from_another_source(conn, user_id)
     cur = await conn.execute(
         f"""WITH new_plays AS (
                 INSERT INTO ingest.plays (user_id, import_id, {_COLUMNS})
@@ -146,6 +147,48 @@ async def _insert_new_plays(
         (user_id, import_id),
     )
     return [ArtistDelta(*row) for row in await cur.fetchall()]
+
+
+# How a play from one source is recognised as already stored from another (the plays of one
+# listener reach us through the extended export, the account-data export and the Web API):
+# - account data has the end of the play to the minute and names only: it matches a play with
+#   the same artist and track names (case-insensitive) whose end falls in that minute;
+# - the Web API has the track URI and an end computed from start + duration: it matches a
+#   play of the same URI ending within 30 s of it.
+# The play stored first stays; the later copy is not stored and counts as a duplicate.
+_CROSS_SOURCE_MATCHES = (
+    """DELETE FROM plays_stage s USING ingest.plays p
+       WHERE p.user_id = %(user)s AND s.source = 'account' AND p.source <> 'account'
+         AND lower(p.artist_name) = lower(s.artist_name)
+         AND lower(p.track_name) = lower(s.track_name)
+         AND date_trunc('minute', p.ended_at) = s.ended_at""",
+    """DELETE FROM plays_stage s USING ingest.plays p
+       WHERE p.user_id = %(user)s AND p.source = 'account' AND s.source <> 'account'
+         AND lower(p.artist_name) = lower(s.artist_name)
+         AND lower(p.track_name) = lower(s.track_name)
+         AND date_trunc('minute', s.ended_at) = p.ended_at""",
+    """DELETE FROM plays_stage s USING ingest.plays p
+       WHERE p.user_id = %(user)s AND (s.source = 'api') <> (p.source = 'api')
+         AND p.track_uri = s.track_uri
+         AND p.ended_at BETWEEN s.ended_at - interval '30 seconds'
+                            AND s.ended_at + interval '30 seconds'""",
+)
+
+
+async def _drop_plays_stored_from_another_source(conn: AsyncConnection, user_id: UUID) -> None:
+    """Remove from the stage the plays this listener has stored already through another
+    source (see _CROSS_SOURCE_MATCHES); skipped when only one source is involved."""
+    cur = await conn.execute(
+        "SELECT (SELECT array_agg(DISTINCT source) FROM plays_stage),"
+        " ARRAY(SELECT DISTINCT source FROM ingest.plays WHERE user_id = %s)",
+        (user_id,),
+    )
+    row = await cur.fetchone()
+    staged, stored = set((row[0] if row else None) or []), set((row[1] if row else None) or [])
+    if not stored or len(staged | stored) <= 1:
+        return
+    for statement in _CROSS_SOURCE_MATCHES:
+        await conn.execute(statement, {"user": user_id})
 
 
 async def _copy_chunk(conn: AsyncConnection, plays: Sequence[Play]) -> None:

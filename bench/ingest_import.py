@@ -1,0 +1,128 @@
+"""Import speed: a generated 140,000-play, 6-year extended export, parsed and stored the way the
+ingest service does it (parse, COPY into a stage, insert what is new, announce batches), next
+to a plain COPY of the same rows into a table of the same shape (the ceiling), in one run.
+
+python -m bench ingest_import [--plays 140000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import resource
+import tempfile
+import time
+import uuid
+import zipfile
+from pathlib import Path
+
+import psycopg
+
+from bench.servers import scratch_database
+from fullcircle.db import apply_migrations, open_pool
+from fullcircle.demo.catalog import generate_demo_catalog
+from fullcircle.demo.history import generate_demo_history
+from services.ingest.adapters import store
+from services.ingest.domain.announce import import_report, plays_ingested_batches
+from services.ingest.domain.exports import read_export
+from services.ingest.domain.plays import COPY_COLUMNS
+
+
+def write_export_zip(path: str, plays: int) -> None:
+    """The demo listener's history as Spotify delivers it (zip of JSON files)."""
+    rows = generate_demo_history(generate_demo_catalog(), n_plays=plays)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for start in range(0, len(rows), 16_000):
+            name = f"Spotify Extended Streaming History/Streaming_History_Audio_{start}.json"
+            archive.writestr(name, json.dumps(rows[start : start + 16_000]))
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def measure(database_url: str, payload: bytes) -> dict[str, float]:
+    root = ROOT
+    for service in ("gateway", "ingest"):
+        await apply_migrations(database_url, service, root / "services" / service / "migrations")
+    pool = await open_pool(database_url)
+    user_id, import_id = uuid.uuid4(), uuid.uuid4()
+    started = time.perf_counter()
+    export = read_export("bench.zip", payload)
+    parsed = time.perf_counter()
+    await store.start_import(pool, import_id, user_id, "bench.zip")
+
+    async def on_chunk(_: int) -> None:
+        return None
+
+    deltas = await store.store_plays(
+        pool,
+        user_id,
+        import_id,
+        export.plays,
+        chunk_rows=20_000,
+        report=import_report(export),
+        on_chunk=on_chunk,
+    )
+    events = plays_ingested_batches(user_id, import_id, "extended", deltas, 500)
+    stored = time.perf_counter()
+    await pool.close()
+
+    rows = [play.copy_row() for play in export.plays]
+    columns = ", ".join(COPY_COLUMNS)
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            f"CREATE TABLE copy_ceiling AS SELECT {columns} FROM ingest.plays WITH NO DATA"
+        )
+        copy_started = time.perf_counter()
+        with conn.cursor().copy(f"COPY copy_ceiling ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        conn.commit()
+        copy_s = time.perf_counter() - copy_started
+    return {
+        "plays": len(export.plays),
+        "new": sum(delta.new_plays for delta in deltas),
+        "events": len(events),
+        "parse_s": parsed - started,
+        "store_s": stored - parsed,
+        "total_s": stored - started,
+        "copy_s": copy_s,
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench ingest_import")
+    parser.add_argument("--plays", type=int, default=140_000)
+    args = parser.parse_args(argv)
+    print(f"generating a {args.plays:,}-play extended export (in a child process) ...")
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/my_spotify_data.zip"
+        child = multiprocessing.get_context("spawn").Process(
+            target=write_export_zip, args=(path, args.plays)
+        )
+        child.start()
+        child.join()
+        with open(path, "rb") as export:
+            payload = export.read()
+    with scratch_database() as database_url:
+        figures = asyncio.run(measure(database_url, payload))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"export: {len(payload) / 2**20:.1f} MiB zipped, {figures['plays']:,.0f} music plays")
+    print(f"parse            {figures['parse_s']:6.2f} s")
+    print(
+        f"store (new {figures['new']:,.0f}, {figures['events']:.0f} plays.ingested events)"
+        f" {figures['store_s']:6.2f} s"
+    )
+    print(
+        f"import total     {figures['total_s']:6.2f} s   "
+        f"{figures['plays'] / figures['total_s']:,.0f} plays/s"
+    )
+    print(
+        f"plain COPY       {figures['copy_s']:6.2f} s   "
+        f"{figures['plays'] / figures['copy_s']:,.0f} plays/s (ceiling)"
+    )
+    print(f"ratio import / COPY: {figures['total_s'] / figures['copy_s']:.2f}x (target within 3x)")
+    print(f"peak memory of the importing process: {peak_mb:,.0f} MB (target under 400 MB)")
+    return 0

@@ -1,0 +1,35 @@
+"""Real PostgreSQL for benchmarks: TEST_DATABASE_URL's server (a scratch database) or an
+embedded one (pgserver), as the tests do."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """A fresh database, dropped afterwards; yields its conninfo."""
+    with tempfile.TemporaryDirectory() as folder:
+        admin = os.environ.get("TEST_DATABASE_URL")
+        server = None
+        if admin is None:
+            import pgserver
+
+            server = pgserver.get_server(folder, cleanup_mode="stop")
+            admin = server.get_uri()
+        name = f"fc_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        try:
+            yield psycopg.conninfo.make_conninfo(admin, dbname=name)
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            if server is not None:
+                server.cleanup()
