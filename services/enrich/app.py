@@ -25,7 +25,11 @@ class Enricher:
         self.ttl = timedelta(days=settings.cache_ttl_days)
         key = settings.lastfm_api_key.get_secret_value() if settings.lastfm_api_key else ""
         self.client = LastfmClient(
-            key, settings.lastfm_api_root, settings.lastfm_rate_limit, settings.lastfm_retries
+            key,
+            settings.lastfm_api_root,
+            settings.lastfm_rate_limit,
+            settings.lastfm_retries,
+            workers=settings.lastfm_concurrency,
         )
         self.slots = asyncio.Semaphore(settings.lastfm_concurrency)
 
@@ -68,7 +72,9 @@ class Enricher:
 
     async def _fetch(self, name: str, similar_limit: int | None) -> bool:
         async with self.slots:
-            knowledge = await asyncio.to_thread(self.client.artist, name, similar_limit)
+            knowledge = await asyncio.to_thread(
+                self.client.artist, name, similar_limit, with_info=similar_limit is not None
+            )
             await store.save_artist(self.pool, knowledge)
             return knowledge.found
 

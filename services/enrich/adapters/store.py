@@ -30,11 +30,13 @@ async def save_artist(pool: AsyncConnectionPool, knowledge: ArtistKnowledge) -> 
     status = "ok" if knowledge.found else "not_found"
     async with pool.connection() as conn, conn.transaction():
         await conn.execute(
-            """INSERT INTO enrich.artists (artist_key, name, status, tags_fetched_at,
-                   similar_fetched_at)
-               VALUES (%(key)s, %(name)s, %(status)s, now(),
+            """INSERT INTO enrich.artists (artist_key, name, status, listeners, playcount,
+                   tags_fetched_at, similar_fetched_at)
+               VALUES (%(key)s, %(name)s, %(status)s, %(listeners)s, %(playcount)s, now(),
                        CASE WHEN %(with_similar)s THEN now() END)
                ON CONFLICT (artist_key) DO UPDATE SET status = excluded.status,
+                   listeners = coalesce(excluded.listeners, enrich.artists.listeners),
+                   playcount = coalesce(excluded.playcount, enrich.artists.playcount),
                    tags_fetched_at = excluded.tags_fetched_at,
                    similar_fetched_at = coalesce(excluded.similar_fetched_at,
                                                  enrich.artists.similar_fetched_at)""",
@@ -42,16 +44,20 @@ async def save_artist(pool: AsyncConnectionPool, knowledge: ArtistKnowledge) -> 
                 "key": key,
                 "name": knowledge.name,
                 "status": status,
+                "listeners": knowledge.info.listeners if knowledge.info else None,
+                "playcount": knowledge.info.playcount if knowledge.info else None,
                 "with_similar": knowledge.similar is not None,
             },
         )
         await conn.execute("DELETE FROM enrich.artist_tags WHERE artist_key = %s", (key,))
-        if knowledge.tags:
+        if knowledge.clean_tags:
             async with conn.cursor().copy(
-                "COPY enrich.artist_tags (artist_key, tag, weight) FROM STDIN"
+                "COPY enrich.artist_tags (artist_key, tag, weight, kind, place) FROM STDIN"
             ) as copy:
-                for tag, weight in knowledge.tags:
-                    await copy.write_row((key, tag, weight))
+                for clean in knowledge.clean_tags:
+                    await copy.write_row(
+                        (key, clean.tag, clean.weight, clean.kind.value, clean.place)
+                    )
         if knowledge.similar is not None:
             await conn.execute("DELETE FROM enrich.similar_artists WHERE artist_key = %s", (key,))
             seen: set[str] = set()
