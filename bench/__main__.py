@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("enrich_rate", "ingest_import")
+BENCHES = ("enrich_rate", "ingest_import", "grpc_load")
 
 
 def main(argv: list[str]) -> int:

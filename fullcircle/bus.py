@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -42,9 +42,13 @@ def consumer_name(service: str) -> str:
     return f"{service}-{socket.gethostname()}-{os.getpid()}"
 
 
-def make_broker(settings: FullCircleSettings) -> RedisBroker:
+def make_broker(settings: FullCircleSettings, middlewares: Sequence[Any] = ()) -> RedisBroker:
     """The one broker factory; nothing connects until the broker is started."""
-    return RedisBroker(settings.redis_url, logger=logging.getLogger("fullcircle.bus"))
+    return RedisBroker(
+        settings.redis_url,
+        logger=logging.getLogger("fullcircle.bus"),
+        middlewares=tuple(middlewares),
+    )
 
 
 async def ensure_consumer_groups(redis: Redis, streams: dict[str, tuple[str, ...]]) -> None:
@@ -64,10 +68,12 @@ async def ensure_consumer_groups(redis: Redis, streams: dict[str, tuple[str, ...
 class Bus:
     """A service's view of the bus: publish events, consume streams with retry and dead letters."""
 
-    def __init__(self, settings: FullCircleSettings, service: str) -> None:
+    def __init__(
+        self, settings: FullCircleSettings, service: str, middlewares: Sequence[Any] = ()
+    ) -> None:
         self.settings = settings
         self.service = service
-        self.broker = make_broker(settings)
+        self.broker = make_broker(settings, middlewares)
         self._redis: Redis | None = None
 
     @property

@@ -122,6 +122,7 @@ class LocalStack:
         state.save()
         for service in SERVICES:
             state.ports[service] = _free_port()
+            state.ports[f"{service}_metrics"] = _free_port()
         for service in SERVICES:
             state.pids[service] = self._spawn(
                 service, service_command(service), self._service_env(state, service)
@@ -219,6 +220,7 @@ class LocalStack:
             "REDIS_URL": state.redis_url,
             "GRPC_HOST": "127.0.0.1",
             "GRPC_PORT": str(state.ports[service]),
+            "METRICS_PORT": str(state.ports[f"{service}_metrics"]),
             "MODEL_ADDRESS": f"127.0.0.1:{state.ports['model']}",
             "LASTFM_API_ROOT": state.lastfm_api_root,
         }

@@ -131,8 +131,10 @@ def generate_demo_history(
     n_tracks = np.array([len(artists[a]["tracks"]) for a in range(len(artists))])
     play_track = (rng.random(n_music) ** 1.8 * n_tracks[play_artist]).astype(np.int64)
     durations_ms = np.array(
-        [artists[a]["tracks"][t]["duration_ms"] for a, t in zip(play_artist, play_track,
-                                                                   strict=True)]
+        [
+            artists[a]["tracks"][t]["duration_ms"]
+            for a, t in zip(play_artist, play_track, strict=True)
+        ]
     )
 
     skipped = rng.random(n_music) < SKIP_SHARE
@@ -166,8 +168,18 @@ def generate_demo_history(
     abroad = (rng.random(n_sessions) < 0.04)[play_session]
 
     rows = _track_rows(
-        artists, play_artist, play_track, ts_s, ms_played, skipped, reason_start, reason_end,
-        platform, shuffle, offline, abroad,
+        artists,
+        play_artist,
+        play_track,
+        ts_s,
+        ms_played,
+        skipped,
+        reason_start,
+        reason_end,
+        platform,
+        shuffle,
+        offline,
+        abroad,
     )
     rows.extend(_podcast_rows(rng, n_podcasts, start_s, span_s))
     rows.sort(key=lambda row: row["ts"])
@@ -234,9 +246,19 @@ def _track_rows(
     uris: dict[tuple[int, int], str] = {}
     rows = []
     for a, t, ts, ts_text, ms, skip, r_start, r_end, plat, shuf, off, away in zip(
-        play_artist.tolist(), play_track.tolist(), ts_s.tolist(), _iso(ts_s),
-        ms_played.tolist(), skipped.tolist(), reason_start.tolist(), reason_end.tolist(),
-        platform.tolist(), shuffle.tolist(), offline.tolist(), abroad.tolist(), strict=True,
+        play_artist.tolist(),
+        play_track.tolist(),
+        ts_s.tolist(),
+        _iso(ts_s),
+        ms_played.tolist(),
+        skipped.tolist(),
+        reason_start.tolist(),
+        reason_end.tolist(),
+        platform.tolist(),
+        shuffle.tolist(),
+        offline.tolist(),
+        abroad.tolist(),
+        strict=True,
     ):
         artist = artists[a]
         track = artist["tracks"][t]
@@ -293,8 +315,10 @@ def _podcast_rows(
     ts_s = start_s + rng.integers(0, span_s, size=n_rows)
     rows = []
     for ts_text, pick, minutes in zip(
-        _iso(ts_s), rng.integers(0, 9, size=n_rows).tolist(),
-        rng.integers(3, 55, size=n_rows).tolist(), strict=True,
+        _iso(ts_s),
+        rng.integers(0, 9, size=n_rows).tolist(),
+        rng.integers(3, 55, size=n_rows).tolist(),
+        strict=True,
     ):
         show, episodes = _PODCAST_SHOWS[pick // 3]
         episode = episodes[pick % 3]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from fullcircle.grpc_server import check_health
 from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import gateway_pb2, gateway_pb2_grpc, model_pb2_grpc
 from services.gateway.adapters.cache import RecommendationCache
@@ -32,3 +33,4 @@ async def setup(runtime: ServiceRuntime) -> None:
     )
     runtime.background(lambda: fanout.run(runtime.stopping))
     runtime.on_stop(channel.close)
+    runtime.health_check("model", lambda: check_health(settings.model_address, 2.0))

@@ -39,7 +39,8 @@ RETRY_AFTER_FAILURE = timedelta(minutes=15)
 
 def spotify_parts(settings: IngestSettings) -> tuple[SpotifyAuth, TokenBox] | None:
     """The auth client and token box, or None when live sync is not configured."""
-    if not settings.spotify_client_id or settings.spotify_token_secret is None:
+    secret = settings.spotify_token_secret
+    if not settings.spotify_client_id or secret is None or not secret.get_secret_value():
         return None
     endpoints = SpotifyEndpoints(settings.spotify_accounts_url, settings.spotify_api_url)
     auth = SpotifyAuth(

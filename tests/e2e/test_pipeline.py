@@ -64,7 +64,12 @@ async def test_a_real_export_becomes_explained_recommendations(
 
         profile = await client.taste_profile()
         assert profile.plays == SANABIL_PLAYS
-        assert profile.top_artists and profile.top_tags
+        assert profile.top_artists
+        deadline = asyncio.get_running_loop().time() + 180
+        while not profile.top_tags:  # tags arrive once enrich has tagged the artists
+            assert asyncio.get_running_loop().time() < deadline, "no tags in the profile"
+            await asyncio.sleep(1)
+            profile = await client.taste_profile()
 
         again = await _import(client, export)
         assert again[-1].stage == "done"
@@ -177,3 +182,22 @@ async def test_each_key_is_rate_limited_on_its_own(stack: StackState, new_listen
         with pytest.raises(grpc.aio.AioRpcError) as answer:
             await calm.taste_profile()
         assert answer.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_every_service_exposes_prometheus_metrics(stack: StackState) -> None:
+    import requests
+
+    for service in SERVICES:
+        port = stack.ports[f"{service}_metrics"]
+        body = await asyncio.to_thread(
+            lambda port=port: requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        )
+        assert "fullcircle_dead_letters" in body or service == "gateway"
+        if service == "gateway":
+            assert (
+                'fullcircle_grpc_requests_total{code="OK",method="/fullcircle.v1.FullCircle/'
+                in body
+            )
+        if service in ("ingest", "features"):
+            assert "fullcircle_bus_lag" in body
+            assert "faststream_received_messages_total" in body
