@@ -46,7 +46,7 @@ def spotify_parts(settings: IngestSettings) -> tuple[SpotifyAuth, TokenBox] | No
     auth = SpotifyAuth(
         settings.spotify_client_id, settings.spotify_redirect_uri, endpoints=endpoints
     )
-    return auth, TokenBox(settings.spotify_token_secret.get_secret_value())
+    return auth, TokenBox(secret.get_secret_value())
 
 
 class SpotifySync:
