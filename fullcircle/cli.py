@@ -153,6 +153,48 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
             "[green]serving[/]" if healthy else "[red]down[/]",
         )
     console.print(table)
+    _print_progress(state)
+
+
+_PROGRESS_SQL = """
+SELECT u.name, count(*) AS artists,
+       count(*) FILTER (WHERE a.status = 'ok') AS tagged,
+       count(*) FILTER (WHERE a.status = 'not_found') AS not_found,
+       (SELECT status FROM ingest.spotify_accounts sa WHERE sa.user_id = u.user_id) AS spotify
+FROM features.artist_stats s
+JOIN gateway.users u ON u.user_id = s.user_id
+LEFT JOIN enrich.artists a ON a.artist_key = lower(s.artist_name)
+GROUP BY u.user_id, u.name ORDER BY u.name
+"""
+
+
+def _print_progress(state: StackState) -> None:
+    """Per listener: how far enrichment has got, and the Spotify link's state."""
+    import psycopg
+
+    try:
+        with psycopg.connect(state.database_url, connect_timeout=5) as conn:
+            rows = conn.execute(_PROGRESS_SQL).fetchall()
+            calls = conn.execute(
+                "SELECT count(*) FROM enrich.fetch_log WHERE fetched_at > now() - interval '1 hour'"
+            ).fetchone()
+    except psycopg.Error as exc:
+        console.print(f"[dim]no progress to show yet ({exc.__class__.__name__})[/]")
+        return
+    table = Table(
+        "listener", "artists", "tagged", "not on Last.fm", "waiting", "Spotify", title="enrichment"
+    )
+    for name, artists, tagged, not_found, spotify in rows:
+        table.add_row(
+            name,
+            str(artists),
+            str(tagged),
+            str(not_found),
+            str(artists - tagged - not_found),
+            spotify or "not linked",
+        )
+    console.print(table)
+    console.print(f"Last.fm calls in the last hour: {calls[0] if calls else 0}")
 
 
 def _redis_call(data_dir: Path, action: Callable[[Redis], Awaitable[T]]) -> T:

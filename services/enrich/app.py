@@ -35,12 +35,31 @@ class Enricher:
 
     async def on_plays_ingested(self, event: PlaysIngested) -> None:
         await self.enrich(event.user_id, event.artists, with_similar=True)
+        await self.enrich_tracks(event.top_tracks)
 
     async def on_profile_updated(self, event: ProfilesUpdated) -> None:
-        candidates = await store.candidate_names(
-            self.pool, event.top_artists, self.settings.candidate_budget, self.ttl
-        )
+        """Candidate expansion: the similar artists of the listener's top artists and the top
+        artists of their top tags get tagged too, within the per-update budget."""
+        top_tags = event.top_tags[: self.settings.candidate_tags]
+        fresh = await store.cached_tags(self.pool, top_tags, self.ttl)
+        for tag in top_tags:
+            if tag not in fresh:
+                await store.save_tag_artists(
+                    self.pool, await asyncio.to_thread(self.client.tag_top_artists, tag)
+                )
+        budget = self.settings.candidate_budget
+        similar = await store.candidate_names(self.pool, event.top_artists, budget, self.ttl)
+        by_tag = await store.tag_candidate_names(self.pool, top_tags, budget, self.ttl)
+        candidates = list(dict.fromkeys([*similar[: budget - budget // 4], *by_tag]))[:budget]
         await self.enrich(event.user_id, candidates, with_similar=False)
+
+    async def enrich_tracks(self, tracks: list[tuple[str, str]]) -> None:
+        """Track top tags of the listener's most listened-to tracks, once each."""
+        fresh = await store.cached_tracks(self.pool, tracks, self.ttl)
+        for artist, track in tracks:
+            if store.track_key(artist, track) not in fresh:
+                tags = await asyncio.to_thread(self.client.track_top_tags, artist, track)
+                await store.save_track_tags(self.pool, tags)
 
     async def enrich(self, user_id: UUID, names: list[str], *, with_similar: bool) -> None:
         """Fetch what the cache lacks, store each answer as it arrives, announce what is new."""

@@ -20,3 +20,4 @@ class EnrichSettings(FullCircleSettings):
     lastfm_retries: int = Field(default=4, ge=0)
     cache_ttl_days: float = Field(default=30.0, gt=0)
     candidate_budget: int = Field(default=300, ge=0, description="candidates tagged per update")
+    candidate_tags: int = Field(default=5, ge=0, description="top tags whose top artists count")

@@ -18,6 +18,7 @@ from services.features.settings import FeaturesSettings
 log = logging.getLogger(__name__)
 
 TOP_ARTISTS_IN_EVENT = 100
+TOP_TAGS_IN_EVENT = 20
 
 
 class ProfileBuilder:
@@ -64,6 +65,7 @@ class ProfileBuilder:
                 artists=len(stats),
                 changed=[reason],
                 top_artists=[s.artist for s in stats[:TOP_ARTISTS_IN_EVENT]],
+                top_tags=list(tags)[:TOP_TAGS_IN_EVENT],
             )
         )
         log.info("profile v%d of %s: %d artists, %d tags", version, user_id, len(stats), len(tags))

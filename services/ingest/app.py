@@ -10,7 +10,11 @@ from fullcircle.bus import Bus
 from fullcircle.events import ImportProgress, ImportRequested, SyncRequested
 from fullcircle.service import ServiceRuntime
 from services.ingest.adapters import store
-from services.ingest.domain.announce import import_report, plays_ingested_batches
+from services.ingest.domain.announce import (
+    import_report,
+    most_listened_tracks,
+    plays_ingested_batches,
+)
 from services.ingest.domain.exports import ExportError, read_export
 from services.ingest.settings import IngestSettings
 from services.ingest.spotify_sync import SpotifySync, spotify_parts
@@ -81,6 +85,7 @@ class Importer:
             export.format,
             deltas,
             self.settings.artists_per_event,
+            most_listened_tracks(export.plays),
         ):
             await self.bus.publish(event)
         log.info("import %s: %d plays read, %d new", request.import_id, plays_read, plays_new)

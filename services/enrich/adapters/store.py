@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from psycopg_pool import AsyncConnectionPool
 
-from services.enrich.adapters.lastfm import ArtistKnowledge
+from services.enrich.adapters.lastfm import ArtistKnowledge, TagArtists, TrackTags
 
 
 async def cached_keys(
@@ -96,5 +96,92 @@ async def candidate_names(
                                                OR a.tags_fetched_at <= now() - %s)))
                GROUP BY s.similar_key ORDER BY strength DESC, 1 LIMIT %s""",
             ([seed.lower() for seed in seeds], ttl, budget),
+        )
+        return [row[0] for row in await cur.fetchall()]
+
+
+def track_key(artist: str, track: str) -> str:
+    return f"{artist.lower()} - {track.lower()}"
+
+
+async def cached_tracks(
+    pool: AsyncConnectionPool, tracks: Sequence[tuple[str, str]], ttl: timedelta
+) -> set[str]:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT track_key FROM enrich.tracks WHERE track_key = ANY(%s)"
+            " AND (status = 'not_found' OR fetched_at > now() - %s)",
+            ([track_key(artist, track) for artist, track in tracks], ttl),
+        )
+        return {row[0] for row in await cur.fetchall()}
+
+
+async def save_track_tags(pool: AsyncConnectionPool, tags: TrackTags) -> None:
+    key = track_key(tags.artist, tags.track)
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(
+            """INSERT INTO enrich.tracks (track_key, artist, track, status)
+               VALUES (%s, %s, %s, %s)
+               ON CONFLICT (track_key) DO UPDATE
+               SET status = excluded.status, fetched_at = now()""",
+            (key, tags.artist, tags.track, "ok" if tags.found else "not_found"),
+        )
+        await conn.execute("DELETE FROM enrich.track_tags WHERE track_key = %s", (key,))
+        for clean in tags.tags:
+            await conn.execute(
+                "INSERT INTO enrich.track_tags (track_key, tag, weight, kind)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (key, clean.tag, clean.weight, clean.kind.value),
+            )
+        await conn.execute(
+            "INSERT INTO enrich.fetch_log (method, artist_key, outcome) VALUES (%s, %s, %s)",
+            ("track.getTopTags", key, "ok" if tags.found else "not_found"),
+        )
+
+
+async def cached_tags(pool: AsyncConnectionPool, tags: Sequence[str], ttl: timedelta) -> set[str]:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT tag FROM enrich.tags WHERE tag = ANY(%s) AND fetched_at > now() - %s",
+            (list(tags), ttl),
+        )
+        return {row[0] for row in await cur.fetchall()}
+
+
+async def save_tag_artists(pool: AsyncConnectionPool, top: TagArtists) -> None:
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(
+            """INSERT INTO enrich.tags (tag, status) VALUES (%s, %s)
+               ON CONFLICT (tag) DO UPDATE SET status = excluded.status, fetched_at = now()""",
+            (top.tag, "ok" if top.found else "not_found"),
+        )
+        await conn.execute("DELETE FROM enrich.tag_top_artists WHERE tag = %s", (top.tag,))
+        for rank, name in enumerate(top.artists, start=1):
+            await conn.execute(
+                "INSERT INTO enrich.tag_top_artists (tag, rank, artist_key, name)"
+                " VALUES (%s, %s, %s, %s)",
+                (top.tag, rank, name.lower(), name),
+            )
+        await conn.execute(
+            "INSERT INTO enrich.fetch_log (method, artist_key, outcome) VALUES (%s, %s, %s)",
+            ("tag.getTopArtists", top.tag, "ok" if top.found else "not_found"),
+        )
+
+
+async def tag_candidate_names(
+    pool: AsyncConnectionPool, tags: Sequence[str], budget: int, ttl: timedelta
+) -> list[str]:
+    """Top artists of the given tags that have no fresh tags of their own yet, best ranked first."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT min(t.name), min(t.rank) AS best
+               FROM enrich.tag_top_artists t
+               LEFT JOIN enrich.artists a ON a.artist_key = t.artist_key
+               WHERE t.tag = ANY(%s)
+                 AND (a.artist_key IS NULL
+                      OR (a.status = 'ok' AND (a.tags_fetched_at IS NULL
+                                               OR a.tags_fetched_at <= now() - %s)))
+               GROUP BY t.artist_key ORDER BY best, 1 LIMIT %s""",
+            (list(tags), ttl, budget),
         )
         return [row[0] for row in await cur.fetchall()]

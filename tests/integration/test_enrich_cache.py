@@ -1,0 +1,119 @@
+"""Enrich on real PostgreSQL and Redis against the local Last.fm server: every artist fetched
+once, a second run makes no call, and a run killed half-way resumes without repeating anything
+it had stored."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import pytest
+
+from fullcircle.bus import Bus
+from fullcircle.settings import FullCircleSettings
+from services.enrich.app import Enricher
+from services.enrich.lastfm_local import Catalog, CatalogArtist, start_lastfm_server
+from services.enrich.lastfm_local.server import FaultPlan, LocalLastfmServer
+from services.enrich.settings import EnrichSettings
+
+pytestmark = pytest.mark.integration
+
+ARTISTS = [f"Enrich Test Artist {n}" for n in range(40)]
+
+
+@pytest.fixture(scope="module")
+def lastfm() -> Iterator[LocalLastfmServer]:
+    artists = [
+        CatalogArtist(
+            name,
+            "",
+            100 + n,
+            1000 + n,
+            (("Hip-Hop", 100), ("chill", 40 + n)),
+            tuple((other, 0.5) for other in ARTISTS[:5] if other != name),
+        )
+        for n, name in enumerate(ARTISTS)
+    ]
+    with start_lastfm_server(Catalog(tuple(artists))) as server:
+        yield server
+
+
+async def _enricher(settings: FullCircleSettings, lastfm: LocalLastfmServer, pool):  # type: ignore[no-untyped-def]
+    bus = Bus(settings, "enrich")
+    await bus.start()
+    enrich_settings = EnrichSettings(
+        database_url=settings.database_url,
+        redis_url=settings.redis_url,
+        lastfm_api_key="test-key",
+        lastfm_api_root=lastfm.url,
+        lastfm_rate_limit=200.0,
+        lastfm_concurrency=4,
+    )
+    return Enricher(SimpleNamespace(pool=pool, bus=bus), enrich_settings), bus
+
+
+async def _stored(pool, names: list[str]) -> int:  # type: ignore[no-untyped-def]
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT count(*) FROM enrich.artists WHERE artist_key = ANY(%s)",
+            ([name.lower() for name in names],),
+        )
+        row = await cur.fetchone()
+    return int(row[0])
+
+
+async def test_each_artist_is_fetched_once_and_a_second_run_makes_no_call(
+    settings: FullCircleSettings, pool, lastfm: LocalLastfmServer
+) -> None:
+    names = ARTISTS[:10]
+    enricher, bus = await _enricher(settings, lastfm, pool)
+    try:
+        lastfm.reset()
+        await enricher.enrich(uuid.uuid4(), [*names, names[0].upper()], with_similar=True)
+        first = lastfm.stats()["calls_per_method"]
+        assert first == {"artist.gettoptags": 10, "artist.getsimilar": 10, "artist.getinfo": 10}
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT tag, kind FROM enrich.artist_tags"
+                " WHERE artist_key = %s ORDER BY weight DESC",
+                (names[0].lower(),),
+            )
+            assert await cur.fetchall() == [("hip hop", "genre"), ("chill", "mood")]
+        lastfm.reset()
+        await enricher.enrich(uuid.uuid4(), names, with_similar=True)
+        assert lastfm.stats()["total_calls"] == 0
+        await enricher.enrich(uuid.uuid4(), ["Nobody Knows This Artist"], with_similar=True)
+        await enricher.enrich(uuid.uuid4(), ["Nobody Knows This Artist"], with_similar=True)
+        assert lastfm.stats()["calls_per_method"] == {"artist.gettoptags": 1}
+    finally:
+        await bus.stop()
+
+
+async def test_a_killed_run_resumes_without_fetching_again_what_it_stored(
+    settings: FullCircleSettings, pool, lastfm: LocalLastfmServer
+) -> None:
+    names = ARTISTS[10:40]
+    enricher, bus = await _enricher(settings, lastfm, pool)
+    try:
+        lastfm.reset()
+        lastfm.set_faults(FaultPlan(delay_s=0.05))
+        run = asyncio.create_task(enricher.enrich(uuid.uuid4(), names, with_similar=True))
+        while await _stored(pool, names) < 8:
+            await asyncio.sleep(0.02)
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        await asyncio.sleep(0.5)  # requests already on the wire finish; their answers are lost
+        stored_before = await _stored(pool, names)
+        assert 8 <= stored_before < len(names)
+        lastfm.reset()
+        await enricher.enrich(uuid.uuid4(), names, with_similar=True)
+        calls = lastfm.stats()["calls_per_method"]
+        missing = len(names) - stored_before
+        assert calls["artist.gettoptags"] == missing
+        assert calls["artist.getsimilar"] == missing
+        assert await _stored(pool, names) == len(names)
+    finally:
+        await bus.stop()
