@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 from collections.abc import AsyncIterator
+from typing import Any
 from uuid import UUID
 
 import grpc
@@ -27,6 +29,7 @@ from services.gateway.auth import current_user
 from services.gateway.settings import GatewaySettings
 
 MAX_LIMIT = 100
+SETS_KEPT = 256
 
 
 class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
@@ -45,6 +48,7 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         self.model = model
         self.fanout = fanout
         self.cache = cache
+        self._sets: OrderedDict[tuple[UUID, str], asyncio.Future[Any]] = OrderedDict()
 
     def _deadline(self, context: grpc.aio.ServicerContext) -> float:
         remaining = context.time_remaining()
@@ -167,17 +171,44 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         missing_ok: bool = False,
     ) -> gateway_pb2.RecommendationsEvent:
         try:
-            rec_set = await self.model.GetRecommendations(
-                model_pb2.ModelRecommendationsRequest(
-                    user_id=str(user_id), limit=20, set_id=set_id
-                ),
-                timeout=self._deadline(context),
-            )
+            if set_id:
+                rec_set = await self._stored_set(user_id, set_id, self._deadline(context))
+            else:
+                rec_set = await self.model.GetRecommendations(
+                    model_pb2.ModelRecommendationsRequest(user_id=str(user_id), limit=20),
+                    timeout=self._deadline(context),
+                )
         except grpc.aio.AioRpcError as exc:
             if missing_ok and exc.code() == grpc.StatusCode.NOT_FOUND:
                 return gateway_pb2.RecommendationsEvent()
             raise
         return gateway_pb2.RecommendationsEvent(event_id=event_id, set=rec_set)
+
+    async def _stored_set(
+        self, user_id: UUID, set_id: str, deadline_s: float
+    ) -> common_pb2.RecommendationSet:
+        """A stored set (immutable once written), fetched once however many subscribers of
+        the listener are waiting for it."""
+        key = (user_id, set_id)
+        pending = self._sets.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(
+                self.model.GetRecommendations(
+                    model_pb2.ModelRecommendationsRequest(
+                        user_id=str(user_id), limit=20, set_id=set_id
+                    ),
+                    timeout=deadline_s,
+                )
+            )
+            self._sets[key] = pending
+            while len(self._sets) > SETS_KEPT:
+                self._sets.popitem(last=False)
+        try:
+            rec_set: common_pb2.RecommendationSet = await asyncio.shield(pending)
+        except grpc.aio.AioRpcError:
+            self._sets.pop(key, None)
+            raise
+        return rec_set
 
     @rpc_errors
     async def SyncSpotify(
