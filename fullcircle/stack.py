@@ -277,6 +277,27 @@ class LocalStack:
                 f"see the logs in {self.logs}"
             )
 
+    def restart(self, service: str, *, kill: bool = True, timeout_s: float = 60.0) -> StackState:
+        """Stop one service (SIGKILL: a crash; or SIGTERM), start it again on the same ports and
+        wait until it is healthy again."""
+        state = StackState.load(self.data_dir)
+        if state is None or service not in state.pids:
+            raise StackError(f"{service} is not part of a running stack in {self.data_dir}")
+        pid = state.pids[service]
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
+            _wait_gone(pid, 15.0)
+        state.pids[service] = self._spawn(
+            service, service_command(service), self._service_env(state, service)
+        )
+        state.save()
+        deadline = time.monotonic() + timeout_s
+        while not asyncio.run(check_health(f"127.0.0.1:{state.ports[service]}", 1.0)):
+            if time.monotonic() > deadline or not _alive(state.pids[service]):
+                raise StackError(f"{service} did not come back; see {self.logs}")
+            time.sleep(0.2)
+        return state
+
     def down(self, report: Report = print) -> None:
         """Stop the services, then the local Last.fm server, Redis and PostgreSQL if embedded."""
         state = StackState.load(self.data_dir)

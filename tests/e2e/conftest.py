@@ -38,13 +38,13 @@ def spotify() -> Iterator[LocalSpotifyServer]:
 
 
 @pytest.fixture(scope="session")
-def stack(
+def local_stack(
     tmp_path_factory: pytest.TempPathFactory,
     database_url: str,
     redis_server_url: str,
     shared_data: Path,
     spotify: LocalSpotifyServer,
-) -> Iterator[StackState]:
+) -> Iterator[LocalStack]:
     redis_url = f"{redis_server_url}/{E2E_REDIS_DB}"
     redis.Redis.from_url(redis_url).flushdb()
     env = {
@@ -64,17 +64,27 @@ def stack(
         "SPOTIFY_POLL_S": "1",
     }
     local = LocalStack(tmp_path_factory.mktemp("stack"), env)
-    state = local.up(report=lambda line: print(line))
-    yield state
+    local.up(report=lambda line: print(line))
+    yield local
     local.down(report=lambda line: print(line))
 
 
+@pytest.fixture
+def stack(local_stack: LocalStack) -> StackState:
+    """The running stack's current state (ports, pids) as each test starts."""
+    state = local_stack.running()
+    assert state is not None, "a service of the stack has died"
+    return state
+
+
 @pytest.fixture(scope="session")
-def new_listener(stack: StackState):  # type: ignore[no-untyped-def]
+def new_listener(local_stack: LocalStack):  # type: ignore[no-untyped-def]
     """Create a listener through the gateway's own account code; returns (user id, API key)."""
 
     async def create(name: str) -> tuple[UUID, str]:
-        async with await AsyncConnection.connect(stack.database_url) as conn:
+        state = local_stack.running()
+        assert state is not None
+        async with await AsyncConnection.connect(state.database_url) as conn:
             user_id, key = await create_user(conn, name)
             return user_id, key.token
 

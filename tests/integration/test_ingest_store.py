@@ -132,3 +132,26 @@ async def test_the_account_export_of_the_same_listener_adds_nothing_twice(
     # of one track ending in the same minute were already one play in the account data
     assert added == 0
     assert await _count(pool, account_first) == stored
+
+
+async def test_first_import_fast_path_reports_what_the_general_path_reports(
+    pool, shared_data: Path
+) -> None:
+    export = read_export_path(shared_data / "spotify-history-efrrowini")
+    fast = await _import(pool, uuid.uuid4(), export)
+    warmed_up = uuid.uuid4()
+    probe = type(export)(export.format, export.plays[:1], export.files, export.ignored_files)
+    await _import(pool, warmed_up, probe)  # the listener has a play: the general path runs
+    general = await _import(pool, warmed_up, export)
+    first = export.plays[0]
+    expected = {d.artist: (d.new_plays, d.first_played_at, d.last_played_at) for d in fast}
+    count = expected[first.artist_name or ""][0]
+    if count == 1:
+        del expected[first.artist_name or ""]
+    else:
+        rest = sorted(p.ended_at for p in export.plays[1:] if p.artist_name == first.artist_name)
+        expected[first.artist_name or ""] = (count - 1, rest[0], rest[-1])
+    assert {
+        d.artist: (d.new_plays, d.first_played_at, d.last_played_at) for d in general
+    } == expected
+    assert [d.new_plays for d in fast] == sorted((d.new_plays for d in fast), reverse=True)

@@ -12,7 +12,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from services.ingest.domain.announce import ArtistDelta
+from services.ingest.domain.announce import ArtistDelta, artist_deltas
 from services.ingest.domain.plays import COPY_COLUMNS, Play
 
 _COLUMNS = ", ".join(COPY_COLUMNS)
@@ -127,7 +127,14 @@ async def _insert_new_plays(
     on_chunk: Callable[[int], Awaitable[None]],
 ) -> list[ArtistDelta]:
     """COPY into a stage table, then insert what is not stored yet (inside the caller's
-    transaction); most-played artists first."""
+    transaction); most-played artists first. A listener's first import has nothing to
+    collide with, so it is copied straight into the plays table."""
+    cur = await conn.execute(
+        "SELECT NOT EXISTS (SELECT 1 FROM ingest.plays WHERE user_id = %s)", (user_id,)
+    )
+    first = await cur.fetchone()
+    if first is not None and first[0]:
+        return await _copy_first_import(conn, user_id, import_id, plays, chunk_rows, on_chunk)
     await conn.execute(
         f"CREATE TEMP TABLE plays_stage ON COMMIT DROP AS"
         f" SELECT {_COLUMNS} FROM ingest.plays WITH NO DATA"
@@ -189,6 +196,25 @@ async def _drop_plays_stored_from_another_source(conn: AsyncConnection, user_id:
         return
     for statement in _CROSS_SOURCE_MATCHES:
         await conn.execute(statement, {"user": user_id})
+
+
+async def _copy_first_import(
+    conn: AsyncConnection,
+    user_id: UUID,
+    import_id: UUID | None,
+    plays: Sequence[Play],
+    chunk_rows: int,
+    on_chunk: Callable[[int], Awaitable[None]],
+) -> list[ArtistDelta]:
+    """COPY every play into ingest.plays (the export's own duplicates are merged already; a
+    concurrent first import of the same listener fails on the key and is retried)."""
+    columns = f"user_id, import_id, {_COLUMNS}"
+    for start in range(0, len(plays), chunk_rows):
+        async with conn.cursor().copy(f"COPY ingest.plays ({columns}) FROM STDIN") as copy:
+            for play in plays[start : start + chunk_rows]:
+                await copy.write_row((user_id, import_id, *play.copy_row()))
+        await on_chunk(min(start + chunk_rows, len(plays)))
+    return artist_deltas(plays)
 
 
 async def _copy_chunk(conn: AsyncConnection, plays: Sequence[Play]) -> None:

@@ -57,6 +57,22 @@ def plays_ingested_batches(
     ]
 
 
+def artist_deltas(plays: Sequence[Play]) -> list[ArtistDelta]:
+    """New plays per artist (no artist: ""), most-played first, as the SQL path reports them."""
+    counts: Counter[str] = Counter()
+    first: dict[str, datetime] = {}
+    last: dict[str, datetime] = {}
+    for play in plays:
+        artist = play.artist_name or ""
+        counts[artist] += 1
+        if artist not in first or play.ended_at < first[artist]:
+            first[artist] = play.ended_at
+        if artist not in last or play.ended_at > last[artist]:
+            last[artist] = play.ended_at
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [ArtistDelta(artist, count, first[artist], last[artist]) for artist, count in ranked]
+
+
 def most_listened_tracks(
     plays: Sequence[Play], limit: int = 100, min_listen_ms: int = 30_000
 ) -> list[tuple[str, str]]:

@@ -1,0 +1,94 @@
+"""Live recommendations over gRPC: cached answers that a new set replaces at once, and a
+subscription that resumes from its last event id, across a gateway crash, losing nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from fullcircle.bus import Bus
+from fullcircle.client import FullCircleClient
+from fullcircle.db import open_pool
+from fullcircle.events import RecommendationsUpdated
+from fullcircle.settings import FullCircleSettings
+from fullcircle.stack import LocalStack, StackState
+from services.model.adapters.store import save_set
+from services.model.domain.composite import ScoredArtist
+from services.model.domain.explanation import explain
+
+pytestmark = pytest.mark.e2e
+
+
+async def _new_set(state: StackState, user_id: uuid.UUID, version: int, names: list[str]) -> str:
+    """Store a recommendation set as the model would (the event is sent separately)."""
+    items = []
+    for rank, name in enumerate(names):
+        scored = ScoredArtist(name, 1.0 / (rank + 1), {f"similar to Seed {version}": 1.0})
+        items.append((scored, *explain(scored.parts)))
+    pool = await open_pool(state.database_url, max_size=1)
+    set_id = await save_set(
+        pool, user_id, version, f"test:{user_id.hex[:8]}:v{version}", "test", {}, items
+    )
+    await pool.close()
+    return str(set_id)
+
+
+async def _announce(state: StackState, user_id: uuid.UUID, set_id: str) -> None:
+    bus = Bus(
+        FullCircleSettings(database_url=state.database_url, redis_url=state.redis_url), "model"
+    )
+    await bus.start()
+    await bus.publish(
+        RecommendationsUpdated(
+            user_id=user_id, set_id=uuid.UUID(set_id), model_version="test", items=2
+        )
+    )
+    await bus.stop()
+
+
+async def test_a_cached_answer_is_replaced_as_soon_as_a_new_set_is_announced(
+    stack: StackState, new_listener
+) -> None:
+    user_id, key = await new_listener(f"cache-{uuid.uuid4().hex[:6]}")
+    await _new_set(stack, user_id, 1, ["First Artist", "Second Artist"])
+    async with FullCircleClient(stack.gateway_address, key) as client:
+        assert (await client.recommendations(2)).items[0].artist == "First Artist"
+        newer = await _new_set(stack, user_id, 2, ["Newer Artist", "Other Artist"])
+        cached = await client.recommendations(2)
+        assert cached.items[0].artist == "First Artist", "served from the cache until announced"
+        await _announce(stack, user_id, newer)
+        deadline = asyncio.get_running_loop().time() + 10
+        while (await client.recommendations(2)).items[0].artist != "Newer Artist":
+            assert asyncio.get_running_loop().time() < deadline, "the cache was not invalidated"
+            await asyncio.sleep(0.1)
+
+
+async def test_a_subscriber_resumes_after_a_gateway_crash_without_losing_an_event(
+    local_stack: LocalStack, new_listener
+) -> None:
+    state = local_stack.running()
+    assert state is not None
+    user_id, key = await new_listener(f"resume-{uuid.uuid4().hex[:6]}")
+    first = await _new_set(state, user_id, 1, ["One"])
+    async with FullCircleClient(state.gateway_address, key) as client:
+        stream = aiter(client.subscribe(deadline_s=60))
+        current = await anext(stream)
+        assert current.set.set_id == first and current.event_id == ""
+        second = await _new_set(state, user_id, 2, ["Two"])
+        await _announce(state, user_id, second)
+        seen = await asyncio.wait_for(anext(stream), 20)
+        assert seen.set.set_id == second and seen.event_id
+
+    await asyncio.to_thread(local_stack.restart, "gateway")  # SIGKILL, start again
+    missed = []
+    for version, name in ((3, "Three"), (4, "Four")):
+        missed.append(await _new_set(state, user_id, version, [name]))
+        await _announce(state, user_id, missed[-1])
+
+    async with FullCircleClient(state.gateway_address, key) as client:
+        resumed = aiter(client.subscribe(last_event_id=seen.event_id, deadline_s=60))
+        got = [await asyncio.wait_for(anext(resumed), 20) for _ in missed]
+    assert [event.set.set_id for event in got] == missed
+    assert [event.set.items[0].artist for event in got] == ["Three", "Four"]
