@@ -49,6 +49,7 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         self.fanout = fanout
         self.cache = cache
         self._sets: OrderedDict[tuple[UUID, str], asyncio.Future[Any]] = OrderedDict()
+        self._inflight: dict[tuple[UUID, str], asyncio.Future[Any]] = {}
 
     def _deadline(self, context: grpc.aio.ServicerContext) -> float:
         remaining = context.time_remaining()
@@ -122,18 +123,37 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         user_id = current_user()
         if request.limit < 0 or request.limit > MAX_LIMIT:
             raise InvalidArgument(f"limit is 1 to {MAX_LIMIT} (0 means 20)")
-        limit = request.limit or 20
-        shape = f"{request.mode}:{limit}"
+        return await self._current(
+            user_id, request.limit or 20, request.mode, self._deadline(context)
+        )
+
+    async def _current(
+        self, user_id: UUID, limit: int, mode: common_pb2.RecommendationMode, deadline_s: float
+    ) -> common_pb2.RecommendationSet:
+        """The listener's current answer: from the cache, else one model call shared by every
+        request for the same listener and shape that arrives while it runs."""
+        shape = f"{mode or common_pb2.RECOMMENDATION_MODE_DISCOVERY}:{limit}"
         cached = await self.cache.get(user_id, shape)
         if cached is not None:
             return common_pb2.RecommendationSet.FromString(cached)
+        key = (user_id, shape)
+        inflight = self._inflight.get(key)
+        if inflight is None:
+            inflight = asyncio.ensure_future(self._ask_model(user_id, limit, mode, deadline_s))
+            self._inflight[key] = inflight
+            inflight.add_done_callback(lambda _: self._inflight.pop(key, None))
+        reply: common_pb2.RecommendationSet = await asyncio.shield(inflight)
+        return reply
+
+    async def _ask_model(
+        self, user_id: UUID, limit: int, mode: common_pb2.RecommendationMode, deadline_s: float
+    ) -> common_pb2.RecommendationSet:
         reply: common_pb2.RecommendationSet = await self.model.GetRecommendations(
-            model_pb2.ModelRecommendationsRequest(
-                user_id=str(user_id), limit=limit, mode=request.mode
-            ),
-            timeout=self._deadline(context),
+            model_pb2.ModelRecommendationsRequest(user_id=str(user_id), limit=limit, mode=mode),
+            timeout=deadline_s,
         )
-        if request.mode != common_pb2.RECOMMENDATION_MODE_REDISCOVERY:
+        if mode != common_pb2.RECOMMENDATION_MODE_REDISCOVERY:
+            shape = f"{mode or common_pb2.RECOMMENDATION_MODE_DISCOVERY}:{limit}"
             await self.cache.put(user_id, shape, reply.SerializeToString())
         return reply
 
@@ -174,9 +194,8 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
             if set_id:
                 rec_set = await self._stored_set(user_id, set_id, self._deadline(context))
             else:
-                rec_set = await self.model.GetRecommendations(
-                    model_pb2.ModelRecommendationsRequest(user_id=str(user_id), limit=20),
-                    timeout=self._deadline(context),
+                rec_set = await self._current(
+                    user_id, 20, common_pb2.RECOMMENDATION_MODE_DISCOVERY, self._deadline(context)
                 )
         except grpc.aio.AioRpcError as exc:
             if missing_ok and exc.code() == grpc.StatusCode.NOT_FOUND:

@@ -1,5 +1,6 @@
 """Protocol A (relistening): the harness against a separately written reference, the cutoff
-rule and tie-breaking on a hand-made history, and the Full-Circle ranker on real histories."""
+rule and tie-breaking on a hand-made history, the per-cutoff paired report, and the
+Full-Circle ranker on real histories."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fullcircle.eval.common import ndcg_at_k, rank_by_score, recall_at_k
+from fullcircle.eval.common import ndcg_at_k, paired_difference, rank_by_score, recall_at_k
 from fullcircle.eval.relisten import (
     BASELINES,
     OWN_RANKER,
@@ -153,6 +154,22 @@ def test_fullcircle_beats_the_best_fixed_baseline(
     assert methods[OWN_RANKER]["ndcg@20"] > methods[best]["ndcg@20"] + 1e-9, format_table(result)
 
 
+@pytest.mark.parametrize("history", ["sanabil", "efrrowini", "ryanpj2"])
+def test_per_cutoff_scores_average_to_the_reported_means(
+    history: str, results: dict[str, RelistenResult]
+) -> None:
+    result = results[history]
+    assert set(result.per_cutoff) == {*BASELINES, OWN_RANKER}
+    for name, values in result.per_cutoff.items():
+        assert len(values) == len(result.cutoffs)
+        assert float(np.mean(values)) == pytest.approx(result.methods[name]["ndcg@20"], abs=1e-12)
+    paired = result.own_vs_best_baseline()
+    assert paired.wins + paired.ties + paired.losses == len(result.cutoffs)
+    own, best = result.methods[OWN_RANKER]["ndcg@20"], result.methods[result.best_baseline]
+    assert paired.mean == pytest.approx(own - best["ndcg@20"], abs=1e-12)
+    assert f"{OWN_RANKER} - {result.best_baseline}" in format_table(result)
+
+
 def test_real_history_cutoffs_follow_the_month_rule(results: dict[str, RelistenResult]) -> None:
     # efrrowini has no 2025: its qualifying 2025 months have nothing relevant and are skipped.
     assert results["efrrowini"].cutoffs == [
@@ -201,6 +218,17 @@ def test_ties_go_to_the_lower_code_point_name() -> None:
     assert list(names[ranked]) == ["abba", "ABBA", "Zedd", "Ádele"]
 
 
+def test_paired_difference_counts_and_standard_error() -> None:
+    paired = paired_difference([0.5, 0.7, 0.9, 1.0], [0.4, 0.7, 1.0, 0.8])
+    diffs = np.array([0.1, 0.0, -0.1, 0.2])
+    assert paired.mean == pytest.approx(diffs.mean())
+    assert paired.standard_error == pytest.approx(diffs.std(ddof=1) / 2.0)
+    assert (paired.wins, paired.ties, paired.losses) == (2, 1, 1)
+    assert paired.describe().startswith("+0.0500 +- ")
+    single = paired_difference([1.0], [0.5])
+    assert (single.mean, single.standard_error, single.wins) == (0.5, 0.0, 1)
+
+
 def test_metrics_on_a_known_ranking() -> None:
     hits = np.array([False, True, True] + [False] * 20)
     assert recall_at_k(hits, 4, 20) == 0.5
@@ -236,6 +264,21 @@ def test_hand_made_history_ranks_ties_by_name(tmp_path: Path) -> None:
     payload = json.loads(result.to_json())
     assert payload["protocol"] == "relisten"
     assert set(payload["methods"]) == {*BASELINES, OWN_RANKER}
+
+
+def test_cli_prints_per_cutoff_ndcg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    listens = [
+        ("2023-01-01 11:00", "Adele", 60_000),
+        ("2023-01-01 10:00", "Bach", 60_000),
+        *[(f"2023-03-0{d} 09:00", "Adele", 200_000) for d in range(1, 4)],
+        ("2023-04-15 09:00", "Bach", 200_000),
+    ]
+    assert main([str(_account_history(tmp_path, listens)), "--per-cutoff"]) == 0
+    out = capsys.readouterr().out
+    assert "ndcg@20 per cutoff" in out
+    # Only March 1 has a relevant artist; count_all ties both, and Adele comes first by name.
+    row = next(line for line in out.splitlines() if line.startswith("2023-03-01"))
+    assert row.split()[1] == "1.0000"
 
 
 def test_cli_prints_json(capsys: pytest.CaptureFixture[str]) -> None:

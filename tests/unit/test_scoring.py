@@ -59,6 +59,31 @@ def test_parts_are_non_negative_and_sum_to_the_score() -> None:
     assert because_line(karol.parts).startswith("because: ")
 
 
+@pytest.mark.parametrize(
+    "weights",
+    [
+        HybridWeights(seed_weighting="rank", seed_popularity_penalty=0.3),
+        HybridWeights(match_exponent=0.0, popularity=0.1),
+        HybridWeights(match_exponent=2.0, tags=0.0),
+    ],
+)
+def test_parts_stay_non_negative_under_every_setting(weights: HybridWeights) -> None:
+    ranked = score_candidates(small_scene(), None, weights)
+    for scored in ranked:
+        assert all(value >= 0 for value in scored.parts.values())
+        assert math.fsum(scored.parts.values()) == scored.score
+    # match ** 0 is 1 only for listed neighbours: Mozart is nobody's similar artist.
+    mozart = next(scored for scored in ranked if scored.artist == "Mozart")
+    assert not any(name.startswith("similar to") for name in mozart.parts)
+
+
+def test_weights_are_validated() -> None:
+    with pytest.raises(ValueError, match="seed_weighting"):
+        HybridWeights(seed_weighting="binary")
+    with pytest.raises(ValueError, match="non-negative"):
+        HybridWeights(tags=-0.1)
+
+
 def test_unknown_candidate_scores_only_its_popularity() -> None:
     scene = small_scene()
     [mozart] = score_candidates(scene, ["Mozart"], HybridWeights(popularity=0.0))
@@ -131,9 +156,15 @@ def test_per_listener_path_ranks_like_the_batch_path() -> None:
     }
     listeners = {names[a]: float(count) for a, count in enumerate(space.listeners)}
     plays = split.training_plays
-    for listener in (0, 500, 1800):
+    rank_weights = HybridWeights(seed_weighting="rank", match_exponent=0.5, popularity=0.02)
+    for listener, weights in (
+        (0, discovery.DEFAULT_HYBRID_WEIGHTS),
+        (500, discovery.DEFAULT_HYBRID_WEIGHTS),
+        (1800, discovery.DEFAULT_HYBRID_WEIGHTS),
+        (900, rank_weights),
+    ):
         row = plays[listener]
-        batch = batch_scores(space, row, discovery.DEFAULT_HYBRID_WEIGHTS)[0]
+        batch = batch_scores(space, row, weights)[0]
         batch_top = [names[a] for a in discovery.top_artists(batch, row.indices)]
         inputs = ScoringInputs(
             known_artists={names[a]: float(w) for a, w in zip(row.indices, row.data, strict=True)},
@@ -143,7 +174,7 @@ def test_per_listener_path_ranks_like_the_batch_path() -> None:
             popularity_reference=space.popularity_reference,
         )
         candidates = [names[a] for a in np.argsort(-batch)[:500] if a not in set(row.indices)]
-        ranked = score_candidates(inputs, candidates, discovery.DEFAULT_HYBRID_WEIGHTS)
+        ranked = score_candidates(inputs, candidates, weights)
         assert [scored.artist for scored in ranked[:10]] == batch_top
         by_name = {scored.artist: scored.score for scored in ranked}
         for a in discovery.top_artists(batch, row.indices):
