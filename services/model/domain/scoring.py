@@ -11,12 +11,12 @@ validation NDCG@10 on the carved splits of seeds 42 / 43 / 44 (mean):
 - Seed strengths: log(1 + weight), times a seed degree penalty (listeners / reference) ** -0.15
   (a very popular seed says little about taste), scaled to sum to 1, so the mixing weights mean
   the same for a 20-artist and a 2,000-artist listener. Rank-normalised weights were close
-  (0.1844 mean) but not better than log (0.1847); binary was worse on seed 42.
+  (0.1844 mean) but not better than log (0.1847); binary was no better on seed 42.
 - Similar part: sum over seeds of strength * match(seed, candidate) ** 0.75, times a candidate
   degree penalty (listeners / reference) ** -0.15 (RP3beta-style: without it the graph keeps
   recommending the head). The evaluation's graph is an asymmetric cosine (alpha 0.8) top-1,000
   list with the best match scaled to 1, like Last.fm's artist.getSimilar. The match exponent
-  < 1 flattens the longer list (seed 42: 0.75 and 0.5 beat 1, 1.5 and 2).
+  < 1 flattens the longer list (seed 42 split: 0.5-0.75 beat 1, 1.5 and 2).
 - Tag part: cosine between the candidate's unit tag vector and the listener's weighted tag
   profile (raw counts beat log counts and tf-idf on validation), weight 0.8.
 - Chosen setting: 0.1863 / 0.1827 / 0.1850 (0.1847) vs the previous one (top-300, match ** 1,
