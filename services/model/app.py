@@ -4,6 +4,7 @@ and the Recommender gRPC server."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 from uuid import UUID
 
 from fullcircle.events import ProfilesUpdated, RecommendationsUpdated
@@ -12,12 +13,11 @@ from fullcircle.v1 import model_pb2, model_pb2_grpc
 from services.model.adapters import store
 from services.model.domain.composite import composite_scores
 from services.model.domain.explanation import explain
+from services.model.domain.scoring import HybridWeights, ScoredArtist, score_candidates
 from services.model.servicer import RecommenderServicer
 from services.model.settings import ModelSettings
 
 log = logging.getLogger(__name__)
-
-METHOD = "composite"
 
 
 class Retrainer:
@@ -27,7 +27,7 @@ class Retrainer:
         self.settings = settings
 
     async def on_profile_updated(self, event: ProfilesUpdated) -> None:
-        model_version = f"{METHOD}:{event.user_id.hex[:12]}:p{event.profile_version}"
+        model_version = f"{self.settings.scorer}:{event.user_id.hex[:12]}:p{event.profile_version}"
         existing = await store.set_for_profile(self.pool, event.user_id, event.profile_version)
         if existing is None:
             set_id, count = await self._recommend(event, model_version)
@@ -43,20 +43,55 @@ class Retrainer:
         )
 
     async def _recommend(self, event: ProfilesUpdated, model_version: str) -> tuple[UUID, int]:
-        inputs = await store.load_taste_inputs(self.pool, event.user_id, self.settings.seed_artists)
-        scored = composite_scores(inputs, self.settings.set_size)
+        scored, metrics = await self._score(event.user_id)
         items = [(item, *explain(item.parts)) for item in scored]
         set_id = await store.save_set(
             self.pool,
             event.user_id,
             event.profile_version,
             model_version,
-            METHOD,
-            {"candidates": len(scored), "seeds": len(inputs.endorsements)},
+            self.settings.scorer,
+            metrics,
             items,
         )
         log.info("set %s for %s: %d items", set_id, event.user_id, len(items))
         return set_id, len(items)
+
+    async def _score(self, user_id: UUID) -> tuple[list[ScoredArtist], dict[str, Any]]:
+        """The best new artists for the listener, by the configured scorer, with their names
+        as the listener's data spells them."""
+        limit = self.settings.set_size
+        if self.settings.scorer == "composite":
+            taste = await store.load_taste_inputs(self.pool, user_id, self.settings.seed_artists)
+            scored = composite_scores(taste, limit)
+            return scored, {"candidates": len(scored), "seeds": len(taste.endorsements)}
+        inputs = await store.load_hybrid_inputs(
+            self.pool, user_id, self.settings.seed_artists, self.settings.candidate_tags
+        )
+        ranked = score_candidates(inputs.scoring, inputs.candidates, HybridWeights())[:limit]
+        names = inputs.display_names
+        scored = [
+            ScoredArtist(
+                artist=names.get(item.artist, item.artist),
+                score=item.score,
+                parts={_display_label(label, names): value for label, value in item.parts.items()},
+                top_seed_artists=tuple(names.get(seed, seed) for seed in item.top_seed_artists),
+                top_tags=item.top_tags,
+            )
+            for item in ranked
+        ]
+        return scored, {
+            "candidates": len(inputs.candidates),
+            "seeds": len(inputs.scoring.known_artists),
+        }
+
+
+def _display_label(label: str, names: dict[str, str]) -> str:
+    """'similar to kano' -> 'similar to Kano': parts name artists as the listener spells them."""
+    if label.startswith("similar to "):
+        key = label.removeprefix("similar to ")
+        return f"similar to {names.get(key, key)}"
+    return label
 
 
 async def setup(runtime: ServiceRuntime) -> None:

@@ -38,10 +38,10 @@ def test_candidates_are_new_artists_ranked_by_endorsed_similarity_and_tags() -> 
     ghetts = ranked[0]
     assert ghetts.parts["similar to Kano"] == pytest.approx(0.9)
     assert ghetts.parts["similar to Bad Bunny"] == pytest.approx(0.025)
-    assert ghetts.parts["tag: grime"] == pytest.approx(0.6 * 100 / math.hypot(100, 40))
+    assert ghetts.parts["tag grime"] == pytest.approx(0.6 * 100 / math.hypot(100, 40))
     assert math.fsum(ghetts.parts.values()) == pytest.approx(ghetts.score)
-    assert ghetts.similar_to == ["Kano", "Bad Bunny"]
-    assert ghetts.top_tags == ["grime", "uk"]
+    assert ghetts.top_seed_artists == ("Kano", "Bad Bunny")
+    assert ghetts.top_tags == ("grime", "uk")
 
 
 def test_excluded_artists_never_come_back() -> None:

@@ -4,6 +4,7 @@ as published read models; writes model versions and recommendation sets to its o
 from __future__ import annotations
 
 import json
+import statistics
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -14,8 +15,9 @@ from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
-from services.model.domain.composite import ScoredArtist, TasteInputs
+from services.model.domain.composite import TasteInputs
 from services.model.domain.rediscovery import PastArtist
+from services.model.domain.scoring import ScoredArtist, ScoringInputs
 
 
 @dataclass(frozen=True)
@@ -152,8 +154,8 @@ async def save_set(
                         scored.score,
                         because,
                         json.dumps(parts),
-                        scored.similar_to,
-                        scored.top_tags,
+                        list(scored.top_seed_artists),
+                        list(scored.top_tags),
                     )
                 )
     return set_id
@@ -215,4 +217,90 @@ async def load_profile_summary(
     version, computed_at, plays, listens, artist_count, half_life_days = header
     return ProfileSummary(
         version, computed_at, plays, listens, artist_count, half_life_days, artists, tags
+    )
+
+
+@dataclass(frozen=True)
+class HybridInputs:
+    """What the hybrid scorer needs for one listener, keyed by lower-cased artist name."""
+
+    scoring: ScoringInputs
+    candidates: list[str]
+    display_names: dict[str, str]
+
+
+async def load_hybrid_inputs(
+    pool: AsyncConnectionPool,
+    user_id: UUID,
+    seed_artists: int,
+    candidate_tags: int,
+    excluded: frozenset[str] = frozenset(),
+) -> HybridInputs:
+    """The listener's artists (decayed listens), the similar artists of the strongest of them
+    and the top artists of their strongest tags as candidates, tags and popularity of all."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT artist_name, decayed_weight FROM features.artist_stats WHERE user_id = %s",
+            (user_id,),
+        )
+        known: dict[str, float] = {}
+        played: set[str] = set()  # skipped-only artists are not new either
+        display: dict[str, str] = {}
+        for name, weight in await cur.fetchall():
+            key = name.lower()
+            played.add(key)
+            if weight > 0:
+                known[key] = known.get(key, 0.0) + float(weight)
+            display.setdefault(key, name)
+        seeds = sorted(known, key=lambda key: (-known[key], key))[:seed_artists]
+        cur = await conn.execute(
+            "SELECT artist_key, similar_key, similar_name, match FROM enrich.similar_artists"
+            " WHERE artist_key = ANY(%s)",
+            (seeds,),
+        )
+        similar: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for seed, candidate, name, match in await cur.fetchall():
+            similar[seed].append((candidate, float(match)))
+            display.setdefault(candidate, name)
+        cur = await conn.execute(
+            """SELECT t.artist_key, t.name FROM enrich.tag_top_artists t
+               WHERE t.tag IN (SELECT tag FROM features.tag_profile WHERE user_id = %s
+                               ORDER BY weight DESC, tag LIMIT %s)""",
+            (user_id, candidate_tags),
+        )
+        by_tag = await cur.fetchall()
+        for key, name in by_tag:
+            display.setdefault(key, name)
+        candidates = sorted(
+            ({c for pairs in similar.values() for c, _ in pairs} | {key for key, _ in by_tag})
+            - played
+            - excluded
+        )
+        everyone = [*known, *candidates]
+        cur = await conn.execute(
+            "SELECT artist_key, tag, weight FROM enrich.artist_tags WHERE artist_key = ANY(%s)",
+            (everyone,),
+        )
+        artist_tags: dict[str, dict[str, float]] = defaultdict(dict)
+        for key, tag, weight in await cur.fetchall():
+            artist_tags[key][tag] = float(weight)
+        cur = await conn.execute(
+            "SELECT artist_key, listeners FROM enrich.artists"
+            " WHERE artist_key = ANY(%s) AND listeners IS NOT NULL",
+            (everyone,),
+        )
+        listeners = {key: float(count) for key, count in await cur.fetchall()}
+    # Candidates are tagged without artist.getInfo: an unknown count is neither popular nor
+    # obscure, so it gets the typical count of those known (no degree boost or penalty).
+    typical = statistics.median(listeners.values()) if listeners else 1.0
+    return HybridInputs(
+        scoring=ScoringInputs(
+            known_artists=known,
+            artist_tags=artist_tags,
+            similar_artists=similar,
+            listeners={key: listeners.get(key, typical) for key in everyone},
+            popularity_reference=max(listeners.values(), default=1.0),
+        ),
+        candidates=candidates,
+        display_names=display,
     )

@@ -14,16 +14,9 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class ScoredArtist:
-    artist: str
-    score: float
-    parts: dict[str, float]  # "similar to X" / "tag: indie" -> contribution; sums to score
-    similar_to: list[str] = field(default_factory=list)
-    top_tags: list[str] = field(default_factory=list)
+from services.model.domain.scoring import ScoredArtist
 
 
 @dataclass(frozen=True)
@@ -67,14 +60,14 @@ def _score(
             share = inputs.tag_profile.get(tag, 0.0)
             if share > 0:
                 tag_parts[tag] = tag_weight * share * weight / norm
-    parts.update({f"tag: {tag}": value for tag, value in tag_parts.items()})
+    parts.update({f"tag {tag}": value for tag, value in tag_parts.items()})
     return ScoredArtist(
         artist=inputs.display_names.get(candidate, candidate),
         score=sum(parts.values()),
         parts=parts,
-        similar_to=[
+        top_seed_artists=tuple(
             inputs.display_names.get(seed, seed)
             for seed, _ in sorted(seeds.items(), key=lambda item: -item[1])[:3]
-        ],
-        top_tags=[tag for tag, _ in sorted(tag_parts.items(), key=lambda item: -item[1])[:3]],
+        ),
+        top_tags=tuple(tag for tag, _ in sorted(tag_parts.items(), key=lambda item: -item[1])[:3]),
     )

@@ -10,10 +10,12 @@ from services.model.domain.explain import explain_percentages
 
 def part_kind(label: str) -> str:
     """tag, seed_artist, history or other, from a part's label."""
-    if label.startswith("tag: "):
+    if label.startswith("tag ") or label == "other tags":
         return "tag"
     if label.startswith("similar to "):
         return "seed_artist"
+    if label == "popularity":
+        return "popularity"
     if label.startswith(("loved: ", "silent for ")):
         return "history"
     return "other"
@@ -38,4 +40,4 @@ def explain(parts: Mapping[str, float], max_items: int = 3) -> tuple[str, list[d
 
 
 def _short(label: str) -> str:
-    return label.removeprefix("tag: ")
+    return label.removeprefix("tag ")

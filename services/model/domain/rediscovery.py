@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.model.domain.composite import ScoredArtist
+from services.model.domain.scoring import ScoredArtist
 
 DORMANT_HALF_LIFE_DAYS = 180.0
 
@@ -48,6 +48,8 @@ def rediscoveries(
                     f"loved: {past.listens} listens": score * loved_share,
                     f"silent for {silent_days / 30.44:.0f} months": score * (1 - loved_share),
                 },
+                top_seed_artists=(),
+                top_tags=(),
             )
         )
     scored.sort(key=lambda item: (-item.score, item.artist))
