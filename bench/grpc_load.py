@@ -31,8 +31,8 @@ from fullcircle.stack import LocalStack, StackState
 from fullcircle.v1 import gateway_pb2, gateway_pb2_grpc
 from services.gateway.adapters.accounts import create_user
 from services.model.adapters.store import save_set
-from services.model.domain.composite import ScoredArtist
 from services.model.domain.explanation import explain
+from services.model.domain.scoring import ScoredArtist
 
 BENCH_REDIS_DB = 12
 

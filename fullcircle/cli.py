@@ -520,6 +520,61 @@ def recs(
 
 
 @app.command()
+def explain(artist: str, user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Every named part of one recommendation's score."""
+    gateway = _gateway(data_dir, user)
+
+    async def fetch() -> common_pb2.Recommendation:
+        async with FullCircleClient(*gateway) as client:
+            return await client.explain(artist)
+
+    try:
+        item = _run(fetch())
+    except grpc.aio.AioRpcError as exc:
+        raise _fail(exc.details() or str(exc.code())) from None
+    console.print(f"[bold]{item.artist}[/] {item.because}")
+    table = Table("part", "kind", "share")
+    for part in item.parts:
+        table.add_row(part.label, part.kind, f"{part.percent}%")
+    console.print(table)
+
+
+@app.command()
+def feedback(
+    artist: str,
+    user: UserOpt,
+    like: Annotated[bool, typer.Option("--like", help="more like this")] = False,
+    dislike: Annotated[bool, typer.Option("--dislike", help="never recommend it again")] = False,
+    hide: Annotated[bool, typer.Option("--hide", help="not now: hide it for --days")] = False,
+    days: Annotated[int, typer.Option(help="how long --hide lasts")] = 90,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Tell Full-Circle what you think of an artist; the next recommendations follow it."""
+    chosen = [
+        kind
+        for flag, kind in (
+            (like, common_pb2.FEEDBACK_KIND_LIKE),
+            (dislike, common_pb2.FEEDBACK_KIND_DISLIKE),
+            (hide, common_pb2.FEEDBACK_KIND_DO_NOT_RECOMMEND),
+        )
+        if flag
+    ]
+    if len(chosen) != 1:
+        raise _fail("say one of --like, --dislike or --hide")
+    gateway = _gateway(data_dir, user)
+
+    async def send() -> str:
+        async with FullCircleClient(*gateway) as client:
+            return await client.feedback(artist, chosen[0], days if hide else 0)
+
+    try:
+        expires_at = _run(send())
+    except grpc.aio.AioRpcError as exc:
+        raise _fail(exc.details() or str(exc.code())) from None
+    console.print(f"noted for {artist}" + (f", until {expires_at}" if expires_at else ""))
+
+
+@app.command()
 def watch(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Print each new recommendation set as it arrives (Ctrl-C to stop)."""
 

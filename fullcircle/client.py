@@ -78,6 +78,27 @@ class FullCircleClient:
         )
         return call
 
+    async def explain(self, artist: str) -> common_pb2.Recommendation:
+        reply: common_pb2.Recommendation = await self.stub.ExplainRecommendation(
+            gateway_pb2.ExplainRecommendationRequest(artist=artist),
+            metadata=self.metadata,
+            timeout=DEADLINE_S,
+        )
+        return reply
+
+    async def feedback(
+        self, artist: str, kind: common_pb2.FeedbackKind, expires_in_days: int = 0
+    ) -> str:
+        """Like, dislike or hide an artist; returns when hiding ends (empty: never)."""
+        reply = await self.stub.SubmitFeedback(
+            gateway_pb2.SubmitFeedbackRequest(
+                artist=artist, kind=kind, expires_in_days=expires_in_days
+            ),
+            metadata=self.metadata,
+            timeout=DEADLINE_S,
+        )
+        return str(reply.expires_at)
+
     async def sync_spotify(self) -> str:
         """Ask for a Spotify sync now; returns the request id."""
         reply = await self.stub.SyncSpotify(

@@ -26,7 +26,7 @@ CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
     ARTISTS_ENRICHED: ("features",),
     PROFILES_UPDATED: ("model", "enrich"),
     RECOMMENDATIONS_UPDATED: (),
-    FEEDBACK_SUBMITTED: ("features", "model"),
+    FEEDBACK_SUBMITTED: ("model",),
     SYNC_REQUESTED: ("ingest",),
 }
 
@@ -143,7 +143,7 @@ class FeedbackSubmitted(Event):
     stream: ClassVar[str] = FEEDBACK_SUBMITTED
     user_id: UUID
     artist: str
-    kind: Literal["like", "dislike", "block"]
+    kind: Literal["like", "dislike", "do_not_recommend"]
     expires_at: datetime | None = None
 
 

@@ -12,9 +12,20 @@ class RecommendationMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RECOMMENDATION_MODE_UNSPECIFIED: _ClassVar[RecommendationMode]
     RECOMMENDATION_MODE_DISCOVERY: _ClassVar[RecommendationMode]
     RECOMMENDATION_MODE_REDISCOVERY: _ClassVar[RecommendationMode]
+
+class FeedbackKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FEEDBACK_KIND_UNSPECIFIED: _ClassVar[FeedbackKind]
+    FEEDBACK_KIND_LIKE: _ClassVar[FeedbackKind]
+    FEEDBACK_KIND_DISLIKE: _ClassVar[FeedbackKind]
+    FEEDBACK_KIND_DO_NOT_RECOMMEND: _ClassVar[FeedbackKind]
 RECOMMENDATION_MODE_UNSPECIFIED: RecommendationMode
 RECOMMENDATION_MODE_DISCOVERY: RecommendationMode
 RECOMMENDATION_MODE_REDISCOVERY: RecommendationMode
+FEEDBACK_KIND_UNSPECIFIED: FeedbackKind
+FEEDBACK_KIND_LIKE: FeedbackKind
+FEEDBACK_KIND_DISLIKE: FeedbackKind
+FEEDBACK_KIND_DO_NOT_RECOMMEND: FeedbackKind
 
 class ExplanationPart(_message.Message):
     __slots__ = ("label", "kind", "share", "percent")

@@ -117,3 +117,25 @@ class SyncSpotifyAccepted(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     def __init__(self, request_id: _Optional[str] = ...) -> None: ...
+
+class ExplainRecommendationRequest(_message.Message):
+    __slots__ = ("artist",)
+    ARTIST_FIELD_NUMBER: _ClassVar[int]
+    artist: str
+    def __init__(self, artist: _Optional[str] = ...) -> None: ...
+
+class SubmitFeedbackRequest(_message.Message):
+    __slots__ = ("artist", "kind", "expires_in_days")
+    ARTIST_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_DAYS_FIELD_NUMBER: _ClassVar[int]
+    artist: str
+    kind: _common_pb2.FeedbackKind
+    expires_in_days: int
+    def __init__(self, artist: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.FeedbackKind, str]] = ..., expires_in_days: _Optional[int] = ...) -> None: ...
+
+class FeedbackAccepted(_message.Message):
+    __slots__ = ("expires_at",)
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    expires_at: str
+    def __init__(self, expires_at: _Optional[str] = ...) -> None: ...

@@ -60,6 +60,16 @@ class FullCircleStub:
                 request_serializer=fullcircle_dot_v1_dot_gateway__pb2.GetTasteProfileRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_common__pb2.TasteProfile.FromString,
                 _registered_method=True)
+        self.ExplainRecommendation = channel.unary_unary(
+                '/fullcircle.v1.FullCircle/ExplainRecommendation',
+                request_serializer=fullcircle_dot_v1_dot_gateway__pb2.ExplainRecommendationRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_common__pb2.Recommendation.FromString,
+                _registered_method=True)
+        self.SubmitFeedback = channel.unary_unary(
+                '/fullcircle.v1.FullCircle/SubmitFeedback',
+                request_serializer=fullcircle_dot_v1_dot_gateway__pb2.SubmitFeedbackRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_gateway__pb2.FeedbackAccepted.FromString,
+                _registered_method=True)
         self.SyncSpotify = channel.unary_unary(
                 '/fullcircle.v1.FullCircle/SyncSpotify',
                 request_serializer=fullcircle_dot_v1_dot_gateway__pb2.SyncSpotifyRequest.SerializeToString,
@@ -105,6 +115,20 @@ class FullCircleServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExplainRecommendation(self, request, context):
+        """The full breakdown of one recommended artist's score (every named part, summing to 100%).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitFeedback(self, request, context):
+        """Like, dislike or hide an artist; the next GetRecommendations answer already reflects it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SyncSpotify(self, request, context):
         """Fetch the caller's recent Spotify plays now instead of at the next scheduled sync.
         """
@@ -139,6 +163,16 @@ def add_FullCircleServicer_to_server(servicer, server):
                     servicer.GetTasteProfile,
                     request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.GetTasteProfileRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_common__pb2.TasteProfile.SerializeToString,
+            ),
+            'ExplainRecommendation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExplainRecommendation,
+                    request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.ExplainRecommendationRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_common__pb2.Recommendation.SerializeToString,
+            ),
+            'SubmitFeedback': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitFeedback,
+                    request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.SubmitFeedbackRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_gateway__pb2.FeedbackAccepted.SerializeToString,
             ),
             'SyncSpotify': grpc.unary_unary_rpc_method_handler(
                     servicer.SyncSpotify,
@@ -281,6 +315,60 @@ class FullCircle:
             '/fullcircle.v1.FullCircle/GetTasteProfile',
             fullcircle_dot_v1_dot_gateway__pb2.GetTasteProfileRequest.SerializeToString,
             fullcircle_dot_v1_dot_common__pb2.TasteProfile.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExplainRecommendation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.FullCircle/ExplainRecommendation',
+            fullcircle_dot_v1_dot_gateway__pb2.ExplainRecommendationRequest.SerializeToString,
+            fullcircle_dot_v1_dot_common__pb2.Recommendation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitFeedback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.FullCircle/SubmitFeedback',
+            fullcircle_dot_v1_dot_gateway__pb2.SubmitFeedbackRequest.SerializeToString,
+            fullcircle_dot_v1_dot_gateway__pb2.FeedbackAccepted.FromString,
             options,
             channel_credentials,
             insecure,

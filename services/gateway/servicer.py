@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 from uuid import UUID
 
 import grpc
@@ -15,7 +16,12 @@ from psycopg_pool import AsyncConnectionPool
 
 from fullcircle.bus import Bus
 from fullcircle.errors import InvalidArgument, NotFound, ResourceExhausted
-from fullcircle.events import ImportRequested, RecommendationsUpdated, SyncRequested
+from fullcircle.events import (
+    FeedbackSubmitted,
+    ImportRequested,
+    RecommendationsUpdated,
+    SyncRequested,
+)
 from fullcircle.grpc_server import rpc_errors
 from fullcircle.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, model_pb2, model_pb2_grpc
 from services.gateway.adapters import accounts
@@ -29,6 +35,11 @@ from services.gateway.auth import current_user
 from services.gateway.settings import GatewaySettings
 
 MAX_LIMIT = 100
+FEEDBACK_EVENT_KINDS: dict[int, Literal["like", "dislike", "do_not_recommend"]] = {
+    common_pb2.FEEDBACK_KIND_LIKE: "like",
+    common_pb2.FEEDBACK_KIND_DISLIKE: "dislike",
+    common_pb2.FEEDBACK_KIND_DO_NOT_RECOMMEND: "do_not_recommend",
+}
 SETS_KEPT = 256
 
 
@@ -228,6 +239,52 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
             self._sets.pop(key, None)
             raise
         return rec_set
+
+    @rpc_errors
+    async def ExplainRecommendation(
+        self,
+        request: gateway_pb2.ExplainRecommendationRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> common_pb2.Recommendation:
+        if len(request.artist) > 500:
+            raise InvalidArgument("an artist name is at most 500 characters")
+        reply: common_pb2.Recommendation = await self.model.ExplainRecommendation(
+            model_pb2.ModelExplainRequest(user_id=str(current_user()), artist=request.artist),
+            timeout=self._deadline(context),
+        )
+        return reply
+
+    @rpc_errors
+    async def SubmitFeedback(
+        self, request: gateway_pb2.SubmitFeedbackRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.FeedbackAccepted:
+        user_id = current_user()
+        kind = FEEDBACK_EVENT_KINDS.get(request.kind)
+        if kind is None:
+            raise InvalidArgument("kind is LIKE, DISLIKE or DO_NOT_RECOMMEND")
+        if not 0 <= request.expires_in_days <= 3650:
+            raise InvalidArgument("expires_in_days is 0 (90 days) to 3650")
+        expires_at = None
+        if request.kind == common_pb2.FEEDBACK_KIND_DO_NOT_RECOMMEND:
+            expires_at = datetime.now(UTC) + timedelta(days=request.expires_in_days or 90)
+        # Recorded by the model before answering, so the next answer already reflects it;
+        # the event then lets the model remake the set.
+        await self.model.RecordFeedback(
+            model_pb2.ModelFeedbackRequest(
+                user_id=str(user_id),
+                artist=request.artist,
+                kind=request.kind,
+                expires_at=expires_at.isoformat() if expires_at else "",
+            ),
+            timeout=self._deadline(context),
+        )
+        await self.cache.invalidate(user_id)
+        await self.bus.publish(
+            FeedbackSubmitted(
+                user_id=user_id, artist=request.artist.strip(), kind=kind, expires_at=expires_at
+            )
+        )
+        return gateway_pb2.FeedbackAccepted(expires_at=expires_at.isoformat() if expires_at else "")
 
     @rpc_errors
     async def SyncSpotify(

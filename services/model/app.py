@@ -7,7 +7,7 @@ import logging
 from typing import Any
 from uuid import UUID
 
-from fullcircle.events import ProfilesUpdated, RecommendationsUpdated
+from fullcircle.events import FeedbackSubmitted, ProfilesUpdated, RecommendationsUpdated
 from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import model_pb2, model_pb2_grpc
 from services.model.adapters import store
@@ -30,7 +30,9 @@ class Retrainer:
         model_version = f"{self.settings.scorer}:{event.user_id.hex[:12]}:p{event.profile_version}"
         existing = await store.set_for_profile(self.pool, event.user_id, event.profile_version)
         if existing is None:
-            set_id, count = await self._recommend(event, model_version)
+            set_id, count = await self._recommend(
+                event.user_id, event.profile_version, model_version
+            )
         else:
             set_id, count = existing
         await self.bus.publish(
@@ -42,31 +44,60 @@ class Retrainer:
             )
         )
 
-    async def _recommend(self, event: ProfilesUpdated, model_version: str) -> tuple[UUID, int]:
-        scored, metrics = await self._score(event.user_id)
+    async def on_feedback(self, event: FeedbackSubmitted) -> None:
+        """Feedback changes the next set too: the same profile, the next revision."""
+        latest = await store.latest_revision(self.pool, event.user_id)
+        if latest is None:
+            return
+        profile_version, revision = latest
+        if event.occurred_at < await store.set_created_at(self.pool, event.user_id):
+            return  # a newer set already took this feedback into account
+        model_version = (
+            f"{self.settings.scorer}:{event.user_id.hex[:12]}:p{profile_version}r{revision + 1}"
+        )
+        set_id, count = await self._recommend(
+            event.user_id, profile_version, model_version, revision + 1
+        )
+        await self.bus.publish(
+            RecommendationsUpdated(
+                user_id=event.user_id, set_id=set_id, model_version=model_version, items=count
+            )
+        )
+
+    async def _recommend(
+        self, user_id: UUID, profile_version: int, model_version: str, revision: int = 0
+    ) -> tuple[UUID, int]:
+        scored, metrics = await self._score(user_id)
         items = [(item, *explain(item.parts)) for item in scored]
         set_id = await store.save_set(
             self.pool,
-            event.user_id,
-            event.profile_version,
+            user_id,
+            profile_version,
             model_version,
             self.settings.scorer,
             metrics,
             items,
+            revision,
         )
-        log.info("set %s for %s: %d items", set_id, event.user_id, len(items))
+        log.info("set %s for %s: %d items", set_id, user_id, len(items))
         return set_id, len(items)
 
     async def _score(self, user_id: UUID) -> tuple[list[ScoredArtist], dict[str, Any]]:
         """The best new artists for the listener, by the configured scorer, with their names
         as the listener's data spells them."""
         limit = self.settings.set_size
+        hidden, liked = await store.feedback_keys(self.pool, user_id)
         if self.settings.scorer == "composite":
             taste = await store.load_taste_inputs(self.pool, user_id, self.settings.seed_artists)
-            scored = composite_scores(taste, limit)
+            scored = composite_scores(taste, limit, exclude=frozenset(hidden))
             return scored, {"candidates": len(scored), "seeds": len(taste.endorsements)}
         inputs = await store.load_hybrid_inputs(
-            self.pool, user_id, self.settings.seed_artists, self.settings.candidate_tags
+            self.pool,
+            user_id,
+            self.settings.seed_artists,
+            self.settings.candidate_tags,
+            excluded=frozenset(hidden | liked),
+            liked=frozenset(liked),
         )
         ranked = score_candidates(inputs.scoring, inputs.candidates, HybridWeights())[:limit]
         names = inputs.display_names
@@ -98,6 +129,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     settings = ModelSettings()
     retrainer = Retrainer(runtime, settings)
     runtime.bus.consume(ProfilesUpdated, retrainer.on_profile_updated)
+    runtime.bus.consume(FeedbackSubmitted, retrainer.on_feedback)
     runtime.grpc.add(
         model_pb2_grpc.add_RecommenderServicer_to_server,
         RecommenderServicer(runtime.pool),

@@ -38,19 +38,38 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
             set_id=str(stored.set_id),
             model_version=stored.model_version,
             created_at=stored.created_at.isoformat(),
-            items=[
-                common_pb2.Recommendation(
-                    artist=item.artist,
-                    score=item.score,
-                    mode=common_pb2.RECOMMENDATION_MODE_DISCOVERY,
-                    because=item.because,
-                    parts=[common_pb2.ExplanationPart(**part) for part in item.parts],
-                    similar_to=item.similar_to,
-                    top_tags=item.top_tags,
-                )
-                for item in stored.items
-            ],
+            items=[_recommendation(item) for item in stored.items],
         )
+
+    @rpc_errors
+    async def ExplainRecommendation(
+        self, request: model_pb2.ModelExplainRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.Recommendation:
+        user_id = _uuid(request.user_id, "user_id")
+        if not request.artist.strip():
+            raise InvalidArgument("name the artist to explain")
+        item = await store.explain_item(self.pool, user_id, request.artist.strip())
+        if item is None:
+            raise NotFound(
+                f"{request.artist[:200]!r} is not in your current recommendations; "
+                "GetRecommendations lists them"
+            )
+        return _recommendation(item)
+
+    @rpc_errors
+    async def RecordFeedback(
+        self, request: model_pb2.ModelFeedbackRequest, context: grpc.aio.ServicerContext
+    ) -> model_pb2.ModelFeedbackReply:
+        user_id = _uuid(request.user_id, "user_id")
+        kind = FEEDBACK_KINDS.get(request.kind)
+        if kind is None:
+            raise InvalidArgument("feedback kind is LIKE, DISLIKE or DO_NOT_RECOMMEND")
+        artist = request.artist.strip()
+        if not artist or len(artist) > 500:
+            raise InvalidArgument("name the artist (1 to 500 characters)")
+        expires_at = datetime.fromisoformat(request.expires_at) if request.expires_at else None
+        await store.record_feedback(self.pool, user_id, artist, kind, expires_at)
+        return model_pb2.ModelFeedbackReply()
 
     async def _rediscovery(self, user_id: UUID, limit: int) -> common_pb2.RecommendationSet:
         now = datetime.now(UTC)
@@ -91,6 +110,25 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
             computed_at=summary.computed_at.isoformat(),
             half_life_days=summary.half_life_days,
         )
+
+
+FEEDBACK_KINDS = {
+    common_pb2.FEEDBACK_KIND_LIKE: "like",
+    common_pb2.FEEDBACK_KIND_DISLIKE: "dislike",
+    common_pb2.FEEDBACK_KIND_DO_NOT_RECOMMEND: "do_not_recommend",
+}
+
+
+def _recommendation(item: store.StoredItem) -> common_pb2.Recommendation:
+    return common_pb2.Recommendation(
+        artist=item.artist,
+        score=item.score,
+        mode=common_pb2.RECOMMENDATION_MODE_DISCOVERY,
+        because=item.because,
+        parts=[common_pb2.ExplanationPart(**part) for part in item.parts],
+        similar_to=item.similar_to,
+        top_tags=item.top_tags,
+    )
 
 
 def _uuid(value: str, field_name: str) -> UUID:

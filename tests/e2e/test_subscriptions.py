@@ -15,8 +15,8 @@ from fullcircle.events import RecommendationsUpdated
 from fullcircle.settings import FullCircleSettings
 from fullcircle.stack import LocalStack, StackState
 from services.model.adapters.store import save_set
-from services.model.domain.composite import ScoredArtist
 from services.model.domain.explanation import explain
+from services.model.domain.scoring import ScoredArtist
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,9 @@ async def _new_set(state: StackState, user_id: uuid.UUID, version: int, names: l
     """Store a recommendation set as the model would (the event is sent separately)."""
     items = []
     for rank, name in enumerate(names):
-        scored = ScoredArtist(name, 1.0 / (rank + 1), {f"similar to Seed {version}": 1.0})
+        scored = ScoredArtist(
+            name, 1.0 / (rank + 1), {f"similar to Seed {version}": 1.0}, (f"Seed {version}",), ()
+        )
         items.append((scored, *explain(scored.parts)))
     pool = await open_pool(state.database_url, max_size=1)
     set_id = await save_set(

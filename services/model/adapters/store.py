@@ -104,15 +104,16 @@ async def load_past_artists(pool: AsyncConnectionPool, user_id: UUID) -> list[Pa
 
 
 async def set_for_profile(
-    pool: AsyncConnectionPool, user_id: UUID, profile_version: int
+    pool: AsyncConnectionPool, user_id: UUID, profile_version: int, revision: int = 0
 ) -> tuple[UUID, int] | None:
-    """The set already made for this profile version and its size (a redelivered event)."""
+    """The set already made for this profile version and revision, and its size."""
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT s.set_id, count(r.rank) FROM model.recommendation_sets s"
             " LEFT JOIN model.recommendations r ON r.set_id = s.set_id"
-            " WHERE s.user_id = %s AND s.profile_version = %s GROUP BY s.set_id",
-            (user_id, profile_version),
+            " WHERE s.user_id = %s AND s.profile_version = %s AND s.revision = %s"
+            " GROUP BY s.set_id",
+            (user_id, profile_version, revision),
         )
         row = await cur.fetchone()
     return (row[0], int(row[1])) if row else None
@@ -126,6 +127,7 @@ async def save_set(
     method: str,
     metrics: dict[str, Any],
     items: Sequence[tuple[ScoredArtist, str, list[dict[str, Any]]]],
+    revision: int = 0,
 ) -> UUID:
     """Store a model version and its recommendation set; items are (scored, because, parts)."""
     set_id = uuid.uuid4()
@@ -137,8 +139,9 @@ async def save_set(
         )
         await conn.execute(
             "INSERT INTO model.recommendation_sets"
-            " (set_id, user_id, profile_version, model_version) VALUES (%s, %s, %s, %s)",
-            (set_id, user_id, profile_version, model_version),
+            " (set_id, user_id, profile_version, revision, model_version)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (set_id, user_id, profile_version, revision, model_version),
         )
         async with conn.cursor().copy(
             "COPY model.recommendations (set_id, rank, artist, mode, score, because, parts,"
@@ -182,9 +185,11 @@ async def load_set(
         if header is None:
             return None
         cur = await conn.execute(
-            "SELECT artist, mode, score, because, parts, similar_to, top_tags"
-            " FROM model.recommendations WHERE set_id = %s ORDER BY rank LIMIT %s",
-            (header[0], limit),
+            f"""SELECT artist, mode, score, because, parts, similar_to, top_tags
+                FROM model.recommendations WHERE set_id = %s
+                  AND lower(artist) NOT IN ({_HIDDEN_ARTISTS})
+                ORDER BY rank LIMIT %s""",
+            (header[0], user_id, limit),
         )
         items = [StoredItem(*row) for row in await cur.fetchall()]
     return StoredSet(header[0], header[1], header[2], items)
@@ -235,6 +240,7 @@ async def load_hybrid_inputs(
     seed_artists: int,
     candidate_tags: int,
     excluded: frozenset[str] = frozenset(),
+    liked: frozenset[str] = frozenset(),
 ) -> HybridInputs:
     """The listener's artists (decayed listens), the similar artists of the strongest of them
     and the top artists of their strongest tags as candidates, tags and popularity of all."""
@@ -252,6 +258,12 @@ async def load_hybrid_inputs(
             if weight > 0:
                 known[key] = known.get(key, 0.0) + float(weight)
             display.setdefault(key, name)
+        # A liked recommendation counts among the listener's tastes, as strongly as their
+        # strongest artist, so its similar artists come next.
+        strongest = max(known.values(), default=1.0)
+        for key in liked:
+            known[key] = max(known.get(key, 0.0), strongest)
+            played.add(key)
         seeds = sorted(known, key=lambda key: (-known[key], key))[:seed_artists]
         cur = await conn.execute(
             "SELECT artist_key, similar_key, similar_name, match FROM enrich.similar_artists"
@@ -304,3 +316,78 @@ async def load_hybrid_inputs(
         candidates=candidates,
         display_names=display,
     )
+
+
+# Artists the listener disliked, or hid until a date still to come: never shown, whatever the
+# set says, from the moment the feedback is recorded.
+_HIDDEN_ARTISTS = """SELECT artist_key FROM model.feedback WHERE user_id = %s
+    AND kind IN ('dislike', 'do_not_recommend') AND (expires_at IS NULL OR expires_at > now())"""
+
+
+async def record_feedback(
+    pool: AsyncConnectionPool,
+    user_id: UUID,
+    artist: str,
+    kind: str,
+    expires_at: datetime | None,
+) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(
+            """INSERT INTO model.feedback (user_id, artist_key, artist, kind, expires_at)
+               VALUES (%s, %s, %s, %s, %s)
+               ON CONFLICT (user_id, artist_key) DO UPDATE SET kind = excluded.kind,
+                   artist = excluded.artist, expires_at = excluded.expires_at,
+                   created_at = now()""",
+            (user_id, artist.lower(), artist, kind, expires_at),
+        )
+
+
+async def feedback_keys(pool: AsyncConnectionPool, user_id: UUID) -> tuple[set[str], set[str]]:
+    """(hidden, liked) artist keys of the listener's feedback in force now."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT artist_key, kind FROM model.feedback WHERE user_id = %s"
+            " AND (expires_at IS NULL OR expires_at > now())",
+            (user_id,),
+        )
+        rows = await cur.fetchall()
+    hidden = {key for key, kind in rows if kind != "like"}
+    return hidden, {key for key, kind in rows if kind == "like"}
+
+
+async def latest_revision(pool: AsyncConnectionPool, user_id: UUID) -> tuple[int, int] | None:
+    """(profile version, revision) of the listener's newest set."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT profile_version, revision FROM model.recommendation_sets WHERE user_id = %s"
+            " ORDER BY profile_version DESC, revision DESC LIMIT 1",
+            (user_id,),
+        )
+        row = await cur.fetchone()
+    return (int(row[0]), int(row[1])) if row else None
+
+
+async def explain_item(pool: AsyncConnectionPool, user_id: UUID, artist: str) -> StoredItem | None:
+    """The named artist as the listener's newest set explains it."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT r.artist, r.mode, r.score, r.because, r.parts, r.similar_to, r.top_tags
+               FROM model.recommendations r
+               WHERE r.set_id = (SELECT set_id FROM model.recommendation_sets WHERE user_id = %s
+                                 ORDER BY created_at DESC LIMIT 1)
+                 AND lower(r.artist) = lower(%s)""",
+            (user_id, artist),
+        )
+        row = await cur.fetchone()
+    return StoredItem(*row) if row else None
+
+
+async def set_created_at(pool: AsyncConnectionPool, user_id: UUID) -> datetime:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT max(created_at) FROM model.recommendation_sets WHERE user_id = %s", (user_id,)
+        )
+        row = await cur.fetchone()
+    assert row is not None and row[0] is not None, "called only once a set exists"
+    created: datetime = row[0]
+    return created

@@ -22,11 +22,13 @@ def part_kind(label: str) -> str:
 
 
 def explain(parts: Mapping[str, float], max_items: int = 3) -> tuple[str, list[dict[str, Any]]]:
-    """The `because` line and the full breakdown (label, kind, share, percent); percents sum
-    to 100 whenever the score is positive."""
+    """The `because` line (the `max_items` largest parts and "other") and the full breakdown,
+    every part with its kind, share and percent; each sums to 100 when the score is positive."""
     total = sum(value for value in parts.values() if value > 0)
-    shown = explain_percentages(parts, max_items=max_items)
-    because = "because: " + ", ".join(f"{pct}% {_short(label)}" for label, pct in shown)
+    because = "because: " + ", ".join(
+        f"{pct}% {_short(label)}" for label, pct in explain_percentages(parts, max_items)
+    )
+    shown = explain_percentages(parts, max_items=max(1, len(parts)))
     breakdown = [
         {
             "label": label,
