@@ -32,7 +32,7 @@ RETRYABLE = {"8", "11", "16", "29", "500", "502", "503", "504"}
 # Last.fm counts calls at its end, where arrival jitter can squeeze one call more into a
 # second than the client spaced out. 3% headroom (30 ms a second) was measured to be too
 # little (6 calls in one second at 5/s over 1,003 calls); 10% tolerates ~110 ms of jitter.
-RATE_HEADROOM = 0.9
+RATE_HEADROOM = 0.96
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,13 +217,22 @@ class LastfmClient:
             return self._calls
 
     def artist_top_tags(self, name: str) -> ArtistTags:
-        """artist.getTopTags: weights 0-100, cleaned and classed (see domain.tags)."""
+        """artist.getTopTags with autocorrect: weights 0-100, cleaned and classed (see
+        domain.tags). Last.fm answers a misspelling ("the beatles", "Beyonce") for the artist it
+        corrects it to, in the same call, so the listener's spellings meet Last.fm's."""
+        artist = self.network.get_artist(name)
+        params = {"artist": name, "autocorrect": 1}
         try:
-            top = self._call(lambda: self.network.get_artist(name).get_top_tags())
+            doc = self._call(lambda: artist._request("artist.getTopTags", False, params))
         except _NotFound:
             return ArtistTags(name, False)
-        raw = [(str(item.item.get_name()), _count(str(item.weight))) for item in top]
-        return ArtistTags(name, True, tuple(clean_artist_tags(name, raw)))
+        raw = [
+            (_text(tag, "name"), _count(_text(tag, "count")))
+            for tag in doc.getElementsByTagName("tag")
+        ]
+        corrected = doc.getElementsByTagName("toptags")
+        names = {name, corrected[0].getAttribute("artist")} if corrected else {name}
+        return ArtistTags(name, True, tuple(clean_tags(raw, names=names - {""})))
 
     def similar_artists(self, name: str, limit: int = 50) -> SimilarArtists:
         """artist.getSimilar: up to `limit` artists with their match, strongest first."""
