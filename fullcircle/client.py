@@ -16,11 +16,15 @@ DEADLINE_S = 30.0
 class FullCircleClient:
     """One channel to the gateway; every call carries the API key and a deadline."""
 
-    def __init__(self, address: str, api_key: str) -> None:
-        self.channel = grpc.aio.insecure_channel(
-            address,
-            options=[("grpc.max_receive_message_length", 16 * 1024 * 1024)],
-        )
+    def __init__(self, address: str, api_key: str, root_certificates: bytes | None = None) -> None:
+        """`root_certificates`: PEM of the CA that signed a TLS gateway's certificate; with
+        None the channel is plain (the local stack on loopback)."""
+        options = [("grpc.max_receive_message_length", 16 * 1024 * 1024)]
+        if root_certificates is None:
+            self.channel = grpc.aio.insecure_channel(address, options=options)
+        else:
+            credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
+            self.channel = grpc.aio.secure_channel(address, credentials, options=options)
         self.stub = gateway_pb2_grpc.FullCircleStub(self.channel)
         self.metadata = (("authorization", f"Bearer {api_key}"),)
 

@@ -65,8 +65,15 @@ class GrpcServer:
     Servicers and interceptors are added during a service's setup; the server is built and
     bound when it starts."""
 
-    def __init__(self, host: str, port: int, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        tls: tuple[bytes, bytes] | None = None,
+    ) -> None:
         self.host, self.requested_port = host, port
+        self.tls = tls  # (certificate chain, private key), PEM
         self.max_message_bytes = max_message_bytes
         self.health = health.aio.HealthServicer()
         self.service_names: list[str] = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
@@ -103,7 +110,13 @@ class GrpcServer:
             register(servicer, self.server)
         names = [*self.service_names, reflection.SERVICE_NAME]
         reflection.enable_server_reflection(names, self.server)
-        self.port = self.server.add_insecure_port(f"{self.host}:{self.requested_port}")
+        address = f"{self.host}:{self.requested_port}"
+        if self.tls is None:
+            self.port = self.server.add_insecure_port(address)
+        else:
+            certificate, key = self.tls
+            credentials = grpc.ssl_server_credentials([(key, certificate)])
+            self.port = self.server.add_secure_port(address, credentials)
         await self.server.start()
         log.info("gRPC listening on %s (%s)", self.address, ", ".join(self.service_names))
 
@@ -132,3 +145,13 @@ async def check_health(address: str, deadline_s: float = 2.0) -> bool:
         except grpc.aio.AioRpcError:
             return False
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def tls_from_files(cert_file: str, key_file: str) -> tuple[bytes, bytes] | None:
+    """The server's TLS certificate and key from PEM files, or None to serve in the clear."""
+    if not cert_file and not key_file:
+        return None
+    if not (cert_file and key_file):
+        raise ValueError("TLS needs both GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE")
+    with open(cert_file, "rb") as cert, open(key_file, "rb") as key:
+        return cert.read(), key.read()

@@ -17,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from fullcircle.bus import Bus
 from fullcircle.db import apply_migrations, open_pool
-from fullcircle.grpc_server import GrpcServer
+from fullcircle.grpc_server import GrpcServer, tls_from_files
 from fullcircle.logs import configure_logging
 from fullcircle.metrics import MetricsInterceptor, ServiceMetrics
 from fullcircle.settings import FullCircleSettings
@@ -65,7 +65,11 @@ async def run_service(
     pool = await open_pool(settings.database_url)
     metrics = ServiceMetrics(name)
     bus = Bus(settings, name, [RedisPrometheusMiddleware(registry=metrics.registry, app_name=name)])
-    grpc_server = GrpcServer(settings.grpc_host, settings.grpc_port)
+    grpc_server = GrpcServer(
+        settings.grpc_host,
+        settings.grpc_port,
+        tls=tls_from_files(settings.grpc_tls_cert_file, settings.grpc_tls_key_file),
+    )
     grpc_server.interceptors.append(MetricsInterceptor(metrics))
     stopping = asyncio.Event()
     runtime = ServiceRuntime(name, settings, pool, bus, grpc_server, stopping)

@@ -23,6 +23,8 @@ class FullCircleSettings(BaseSettings):
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(default=0, ge=0, description="gRPC port (health at least); 0 = any")
     grpc_grace_seconds: float = Field(default=10.0, ge=0)
+    grpc_tls_cert_file: str = Field(default="", description="PEM certificate: serve over TLS")
+    grpc_tls_key_file: str = Field(default="", description="PEM private key of the certificate")
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=-1, ge=-1, description="Prometheus /metrics; -1 off, 0 any")
     health_interval_s: float = Field(default=5.0, gt=0, description="dependency checks")

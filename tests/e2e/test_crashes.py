@@ -1,0 +1,80 @@
+"""Crash any part at any moment and lose nothing: ingest killed (SIGKILL) while it imports, enrich
+killed while it tags; each comes back, the claimer hands it the unfinished message, and the
+final state is exactly a clean run's, with nothing left pending."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from redis.asyncio import Redis
+
+from fullcircle.client import FullCircleClient
+from fullcircle.events import IMPORTS_REQUESTED, PLAYS_INGESTED
+from fullcircle.stack import LocalStack
+
+pytestmark = pytest.mark.e2e
+
+SANABIL_PLAYS = 22_671
+
+
+def _count(database_url: str, sql: str, *args: object) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(sql, args).fetchone()
+    return int(row[0]) if row else 0
+
+
+async def _pending(redis_url: str, stream: str, group: str) -> int:
+    redis = Redis.from_url(redis_url)
+    try:
+        return int((await redis.xpending(stream, group))["pending"])
+    finally:
+        await redis.aclose()
+
+
+async def test_killing_ingest_mid_import_and_enrich_mid_tagging_loses_nothing(
+    local_stack: LocalStack, new_listener, shared_data: Path
+) -> None:
+    state = local_stack.running()
+    assert state is not None
+    user_id, key = await new_listener(f"crash-{uuid.uuid4().hex[:6]}")
+    export = shared_data / "spotify-history-sanabil/my_spotify_data.zip"
+    async with FullCircleClient(state.gateway_address, key) as client:
+        import_id = await client.import_history(export)
+        updates = aiter(client.watch_import(import_id, deadline_s=300))
+        first = await anext(updates)
+        assert first.stage in ("parsing", "storing", "done")
+        await asyncio.to_thread(local_stack.restart, "ingest")  # SIGKILL, then start again
+        final = first
+        async for update in updates:
+            final = update
+        assert final.stage == "done", final.message
+
+    plays_sql = "SELECT count(*) FROM ingest.plays WHERE user_id = %s"
+    distinct_sql = "SELECT count(DISTINCT play_key) FROM ingest.plays WHERE user_id = %s"
+    assert _count(state.database_url, plays_sql, user_id) == SANABIL_PLAYS
+    assert _count(state.database_url, distinct_sql, user_id) == SANABIL_PLAYS
+
+    artists_sql = """SELECT count(DISTINCT lower(p.artist_name)) FROM ingest.plays p
+                     LEFT JOIN enrich.artists a ON a.artist_key = lower(p.artist_name)
+                     WHERE p.user_id = %s AND p.artist_name IS NOT NULL AND a.artist_key IS NULL"""
+    await asyncio.sleep(1.0)
+    untagged = _count(state.database_url, artists_sql, user_id)
+    assert untagged > 100, "enrich must be mid-way (this test runs before others tag sanabil)"
+    state = await asyncio.to_thread(local_stack.restart, "enrich")
+    deadline = asyncio.get_running_loop().time() + 240
+    while _count(state.database_url, artists_sql, user_id) > 0:
+        assert asyncio.get_running_loop().time() < deadline, "enrich did not finish after a crash"
+        await asyncio.sleep(1)
+    for stream, group in ((IMPORTS_REQUESTED, "ingest"), (PLAYS_INGESTED, "enrich")):
+        while await _pending(state.redis_url, stream, group):
+            assert asyncio.get_running_loop().time() < deadline, f"{group} left {stream} pending"
+            await asyncio.sleep(0.5)
+    fetched_twice = """SELECT count(*) FROM (SELECT artist_key FROM enrich.fetch_log
+                       WHERE method LIKE 'artist.getTopTags%%' GROUP BY artist_key
+                       HAVING count(*) > 1) AS repeated"""
+    # a request cut off by the kill is made again, but nothing that was stored is fetched twice
+    assert _count(state.database_url, fetched_twice) == 0
