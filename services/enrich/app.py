@@ -32,6 +32,7 @@ class Enricher:
             workers=settings.lastfm_concurrency,
         )
         self.slots = asyncio.Semaphore(settings.lastfm_concurrency)
+        self._in_flight: dict[str, asyncio.Future[None]] = {}
 
     async def on_plays_ingested(self, event: PlaysIngested) -> None:
         await self.enrich(event.user_id, event.artists, with_similar=True)
@@ -78,7 +79,7 @@ class Enricher:
                 user_id=user_id,
                 artists=len(results),
                 tagged=sum(1 for found in results if found),
-                not_found=sum(1 for found in results if not found),
+                not_found=sum(1 for found in results if found is False),
                 api_calls=self.client.calls - calls_before,
             )
         )
@@ -86,16 +87,43 @@ class Enricher:
             "enriched %d artists for %s (%d not on Last.fm)",
             len(results),
             user_id,
-            sum(1 for found in results if not found),
+            sum(1 for found in results if found is False),
         )
 
-    async def _fetch(self, name: str, similar_limit: int | None) -> bool:
-        async with self.slots:
-            knowledge = await asyncio.to_thread(
-                self.client.artist, name, similar_limit, with_info=similar_limit is not None
+    async def _fetch(self, name: str, similar_limit: int | None) -> bool | None:
+        """Fetch and store one artist; None when another handler of this process stored
+        what is needed meanwhile (the listener's artists and candidates often overlap)."""
+        key = name.lower()
+        while (running := self._in_flight.get(key)) is not None:
+            await asyncio.shield(running)
+            cached = await store.cached_keys(
+                self.pool, [key], need_similar=similar_limit is not None, ttl=self.ttl
             )
-            await store.save_artist(self.pool, knowledge)
-            return knowledge.found
+            if key in cached:
+                return None
+        done = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = done
+        try:
+            async with self.slots:
+                if similar_limit is not None and await store.cached_keys(
+                    self.pool, [key], need_similar=False, ttl=self.ttl
+                ):
+                    # Tagged already as someone's candidate: only the similar artists and the
+                    # popularity are missing.
+                    similar = await asyncio.to_thread(
+                        self.client.similar_artists, name, similar_limit
+                    )
+                    info = await asyncio.to_thread(self.client.artist_info, name)
+                    await store.save_similar(self.pool, name, similar, info)
+                    return similar.found
+                knowledge = await asyncio.to_thread(
+                    self.client.artist, name, similar_limit, with_info=similar_limit is not None
+                )
+                await store.save_artist(self.pool, knowledge)
+                return knowledge.found
+        finally:
+            del self._in_flight[key]
+            done.set_result(None)
 
 
 async def setup(runtime: ServiceRuntime) -> None:

@@ -7,7 +7,13 @@ from datetime import timedelta
 
 from psycopg_pool import AsyncConnectionPool
 
-from services.enrich.adapters.lastfm import ArtistKnowledge, TagArtists, TrackTags
+from services.enrich.adapters.lastfm import (
+    ArtistInfo,
+    ArtistKnowledge,
+    SimilarArtists,
+    TagArtists,
+    TrackTags,
+)
 
 
 async def cached_keys(
@@ -78,6 +84,34 @@ async def save_artist(pool: AsyncConnectionPool, knowledge: ArtistKnowledge) -> 
                 key,
                 status,
             ),
+        )
+
+
+async def save_similar(
+    pool: AsyncConnectionPool, name: str, similar: SimilarArtists, info: ArtistInfo
+) -> None:
+    """Add the similar artists and popularity of an artist whose tags are stored already."""
+    key = name.lower()
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(
+            """UPDATE enrich.artists SET similar_fetched_at = now(),
+                   listeners = coalesce(%s, listeners), playcount = coalesce(%s, playcount)
+               WHERE artist_key = %s""",
+            (info.listeners if info.found else None, info.playcount if info.found else None, key),
+        )
+        await conn.execute("DELETE FROM enrich.similar_artists WHERE artist_key = %s", (key,))
+        seen: set[str] = set()
+        async with conn.cursor().copy(
+            "COPY enrich.similar_artists (artist_key, similar_key, similar_name, match) FROM STDIN"
+        ) as copy:
+            for artist in similar.similar:
+                similar_key = artist.name.lower()
+                if similar_key not in seen and similar_key != key:
+                    seen.add(similar_key)
+                    await copy.write_row((key, similar_key, artist.name, artist.match))
+        await conn.execute(
+            "INSERT INTO enrich.fetch_log (method, artist_key, outcome) VALUES (%s, %s, %s)",
+            ("artist.getSimilar+getInfo", key, "ok" if similar.found else "not_found"),
         )
 
 
