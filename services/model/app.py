@@ -50,8 +50,6 @@ class Retrainer:
         if latest is None:
             return
         profile_version, revision = latest
-        if event.occurred_at < await store.set_created_at(self.pool, event.user_id):
-            return  # a newer set already took this feedback into account
         model_version = (
             f"{self.settings.scorer}:{event.user_id.hex[:12]}:p{profile_version}r{revision + 1}"
         )

@@ -380,14 +380,3 @@ async def explain_item(pool: AsyncConnectionPool, user_id: UUID, artist: str) ->
         )
         row = await cur.fetchone()
     return StoredItem(*row) if row else None
-
-
-async def set_created_at(pool: AsyncConnectionPool, user_id: UUID) -> datetime:
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT max(created_at) FROM model.recommendation_sets WHERE user_id = %s", (user_id,)
-        )
-        row = await cur.fetchone()
-    assert row is not None and row[0] is not None, "called only once a set exists"
-    created: datetime = row[0]
-    return created
