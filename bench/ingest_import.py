@@ -28,7 +28,7 @@ from fullcircle.demo.history import generate_demo_history
 from services.ingest.adapters import store
 from services.ingest.domain.announce import import_report, plays_ingested_batches
 from services.ingest.domain.exports import read_export
-from services.ingest.domain.plays import COPY_COLUMNS
+from services.ingest.domain.plays import COPY_COLUMNS, COPY_TYPES
 
 
 def write_export_zip(path: str, plays: int) -> None:
@@ -78,7 +78,10 @@ async def measure(database_url: str, payload: bytes) -> dict[str, float]:
     with psycopg.connect(database_url) as conn:
         conn.execute("CREATE TABLE copy_ceiling (LIKE ingest.plays INCLUDING ALL)")
         copy_started = time.perf_counter()
-        with conn.cursor().copy(f"COPY copy_ceiling ({columns}) FROM STDIN") as copy:
+        with conn.cursor().copy(
+            f"COPY copy_ceiling ({columns}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["uuid", "uuid", *COPY_TYPES])
             for row in rows:
                 copy.write_row(row)
         conn.commit()

@@ -13,7 +13,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from services.ingest.domain.announce import ArtistDelta, artist_deltas
-from services.ingest.domain.plays import COPY_COLUMNS, Play
+from services.ingest.domain.plays import COPY_COLUMNS, COPY_TYPES, Play
 
 _COLUMNS = ", ".join(COPY_COLUMNS)
 
@@ -210,7 +210,10 @@ async def _copy_first_import(
     concurrent first import of the same listener fails on the key and is retried)."""
     columns = f"user_id, import_id, {_COLUMNS}"
     for start in range(0, len(plays), chunk_rows):
-        async with conn.cursor().copy(f"COPY ingest.plays ({columns}) FROM STDIN") as copy:
+        async with conn.cursor().copy(
+            f"COPY ingest.plays ({columns}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["uuid", "uuid", *COPY_TYPES])
             for play in plays[start : start + chunk_rows]:
                 await copy.write_row((user_id, import_id, *play.copy_row()))
         await on_chunk(min(start + chunk_rows, len(plays)))

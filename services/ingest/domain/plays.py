@@ -87,3 +87,23 @@ COPY_COLUMNS: tuple[str, ...] = (
     "country",
     "source",
 )
+
+# PostgreSQL types of COPY_COLUMNS, for a binary COPY (no text parsing on the server).
+COPY_TYPES: tuple[str, ...] = (
+    "text",
+    "timestamptz",
+    "int4",
+    "text",
+    "text",
+    "text",
+    "text",
+    "bool",
+    "text",
+    "text",
+    "bool",
+    "bool",
+    "bool",
+    "text",
+    "text",
+    "text",
+)
