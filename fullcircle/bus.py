@@ -93,6 +93,22 @@ class Bus:
             await self._redis.aclose()
             self._redis = None
 
+    async def recover(self) -> int:
+        """Recreate consumer groups Redis lost (restarted without its data) and restart the
+        subscribers that stopped on NOGROUP; returns how many were restarted. Postgres is the
+        source of truth: what Redis lost is re-published with `fullcircle replay`."""
+        await ensure_consumer_groups(self.redis, CONSUMER_GROUPS)
+        stopped = [sub for sub in self.broker.subscribers if not sub.running]
+        for subscriber in stopped:
+            await subscriber.start()
+        if stopped:
+            log.warning(
+                "%s: restarted %d bus subscribers after Redis lost its groups",
+                self.service,
+                len(stopped),
+            )
+        return len(stopped)
+
     async def publish(self, event: Event) -> None:
         """Append `event` to its stream, capped at `bus_stream_maxlen` entries."""
         await self.broker.publish(

@@ -134,6 +134,7 @@ async def _watch_health(runtime: ServiceRuntime, metrics: ServiceMetrics) -> Non
             else:
                 log.info("%s serving again", runtime.name)
         with contextlib.suppress(Exception):
+            await runtime.bus.recover()
             await metrics.sample_bus(runtime.bus.redis)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(runtime.stopping.wait(), runtime.settings.health_interval_s)

@@ -169,3 +169,31 @@ async def test_dead_letters_can_be_listed_replayed_and_dropped(
     finally:
         await redis.aclose()
         await bus.stop()
+
+
+async def test_a_consumer_recovers_when_redis_loses_its_data(
+    settings: FullCircleSettings,
+) -> None:
+    received: list[str] = []
+
+    async def handle(event: ImportRequested) -> None:
+        received.append(event.file_name)
+
+    bus = Bus(settings, "ingest")
+    bus.consume(ImportRequested, handle)
+    await bus.start()
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        await bus.publish(_request("before.zip"))
+        await _wait_for(lambda: received == ["before.zip"])
+        await redis.flushdb()  # Redis restarted without its data: streams and groups are gone
+        deadline = asyncio.get_running_loop().time() + 10
+        while all(sub.running for sub in bus.broker.subscribers):
+            assert asyncio.get_running_loop().time() < deadline, "NOGROUP never seen"
+            await asyncio.sleep(0.05)
+        assert await bus.recover() >= 1
+        await bus.publish(_request("after.zip"))
+        await _wait_for(lambda: received == ["before.zip", "after.zip"])
+    finally:
+        await redis.aclose()
+        await bus.stop()

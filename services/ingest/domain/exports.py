@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import json
+import lzma
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -173,7 +175,7 @@ def _read_single_json(name: str, payload: bytes) -> ParsedExport:
 def _zip_documents(export_name: str, payload: bytes, limit: int) -> Iterator[_Document]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(payload))
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, UnicodeDecodeError, ValueError, NotImplementedError, OSError):
         raise ExportError(
             f"{export_name}: a damaged zip (it cannot be opened); {_HOW_TO_GET_IT}"
         ) from None
@@ -208,7 +210,7 @@ def _read_member(
     try:
         with archive.open(info) as member:
             data = member.read(budget + 1)
-    except (zipfile.BadZipFile, OSError, EOFError) as fault:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as fault:
         raise ExportError(
             f"{export_name}: {info.filename} is damaged in the zip ({fault}); {_HOW_TO_GET_IT}"
         ) from None
@@ -250,7 +252,8 @@ def _is_unsafe_member(member_name: str) -> bool:
 def _load_json(export_name: str, name: str, data: bytes) -> Any:
     where = name if name == export_name else f"{export_name}: {name}"
     try:
-        return json.loads(data)
+        # Strict UTF-8 first: json.loads on bytes would let encoded surrogates through.
+        return json.loads(data.decode("utf-8-sig"))
     except json.JSONDecodeError as fault:
         truncated = fault.msg.startswith("Unterminated") or fault.pos >= len(fault.doc.rstrip()) - 1
         what = "ends early (truncated)" if truncated else "is not valid JSON"
@@ -261,6 +264,11 @@ def _load_json(export_name: str, name: str, data: bytes) -> Any:
     except UnicodeDecodeError:
         raise ExportError(
             f"{where} is not UTF-8 text; nothing was imported, {_HOW_TO_GET_IT}"
+        ) from None
+    except (ValueError, RecursionError):  # absurdly long numbers, absurdly deep nesting
+        raise ExportError(
+            f"{where} is not a listening history (numbers or nesting far beyond what Spotify "
+            f"writes); nothing was imported, {_HOW_TO_GET_IT}"
         ) from None
 
 

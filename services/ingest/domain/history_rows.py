@@ -5,6 +5,7 @@ A row with a wrong value type raises `RowRejected` with a reason a user can read
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -122,7 +123,7 @@ def extended_play(row: Mapping[str, Any], track_uri: str) -> tuple[str, Play]:
         country,
         "extended",
     )
-    if isinstance(ts, str) and len(ts) == 20 and ts[10] == "T" and ts[19] == "Z":
+    if isinstance(ts, str) and _CANONICAL_TS.match(ts):
         return f"{ts}|{track_uri}", play
     return play.play_key, play
 
@@ -158,9 +159,18 @@ def account_play(row: Mapping[str, Any]) -> tuple[str, Play]:
         source="account",
     )
     end_time = row["endTime"]
-    if len(end_time) == 16 and end_time[10] == " ":
-        return f"acct|{end_time[:10]}T{end_time[11:]}Z|{artist_name or ''}|{track_name or ''}", play
+    if _ACCOUNT_TIME.match(end_time):
+        artist, track = play.artist_name or "", play.track_name or ""
+        return f"acct|{end_time[:10]}T{end_time[11:]}Z|{artist}|{track}", play
     return play.play_key, play
+
+
+# The raw stamps that already read as the key's time, so the key is built without formatting.
+_CANONICAL_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\Z")
+_ACCOUNT_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d\Z")
+
+# ms_played is stored as a 32-bit integer: 2^31 - 1 ms is 24.8 days, far beyond any stream.
+MAX_MS_PLAYED = 2**31 - 1
 
 
 def _ended_at(value: object, key: str) -> datetime:
@@ -175,7 +185,10 @@ def _ended_at(value: object, key: str) -> datetime:
     # Both formats write UTC; a zone-less stamp (the account format's) is UTC too.
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise RowRejected(f"{key} is outside the years 1 to 9999 in UTC") from None
 
 
 def _first_mistyped(
@@ -191,4 +204,6 @@ def _ms_played(value: object, key: str) -> int:
         raise RowRejected(f"{key} missing or not a whole number")
     if value < 0:
         raise RowRejected(f"{key} is negative")
+    if value > MAX_MS_PLAYED:
+        raise RowRejected(f"{key} is more than 24 days of playing")
     return value

@@ -1,0 +1,300 @@
+"""Taste clusters: the listener's artists grouped by co-listening (PPMI over session co-occurrence,
+SVD-smoothed, cosine) blended with tag similarity when tags exist, then average-linkage
+agglomerative clustering cut at a cosine distance (no fixed count).
+
+Method. Listens (>= 30 s) are split into sessions at gaps of 30 minutes or more. Each artist's
+listens in a session count as log(1 + n), and each session spreads one unit of co-listening over
+its pairs, so a long shuffled session does not outweigh many focused ones. Positive PMI turns the
+co-occurrence counts into "more together than chance"; a 32-dimension SVD of the core artists'
+PPMI rows smooths it, and the cosine of those vectors is the co-listening similarity. When both
+artists have tags it is averaged with the cosine of their tag vectors; without tags (offline, or
+an artist Last.fm does not know) co-listening alone decides. Core artists (>= `min_listens`
+listens) are clustered; the others join the cluster whose centroid they are most similar to, or
+the "other" bucket when no cluster reaches the same similarity the cut demands, as do groups of
+fewer than two core artists.
+
+Trend rule (listens in the `recent_days` before `as_of` against all listens up to `as_of`):
+dormant = no listen in the recent window; rising = recent share >= 1.5 x all-time share;
+fading = recent share <= all-time share / 1.5; steady otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+import numpy as np
+from scipy import sparse
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
+from sklearn.utils.extmath import randomized_svd
+
+from services.features.domain.taste import DAY_S, MIN_LISTEN_MS, PlayColumns, tag_profile
+
+Trend = Literal["rising", "steady", "fading", "dormant"]
+
+SESSION_GAP_S = 30 * 60.0
+MIN_CORE_LISTENS = 5
+DISTANCE_THRESHOLD = 0.75  # average cosine similarity of 0.25 inside a cluster
+RECENT_DAYS = 90.0
+TAG_BLEND = 0.5  # weight of tag similarity when both artists have tags
+EMBEDDING_DIM = 32
+TREND_RATIO = 1.5
+MIN_CORE_ARTISTS = 2
+OTHER_CLUSTER_ID = 0
+OTHER_CLUSTER_NAME = "Everything else"
+
+
+@dataclass(frozen=True)
+class TasteCluster:
+    """One taste: its artists (most listened first), name, listening shares and trend.
+
+    `cluster_id` is 1.. by all-time listens; the "other" bucket has id 0 and `is_other`.
+    `tag_profile` is the cluster's tags (weights sum to 1), empty when its artists have none."""
+
+    cluster_id: int
+    name: str
+    artists: tuple[str, ...]
+    listens: int
+    recent_listens: int
+    all_time_share: float
+    recent_share: float
+    trend: Trend
+    last_listen: datetime | None
+    tag_profile: dict[str, float]
+    is_other: bool = False
+
+
+def cluster_tastes(
+    plays: PlayColumns,
+    as_of: datetime,
+    artist_tags: Mapping[str, Mapping[str, float]] | None = None,
+    *,
+    session_gap_s: float = SESSION_GAP_S,
+    min_listens: int = MIN_CORE_LISTENS,
+    distance_threshold: float = DISTANCE_THRESHOLD,
+    recent_days: float = RECENT_DAYS,
+) -> list[TasteCluster]:
+    """The listener's tastes from their listens up to `as_of` (see the module docstring).
+
+    Every artist with a listen belongs to exactly one returned cluster; the "other" bucket, when
+    not empty, comes last. `artist_tags` maps artist -> tag -> weight (0-100, as Last.fm)."""
+    as_of_s = as_of.timestamp()
+    is_listen = (plays.ms_played >= MIN_LISTEN_MS) & (plays.ended_at_s <= as_of_s)
+    if not is_listen.any():
+        return []
+    ended = plays.ended_at_s[is_listen]
+    order = np.argsort(ended, kind="stable")
+    ended = ended[order]
+    started = ended - plays.ms_played[is_listen][order] / 1000.0
+    artists = np.asarray(plays.artist, dtype=object)[is_listen][order]
+    names, artist_idx = np.unique(artists, return_inverse=True)
+    listens = np.bincount(artist_idx, minlength=len(names))
+    session = np.cumsum(np.r_[True, started[1:] - ended[:-1] >= session_gap_s]) - 1
+
+    ppmi = _colistening_ppmi(artist_idx, session, len(names))
+    core = np.flatnonzero(listens >= min_listens)
+    labels = np.full(len(names), OTHER_CLUSTER_ID)
+    tags = _tag_vectors(names, artist_tags or {})
+    if len(core) > 0:
+        embedding = _embed(ppmi, core)
+        similarity = _blend(embedding[core] @ embedding[core].T, tags, core, core)
+        labels[core] = _agglomerate(similarity, distance_threshold)
+        labels = _drop_small_groups(labels, core)
+        labels = _attach_minor_artists(labels, embedding, tags, core, 1.0 - distance_threshold)
+    return _describe(
+        names, artist_idx, ended, labels, as_of_s, recent_days * DAY_S, artist_tags or {}
+    )
+
+
+def artist_clusters(clusters: Sequence[TasteCluster]) -> dict[str, int]:
+    """Artist -> cluster id, for attributing plays to tastes."""
+    return {artist: cluster.cluster_id for cluster in clusters for artist in cluster.artists}
+
+
+def _colistening_ppmi(artist_idx: np.ndarray, session: np.ndarray, n: int) -> sparse.csr_matrix:
+    """Artist x artist positive PMI of session co-listening, each session spreading unit mass."""
+    by_session = sparse.csr_matrix(
+        (np.ones(len(artist_idx)), (artist_idx, session)), shape=(n, int(session[-1]) + 1)
+    )
+    by_session.sum_duplicates()
+    by_session.data = np.log1p(by_session.data)
+    session_mass = np.asarray(by_session.sum(axis=0)).ravel()
+    together = (by_session @ sparse.diags(1.0 / session_mass) @ by_session.T).tocoo()
+    off_diagonal = together.row != together.col
+    rows, cols = together.row[off_diagonal], together.col[off_diagonal]
+    counts = together.data[off_diagonal]
+    marginal = np.bincount(rows, weights=counts, minlength=n)
+    total = counts.sum()
+    if total <= 0:
+        return sparse.csr_matrix((n, n))
+    pmi = np.log(counts * total / (marginal[rows] * marginal[cols]))
+    positive = pmi > 0
+    return sparse.csr_matrix((pmi[positive], (rows[positive], cols[positive])), shape=(n, n))
+
+
+def _embed(ppmi: sparse.csr_matrix, core: np.ndarray) -> np.ndarray:
+    """Unit vectors for every artist in the SVD space of the core artists' PPMI rows."""
+    on_core = ppmi[:, core]
+    dim = min(EMBEDDING_DIM, len(core) - 1)
+    if dim < 1:
+        vectors = on_core.toarray()
+    else:
+        _, strengths, basis = randomized_svd(on_core[core], dim, random_state=0)
+        keep = strengths > 1e-9
+        vectors = on_core @ basis[keep].T / np.sqrt(strengths[keep])
+    return _unit_rows(np.asarray(vectors))
+
+
+def _tag_vectors(
+    names: np.ndarray, artist_tags: Mapping[str, Mapping[str, float]]
+) -> np.ndarray | None:
+    """Unit tag vectors per artist (zero rows for untagged), or None when nobody has tags."""
+    vocabulary: dict[str, int] = {}
+    rows, cols, weights = [], [], []
+    for i, name in enumerate(names):
+        for tag, weight in artist_tags.get(str(name), {}).items():
+            if weight > 0:
+                rows.append(i)
+                cols.append(vocabulary.setdefault(tag, len(vocabulary)))
+                weights.append(float(weight))
+    if not vocabulary:
+        return None
+    matrix = sparse.csr_matrix((weights, (rows, cols)), shape=(len(names), len(vocabulary)))
+    return _unit_rows(matrix.toarray())
+
+
+def _blend(
+    colistening: np.ndarray, tags: np.ndarray | None, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
+    if tags is None:
+        return colistening
+    tag_similarity = tags[rows] @ tags[cols].T
+    both_tagged = np.outer(tags[rows].any(axis=1), tags[cols].any(axis=1))
+    blended = (1.0 - TAG_BLEND) * colistening + TAG_BLEND * tag_similarity
+    return np.where(both_tagged, blended, colistening)
+
+
+def _agglomerate(similarity: np.ndarray, distance_threshold: float) -> np.ndarray:
+    """Cluster labels 1.. from average linkage on cosine distance, cut at the threshold."""
+    if len(similarity) == 1:
+        return np.ones(1, dtype=np.int64)
+    distance = np.clip(1.0 - similarity, 0.0, 2.0)
+    distance = (distance + distance.T) / 2.0
+    np.fill_diagonal(distance, 0.0)
+    tree = linkage(squareform(distance, checks=False), method="average")
+    return fcluster(tree, distance_threshold, criterion="distance").astype(np.int64)
+
+
+def _drop_small_groups(labels: np.ndarray, core: np.ndarray) -> np.ndarray:
+    ids, sizes = np.unique(labels[core], return_counts=True)
+    small = ids[sizes < MIN_CORE_ARTISTS]
+    return np.where(np.isin(labels, small), OTHER_CLUSTER_ID, labels)
+
+
+def _attach_minor_artists(
+    labels: np.ndarray,
+    embedding: np.ndarray,
+    tags: np.ndarray | None,
+    core: np.ndarray,
+    min_similarity: float,
+) -> np.ndarray:
+    """Artists below the listen threshold join their most similar cluster centroid, if close."""
+    ids = np.unique(labels[core])
+    ids = ids[ids != OTHER_CLUSTER_ID]
+    minor = np.setdiff1d(np.arange(len(labels)), core)
+    if len(ids) == 0 or len(minor) == 0:
+        return labels
+    centroids = _unit_rows(np.stack([embedding[core[labels[core] == i]].mean(axis=0) for i in ids]))
+    similarity = embedding[minor] @ centroids.T
+    if tags is not None:
+        tag_centroids = _unit_rows(
+            np.stack([tags[core[labels[core] == i]].mean(axis=0) for i in ids])
+        )
+        tagged = np.outer(tags[minor].any(axis=1), tag_centroids.any(axis=1))
+        blended = (1.0 - TAG_BLEND) * similarity + TAG_BLEND * (tags[minor] @ tag_centroids.T)
+        similarity = np.where(tagged, blended, similarity)
+    best = similarity.argmax(axis=1)
+    close = similarity[np.arange(len(minor)), best] >= min_similarity
+    attached = labels.copy()
+    attached[minor] = np.where(close, ids[best], OTHER_CLUSTER_ID)
+    return attached
+
+
+def _describe(
+    names: np.ndarray,
+    artist_idx: np.ndarray,
+    ended: np.ndarray,
+    labels: np.ndarray,
+    as_of_s: float,
+    recent_s: float,
+    artist_tags: Mapping[str, Mapping[str, float]],
+) -> list[TasteCluster]:
+    listens = np.bincount(artist_idx, minlength=len(names))
+    play_label = labels[artist_idx]
+    recent = ended > as_of_s - recent_s
+    ids = np.unique(labels)
+    totals = np.array([listens[labels == i].sum() for i in ids])
+    # Real tastes numbered 1.. by all-time listens; "other" keeps id 0 and goes last.
+    ranked = [i for _, i in sorted(zip(-totals, ids, strict=True)) if i != OTHER_CLUSTER_ID]
+    renumber = {old: new for new, old in enumerate(ranked, start=1)}
+    total_listens, total_recent = len(ended), int(recent.sum())
+    clusters = []
+    for old in [*ranked, *([OTHER_CLUSTER_ID] if OTHER_CLUSTER_ID in ids else [])]:
+        members = np.flatnonzero(labels == old)
+        members = members[np.lexsort((names[members], -listens[members]))]
+        artists = tuple(str(names[i]) for i in members)
+        in_cluster = play_label == old
+        count, recent_count = int(in_cluster.sum()), int((in_cluster & recent).sum())
+        all_time_share = count / total_listens
+        recent_share = recent_count / total_recent if total_recent else 0.0
+        profile = tag_profile(
+            {a: float(listens[i]) for a, i in zip(artists, members, strict=True)},
+            artist_tags,
+            top_n=10,
+        )
+        is_other = old == OTHER_CLUSTER_ID
+        clusters.append(
+            TasteCluster(
+                cluster_id=renumber.get(old, OTHER_CLUSTER_ID),
+                name=OTHER_CLUSTER_NAME if is_other else _cluster_name(artists, profile),
+                artists=artists,
+                listens=count,
+                recent_listens=recent_count,
+                all_time_share=all_time_share,
+                recent_share=recent_share,
+                trend=_trend(all_time_share, recent_share, recent_count),
+                last_listen=datetime.fromtimestamp(float(ended[in_cluster].max()), tz=UTC),
+                tag_profile=profile,
+                is_other=is_other,
+            )
+        )
+    return clusters
+
+
+def _cluster_name(artists: tuple[str, ...], profile: Mapping[str, float]) -> str:
+    """Its two strongest tags when it has tags, else its top artists ("A, B & co.")."""
+    if profile:
+        return " & ".join(list(profile)[:2])
+    if len(artists) == 1:
+        return artists[0]
+    if len(artists) == 2:
+        return f"{artists[0]} & {artists[1]}"
+    return f"{artists[0]}, {artists[1]} & co."
+
+
+def _trend(all_time_share: float, recent_share: float, recent_listens: int) -> Trend:
+    if recent_listens == 0:
+        return "dormant"
+    if recent_share >= TREND_RATIO * all_time_share:
+        return "rising"
+    if recent_share <= all_time_share / TREND_RATIO:
+        return "fading"
+    return "steady"
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix, dtype=float), where=norms > 0)

@@ -1,0 +1,199 @@
+"""What the listener plays in which context (hour band, weekday or weekend, platform) as shares
+of their taste clusters and mean mood, and how those shares move month by month."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from services.features.domain.clusters import OTHER_CLUSTER_ID, TasteCluster, artist_clusters
+from services.features.domain.taste import MIN_LISTEN_MS, PlayColumns
+
+ContextKind = Literal["hour_band", "day_type", "platform"]
+MoodAxes = tuple[float, float, float]  # energy, valence, acoustic, each -1..1
+
+# Local-hour bands: [start, end) hours.
+HOUR_BANDS: tuple[tuple[str, int, int], ...] = (
+    ("night", 0, 6),
+    ("morning", 6, 12),
+    ("afternoon", 12, 18),
+    ("evening", 18, 24),
+)
+UNKNOWN_PLATFORM = "unknown"
+
+
+@dataclass(frozen=True)
+class ContextMood:
+    """Mean mood of a context's listens whose artists have a mood; `coverage` is that share."""
+
+    energy: float
+    valence: float
+    acoustic: float
+    coverage: float
+
+
+@dataclass(frozen=True)
+class ContextProfile:
+    """One listening context: its listens, cluster id -> share (sums to 1), top artists, mood."""
+
+    kind: ContextKind
+    context: str
+    listens: int
+    cluster_shares: dict[int, float]
+    top_artists: tuple[str, ...]
+    mood: ContextMood | None
+
+
+@dataclass(frozen=True)
+class MonthlyTaste:
+    """One calendar month (local time): listens, cluster shares (sum to 1 when it has listens,
+    empty otherwise) and its most listened artists."""
+
+    month: date
+    listens: int
+    cluster_shares: dict[int, float]
+    top_artists: tuple[str, ...]
+
+
+def context_profiles(
+    plays: PlayColumns,
+    clusters: Sequence[TasteCluster],
+    *,
+    platforms: Sequence[str | None] | None = None,
+    time_zone: str = "UTC",
+    artist_moods: Mapping[str, MoodAxes] | None = None,
+    top_n: int = 5,
+) -> list[ContextProfile]:
+    """Per hour band, per weekday/weekend and (when `platforms` is given, one per play) per
+    platform: the listens' cluster shares, top artists and, with `artist_moods`, mean mood.
+    Times are local to the IANA `time_zone`; contexts without listens are left out."""
+    listens = _Listens.of(plays, clusters, time_zone)
+    contexts: list[tuple[ContextKind, str, np.ndarray]] = [
+        ("hour_band", band, (listens.hour >= start) & (listens.hour < end))
+        for band, start, end in HOUR_BANDS
+    ]
+    contexts += [
+        ("day_type", "weekday", listens.weekday < 5),
+        ("day_type", "weekend", listens.weekday >= 5),
+    ]
+    if platforms is not None:
+        platform = np.asarray([p or UNKNOWN_PLATFORM for p in platforms], dtype=object)[
+            listens.selected
+        ]
+        contexts += [("platform", str(name), platform == name) for name in np.unique(platform)]
+    moods = _mood_columns(listens.artist, artist_moods) if artist_moods else None
+    return [
+        ContextProfile(
+            kind=kind,
+            context=context,
+            listens=int(mask.sum()),
+            cluster_shares=listens.cluster_shares(mask),
+            top_artists=listens.top_artists(mask, top_n),
+            mood=_mean_mood(moods, mask) if moods is not None else None,
+        )
+        for kind, context, mask in contexts
+        if mask.any()
+    ]
+
+
+def taste_evolution(
+    plays: PlayColumns,
+    clusters: Sequence[TasteCluster],
+    as_of: datetime,
+    *,
+    time_zone: str = "UTC",
+    top_n: int = 3,
+) -> list[MonthlyTaste]:
+    """Every month from the first listen's to `as_of`'s (local time, no gaps): its cluster
+    shares and top artists, so the profile can show how the listener's taste moved."""
+    listens = _Listens.of(plays, clusters, time_zone, until_s=as_of.timestamp())
+    if len(listens.artist) == 0:
+        return []
+    month_index = listens.year * 12 + listens.month - 1
+    local_as_of = pd.Timestamp(as_of).tz_convert(time_zone)
+    last = local_as_of.year * 12 + local_as_of.month - 1
+    return [
+        MonthlyTaste(
+            month=date(index // 12, index % 12 + 1, 1),
+            listens=int((month_index == index).sum()),
+            cluster_shares=listens.cluster_shares(month_index == index),
+            top_artists=listens.top_artists(month_index == index, top_n),
+        )
+        for index in range(int(month_index.min()), last + 1)
+    ]
+
+
+@dataclass(frozen=True)
+class _Listens:
+    """The listens (>= 30 s) with their local time parts and taste cluster."""
+
+    selected: np.ndarray  # mask over the input plays
+    artist: np.ndarray
+    cluster: np.ndarray
+    year: np.ndarray
+    month: np.ndarray
+    hour: np.ndarray
+    weekday: np.ndarray  # Monday 0 .. Sunday 6
+
+    @classmethod
+    def of(
+        cls,
+        plays: PlayColumns,
+        clusters: Sequence[TasteCluster],
+        time_zone: str,
+        until_s: float = np.inf,
+    ) -> _Listens:
+        selected = (plays.ms_played >= MIN_LISTEN_MS) & (plays.ended_at_s <= until_s)
+        artist = np.asarray(plays.artist, dtype=object)[selected]
+        cluster_of = artist_clusters(clusters)
+        local = pd.DatetimeIndex(
+            pd.to_datetime(plays.ended_at_s[selected], unit="s", utc=True)
+        ).tz_convert(time_zone)
+        return cls(
+            selected=selected,
+            artist=artist,
+            cluster=np.array([cluster_of.get(a, OTHER_CLUSTER_ID) for a in artist], dtype=int),
+            year=local.year.to_numpy(),
+            month=local.month.to_numpy(),
+            hour=local.hour.to_numpy(),
+            weekday=local.day_of_week.to_numpy(),
+        )
+
+    def cluster_shares(self, mask: np.ndarray) -> dict[int, float]:
+        ids, counts = np.unique(self.cluster[mask], return_counts=True)
+        total = counts.sum()
+        return {int(i): float(c / total) for i, c in zip(ids, counts, strict=True)}
+
+    def top_artists(self, mask: np.ndarray, top_n: int) -> tuple[str, ...]:
+        names, counts = np.unique(self.artist[mask], return_counts=True)
+        order = np.lexsort((names, -counts))[:top_n]
+        return tuple(str(names[i]) for i in order)
+
+
+def _mood_columns(artist: np.ndarray, artist_moods: Mapping[str, MoodAxes]) -> np.ndarray:
+    """One (energy, valence, acoustic) row per listen; NaN where the artist has no mood."""
+    rows = np.full((len(artist), 3), np.nan)
+    for i, name in enumerate(artist):
+        mood = artist_moods.get(name)
+        if mood is not None:
+            rows[i] = mood
+    return rows
+
+
+def _mean_mood(moods: np.ndarray, mask: np.ndarray) -> ContextMood | None:
+    known = moods[mask]
+    known = known[~np.isnan(known).any(axis=1)]
+    if len(known) == 0:
+        return None
+    energy, valence, acoustic = known.mean(axis=0)
+    return ContextMood(
+        energy=float(energy),
+        valence=float(valence),
+        acoustic=float(acoustic),
+        coverage=len(known) / int(mask.sum()),
+    )

@@ -1,0 +1,153 @@
+"""Context profiles and taste evolution: when, where and in what mood each taste is played."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.features.domain.clusters import TasteCluster, cluster_tastes
+from services.features.domain.contexts import ContextProfile, context_profiles, taste_evolution
+from services.features.domain.taste import PlayColumns
+from services.ingest.domain.exports import read_export_path
+
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SANABIL_ZIP = SHARED_DATA / "spotify-history-sanabil" / "my_spotify_data.zip"
+EFRROWINI = SHARED_DATA / "spotify-history-efrrowini"
+
+
+def taste(cluster_id: int, *artists: str) -> TasteCluster:
+    return TasteCluster(cluster_id, artists[0], artists, 0, 0, 0.0, 0.0, "steady", None, {})
+
+
+TASTES = [taste(1, "Nils Frahm", "Ólafur Arnalds"), taste(2, "Daft Punk")]
+
+
+def history(rows: list[tuple[str, str, int]]) -> PlayColumns:
+    """(artist, UTC time 'YYYY-MM-DD HH:MM', ms played) rows."""
+    return PlayColumns(
+        artist=[r[0] for r in rows],
+        ended_at_s=np.array(
+            [datetime.fromisoformat(r[1]).replace(tzinfo=UTC).timestamp() for r in rows]
+        ),
+        ms_played=np.array([r[2] for r in rows], dtype=np.int64),
+        skipped=np.zeros(len(rows), dtype=bool),
+    )
+
+
+# 2024-03-01 is a Friday. Karachi is UTC+5 all year.
+TINY = history(
+    [
+        ("Nils Frahm", "2024-03-01 02:00", 200_000),  # Fri 07:00 local: morning, weekday
+        ("Ólafur Arnalds", "2024-03-01 03:00", 200_000),  # Fri 08:00: morning, weekday
+        ("Daft Punk", "2024-03-01 16:00", 200_000),  # Fri 21:00: evening, weekday
+        ("Daft Punk", "2024-03-01 20:30", 200_000),  # Sat 01:30: night, weekend
+        ("Nils Frahm", "2024-03-02 20:30", 10_000),  # a skip: ignored
+        ("Daft Punk", "2024-05-03 09:00", 200_000),  # Fri 14:00 in May: afternoon, weekday
+    ]
+)
+
+
+def by_context(profiles: list[ContextProfile]) -> dict[tuple[str, str], ContextProfile]:
+    return {(p.kind, p.context): p for p in profiles}
+
+
+def test_hour_bands_and_weekends_are_in_the_listeners_time_zone() -> None:
+    profiles = by_context(
+        context_profiles(
+            TINY,
+            TASTES,
+            time_zone="Asia/Karachi",
+            platforms=["ios", "ios", None, "ios", "ios", "web"],
+        )
+    )
+    assert set(profiles) == {
+        ("hour_band", "night"),
+        ("hour_band", "morning"),
+        ("hour_band", "afternoon"),
+        ("hour_band", "evening"),
+        ("day_type", "weekday"),
+        ("day_type", "weekend"),
+        ("platform", "ios"),
+        ("platform", "unknown"),
+        ("platform", "web"),
+    }
+    assert profiles[("hour_band", "morning")].cluster_shares == {1: 1.0}
+    assert profiles[("hour_band", "night")].cluster_shares == {2: 1.0}
+    assert profiles[("day_type", "weekday")].listens == 4
+    assert profiles[("day_type", "weekday")].cluster_shares == {1: 0.5, 2: 0.5}
+    assert profiles[("day_type", "weekend")].top_artists == ("Daft Punk",)
+    assert profiles[("platform", "ios")].listens == 3
+
+
+def test_in_utc_the_same_plays_fall_in_other_bands() -> None:
+    profiles = by_context(context_profiles(TINY, TASTES))
+    assert profiles[("hour_band", "night")].listens == 2  # 02:00 and 03:00 UTC
+    assert ("day_type", "weekend") not in profiles
+
+
+def test_mean_mood_per_context_counts_only_artists_with_a_mood() -> None:
+    moods = {"Nils Frahm": (-0.8, 0.2, 0.9), "Ólafur Arnalds": (-0.6, 0.0, 0.7)}
+    profiles = by_context(
+        context_profiles(TINY, TASTES, time_zone="Asia/Karachi", artist_moods=moods)
+    )
+    morning = profiles[("hour_band", "morning")].mood
+    assert morning is not None
+    assert (morning.energy, morning.valence, morning.acoustic) == pytest.approx((-0.7, 0.1, 0.8))
+    assert morning.coverage == 1.0
+    assert profiles[("hour_band", "night")].mood is None
+    weekday = profiles[("day_type", "weekday")].mood
+    assert weekday is not None and weekday.coverage == pytest.approx(0.5)
+
+
+def test_evolution_has_every_month_even_silent_ones() -> None:
+    months = taste_evolution(
+        TINY, TASTES, datetime(2024, 6, 15, tzinfo=UTC), time_zone="Asia/Karachi"
+    )
+    assert [m.month for m in months] == [date(2024, m, 1) for m in (3, 4, 5, 6)]
+    assert [m.listens for m in months] == [4, 0, 1, 0]
+    assert months[0].cluster_shares == {1: 0.5, 2: 0.5}
+    assert months[1].cluster_shares == {} and months[1].top_artists == ()
+    assert months[2].top_artists == ("Daft Punk",)
+
+
+@pytest.mark.parametrize(
+    "export",
+    [
+        pytest.param(SANABIL_ZIP, id="sanabil"),
+        pytest.param(EFRROWINI, id="efrrowini"),
+    ],
+)
+def test_real_histories_give_whole_distributions_and_contiguous_months(export: Path) -> None:
+    if not export.exists():
+        pytest.skip(f"{export} absent")
+    plays = [p for p in read_export_path(export).plays if p.artist_name]
+    columns = PlayColumns(
+        artist=[p.artist_name or "" for p in plays],
+        ended_at_s=np.array([p.ended_at.timestamp() for p in plays]),
+        ms_played=np.array([p.ms_played for p in plays], dtype=np.int64),
+        skipped=np.array([bool(p.skipped) for p in plays]),
+    )
+    as_of = max(p.ended_at for p in plays)
+    tastes = cluster_tastes(columns, as_of)
+    profiles = context_profiles(
+        columns, tastes, platforms=[p.platform for p in plays], time_zone="Asia/Karachi"
+    )
+    listens = int((columns.ms_played >= 30_000).sum())
+    for kind in ("hour_band", "day_type", "platform"):
+        assert sum(p.listens for p in profiles if p.kind == kind) == listens
+    for profile in profiles:
+        assert sum(profile.cluster_shares.values()) == pytest.approx(1.0)
+    months = taste_evolution(columns, tastes, as_of)
+    assert months[0].listens > 0 and months[-1].month == date(as_of.year, as_of.month, 1)
+    for before, after in itertools.pairwise(months):
+        assert (after.month.year * 12 + after.month.month) - (
+            before.month.year * 12 + before.month.month
+        ) == 1
+    assert sum(m.listens for m in months) == listens
+    for month in months:
+        if month.listens:
+            assert sum(month.cluster_shares.values()) == pytest.approx(1.0)
