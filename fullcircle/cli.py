@@ -575,6 +575,44 @@ def feedback(
 
 
 @app.command()
+def profile(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """The listener's taste: top artists and tags, tastes with their trends, contexts."""
+    gateway = _gateway(data_dir, user)
+
+    async def fetch() -> common_pb2.TasteProfile:
+        async with FullCircleClient(*gateway) as client:
+            return await client.taste_profile()
+
+    try:
+        taste = _run(fetch())
+    except grpc.aio.AioRpcError as exc:
+        raise _fail(exc.details() or str(exc.code())) from None
+    console.print(f"{taste.plays:,} plays, {taste.listens:,} listens, {taste.artists:,} artists")
+    console.print("top artists now: " + ", ".join(a.artist for a in taste.top_artists[:10]))
+    console.print("top tags: " + ", ".join(t.tag for t in taste.top_tags[:10]))
+    names = {c.cluster_id: c.name for c in taste.clusters}
+    table = Table("taste", "all time", "last 90 days", "trend", "artists", title="tastes")
+    for cluster in taste.clusters:
+        table.add_row(
+            cluster.name,
+            f"{cluster.all_time_share:.0%}",
+            f"{cluster.recent_share:.0%}",
+            cluster.trend,
+            ", ".join(cluster.artists[:4]),
+        )
+    console.print(table)
+    contexts = Table("context", "listens", "leaning to", title="contexts")
+    for context in taste.contexts:
+        top = max(context.cluster_shares.items(), key=lambda item: item[1], default=(0, 0.0))
+        contexts.add_row(
+            f"{context.kind}: {context.context}",
+            f"{context.listens:,}",
+            f"{names.get(top[0], '-')} ({top[1]:.0%})",
+        )
+    console.print(contexts)
+
+
+@app.command()
 def watch(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Print each new recommendation set as it arrives (Ctrl-C to stop)."""
 

@@ -87,8 +87,68 @@ class ArtistWeight(_message.Message):
     listens: int
     def __init__(self, artist: _Optional[str] = ..., weight: _Optional[float] = ..., listens: _Optional[int] = ...) -> None: ...
 
+class TasteCluster(_message.Message):
+    __slots__ = ("cluster_id", "name", "artists", "size", "all_time_share", "recent_share", "trend", "top_tags")
+    CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ARTISTS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    ALL_TIME_SHARE_FIELD_NUMBER: _ClassVar[int]
+    RECENT_SHARE_FIELD_NUMBER: _ClassVar[int]
+    TREND_FIELD_NUMBER: _ClassVar[int]
+    TOP_TAGS_FIELD_NUMBER: _ClassVar[int]
+    cluster_id: int
+    name: str
+    artists: _containers.RepeatedScalarFieldContainer[str]
+    size: int
+    all_time_share: float
+    recent_share: float
+    trend: str
+    top_tags: _containers.RepeatedCompositeFieldContainer[TagWeight]
+    def __init__(self, cluster_id: _Optional[int] = ..., name: _Optional[str] = ..., artists: _Optional[_Iterable[str]] = ..., size: _Optional[int] = ..., all_time_share: _Optional[float] = ..., recent_share: _Optional[float] = ..., trend: _Optional[str] = ..., top_tags: _Optional[_Iterable[_Union[TagWeight, _Mapping]]] = ...) -> None: ...
+
+class ContextProfile(_message.Message):
+    __slots__ = ("kind", "context", "listens", "cluster_shares", "top_artists")
+    class ClusterSharesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: float
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    LISTENS_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_SHARES_FIELD_NUMBER: _ClassVar[int]
+    TOP_ARTISTS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    context: str
+    listens: int
+    cluster_shares: _containers.ScalarMap[int, float]
+    top_artists: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kind: _Optional[str] = ..., context: _Optional[str] = ..., listens: _Optional[int] = ..., cluster_shares: _Optional[_Mapping[int, float]] = ..., top_artists: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class MonthlyTaste(_message.Message):
+    __slots__ = ("month", "listens", "cluster_shares", "top_artists")
+    class ClusterSharesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: float
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
+    MONTH_FIELD_NUMBER: _ClassVar[int]
+    LISTENS_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_SHARES_FIELD_NUMBER: _ClassVar[int]
+    TOP_ARTISTS_FIELD_NUMBER: _ClassVar[int]
+    month: str
+    listens: int
+    cluster_shares: _containers.ScalarMap[int, float]
+    top_artists: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, month: _Optional[str] = ..., listens: _Optional[int] = ..., cluster_shares: _Optional[_Mapping[int, float]] = ..., top_artists: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class TasteProfile(_message.Message):
-    __slots__ = ("plays", "listens", "artists", "top_artists", "top_tags", "computed_at", "half_life_days")
+    __slots__ = ("plays", "listens", "artists", "top_artists", "top_tags", "computed_at", "half_life_days", "clusters", "contexts", "evolution")
     PLAYS_FIELD_NUMBER: _ClassVar[int]
     LISTENS_FIELD_NUMBER: _ClassVar[int]
     ARTISTS_FIELD_NUMBER: _ClassVar[int]
@@ -96,6 +156,9 @@ class TasteProfile(_message.Message):
     TOP_TAGS_FIELD_NUMBER: _ClassVar[int]
     COMPUTED_AT_FIELD_NUMBER: _ClassVar[int]
     HALF_LIFE_DAYS_FIELD_NUMBER: _ClassVar[int]
+    CLUSTERS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXTS_FIELD_NUMBER: _ClassVar[int]
+    EVOLUTION_FIELD_NUMBER: _ClassVar[int]
     plays: int
     listens: int
     artists: int
@@ -103,4 +166,7 @@ class TasteProfile(_message.Message):
     top_tags: _containers.RepeatedCompositeFieldContainer[TagWeight]
     computed_at: str
     half_life_days: float
-    def __init__(self, plays: _Optional[int] = ..., listens: _Optional[int] = ..., artists: _Optional[int] = ..., top_artists: _Optional[_Iterable[_Union[ArtistWeight, _Mapping]]] = ..., top_tags: _Optional[_Iterable[_Union[TagWeight, _Mapping]]] = ..., computed_at: _Optional[str] = ..., half_life_days: _Optional[float] = ...) -> None: ...
+    clusters: _containers.RepeatedCompositeFieldContainer[TasteCluster]
+    contexts: _containers.RepeatedCompositeFieldContainer[ContextProfile]
+    evolution: _containers.RepeatedCompositeFieldContainer[MonthlyTaste]
+    def __init__(self, plays: _Optional[int] = ..., listens: _Optional[int] = ..., artists: _Optional[int] = ..., top_artists: _Optional[_Iterable[_Union[ArtistWeight, _Mapping]]] = ..., top_tags: _Optional[_Iterable[_Union[TagWeight, _Mapping]]] = ..., computed_at: _Optional[str] = ..., half_life_days: _Optional[float] = ..., clusters: _Optional[_Iterable[_Union[TasteCluster, _Mapping]]] = ..., contexts: _Optional[_Iterable[_Union[ContextProfile, _Mapping]]] = ..., evolution: _Optional[_Iterable[_Union[MonthlyTaste, _Mapping]]] = ...) -> None: ...

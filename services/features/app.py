@@ -5,6 +5,7 @@ before the last recompute started is already reflected and is skipped."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from uuid import UUID
@@ -12,6 +13,7 @@ from uuid import UUID
 from fullcircle.events import ArtistsEnriched, PlaysIngested, ProfilesUpdated
 from fullcircle.service import ServiceRuntime
 from services.features.adapters import store
+from services.features.domain.details import clusters_changed, taste_details
 from services.features.domain.taste import artist_stats, tag_profile
 from services.features.settings import FeaturesSettings
 
@@ -39,7 +41,7 @@ class ProfileBuilder:
         if last is not None and last >= occurred_at:
             return
         computed_at = datetime.now(UTC)
-        plays = await store.load_plays(self.pool, user_id)
+        plays, platforms = await store.load_plays(self.pool, user_id)
         stats = artist_stats(
             plays,
             computed_at.timestamp(),
@@ -48,6 +50,12 @@ class ProfileBuilder:
         )
         artist_tags = await store.load_artist_tags(self.pool, [s.artist for s in stats])
         tags = tag_profile({s.artist: s.endorsement for s in stats}, artist_tags)
+        details = await asyncio.to_thread(taste_details, plays, platforms, computed_at, artist_tags)
+        previous_clusters = await store.load_clusters(self.pool, user_id)
+        await store.save_details(self.pool, user_id, details, computed_at)
+        changed = [reason]
+        if clusters_changed(previous_clusters, details["clusters"]):
+            changed.append("clusters")
         version = await store.save_profile(
             self.pool,
             user_id,
@@ -63,7 +71,7 @@ class ProfileBuilder:
                 profile_version=version,
                 listens=sum(s.listens for s in stats),
                 artists=len(stats),
-                changed=[reason],
+                changed=changed,
                 top_artists=[s.artist for s in stats[:TOP_ARTISTS_IN_EVENT]],
                 top_tags=list(tags)[:TOP_TAGS_IN_EVENT],
             )

@@ -109,6 +109,38 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
             top_tags=[common_pb2.TagWeight(tag=t, weight=w) for t, w in summary.top_tags],
             computed_at=summary.computed_at.isoformat(),
             half_life_days=summary.half_life_days,
+            clusters=[
+                common_pb2.TasteCluster(
+                    cluster_id=c["cluster_id"],
+                    name=c["name"],
+                    artists=c["artists"],
+                    size=c["size"],
+                    all_time_share=c["all_time_share"],
+                    recent_share=c["recent_share"],
+                    trend=c["trend"],
+                    top_tags=[common_pb2.TagWeight(tag=t, weight=w) for t, w in c["top_tags"]],
+                )
+                for c in summary.details.get("clusters", [])
+            ],
+            contexts=[
+                common_pb2.ContextProfile(
+                    kind=c["kind"],
+                    context=c["context"],
+                    listens=c["listens"],
+                    cluster_shares={int(k): v for k, v in c["cluster_shares"].items()},
+                    top_artists=c["top_artists"],
+                )
+                for c in summary.details.get("contexts", [])
+            ],
+            evolution=[
+                common_pb2.MonthlyTaste(
+                    month=m["month"],
+                    listens=m["listens"],
+                    cluster_shares={int(k): v for k, v in m["cluster_shares"].items()},
+                    top_artists=m["top_artists"],
+                )
+                for m in summary.details.get("evolution", [])
+            ],
         )
 
 

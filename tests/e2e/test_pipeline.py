@@ -70,6 +70,14 @@ async def test_a_real_export_becomes_explained_recommendations(
             assert asyncio.get_running_loop().time() < deadline, "no tags in the profile"
             await asyncio.sleep(1)
             profile = await client.taste_profile()
+        clusters = [c for c in profile.clusters if c.cluster_id != 0]
+        assert len(clusters) >= 3, "several tastes, not one average"
+        assert sum(c.all_time_share for c in profile.clusters) == pytest.approx(1.0)
+        assert {c.trend for c in clusters} <= {"rising", "steady", "fading", "dormant"}
+        hours = [c for c in profile.contexts if c.kind == "hour_band"]
+        assert hours and all(sum(c.cluster_shares.values()) == pytest.approx(1.0) for c in hours)
+        months = [m.month for m in profile.evolution]
+        assert months[0] == "2021-09" and months == sorted(months) and len(months) >= 48
 
         again = await _import(client, export)
         assert again[-1].stage == "done"

@@ -6,20 +6,26 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import numpy as np
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from services.features.domain.taste import ArtistStats, PlayColumns
 
 
-async def load_plays(pool: AsyncConnectionPool, user_id: UUID) -> PlayColumns:
+async def load_plays(
+    pool: AsyncConnectionPool, user_id: UUID
+) -> tuple[PlayColumns, list[str | None]]:
+    """The listener's plays as columns, oldest first, and the platform of each."""
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT artist_name, extract(epoch FROM ended_at)::float8, ms_played,"
-            " coalesce(skipped, false) OR coalesce(reason_end = 'fwdbtn', false)"
-            " FROM ingest.plays WHERE user_id = %s AND artist_name IS NOT NULL",
+            " coalesce(skipped, false) OR coalesce(reason_end = 'fwdbtn', false), platform"
+            " FROM ingest.plays WHERE user_id = %s AND artist_name IS NOT NULL"
+            " ORDER BY ended_at",
             (user_id,),
         )
         rows = await cur.fetchall()
@@ -28,7 +34,7 @@ async def load_plays(pool: AsyncConnectionPool, user_id: UUID) -> PlayColumns:
         ended_at_s=np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows)),
         ms_played=np.fromiter((row[2] for row in rows), dtype=np.int64, count=len(rows)),
         skipped=np.fromiter((row[3] for row in rows), dtype=bool, count=len(rows)),
-    )
+    ), [row[4] for row in rows]
 
 
 async def load_artist_tags(
@@ -117,3 +123,32 @@ async def save_profile(
     assert row is not None
     version: int = row[0]
     return version
+
+
+async def load_clusters(pool: AsyncConnectionPool, user_id: UUID) -> list[dict[str, Any]] | None:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT clusters FROM features.taste_details WHERE user_id = %s", (user_id,)
+        )
+        row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def save_details(
+    pool: AsyncConnectionPool, user_id: UUID, details: dict[str, Any], computed_at: datetime
+) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(
+            """INSERT INTO features.taste_details (user_id, clusters, contexts, evolution,
+                   computed_at) VALUES (%s, %s, %s, %s, %s)
+               ON CONFLICT (user_id) DO UPDATE SET clusters = excluded.clusters,
+                   contexts = excluded.contexts, evolution = excluded.evolution,
+                   computed_at = excluded.computed_at""",
+            (
+                user_id,
+                Jsonb(details["clusters"]),
+                Jsonb(details["contexts"]),
+                Jsonb(details["evolution"]),
+                computed_at,
+            ),
+        )

@@ -49,6 +49,7 @@ class ProfileSummary:
     half_life_days: float
     top_artists: list[tuple[str, float, int]]
     top_tags: list[tuple[str, float]]
+    details: dict[str, Any]
 
 
 async def load_taste_inputs(
@@ -219,9 +220,15 @@ async def load_profile_summary(
             (user_id, top),
         )
         tags = [(tag, float(w)) for tag, w in await cur.fetchall()]
+        cur = await conn.execute(
+            "SELECT clusters, contexts, evolution FROM features.taste_details WHERE user_id = %s",
+            (user_id,),
+        )
+        row = await cur.fetchone()
+    details = {"clusters": row[0], "contexts": row[1], "evolution": row[2]} if row else {}
     version, computed_at, plays, listens, artist_count, half_life_days = header
     return ProfileSummary(
-        version, computed_at, plays, listens, artist_count, half_life_days, artists, tags
+        version, computed_at, plays, listens, artist_count, half_life_days, artists, tags, details
     )
 
 

@@ -1,0 +1,91 @@
+"""The listener's taste clusters, contexts and evolution as plain JSON-ready documents (what the
+features service stores and the taste profile shows), and what changed between two of them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from services.features.domain.clusters import TasteCluster, cluster_tastes
+from services.features.domain.contexts import context_profiles, taste_evolution
+from services.features.domain.taste import PlayColumns
+
+ARTISTS_SHOWN = 10
+TAGS_SHOWN = 5
+
+
+def taste_details(
+    plays: PlayColumns,
+    platforms: Sequence[str | None],
+    as_of: datetime,
+    artist_tags: dict[str, dict[str, float]],
+    time_zone: str = "UTC",
+) -> dict[str, list[dict[str, Any]]]:
+    """Clusters (with tags when known), contexts and monthly evolution of one listener."""
+    clusters = cluster_tastes(plays, as_of, artist_tags or None)
+    details = {
+        "clusters": [_cluster(cluster) for cluster in clusters],
+        "contexts": [
+            {
+                "kind": context.kind,
+                "context": context.context,
+                "listens": context.listens,
+                "cluster_shares": {str(k): v for k, v in context.cluster_shares.items()},
+                "top_artists": list(context.top_artists),
+            }
+            for context in context_profiles(
+                plays, clusters, platforms=platforms, time_zone=time_zone
+            )
+        ],
+        "evolution": [
+            {
+                "month": month.month.isoformat()[:7],
+                "listens": month.listens,
+                "cluster_shares": {str(k): v for k, v in month.cluster_shares.items()},
+                "top_artists": list(month.top_artists),
+            }
+            for month in taste_evolution(plays, clusters, as_of, time_zone=time_zone)
+        ],
+    }
+    plain: dict[str, list[dict[str, Any]]] = _plain(details)
+    return plain
+
+
+def _plain(value: Any) -> Any:
+    """The same document with numpy scalars turned into Python ones (JSON can store it)."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _cluster(cluster: TasteCluster) -> dict[str, Any]:
+    tags = sorted(cluster.tag_profile.items(), key=lambda item: (-item[1], item[0]))
+    return {
+        "cluster_id": cluster.cluster_id,
+        "name": cluster.name,
+        "artists": list(cluster.artists[:ARTISTS_SHOWN]),
+        "size": len(cluster.artists),
+        "all_time_share": cluster.all_time_share,
+        "recent_share": cluster.recent_share,
+        "trend": cluster.trend,
+        "top_tags": [[tag, weight] for tag, weight in tags[:TAGS_SHOWN]],
+        "is_other": cluster.is_other,
+    }
+
+
+def clusters_changed(before: list[dict[str, Any]] | None, after: list[dict[str, Any]]) -> bool:
+    """Whether the tastes differ in name, membership head or trend (what the model cares for)."""
+    if before is None:
+        return True
+
+    def signature(clusters: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
+        return {(c["name"], tuple(c["artists"][:3]), c["trend"]) for c in clusters}
+
+    return signature(before) != signature(after)
