@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("enrich_rate", "ingest_import", "grpc_load")
+BENCHES = ("enrich_rate", "ingest_import", "grpc_load", "features_recompute")
 
 
 def main(argv: list[str]) -> int:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from services.features.domain.recency import exp_decay_weights
 from services.features.domain.taste import (
     DAY_S,
     PlayColumns,
     artist_stats,
-    decay_weights,
     tag_profile,
 )
 
@@ -26,7 +26,7 @@ def plays(rows: list[tuple[str, float, int, bool]]) -> PlayColumns:
 
 
 def test_a_play_one_half_life_ago_weighs_half() -> None:
-    weights = decay_weights(np.array([0.0, 90 * DAY_S, 180 * DAY_S]), 90.0)
+    weights = exp_decay_weights(np.array([0.0, 90 * DAY_S, 180 * DAY_S]), 90.0)
     assert weights == pytest.approx([1.0, 0.5, 0.25])
 
 

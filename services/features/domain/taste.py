@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from services.features.domain.recency import exp_decay_weights
+
 DAY_S = 86_400.0
 DEFAULT_HALF_LIFE_DAYS = 90.0  # the seed design's recency
 MIN_LISTEN_MS = 30_000  # a play of at least 30 s is a listen
@@ -38,11 +40,6 @@ class ArtistStats:
     endorsement: float
 
 
-def decay_weights(age_s: np.ndarray, half_life_days: float) -> np.ndarray:
-    """2^(-age / half-life): a play now weighs 1, one half-life ago 0.5."""
-    return np.exp2(-np.maximum(age_s, 0.0) / (half_life_days * DAY_S))
-
-
 def artist_stats(
     plays: PlayColumns,
     as_of_s: float,
@@ -58,7 +55,7 @@ def artist_stats(
     n = len(names)
     is_listen = plays.ms_played >= min_listen_ms
     is_skip = plays.skipped | ~is_listen
-    weights = decay_weights(as_of_s - plays.ended_at_s, half_life_days) * is_listen
+    weights = exp_decay_weights(as_of_s - plays.ended_at_s, half_life_days) * is_listen
     decayed = np.bincount(index, weights=weights, minlength=n)
     listens = np.bincount(index, weights=is_listen, minlength=n).astype(np.int64)
     skips = np.bincount(index, weights=is_skip, minlength=n).astype(np.int64)
