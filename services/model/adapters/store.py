@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from services.model.domain.composite import TasteInputs
@@ -64,23 +65,9 @@ async def load_taste_inputs(
         endorsements = {name.lower(): float(e) for name, e in stats}
         display = {name.lower(): name for name, _ in stats}
         seeds = sorted(endorsements, key=lambda key: -endorsements[key])[:seed_artists]
-        cur = await conn.execute(
-            "SELECT artist_key, similar_key, similar_name, match FROM enrich.similar_artists"
-            " WHERE artist_key = ANY(%s)",
-            (seeds,),
-        )
-        similar: dict[str, list[tuple[str, float]]] = defaultdict(list)
-        for seed, candidate, name, match in await cur.fetchall():
-            similar[seed].append((candidate, float(match)))
-            display.setdefault(candidate, name)
+        similar = await _similar_artists(conn, seeds, display)
         candidates = {c for pairs in similar.values() for c, _ in pairs} - set(endorsements)
-        cur = await conn.execute(
-            "SELECT artist_key, tag, weight FROM enrich.artist_tags WHERE artist_key = ANY(%s)",
-            (list(candidates),),
-        )
-        artist_tags: dict[str, dict[str, float]] = defaultdict(dict)
-        for key, tag, weight in await cur.fetchall():
-            artist_tags[key][tag] = float(weight)
+        artist_tags = await _artist_tags(conn, list(candidates))
         cur = await conn.execute(
             "SELECT tag, weight FROM features.tag_profile WHERE user_id = %s", (user_id,)
         )
@@ -272,15 +259,7 @@ async def load_hybrid_inputs(
             known[key] = max(known.get(key, 0.0), strongest)
             played.add(key)
         seeds = sorted(known, key=lambda key: (-known[key], key))[:seed_artists]
-        cur = await conn.execute(
-            "SELECT artist_key, similar_key, similar_name, match FROM enrich.similar_artists"
-            " WHERE artist_key = ANY(%s)",
-            (seeds,),
-        )
-        similar: dict[str, list[tuple[str, float]]] = defaultdict(list)
-        for seed, candidate, name, match in await cur.fetchall():
-            similar[seed].append((candidate, float(match)))
-            display.setdefault(candidate, name)
+        similar = await _similar_artists(conn, seeds, display)
         cur = await conn.execute(
             """SELECT t.artist_key, t.name FROM enrich.tag_top_artists t
                WHERE t.tag IN (SELECT tag FROM features.tag_profile WHERE user_id = %s
@@ -296,13 +275,7 @@ async def load_hybrid_inputs(
             - excluded
         )
         everyone = [*known, *candidates]
-        cur = await conn.execute(
-            "SELECT artist_key, tag, weight FROM enrich.artist_tags WHERE artist_key = ANY(%s)",
-            (everyone,),
-        )
-        artist_tags: dict[str, dict[str, float]] = defaultdict(dict)
-        for key, tag, weight in await cur.fetchall():
-            artist_tags[key][tag] = float(weight)
+        artist_tags = await _artist_tags(conn, everyone)
         cur = await conn.execute(
             "SELECT artist_key, listeners FROM enrich.artists"
             " WHERE artist_key = ANY(%s) AND listeners IS NOT NULL",
@@ -387,3 +360,30 @@ async def explain_item(pool: AsyncConnectionPool, user_id: UUID, artist: str) ->
         )
         row = await cur.fetchone()
     return StoredItem(*row) if row else None
+
+
+async def _similar_artists(
+    conn: AsyncConnection, seeds: Sequence[str], display: dict[str, str]
+) -> dict[str, list[tuple[str, float]]]:
+    """Last.fm's similar artists of the seeds (keys); learns the candidates' spellings."""
+    cur = await conn.execute(
+        "SELECT artist_key, similar_key, similar_name, match FROM enrich.similar_artists"
+        " WHERE artist_key = ANY(%s)",
+        (list(seeds),),
+    )
+    similar: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for seed, candidate, name, match in await cur.fetchall():
+        similar[seed].append((candidate, float(match)))
+        display.setdefault(candidate, name)
+    return similar
+
+
+async def _artist_tags(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, dict[str, float]]:
+    cur = await conn.execute(
+        "SELECT artist_key, tag, weight FROM enrich.artist_tags WHERE artist_key = ANY(%s)",
+        (list(keys),),
+    )
+    artist_tags: dict[str, dict[str, float]] = defaultdict(dict)
+    for key, tag, weight in await cur.fetchall():
+        artist_tags[key][tag] = float(weight)
+    return artist_tags
