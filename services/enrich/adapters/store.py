@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from services.enrich.adapters.lastfm import (
@@ -65,26 +66,9 @@ async def save_artist(pool: AsyncConnectionPool, knowledge: ArtistKnowledge) -> 
                         (key, clean.tag, clean.weight, clean.kind.value, clean.place)
                     )
         if knowledge.similar is not None:
-            await conn.execute("DELETE FROM enrich.similar_artists WHERE artist_key = %s", (key,))
-            seen: set[str] = set()
-            async with conn.cursor().copy(
-                "COPY enrich.similar_artists (artist_key, similar_key, similar_name, match)"
-                " FROM STDIN"
-            ) as copy:
-                for name, match in knowledge.similar:
-                    if name.lower() not in seen and name.lower() != key:
-                        seen.add(name.lower())
-                        await copy.write_row((key, name.lower(), name, match))
-        await conn.execute(
-            "INSERT INTO enrich.fetch_log (method, artist_key, outcome) VALUES (%s, %s, %s)",
-            (
-                "artist.getTopTags+getSimilar"
-                if knowledge.similar is not None
-                else "artist.getTopTags",
-                key,
-                status,
-            ),
-        )
+            await _replace_similar(conn, key, knowledge.similar)
+        method = "artist.getTopTags" + ("+getSimilar" if knowledge.similar is not None else "")
+        await _log_fetch(conn, method, key, knowledge.found)
 
 
 async def save_similar(
@@ -99,20 +83,8 @@ async def save_similar(
                WHERE artist_key = %s""",
             (info.listeners if info.found else None, info.playcount if info.found else None, key),
         )
-        await conn.execute("DELETE FROM enrich.similar_artists WHERE artist_key = %s", (key,))
-        seen: set[str] = set()
-        async with conn.cursor().copy(
-            "COPY enrich.similar_artists (artist_key, similar_key, similar_name, match) FROM STDIN"
-        ) as copy:
-            for artist in similar.similar:
-                similar_key = artist.name.lower()
-                if similar_key not in seen and similar_key != key:
-                    seen.add(similar_key)
-                    await copy.write_row((key, similar_key, artist.name, artist.match))
-        await conn.execute(
-            "INSERT INTO enrich.fetch_log (method, artist_key, outcome) VALUES (%s, %s, %s)",
-            ("artist.getSimilar+getInfo", key, "ok" if similar.found else "not_found"),
-        )
+        await _replace_similar(conn, key, [(a.name, a.match) for a in similar.similar])
+        await _log_fetch(conn, "artist.getSimilar+getInfo", key, similar.found)
 
 
 async def candidate_names(
@@ -167,10 +139,7 @@ async def save_track_tags(pool: AsyncConnectionPool, tags: TrackTags) -> None:
                 " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (key, clean.tag, clean.weight, clean.kind.value),
             )
-        await conn.execute(
-            "INSERT INTO enrich.fetch_log (method, artist_key, outcome) VALUES (%s, %s, %s)",
-            ("track.getTopTags", key, "ok" if tags.found else "not_found"),
-        )
+        await _log_fetch(conn, "track.getTopTags", key, tags.found)
 
 
 async def cached_tags(pool: AsyncConnectionPool, tags: Sequence[str], ttl: timedelta) -> set[str]:
@@ -196,10 +165,7 @@ async def save_tag_artists(pool: AsyncConnectionPool, top: TagArtists) -> None:
                 " VALUES (%s, %s, %s, %s)",
                 (top.tag, rank, name.lower(), name),
             )
-        await conn.execute(
-            "INSERT INTO enrich.fetch_log (method, artist_key, outcome) VALUES (%s, %s, %s)",
-            ("tag.getTopArtists", top.tag, "ok" if top.found else "not_found"),
-        )
+        await _log_fetch(conn, "tag.getTopArtists", top.tag, top.found)
 
 
 async def tag_candidate_names(
@@ -219,3 +185,27 @@ async def tag_candidate_names(
             (list(tags), ttl, budget),
         )
         return [row[0] for row in await cur.fetchall()]
+
+
+async def _log_fetch(conn: AsyncConnection, method: str, key: str, found: bool) -> None:
+    """One line per answer stored: what was asked, of whom, and whether Last.fm knew it."""
+    await conn.execute(
+        "INSERT INTO enrich.fetch_log (method, artist_key, outcome) VALUES (%s, %s, %s)",
+        (method, key, "ok" if found else "not_found"),
+    )
+
+
+async def _replace_similar(
+    conn: AsyncConnection, key: str, similar: Sequence[tuple[str, float]]
+) -> None:
+    """The artist's similar artists, once each (Last.fm spells some twice), never itself."""
+    await conn.execute("DELETE FROM enrich.similar_artists WHERE artist_key = %s", (key,))
+    seen: set[str] = set()
+    async with conn.cursor().copy(
+        "COPY enrich.similar_artists (artist_key, similar_key, similar_name, match) FROM STDIN"
+    ) as copy:
+        for name, match in similar:
+            similar_key = name.lower()
+            if similar_key not in seen and similar_key != key:
+                seen.add(similar_key)
+                await copy.write_row((key, similar_key, name, match))
