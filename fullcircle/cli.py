@@ -15,7 +15,6 @@ from typing import Annotated, Any, TypeVar
 import grpc
 import typer
 from google.protobuf.json_format import MessageToDict
-from pydantic import SecretStr
 from redis.asyncio import Redis
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -30,7 +29,7 @@ from fullcircle.bus import (
 from fullcircle.client import FullCircleClient
 from fullcircle.db import apply_migrations, migrations_folder
 from fullcircle.stack import SERVICES, LocalStack, StackError, StackState, default_data_dir
-from fullcircle.v1 import common_pb2
+from fullcircle.v1 import common_pb2, gateway_pb2
 
 app = typer.Typer(
     help="Full-Circle: music discovery from your own listening history.", no_args_is_help=True
@@ -278,56 +277,28 @@ def spotify_link(
         "0 8,14,22 * * *"
     ),
     redirect_url: Annotated[
-        str | None, typer.Option(help="the URL Spotify redirected to (asked for if not given)")
+        str | None, typer.Option(help="the address Spotify redirected to (asked if not given)")
     ] = None,
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Authorize Full-Circle to read your recently played tracks (Authorization Code + PKCE)."""
-    import secrets as token_secrets
-    from urllib.parse import parse_qs, urlsplit
+    gateway = _gateway(data_dir, user)
 
-    from psycopg import AsyncConnection
+    async def link(**fields: str) -> gateway_pb2.LinkSpotifyReply:
+        async with FullCircleClient(*gateway) as client:
+            return await client.link_spotify(**fields)
 
-    from services.ingest.domain.sync import ScheduleError, next_sync_times
-    from services.ingest.settings import IngestSettings
-    from services.ingest.spotify_sync import save_link, spotify_parts
-
-    state = _stack_state(data_dir)
-    settings = IngestSettings(spotify_token_secret=SecretStr(LocalStack(data_dir).token_secret()))
-    parts = spotify_parts(settings)
-    if parts is None:
-        raise _fail(
-            "set SPOTIFY_CLIENT_ID (your app's client id from developer.spotify.com) "
-            "before `fullcircle up`, then link again"
-        )
     try:
-        next_sync_times(cron, time_zone, None, 1)
-    except ScheduleError as exc:
-        raise _fail(str(exc)) from None
-    auth, token_box = parts
-    user_id = _user_id(state, user)
-    oauth_state = token_secrets.token_urlsafe(16)
-    url, verifier = auth.authorize_url(oauth_state)
-    if redirect_url is None:
-        console.print(
-            f"Open this address, allow access, then paste the address you land on:\n{url}"
-        )
-        redirect_url = typer.prompt("redirected to")
-    query = parse_qs(urlsplit(redirect_url).query)
-    if query.get("state", [""])[0] != oauth_state or "code" not in query:
-        raise _fail(
-            "that is not the address Spotify redirected this link to; run the "
-            "command again and paste the whole address"
-        )
-    tokens = auth.exchange(query["code"][0], verifier)
-
-    async def keep() -> Any:
-        async with await AsyncConnection.connect(state.database_url) as conn:
-            await apply_migrations(state.database_url, "ingest", _ingest_migrations())
-            return await save_link(conn, token_box, user_id, user, tokens, time_zone, cron)
-
-    next_sync = _run(keep())
-    console.print(f"[green]linked[/] Spotify for {user}; next sync at {next_sync.isoformat()}")
+        url = _run(link(time_zone=time_zone, cron=cron)).authorize_url
+        if redirect_url is None:
+            console.print(
+                f"Open this address, allow access, then paste the address you land on:\n{url}"
+            )
+            redirect_url = typer.prompt("redirected to")
+        linked = _run(link(redirect_url=redirect_url))
+    except grpc.aio.AioRpcError as exc:
+        raise _fail(exc.details() or str(exc.code())) from None
+    console.print(f"[green]linked[/] Spotify for {user}; next sync at {linked.next_sync_at}")
 
 
 @spotify_app.command("unlink")
@@ -366,12 +337,6 @@ def sync(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     except grpc.aio.AioRpcError as exc:
         raise _fail(exc.details() or str(exc.code())) from None
     console.print(f"sync requested ({request_id}); new plays show up in `fullcircle recs`")
-
-
-def _ingest_migrations() -> Path:
-    import services.ingest
-
-    return Path(services.ingest.__file__).parent / "migrations"
 
 
 @user_app.command("add")

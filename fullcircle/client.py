@@ -103,6 +103,19 @@ class FullCircleClient:
         )
         return str(reply.expires_at)
 
+    async def link_spotify(
+        self, redirect_url: str = "", time_zone: str = "", cron: str = ""
+    ) -> gateway_pb2.LinkSpotifyReply:
+        """Without `redirect_url`: the address to open; with it: the account is linked."""
+        reply: gateway_pb2.LinkSpotifyReply = await self.stub.LinkSpotify(
+            gateway_pb2.LinkSpotifyRequest(
+                redirect_url=redirect_url, time_zone=time_zone, cron=cron
+            ),
+            metadata=self.metadata,
+            timeout=DEADLINE_S,
+        )
+        return reply
+
     async def sync_spotify(self) -> str:
         """Ask for a Spotify sync now; returns the request id."""
         reply = await self.stub.SyncSpotify(

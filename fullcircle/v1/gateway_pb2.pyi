@@ -139,3 +139,21 @@ class FeedbackAccepted(_message.Message):
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     expires_at: str
     def __init__(self, expires_at: _Optional[str] = ...) -> None: ...
+
+class LinkSpotifyRequest(_message.Message):
+    __slots__ = ("redirect_url", "time_zone", "cron")
+    REDIRECT_URL_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    redirect_url: str
+    time_zone: str
+    cron: str
+    def __init__(self, redirect_url: _Optional[str] = ..., time_zone: _Optional[str] = ..., cron: _Optional[str] = ...) -> None: ...
+
+class LinkSpotifyReply(_message.Message):
+    __slots__ = ("authorize_url", "next_sync_at")
+    AUTHORIZE_URL_FIELD_NUMBER: _ClassVar[int]
+    NEXT_SYNC_AT_FIELD_NUMBER: _ClassVar[int]
+    authorize_url: str
+    next_sync_at: str
+    def __init__(self, authorize_url: _Optional[str] = ..., next_sync_at: _Optional[str] = ...) -> None: ...

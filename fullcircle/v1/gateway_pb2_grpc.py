@@ -70,6 +70,11 @@ class FullCircleStub:
                 request_serializer=fullcircle_dot_v1_dot_gateway__pb2.SubmitFeedbackRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_gateway__pb2.FeedbackAccepted.FromString,
                 _registered_method=True)
+        self.LinkSpotify = channel.unary_unary(
+                '/fullcircle.v1.FullCircle/LinkSpotify',
+                request_serializer=fullcircle_dot_v1_dot_gateway__pb2.LinkSpotifyRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_gateway__pb2.LinkSpotifyReply.FromString,
+                _registered_method=True)
         self.SyncSpotify = channel.unary_unary(
                 '/fullcircle.v1.FullCircle/SyncSpotify',
                 request_serializer=fullcircle_dot_v1_dot_gateway__pb2.SyncSpotifyRequest.SerializeToString,
@@ -129,6 +134,15 @@ class FullCircleServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LinkSpotify(self, request, context):
+        """Link the caller's Spotify account (Authorization Code with PKCE) in two calls: without
+        redirect_url it answers the address to open; with the address Spotify redirected to, it
+        links the account and says when the first scheduled sync runs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SyncSpotify(self, request, context):
         """Fetch the caller's recent Spotify plays now instead of at the next scheduled sync.
         """
@@ -173,6 +187,11 @@ def add_FullCircleServicer_to_server(servicer, server):
                     servicer.SubmitFeedback,
                     request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.SubmitFeedbackRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_gateway__pb2.FeedbackAccepted.SerializeToString,
+            ),
+            'LinkSpotify': grpc.unary_unary_rpc_method_handler(
+                    servicer.LinkSpotify,
+                    request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.LinkSpotifyRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_gateway__pb2.LinkSpotifyReply.SerializeToString,
             ),
             'SyncSpotify': grpc.unary_unary_rpc_method_handler(
                     servicer.SyncSpotify,
@@ -369,6 +388,33 @@ class FullCircle:
             '/fullcircle.v1.FullCircle/SubmitFeedback',
             fullcircle_dot_v1_dot_gateway__pb2.SubmitFeedbackRequest.SerializeToString,
             fullcircle_dot_v1_dot_gateway__pb2.FeedbackAccepted.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LinkSpotify(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.FullCircle/LinkSpotify',
+            fullcircle_dot_v1_dot_gateway__pb2.LinkSpotifyRequest.SerializeToString,
+            fullcircle_dot_v1_dot_gateway__pb2.LinkSpotifyReply.FromString,
             options,
             channel_credentials,
             insecure,

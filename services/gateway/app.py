@@ -6,7 +6,7 @@ import grpc
 
 from fullcircle.grpc_server import check_health
 from fullcircle.service import ServiceRuntime
-from fullcircle.v1 import gateway_pb2, gateway_pb2_grpc, model_pb2_grpc
+from fullcircle.v1 import gateway_pb2, gateway_pb2_grpc, ingest_pb2_grpc, model_pb2_grpc
 from services.gateway.adapters.cache import RecommendationCache
 from services.gateway.adapters.streams import RecommendationFanout
 from services.gateway.auth import AuthInterceptor
@@ -18,9 +18,11 @@ async def setup(runtime: ServiceRuntime) -> None:
     settings = GatewaySettings()
     channel = grpc.aio.insecure_channel(settings.model_address)
     model = model_pb2_grpc.RecommenderStub(channel)
+    ingest_channel = grpc.aio.insecure_channel(settings.ingest_address)
+    links = ingest_pb2_grpc.SpotifyLinksStub(ingest_channel)
     cache = RecommendationCache(runtime.bus, settings.cache_ttl_s)
     fanout = RecommendationFanout(runtime.bus, settings.subscriber_queue, cache.invalidate)
-    servicer = FullCircleServicer(settings, runtime.pool, runtime.bus, model, fanout, cache)
+    servicer = FullCircleServicer(settings, runtime.pool, runtime.bus, model, fanout, cache, links)
     runtime.grpc.interceptors.append(
         AuthInterceptor(
             runtime.pool, settings.key_rate_limit, settings.key_burst, settings.key_cache_s
@@ -33,4 +35,5 @@ async def setup(runtime: ServiceRuntime) -> None:
     )
     runtime.background(lambda: fanout.run(runtime.stopping))
     runtime.on_stop(channel.close)
+    runtime.on_stop(ingest_channel.close)
     runtime.health_check("model", lambda: check_health(settings.model_address, 2.0))

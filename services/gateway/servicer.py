@@ -23,7 +23,15 @@ from fullcircle.events import (
     SyncRequested,
 )
 from fullcircle.grpc_server import rpc_errors
-from fullcircle.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc, model_pb2, model_pb2_grpc
+from fullcircle.v1 import (
+    common_pb2,
+    gateway_pb2,
+    gateway_pb2_grpc,
+    ingest_pb2,
+    ingest_pb2_grpc,
+    model_pb2,
+    model_pb2_grpc,
+)
 from services.gateway.adapters import accounts
 from services.gateway.adapters.cache import RecommendationCache
 from services.gateway.adapters.streams import (
@@ -52,6 +60,7 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         model: model_pb2_grpc.RecommenderStub,
         fanout: RecommendationFanout,
         cache: RecommendationCache,
+        links: ingest_pb2_grpc.SpotifyLinksStub,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -59,6 +68,7 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         self.model = model
         self.fanout = fanout
         self.cache = cache
+        self.links = links
         self._sets: OrderedDict[tuple[UUID, str], asyncio.Future[Any]] = OrderedDict()
         self._inflight: dict[tuple[UUID, str], asyncio.Future[Any]] = {}
 
@@ -285,6 +295,33 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
             )
         )
         return gateway_pb2.FeedbackAccepted(expires_at=expires_at.isoformat() if expires_at else "")
+
+    @rpc_errors
+    async def LinkSpotify(
+        self, request: gateway_pb2.LinkSpotifyRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.LinkSpotifyReply:
+        user_id = current_user()
+        if max(len(request.redirect_url), len(request.time_zone), len(request.cron)) > 4096:
+            raise InvalidArgument("redirect_url, time_zone and cron are at most 4 KiB each")
+        if request.redirect_url:
+            done: ingest_pb2.CompleteLinkReply = await self.links.CompleteLink(
+                ingest_pb2.CompleteLinkRequest(
+                    user_id=str(user_id), redirect_url=request.redirect_url
+                ),
+                timeout=self._deadline(context),
+            )
+            return gateway_pb2.LinkSpotifyReply(next_sync_at=done.next_sync_at)
+        name = await accounts.user_name(self.pool, user_id)
+        begun: ingest_pb2.BeginLinkReply = await self.links.BeginLink(
+            ingest_pb2.BeginLinkRequest(
+                user_id=str(user_id),
+                user_name=name,
+                time_zone=request.time_zone,
+                cron=request.cron,
+            ),
+            timeout=self._deadline(context),
+        )
+        return gateway_pb2.LinkSpotifyReply(authorize_url=begun.authorize_url)
 
     @rpc_errors
     async def SyncSpotify(

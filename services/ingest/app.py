@@ -9,6 +9,7 @@ from typing import Any
 from fullcircle.bus import Bus
 from fullcircle.events import ImportProgress, ImportRequested, SyncRequested
 from fullcircle.service import ServiceRuntime
+from fullcircle.v1 import ingest_pb2, ingest_pb2_grpc
 from services.ingest.adapters import store
 from services.ingest.domain.announce import (
     import_report,
@@ -16,6 +17,7 @@ from services.ingest.domain.announce import (
     plays_ingested_batches,
 )
 from services.ingest.domain.exports import ExportError, read_export
+from services.ingest.links import SpotifyLinksServicer
 from services.ingest.settings import IngestSettings
 from services.ingest.spotify_sync import SpotifySync, spotify_parts
 
@@ -163,6 +165,11 @@ async def setup(runtime: ServiceRuntime) -> None:
     importer = Importer(runtime, settings)
     runtime.bus.consume(ImportRequested, importer.on_import_requested, importer.on_give_up)
     parts = spotify_parts(settings)
+    runtime.grpc.add(
+        ingest_pb2_grpc.add_SpotifyLinksServicer_to_server,
+        SpotifyLinksServicer(runtime.pool, parts),
+        ingest_pb2.DESCRIPTOR.services_by_name["SpotifyLinks"].full_name,
+    )
     if parts is None:
         log.info("live Spotify sync is off (set SPOTIFY_CLIENT_ID and SPOTIFY_TOKEN_SECRET)")
         runtime.bus.consume(SyncRequested, _sync_off)

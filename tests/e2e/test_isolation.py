@@ -85,6 +85,12 @@ async def test_bobs_key_reaches_nothing_of_alices_through_any_rpc(
         await bob.sync_spotify()  # Bob has no link: nothing of anyone's is synced
         checked.add("SyncSpotify")
 
+        alices_link = await alice.link_spotify()
+        state = alices_link.authorize_url.split("state=")[1].split("&")[0]
+        stolen = f"http://127.0.0.1:8888/callback?code=anything&state={state}"
+        assert await _code(bob.link_spotify(redirect_url=stolen)) == grpc.StatusCode.NOT_FOUND
+        checked.add("LinkSpotify")
+
     every_rpc = {m.name for m in gateway_pb2.DESCRIPTOR.services_by_name["FullCircle"].methods}
     assert checked == every_rpc, f"RPCs without an isolation case: {every_rpc - checked}"
 

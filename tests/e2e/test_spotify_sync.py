@@ -5,32 +5,25 @@ grant; Spotify itself is the local server, reached through the real spotipy code
 from __future__ import annotations
 
 import asyncio
-import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import grpc
 import psycopg
 import pytest
 import requests
 
 from fullcircle.client import FullCircleClient
 from fullcircle.stack import StackState
-from services.ingest.adapters.spotify import SpotifyAuth, SpotifyEndpoints
-from services.ingest.domain.token_box import TokenBox
 from services.ingest.spotify_local.server import (
-    DEFAULT_CLIENT_ID,
     FaultPlan,
     LocalSpotifyServer,
     ScriptedPlay,
 )
-from services.ingest.spotify_sync import save_link
-
-from .conftest import TOKEN_SECRET
 
 pytestmark = pytest.mark.e2e
 
-REDIRECT = "http://127.0.0.1:8888/callback"
 
 
 def plays(listener: str, count: int, start: datetime) -> list[ScriptedPlay]:
@@ -46,25 +39,16 @@ def plays(listener: str, count: int, start: datetime) -> list[ScriptedPlay]:
     ]
 
 
-async def _link(stack: StackState, spotify: LocalSpotifyServer, user_id, listener: str) -> None:
+async def _link(client: FullCircleClient, spotify: LocalSpotifyServer, listener: str) -> str:
+    """Link through the gateway as a listener would: open the address, come back redirected."""
     spotify.login_as(listener)
-    auth = SpotifyAuth(DEFAULT_CLIENT_ID, REDIRECT, endpoints=SpotifyEndpoints.local(spotify.url))
-    state = secrets.token_urlsafe(8)
-    url, verifier = auth.authorize_url(state)
-    landed = requests.get(url, allow_redirects=False, timeout=10).headers["Location"]
-    query = parse_qs(urlsplit(landed).query)
-    assert query["state"] == [state]
-    tokens = await asyncio.to_thread(auth.exchange, query["code"][0], verifier)
-    async with await psycopg.AsyncConnection.connect(stack.database_url) as conn:
-        await save_link(
-            conn,
-            TokenBox(TOKEN_SECRET),
-            user_id,
-            listener,
-            tokens,
-            "Europe/London",
-            "0 8,14,22 * * *",
-        )
+    begun = await client.link_spotify(time_zone="Europe/London")
+    landed = requests.get(begun.authorize_url, allow_redirects=False, timeout=10).headers[
+        "Location"
+    ]
+    assert parse_qs(urlsplit(landed).query)["code"]
+    linked = await client.link_spotify(redirect_url=landed)
+    return linked.next_sync_at
 
 
 def _account(stack: StackState, user_id) -> tuple:
@@ -95,12 +79,15 @@ async def test_linked_account_syncs_on_request_pages_reports_gaps_and_asks_to_re
     user_id, api_key = await new_listener(listener)
     start = datetime.now(UTC) - timedelta(days=2)
     spotify.add_plays(listener, plays(listener, 30, start))
-    await _link(stack, spotify, user_id, listener)
-    status, cursor, _gap, _last_sync, sealed, stored = _account(stack, user_id)
-    assert status == "linked" and cursor is None and stored == 0
-    assert b"access" not in sealed and listener.encode() not in sealed
-
     async with FullCircleClient(stack.gateway_address, api_key) as client:
+        assert await _link(client, spotify, listener)
+        status, cursor, _gap, _last_sync, sealed, stored = _account(stack, user_id)
+        assert status == "linked" and cursor is None and stored == 0
+        assert b"access" not in sealed and listener.encode() not in sealed
+        with pytest.raises(grpc.aio.AioRpcError) as reused:
+            await client.link_spotify(redirect_url="http://127.0.0.1:8888/callback?code=x&state=y")
+        assert reused.value.code() == grpc.StatusCode.NOT_FOUND
+
         await client.sync_spotify()
         await _until(lambda: _account(stack, user_id)[5] == 30)
         first_cursor = _account(stack, user_id)[1]

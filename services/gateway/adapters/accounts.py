@@ -94,3 +94,10 @@ async def import_owner(pool: AsyncConnectionPool, import_id: UUID) -> UUID | Non
         )
         row = await cur.fetchone()
     return row[0] if row else None
+
+
+async def user_name(pool: AsyncConnectionPool, user_id: UUID) -> str:
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT name FROM gateway.users WHERE user_id = %s", (user_id,))
+        row = await cur.fetchone()
+    return str(row[0]) if row else ""

@@ -117,3 +117,55 @@ async def record_failure(
                WHERE user_id = %s""",
             (error, next_sync_at, relink_required, user_id),
         )
+
+
+@dataclass(frozen=True)
+class LinkRequest:
+    user_id: UUID
+    user_name: str
+    sealed_verifier: bytes
+    time_zone: str
+    sync_cron: str
+
+    def __repr__(self) -> str:
+        return f"LinkRequest(user={self.user_name!r})"
+
+
+LINK_REQUEST_TTL = "15 minutes"
+
+
+async def save_link_request(pool: AsyncConnectionPool, state: str, request: LinkRequest) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(
+            f"DELETE FROM ingest.spotify_link_requests"
+            f" WHERE created_at < now() - interval '{LINK_REQUEST_TTL}'"
+        )
+        await conn.execute(
+            "INSERT INTO ingest.spotify_link_requests"
+            " (state, user_id, user_name, sealed_verifier, time_zone, sync_cron)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            (
+                state,
+                request.user_id,
+                request.user_name,
+                request.sealed_verifier,
+                request.time_zone,
+                request.sync_cron,
+            ),
+        )
+
+
+async def take_link_request(
+    pool: AsyncConnectionPool, state: str, user_id: UUID
+) -> LinkRequest | None:
+    """The pending link of this listener under `state` (used once; expired ones are gone)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            f"""DELETE FROM ingest.spotify_link_requests
+                WHERE state = %s AND user_id = %s
+                  AND created_at >= now() - interval '{LINK_REQUEST_TTL}'
+                RETURNING user_id, user_name, sealed_verifier, time_zone, sync_cron""",
+            (state, user_id),
+        )
+        row = await cur.fetchone()
+    return LinkRequest(*row) if row else None

@@ -79,6 +79,16 @@ class TokenBox:
         }
         return self._fernet.encrypt(json.dumps(payload).encode("utf-8"))
 
+    def seal_text(self, text: str) -> bytes:
+        """Seal a short secret (a PKCE code verifier waiting for its redirect)."""
+        return self._fernet.encrypt(text.encode("utf-8"))
+
+    def open_text(self, sealed: bytes) -> str:
+        try:
+            return self._fernet.decrypt(sealed).decode("utf-8")
+        except InvalidToken:
+            raise TokenBoxError("cannot open a sealed link request; start the link again") from None
+
     def open(self, sealed: bytes) -> TokenSet:
         """The tokens inside `sealed`; `TokenBoxError` when the secret changed or the bytes did."""
         try:

@@ -1,0 +1,37 @@
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Optional as _Optional
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class BeginLinkRequest(_message.Message):
+    __slots__ = ("user_id", "user_name", "time_zone", "cron")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    user_name: str
+    time_zone: str
+    cron: str
+    def __init__(self, user_id: _Optional[str] = ..., user_name: _Optional[str] = ..., time_zone: _Optional[str] = ..., cron: _Optional[str] = ...) -> None: ...
+
+class BeginLinkReply(_message.Message):
+    __slots__ = ("authorize_url",)
+    AUTHORIZE_URL_FIELD_NUMBER: _ClassVar[int]
+    authorize_url: str
+    def __init__(self, authorize_url: _Optional[str] = ...) -> None: ...
+
+class CompleteLinkRequest(_message.Message):
+    __slots__ = ("user_id", "redirect_url")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    REDIRECT_URL_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    redirect_url: str
+    def __init__(self, user_id: _Optional[str] = ..., redirect_url: _Optional[str] = ...) -> None: ...
+
+class CompleteLinkReply(_message.Message):
+    __slots__ = ("next_sync_at",)
+    NEXT_SYNC_AT_FIELD_NUMBER: _ClassVar[int]
+    next_sync_at: str
+    def __init__(self, next_sync_at: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,107 @@
+"""The internal SpotifyLinks gRPC API: Authorization Code with PKCE in two calls, the code
+verifier kept sealed in Postgres between them (any ingest replica can finish a link)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
+
+import grpc
+from psycopg_pool import AsyncConnectionPool
+
+from fullcircle.errors import InvalidArgument, NotFound, Unavailable
+from fullcircle.grpc_server import rpc_errors
+from fullcircle.v1 import ingest_pb2, ingest_pb2_grpc
+from services.ingest.adapters import spotify_accounts
+from services.ingest.adapters.spotify import SpotifyAuth, SpotifyError, SpotifyUnavailable
+from services.ingest.domain.sync import DEFAULT_SYNC_CRON, ScheduleError, next_sync_times
+from services.ingest.domain.token_box import TokenBox
+from services.ingest.spotify_sync import save_link
+
+
+class SpotifyLinksServicer(ingest_pb2_grpc.SpotifyLinksServicer):
+    def __init__(
+        self, pool: AsyncConnectionPool, parts: tuple[SpotifyAuth, TokenBox] | None
+    ) -> None:
+        self.pool = pool
+        self.parts = parts
+
+    def _spotify(self) -> tuple[SpotifyAuth, TokenBox]:
+        if self.parts is None:
+            raise Unavailable(
+                "live Spotify sync is off on this server (SPOTIFY_CLIENT_ID is not set)"
+            )
+        return self.parts
+
+    @rpc_errors
+    async def BeginLink(
+        self, request: ingest_pb2.BeginLinkRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.BeginLinkReply:
+        auth, token_box = self._spotify()
+        time_zone, cron = request.time_zone or "UTC", request.cron or DEFAULT_SYNC_CRON
+        try:
+            next_sync_times(cron, time_zone, datetime.now(UTC), 1)
+        except ScheduleError as exc:
+            raise InvalidArgument(str(exc)) from None
+        state = secrets.token_urlsafe(24)
+        url, verifier = auth.authorize_url(state)
+        await spotify_accounts.save_link_request(
+            self.pool,
+            state,
+            spotify_accounts.LinkRequest(
+                _uuid(request.user_id),
+                request.user_name[:200],
+                token_box.seal_text(verifier),
+                time_zone,
+                cron,
+            ),
+        )
+        return ingest_pb2.BeginLinkReply(authorize_url=url)
+
+    @rpc_errors
+    async def CompleteLink(
+        self, request: ingest_pb2.CompleteLinkRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.CompleteLinkReply:
+        auth, token_box = self._spotify()
+        query = parse_qs(urlsplit(request.redirect_url).query)
+        if "error" in query:
+            raise InvalidArgument(f"Spotify did not allow access ({query['error'][0][:100]})")
+        state, code = query.get("state", [""])[0], query.get("code", [""])[0]
+        if not state or not code:
+            raise InvalidArgument("paste the whole address Spotify redirected to (with ?code=)")
+        user_id = _uuid(request.user_id)
+        pending = await spotify_accounts.take_link_request(self.pool, state, user_id)
+        if pending is None:
+            raise NotFound(
+                "no link of yours is waiting for that address (links expire after "
+                "15 minutes); start the link again"
+            )
+        try:
+            tokens = await asyncio.to_thread(
+                auth.exchange, code, token_box.open_text(pending.sealed_verifier)
+            )
+        except SpotifyUnavailable as exc:
+            raise Unavailable(str(exc)) from None
+        except SpotifyError as exc:
+            raise InvalidArgument(str(exc)) from None
+        async with self.pool.connection() as conn:
+            next_sync = await save_link(
+                conn,
+                token_box,
+                user_id,
+                pending.user_name,
+                tokens,
+                pending.time_zone,
+                pending.sync_cron,
+            )
+        return ingest_pb2.CompleteLinkReply(next_sync_at=next_sync.isoformat())
+
+
+def _uuid(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise InvalidArgument(f"not a valid user id: {value[:64]!r}") from None
