@@ -53,7 +53,7 @@ async def seed_listener(state: StackState) -> tuple[uuid.UUID, str, uuid.UUID]:
             ["Seed A"],
             ["grime"],
         )
-        items.append((scored, *explain(scored.parts)))
+        items.append((scored, *explain(scored.parts), ""))
     set_id = await save_set(pool, user_id, 1, f"bench:{user_id.hex[:8]}", "bench", {}, items)
     await pool.close()
     return user_id, key.token, set_id

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66ullcircle/v1/common.proto\x12\rfullcircle.v1\"N\n\x0f\x45xplanationPart\x12\r\n\x05label\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05share\x18\x03 \x01(\x01\x12\x0f\n\x07percent\x18\x04 \x01(\x05\"\xc6\x01\n\x0eRecommendation\x12\x0e\n\x06\x61rtist\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12/\n\x04mode\x18\x03 \x01(\x0e\x32!.fullcircle.v1.RecommendationMode\x12\x0f\n\x07\x62\x65\x63\x61use\x18\x04 \x01(\t\x12-\n\x05parts\x18\x05 \x03(\x0b\x32\x1e.fullcircle.v1.ExplanationPart\x12\x12\n\nsimilar_to\x18\x06 \x03(\t\x12\x10\n\x08top_tags\x18\x07 \x03(\t\"|\n\x11RecommendationSet\x12\x0e\n\x06set_id\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x12\n\ncreated_at\x18\x03 \x01(\t\x12,\n\x05items\x18\x04 \x03(\x0b\x32\x1d.fullcircle.v1.Recommendation\"(\n\tTagWeight\x12\x0b\n\x03tag\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x01\"?\n\x0c\x41rtistWeight\x12\x0e\n\x06\x61rtist\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x01\x12\x0f\n\x07listens\x18\x03 \x01(\x03\"\xb8\x01\n\x0cTasteCluster\x12\x12\n\ncluster_id\x18\x01 \x01(\x05\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x61rtists\x18\x03 \x03(\t\x12\x0c\n\x04size\x18\x04 \x01(\x05\x12\x16\n\x0e\x61ll_time_share\x18\x05 \x01(\x01\x12\x14\n\x0crecent_share\x18\x06 \x01(\x01\x12\r\n\x05trend\x18\x07 \x01(\t\x12*\n\x08top_tags\x18\x08 \x03(\x0b\x32\x18.fullcircle.v1.TagWeight\"\xd5\x01\n\x0e\x43ontextProfile\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontext\x18\x02 \x01(\t\x12\x0f\n\x07listens\x18\x03 \x01(\x03\x12H\n\x0e\x63luster_shares\x18\x04 \x03(\x0b\x32\x30.fullcircle.v1.ContextProfile.ClusterSharesEntry\x12\x13\n\x0btop_artists\x18\x05 \x03(\t\x1a\x34\n\x12\x43lusterSharesEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xc1\x01\n\x0cMonthlyTaste\x12\r\n\x05month\x18\x01 \x01(\t\x12\x0f\n\x07listens\x18\x02 \x01(\x03\x12\x46\n\x0e\x63luster_shares\x18\x03 \x03(\x0b\x32..fullcircle.v1.MonthlyTaste.ClusterSharesEntry\x12\x13\n\x0btop_artists\x18\x04 \x03(\t\x1a\x34\n\x12\x43lusterSharesEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xda\x02\n\x0cTasteProfile\x12\r\n\x05plays\x18\x01 \x01(\x03\x12\x0f\n\x07listens\x18\x02 \x01(\x03\x12\x0f\n\x07\x61rtists\x18\x03 \x01(\x03\x12\x30\n\x0btop_artists\x18\x04 \x03(\x0b\x32\x1b.fullcircle.v1.ArtistWeight\x12*\n\x08top_tags\x18\x05 \x03(\x0b\x32\x18.fullcircle.v1.TagWeight\x12\x13\n\x0b\x63omputed_at\x18\x06 \x01(\t\x12\x16\n\x0ehalf_life_days\x18\x07 \x01(\x01\x12-\n\x08\x63lusters\x18\x08 \x03(\x0b\x32\x1b.fullcircle.v1.TasteCluster\x12/\n\x08\x63ontexts\x18\t \x03(\x0b\x32\x1d.fullcircle.v1.ContextProfile\x12.\n\tevolution\x18\n \x03(\x0b\x32\x1b.fullcircle.v1.MonthlyTaste*\x81\x01\n\x12RecommendationMode\x12#\n\x1fRECOMMENDATION_MODE_UNSPECIFIED\x10\x00\x12!\n\x1dRECOMMENDATION_MODE_DISCOVERY\x10\x01\x12#\n\x1fRECOMMENDATION_MODE_REDISCOVERY\x10\x02*\x84\x01\n\x0c\x46\x65\x65\x64\x62\x61\x63kKind\x12\x1d\n\x19\x46\x45\x45\x44\x42\x41\x43K_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46\x45\x45\x44\x42\x41\x43K_KIND_LIKE\x10\x01\x12\x19\n\x15\x46\x45\x45\x44\x42\x41\x43K_KIND_DISLIKE\x10\x02\x12\"\n\x1e\x46\x45\x45\x44\x42\x41\x43K_KIND_DO_NOT_RECOMMEND\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66ullcircle/v1/common.proto\x12\rfullcircle.v1\"N\n\x0f\x45xplanationPart\x12\r\n\x05label\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05share\x18\x03 \x01(\x01\x12\x0f\n\x07percent\x18\x04 \x01(\x05\"\xd5\x01\n\x0eRecommendation\x12\x0e\n\x06\x61rtist\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12/\n\x04mode\x18\x03 \x01(\x0e\x32!.fullcircle.v1.RecommendationMode\x12\x0f\n\x07\x62\x65\x63\x61use\x18\x04 \x01(\t\x12-\n\x05parts\x18\x05 \x03(\x0b\x32\x1e.fullcircle.v1.ExplanationPart\x12\x12\n\nsimilar_to\x18\x06 \x03(\t\x12\x10\n\x08top_tags\x18\x07 \x03(\t\x12\r\n\x05taste\x18\x08 \x01(\t\"|\n\x11RecommendationSet\x12\x0e\n\x06set_id\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x12\n\ncreated_at\x18\x03 \x01(\t\x12,\n\x05items\x18\x04 \x03(\x0b\x32\x1d.fullcircle.v1.Recommendation\"(\n\tTagWeight\x12\x0b\n\x03tag\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x01\"?\n\x0c\x41rtistWeight\x12\x0e\n\x06\x61rtist\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x01\x12\x0f\n\x07listens\x18\x03 \x01(\x03\"\xb8\x01\n\x0cTasteCluster\x12\x12\n\ncluster_id\x18\x01 \x01(\x05\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x61rtists\x18\x03 \x03(\t\x12\x0c\n\x04size\x18\x04 \x01(\x05\x12\x16\n\x0e\x61ll_time_share\x18\x05 \x01(\x01\x12\x14\n\x0crecent_share\x18\x06 \x01(\x01\x12\r\n\x05trend\x18\x07 \x01(\t\x12*\n\x08top_tags\x18\x08 \x03(\x0b\x32\x18.fullcircle.v1.TagWeight\"\xd5\x01\n\x0e\x43ontextProfile\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontext\x18\x02 \x01(\t\x12\x0f\n\x07listens\x18\x03 \x01(\x03\x12H\n\x0e\x63luster_shares\x18\x04 \x03(\x0b\x32\x30.fullcircle.v1.ContextProfile.ClusterSharesEntry\x12\x13\n\x0btop_artists\x18\x05 \x03(\t\x1a\x34\n\x12\x43lusterSharesEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xc1\x01\n\x0cMonthlyTaste\x12\r\n\x05month\x18\x01 \x01(\t\x12\x0f\n\x07listens\x18\x02 \x01(\x03\x12\x46\n\x0e\x63luster_shares\x18\x03 \x03(\x0b\x32..fullcircle.v1.MonthlyTaste.ClusterSharesEntry\x12\x13\n\x0btop_artists\x18\x04 \x03(\t\x1a\x34\n\x12\x43lusterSharesEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xda\x02\n\x0cTasteProfile\x12\r\n\x05plays\x18\x01 \x01(\x03\x12\x0f\n\x07listens\x18\x02 \x01(\x03\x12\x0f\n\x07\x61rtists\x18\x03 \x01(\x03\x12\x30\n\x0btop_artists\x18\x04 \x03(\x0b\x32\x1b.fullcircle.v1.ArtistWeight\x12*\n\x08top_tags\x18\x05 \x03(\x0b\x32\x18.fullcircle.v1.TagWeight\x12\x13\n\x0b\x63omputed_at\x18\x06 \x01(\t\x12\x16\n\x0ehalf_life_days\x18\x07 \x01(\x01\x12-\n\x08\x63lusters\x18\x08 \x03(\x0b\x32\x1b.fullcircle.v1.TasteCluster\x12/\n\x08\x63ontexts\x18\t \x03(\x0b\x32\x1d.fullcircle.v1.ContextProfile\x12.\n\tevolution\x18\n \x03(\x0b\x32\x1b.fullcircle.v1.MonthlyTaste*\x81\x01\n\x12RecommendationMode\x12#\n\x1fRECOMMENDATION_MODE_UNSPECIFIED\x10\x00\x12!\n\x1dRECOMMENDATION_MODE_DISCOVERY\x10\x01\x12#\n\x1fRECOMMENDATION_MODE_REDISCOVERY\x10\x02*\x84\x01\n\x0c\x46\x65\x65\x64\x62\x61\x63kKind\x12\x1d\n\x19\x46\x45\x45\x44\x42\x41\x43K_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46\x45\x45\x44\x42\x41\x43K_KIND_LIKE\x10\x01\x12\x19\n\x15\x46\x45\x45\x44\x42\x41\x43K_KIND_DISLIKE\x10\x02\x12\"\n\x1e\x46\x45\x45\x44\x42\x41\x43K_KIND_DO_NOT_RECOMMEND\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,30 +35,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONTEXTPROFILE_CLUSTERSHARESENTRY']._serialized_options = b'8\001'
   _globals['_MONTHLYTASTE_CLUSTERSHARESENTRY']._loaded_options = None
   _globals['_MONTHLYTASTE_CLUSTERSHARESENTRY']._serialized_options = b'8\001'
-  _globals['_RECOMMENDATIONMODE']._serialized_start=1508
-  _globals['_RECOMMENDATIONMODE']._serialized_end=1637
-  _globals['_FEEDBACKKIND']._serialized_start=1640
-  _globals['_FEEDBACKKIND']._serialized_end=1772
+  _globals['_RECOMMENDATIONMODE']._serialized_start=1523
+  _globals['_RECOMMENDATIONMODE']._serialized_end=1652
+  _globals['_FEEDBACKKIND']._serialized_start=1655
+  _globals['_FEEDBACKKIND']._serialized_end=1787
   _globals['_EXPLANATIONPART']._serialized_start=45
   _globals['_EXPLANATIONPART']._serialized_end=123
   _globals['_RECOMMENDATION']._serialized_start=126
-  _globals['_RECOMMENDATION']._serialized_end=324
-  _globals['_RECOMMENDATIONSET']._serialized_start=326
-  _globals['_RECOMMENDATIONSET']._serialized_end=450
-  _globals['_TAGWEIGHT']._serialized_start=452
-  _globals['_TAGWEIGHT']._serialized_end=492
-  _globals['_ARTISTWEIGHT']._serialized_start=494
-  _globals['_ARTISTWEIGHT']._serialized_end=557
-  _globals['_TASTECLUSTER']._serialized_start=560
-  _globals['_TASTECLUSTER']._serialized_end=744
-  _globals['_CONTEXTPROFILE']._serialized_start=747
-  _globals['_CONTEXTPROFILE']._serialized_end=960
-  _globals['_CONTEXTPROFILE_CLUSTERSHARESENTRY']._serialized_start=908
-  _globals['_CONTEXTPROFILE_CLUSTERSHARESENTRY']._serialized_end=960
-  _globals['_MONTHLYTASTE']._serialized_start=963
-  _globals['_MONTHLYTASTE']._serialized_end=1156
-  _globals['_MONTHLYTASTE_CLUSTERSHARESENTRY']._serialized_start=908
-  _globals['_MONTHLYTASTE_CLUSTERSHARESENTRY']._serialized_end=960
-  _globals['_TASTEPROFILE']._serialized_start=1159
-  _globals['_TASTEPROFILE']._serialized_end=1505
+  _globals['_RECOMMENDATION']._serialized_end=339
+  _globals['_RECOMMENDATIONSET']._serialized_start=341
+  _globals['_RECOMMENDATIONSET']._serialized_end=465
+  _globals['_TAGWEIGHT']._serialized_start=467
+  _globals['_TAGWEIGHT']._serialized_end=507
+  _globals['_ARTISTWEIGHT']._serialized_start=509
+  _globals['_ARTISTWEIGHT']._serialized_end=572
+  _globals['_TASTECLUSTER']._serialized_start=575
+  _globals['_TASTECLUSTER']._serialized_end=759
+  _globals['_CONTEXTPROFILE']._serialized_start=762
+  _globals['_CONTEXTPROFILE']._serialized_end=975
+  _globals['_CONTEXTPROFILE_CLUSTERSHARESENTRY']._serialized_start=923
+  _globals['_CONTEXTPROFILE_CLUSTERSHARESENTRY']._serialized_end=975
+  _globals['_MONTHLYTASTE']._serialized_start=978
+  _globals['_MONTHLYTASTE']._serialized_end=1171
+  _globals['_MONTHLYTASTE_CLUSTERSHARESENTRY']._serialized_start=923
+  _globals['_MONTHLYTASTE_CLUSTERSHARESENTRY']._serialized_end=975
+  _globals['_TASTEPROFILE']._serialized_start=1174
+  _globals['_TASTEPROFILE']._serialized_end=1520
 # @@protoc_insertion_point(module_scope)

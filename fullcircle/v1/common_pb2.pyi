@@ -40,7 +40,7 @@ class ExplanationPart(_message.Message):
     def __init__(self, label: _Optional[str] = ..., kind: _Optional[str] = ..., share: _Optional[float] = ..., percent: _Optional[int] = ...) -> None: ...
 
 class Recommendation(_message.Message):
-    __slots__ = ("artist", "score", "mode", "because", "parts", "similar_to", "top_tags")
+    __slots__ = ("artist", "score", "mode", "because", "parts", "similar_to", "top_tags", "taste")
     ARTIST_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +48,7 @@ class Recommendation(_message.Message):
     PARTS_FIELD_NUMBER: _ClassVar[int]
     SIMILAR_TO_FIELD_NUMBER: _ClassVar[int]
     TOP_TAGS_FIELD_NUMBER: _ClassVar[int]
+    TASTE_FIELD_NUMBER: _ClassVar[int]
     artist: str
     score: float
     mode: RecommendationMode
@@ -55,7 +56,8 @@ class Recommendation(_message.Message):
     parts: _containers.RepeatedCompositeFieldContainer[ExplanationPart]
     similar_to: _containers.RepeatedScalarFieldContainer[str]
     top_tags: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, artist: _Optional[str] = ..., score: _Optional[float] = ..., mode: _Optional[_Union[RecommendationMode, str]] = ..., because: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[ExplanationPart, _Mapping]]] = ..., similar_to: _Optional[_Iterable[str]] = ..., top_tags: _Optional[_Iterable[str]] = ...) -> None: ...
+    taste: str
+    def __init__(self, artist: _Optional[str] = ..., score: _Optional[float] = ..., mode: _Optional[_Union[RecommendationMode, str]] = ..., because: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[ExplanationPart, _Mapping]]] = ..., similar_to: _Optional[_Iterable[str]] = ..., top_tags: _Optional[_Iterable[str]] = ..., taste: _Optional[str] = ...) -> None: ...
 
 class RecommendationSet(_message.Message):
     __slots__ = ("set_id", "model_version", "created_at", "items")

@@ -11,6 +11,7 @@ from fullcircle.events import FeedbackSubmitted, ProfilesUpdated, Recommendation
 from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import model_pb2, model_pb2_grpc
 from services.model.adapters import store
+from services.model.domain.balance import balance_by_taste
 from services.model.domain.composite import composite_scores
 from services.model.domain.explanation import explain
 from services.model.domain.scoring import HybridWeights, ScoredArtist, score_candidates
@@ -66,7 +67,18 @@ class Retrainer:
         self, user_id: UUID, profile_version: int, model_version: str, revision: int = 0
     ) -> tuple[UUID, int]:
         scored, metrics = await self._score(user_id)
-        items = [(item, *explain(item.parts)) for item in scored]
+        tastes = await store.load_tastes(self.pool, user_id)
+        taste_of = [
+            tastes.artist_cluster.get(item.top_seed_artists[0].lower())
+            if item.top_seed_artists
+            else None
+            for item in scored
+        ]
+        balanced = balance_by_taste(scored, taste_of, tastes.recent_shares, self.settings.set_size)
+        items = [
+            (item, *explain(item.parts), tastes.names.get(taste, "") if taste is not None else "")
+            for item, taste in balanced
+        ]
         set_id = await store.save_set(
             self.pool,
             user_id,
@@ -97,7 +109,8 @@ class Retrainer:
             excluded=frozenset(hidden | liked),
             liked=frozenset(liked),
         )
-        ranked = score_candidates(inputs.scoring, inputs.candidates, HybridWeights())[:limit]
+        # rank more than are kept, so that every taste has candidates to balance with
+        ranked = score_candidates(inputs.scoring, inputs.candidates, HybridWeights())[: limit * 5]
         names = inputs.display_names
         scored = [
             ScoredArtist(

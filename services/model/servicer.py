@@ -160,6 +160,7 @@ def _recommendation(item: store.StoredItem) -> common_pb2.Recommendation:
         parts=[common_pb2.ExplanationPart(**part) for part in item.parts],
         similar_to=item.similar_to,
         top_tags=item.top_tags,
+        taste=item.taste,
     )
 
 

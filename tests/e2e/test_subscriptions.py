@@ -28,7 +28,7 @@ async def _new_set(state: StackState, user_id: uuid.UUID, version: int, names: l
         scored = ScoredArtist(
             name, 1.0 / (rank + 1), {f"similar to Seed {version}": 1.0}, (f"Seed {version}",), ()
         )
-        items.append((scored, *explain(scored.parts)))
+        items.append((scored, *explain(scored.parts), ""))
     pool = await open_pool(state.database_url, max_size=1)
     set_id = await save_set(
         pool, user_id, version, f"test:{user_id.hex[:8]}:v{version}", "test", {}, items

@@ -140,15 +140,17 @@ async def save_details(
     async with pool.connection() as conn:
         await conn.execute(
             """INSERT INTO features.taste_details (user_id, clusters, contexts, evolution,
-                   computed_at) VALUES (%s, %s, %s, %s, %s)
+                   artist_clusters, computed_at) VALUES (%s, %s, %s, %s, %s, %s)
                ON CONFLICT (user_id) DO UPDATE SET clusters = excluded.clusters,
                    contexts = excluded.contexts, evolution = excluded.evolution,
+                   artist_clusters = excluded.artist_clusters,
                    computed_at = excluded.computed_at""",
             (
                 user_id,
                 Jsonb(details["clusters"]),
                 Jsonb(details["contexts"]),
                 Jsonb(details["evolution"]),
+                Jsonb(details["artist_clusters"]),
                 computed_at,
             ),
         )

@@ -28,6 +28,9 @@ def taste_details(
     clusters = cluster_tastes(plays, as_of, artist_tags or None)
     details = {
         "clusters": [_cluster(cluster) for cluster in clusters],
+        "artist_clusters": [
+            [artist, cluster.cluster_id] for cluster in clusters for artist in cluster.artists
+        ],
         "contexts": [
             {
                 "kind": context.kind,

@@ -30,6 +30,7 @@ class StoredItem:
     parts: list[dict[str, Any]]
     similar_to: list[str]
     top_tags: list[str]
+    taste: str
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ async def save_set(
     model_version: str,
     method: str,
     metrics: dict[str, Any],
-    items: Sequence[tuple[ScoredArtist, str, list[dict[str, Any]]]],
+    items: Sequence[tuple[ScoredArtist, str, list[dict[str, Any]], str]],
     revision: int = 0,
 ) -> UUID:
     """Store a model version and its recommendation set; items are (scored, because, parts)."""
@@ -133,9 +134,9 @@ async def save_set(
         )
         async with conn.cursor().copy(
             "COPY model.recommendations (set_id, rank, artist, mode, score, because, parts,"
-            " similar_to, top_tags) FROM STDIN"
+            " similar_to, top_tags, taste) FROM STDIN"
         ) as copy:
-            for rank, (scored, because, parts) in enumerate(items, start=1):
+            for rank, (scored, because, parts, taste) in enumerate(items, start=1):
                 await copy.write_row(
                     (
                         set_id,
@@ -147,6 +148,7 @@ async def save_set(
                         json.dumps(parts),
                         list(scored.top_seed_artists),
                         list(scored.top_tags),
+                        taste,
                     )
                 )
     return set_id
@@ -173,7 +175,7 @@ async def load_set(
         if header is None:
             return None
         cur = await conn.execute(
-            f"""SELECT artist, mode, score, because, parts, similar_to, top_tags
+            f"""SELECT artist, mode, score, because, parts, similar_to, top_tags, taste
                 FROM model.recommendations WHERE set_id = %s
                   AND lower(artist) NOT IN ({_HIDDEN_ARTISTS})
                 ORDER BY rank LIMIT %s""",
@@ -351,7 +353,8 @@ async def explain_item(pool: AsyncConnectionPool, user_id: UUID, artist: str) ->
     """The named artist as the listener's newest set explains it."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            """SELECT r.artist, r.mode, r.score, r.because, r.parts, r.similar_to, r.top_tags
+            """SELECT r.artist, r.mode, r.score, r.because, r.parts, r.similar_to, r.top_tags,
+                      r.taste
                FROM model.recommendations r
                WHERE r.set_id = (SELECT set_id FROM model.recommendation_sets WHERE user_id = %s
                                  ORDER BY created_at DESC LIMIT 1)
@@ -387,3 +390,30 @@ async def _artist_tags(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, 
     for key, tag, weight in await cur.fetchall():
         artist_tags[key][tag] = float(weight)
     return artist_tags
+
+
+@dataclass(frozen=True)
+class Tastes:
+    """The listener's taste clusters: names, recent shares, and each artist's cluster."""
+
+    names: dict[int, str]
+    recent_shares: dict[int, float]
+    artist_cluster: dict[str, int]  # lower-cased artist -> cluster id
+
+
+async def load_tastes(pool: AsyncConnectionPool, user_id: UUID) -> Tastes:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT clusters, artist_clusters FROM features.taste_details WHERE user_id = %s",
+            (user_id,),
+        )
+        row = await cur.fetchone()
+    if row is None:
+        return Tastes({}, {}, {})
+    clusters, members = row
+    real = [c for c in clusters if not c["is_other"]]
+    return Tastes(
+        names={c["cluster_id"]: c["name"] for c in real},
+        recent_shares={c["cluster_id"]: float(c["recent_share"]) for c in real},
+        artist_cluster={artist.lower(): int(cluster) for artist, cluster in members},
+    )
