@@ -50,7 +50,16 @@ class ProfileBuilder:
         )
         artist_tags = await store.load_artist_tags(self.pool, [s.artist for s in stats])
         tags = tag_profile({s.artist: s.endorsement for s in stats}, artist_tags)
-        details = await asyncio.to_thread(taste_details, plays, platforms, computed_at, artist_tags)
+        # Tastes are read as of the listener's latest play: an export arrives weeks or years
+        # after its last stream, and its "recent" months are the last ones it holds.
+        latest = (
+            datetime.fromtimestamp(float(plays.ended_at_s.max()), UTC)
+            if len(plays.artist)
+            else computed_at
+        )
+        details = await asyncio.to_thread(
+            taste_details, plays, platforms, min(latest, computed_at), artist_tags
+        )
         previous_clusters = await store.load_clusters(self.pool, user_id)
         await store.save_details(self.pool, user_id, details, computed_at)
         changed = [reason]
