@@ -446,9 +446,9 @@ def _print_set(rec_set: common_pb2.RecommendationSet, title: str) -> None:
     table.add_column("#", justify="right")
     table.add_column("artist", style="bold")
     table.add_column("why")
-    table.add_column("similar to", style="dim")
+    table.add_column("for your taste", style="dim")
     for rank, item in enumerate(rec_set.items, start=1):
-        table.add_row(str(rank), item.artist, item.because, ", ".join(item.similar_to))
+        table.add_row(str(rank), item.artist, item.because, item.taste or "-")
     console.print(table)
     console.print(f"[dim]model {rec_set.model_version}, set {rec_set.set_id or '-'}[/]")
 
