@@ -15,8 +15,8 @@ from fullcircle.db import MigrationError, load_migrations
 from fullcircle.errors import InvalidArgument, NotFound, status_for
 from fullcircle.events import ALL_EVENTS, CONSUMER_GROUPS, PlaysIngested
 from fullcircle.logs import RedactingFormatter, redact
+from fullcircle.tags import canonical_tag
 from services.enrich.domain.ratelimit import TokenBucket
-from services.enrich.domain.tags import canonical_tag
 from services.gateway.domain.keys import new_api_key, parse_token, secret_matches
 from services.ingest.domain.announce import ArtistDelta, plays_ingested_batches
 

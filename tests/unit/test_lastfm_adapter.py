@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from fullcircle.tags import CleanTag, TagKind
 from services.enrich.adapters.lastfm import (
     LastfmClient,
     LastfmRejected,
@@ -16,7 +17,6 @@ from services.enrich.adapters.lastfm import (
     SimilarArtist,
 )
 from services.enrich.domain.ratelimit import max_calls_in_window
-from services.enrich.domain.tags import CleanTag, TagKind
 from services.enrich.lastfm_local import (
     Catalog,
     CatalogArtist,

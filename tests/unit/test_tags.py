@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from services.enrich.domain.moods import (
+from fullcircle.moods import (
     MOOD_VOCABULARY,
     MoodVector,
     mood_from_words,
     mood_vector,
 )
-from services.enrich.domain.tags import (
+from fullcircle.tags import (
     MOODS,
     CleanTag,
     TagKind,

@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from services.enrich.domain.tags import canonical_tag
+from fullcircle.tags import canonical_tag
 
 GENRE_STRENGTH = 0.35
 _WORD = re.compile(r"[\w&'-]+")
