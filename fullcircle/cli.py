@@ -578,6 +578,29 @@ def profile(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
 
 
 @app.command()
+def playlist(prompt: str, user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """A playlist for a prompt, e.g. "high energy morning music" or "20 songs chill new night"."""
+    gateway = _gateway(data_dir, user)
+
+    async def make() -> common_pb2.Playlist:
+        async with FullCircleClient(*gateway) as client:
+            return await client.playlist(prompt)
+
+    try:
+        made = _run(make())
+    except grpc.aio.AioRpcError as exc:
+        raise _fail(exc.details() or str(exc.code())) from None
+    console.print(
+        f"read as: energy {made.energy:+.1f}, valence {made.valence:+.1f}, "
+        f"{made.hour_band or 'any time'}, {made.familiarity}"
+    )
+    table = Table("#", "artist", "track", "why")
+    for rank, track in enumerate(made.tracks, start=1):
+        table.add_row(str(rank), track.artist, track.track or "(new artist)", track.reason)
+    console.print(table)
+
+
+@app.command()
 def watch(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Print each new recommendation set as it arrives (Ctrl-C to stop)."""
 

@@ -116,6 +116,15 @@ class FullCircleClient:
         )
         return reply
 
+    async def playlist(self, prompt: str) -> common_pb2.Playlist:
+        """A playlist for a prompt such as "high energy morning music"."""
+        reply: common_pb2.Playlist = await self.stub.CreatePlaylist(
+            gateway_pb2.CreatePlaylistRequest(prompt=prompt),
+            metadata=self.metadata,
+            timeout=DEADLINE_S,
+        )
+        return reply
+
     async def sync_spotify(self) -> str:
         """Ask for a Spotify sync now; returns the request id."""
         reply = await self.stub.SyncSpotify(

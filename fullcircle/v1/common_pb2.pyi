@@ -172,3 +172,37 @@ class TasteProfile(_message.Message):
     contexts: _containers.RepeatedCompositeFieldContainer[ContextProfile]
     evolution: _containers.RepeatedCompositeFieldContainer[MonthlyTaste]
     def __init__(self, plays: _Optional[int] = ..., listens: _Optional[int] = ..., artists: _Optional[int] = ..., top_artists: _Optional[_Iterable[_Union[ArtistWeight, _Mapping]]] = ..., top_tags: _Optional[_Iterable[_Union[TagWeight, _Mapping]]] = ..., computed_at: _Optional[str] = ..., half_life_days: _Optional[float] = ..., clusters: _Optional[_Iterable[_Union[TasteCluster, _Mapping]]] = ..., contexts: _Optional[_Iterable[_Union[ContextProfile, _Mapping]]] = ..., evolution: _Optional[_Iterable[_Union[MonthlyTaste, _Mapping]]] = ...) -> None: ...
+
+class PlaylistTrack(_message.Message):
+    __slots__ = ("artist", "track", "track_uri", "familiar", "score", "reason")
+    ARTIST_FIELD_NUMBER: _ClassVar[int]
+    TRACK_FIELD_NUMBER: _ClassVar[int]
+    TRACK_URI_FIELD_NUMBER: _ClassVar[int]
+    FAMILIAR_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    artist: str
+    track: str
+    track_uri: str
+    familiar: bool
+    score: float
+    reason: str
+    def __init__(self, artist: _Optional[str] = ..., track: _Optional[str] = ..., track_uri: _Optional[str] = ..., familiar: _Optional[bool] = ..., score: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class Playlist(_message.Message):
+    __slots__ = ("prompt", "energy", "valence", "acoustic", "hour_band", "familiarity", "tracks")
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_FIELD_NUMBER: _ClassVar[int]
+    VALENCE_FIELD_NUMBER: _ClassVar[int]
+    ACOUSTIC_FIELD_NUMBER: _ClassVar[int]
+    HOUR_BAND_FIELD_NUMBER: _ClassVar[int]
+    FAMILIARITY_FIELD_NUMBER: _ClassVar[int]
+    TRACKS_FIELD_NUMBER: _ClassVar[int]
+    prompt: str
+    energy: float
+    valence: float
+    acoustic: float
+    hour_band: str
+    familiarity: str
+    tracks: _containers.RepeatedCompositeFieldContainer[PlaylistTrack]
+    def __init__(self, prompt: _Optional[str] = ..., energy: _Optional[float] = ..., valence: _Optional[float] = ..., acoustic: _Optional[float] = ..., hour_band: _Optional[str] = ..., familiarity: _Optional[str] = ..., tracks: _Optional[_Iterable[_Union[PlaylistTrack, _Mapping]]] = ...) -> None: ...

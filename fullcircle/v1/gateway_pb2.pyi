@@ -157,3 +157,9 @@ class LinkSpotifyReply(_message.Message):
     authorize_url: str
     next_sync_at: str
     def __init__(self, authorize_url: _Optional[str] = ..., next_sync_at: _Optional[str] = ...) -> None: ...
+
+class CreatePlaylistRequest(_message.Message):
+    __slots__ = ("prompt",)
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    prompt: str
+    def __init__(self, prompt: _Optional[str] = ...) -> None: ...

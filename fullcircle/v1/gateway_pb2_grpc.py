@@ -70,6 +70,11 @@ class FullCircleStub:
                 request_serializer=fullcircle_dot_v1_dot_gateway__pb2.SubmitFeedbackRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_gateway__pb2.FeedbackAccepted.FromString,
                 _registered_method=True)
+        self.CreatePlaylist = channel.unary_unary(
+                '/fullcircle.v1.FullCircle/CreatePlaylist',
+                request_serializer=fullcircle_dot_v1_dot_gateway__pb2.CreatePlaylistRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_common__pb2.Playlist.FromString,
+                _registered_method=True)
         self.LinkSpotify = channel.unary_unary(
                 '/fullcircle.v1.FullCircle/LinkSpotify',
                 request_serializer=fullcircle_dot_v1_dot_gateway__pb2.LinkSpotifyRequest.SerializeToString,
@@ -134,6 +139,14 @@ class FullCircleServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreatePlaylist(self, request, context):
+        """A playlist for a prompt such as "high energy morning music" (grammar in the model's
+        playlist module): the caller's own tracks and new artists, matched by mood and context.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def LinkSpotify(self, request, context):
         """Link the caller's Spotify account (Authorization Code with PKCE) in two calls: without
         redirect_url it answers the address to open; with the address Spotify redirected to, it
@@ -187,6 +200,11 @@ def add_FullCircleServicer_to_server(servicer, server):
                     servicer.SubmitFeedback,
                     request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.SubmitFeedbackRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_gateway__pb2.FeedbackAccepted.SerializeToString,
+            ),
+            'CreatePlaylist': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePlaylist,
+                    request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.CreatePlaylistRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_common__pb2.Playlist.SerializeToString,
             ),
             'LinkSpotify': grpc.unary_unary_rpc_method_handler(
                     servicer.LinkSpotify,
@@ -388,6 +406,33 @@ class FullCircle:
             '/fullcircle.v1.FullCircle/SubmitFeedback',
             fullcircle_dot_v1_dot_gateway__pb2.SubmitFeedbackRequest.SerializeToString,
             fullcircle_dot_v1_dot_gateway__pb2.FeedbackAccepted.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePlaylist(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.FullCircle/CreatePlaylist',
+            fullcircle_dot_v1_dot_gateway__pb2.CreatePlaylistRequest.SerializeToString,
+            fullcircle_dot_v1_dot_common__pb2.Playlist.FromString,
             options,
             channel_credentials,
             insecure,

@@ -5,6 +5,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ModelPlaylistRequest(_message.Message):
+    __slots__ = ("user_id", "prompt")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    prompt: str
+    def __init__(self, user_id: _Optional[str] = ..., prompt: _Optional[str] = ...) -> None: ...
+
 class ModelExplainRequest(_message.Message):
     __slots__ = ("user_id", "artist")
     USER_ID_FIELD_NUMBER: _ClassVar[int]

@@ -55,6 +55,11 @@ class RecommenderStub:
                 request_serializer=fullcircle_dot_v1_dot_model__pb2.ModelFeedbackRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_model__pb2.ModelFeedbackReply.FromString,
                 _registered_method=True)
+        self.CreatePlaylist = channel.unary_unary(
+                '/fullcircle.v1.Recommender/CreatePlaylist',
+                request_serializer=fullcircle_dot_v1_dot_model__pb2.ModelPlaylistRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_common__pb2.Playlist.FromString,
+                _registered_method=True)
 
 
 class RecommenderServicer:
@@ -84,6 +89,12 @@ class RecommenderServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreatePlaylist(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RecommenderServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -106,6 +117,11 @@ def add_RecommenderServicer_to_server(servicer, server):
                     servicer.RecordFeedback,
                     request_deserializer=fullcircle_dot_v1_dot_model__pb2.ModelFeedbackRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_model__pb2.ModelFeedbackReply.SerializeToString,
+            ),
+            'CreatePlaylist': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePlaylist,
+                    request_deserializer=fullcircle_dot_v1_dot_model__pb2.ModelPlaylistRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_common__pb2.Playlist.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -216,6 +232,33 @@ class Recommender:
             '/fullcircle.v1.Recommender/RecordFeedback',
             fullcircle_dot_v1_dot_model__pb2.ModelFeedbackRequest.SerializeToString,
             fullcircle_dot_v1_dot_model__pb2.ModelFeedbackReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePlaylist(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.Recommender/CreatePlaylist',
+            fullcircle_dot_v1_dot_model__pb2.ModelPlaylistRequest.SerializeToString,
+            fullcircle_dot_v1_dot_common__pb2.Playlist.FromString,
             options,
             channel_credentials,
             insecure,

@@ -297,6 +297,18 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         return gateway_pb2.FeedbackAccepted(expires_at=expires_at.isoformat() if expires_at else "")
 
     @rpc_errors
+    async def CreatePlaylist(
+        self, request: gateway_pb2.CreatePlaylistRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.Playlist:
+        if len(request.prompt) > 500:
+            raise InvalidArgument("a playlist prompt is at most 500 characters")
+        reply: common_pb2.Playlist = await self.model.CreatePlaylist(
+            model_pb2.ModelPlaylistRequest(user_id=str(current_user()), prompt=request.prompt),
+            timeout=self._deadline(context),
+        )
+        return reply
+
+    @rpc_errors
     async def LinkSpotify(
         self, request: gateway_pb2.LinkSpotifyRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.LinkSpotifyReply:

@@ -10,9 +10,17 @@ from psycopg_pool import AsyncConnectionPool
 
 from fullcircle.errors import InvalidArgument, NotFound
 from fullcircle.grpc_server import rpc_errors
+from fullcircle.moods import mood_vector
 from fullcircle.v1 import common_pb2, model_pb2, model_pb2_grpc
 from services.model.adapters import store
 from services.model.domain.explanation import explain
+from services.model.domain.playlist import (
+    PlaylistItem,
+    PlaylistPrompt,
+    TrackChoice,
+    build_playlist,
+    read_prompt,
+)
 from services.model.domain.rediscovery import rediscoveries
 
 MAX_LIMIT = 100
@@ -55,6 +63,33 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
                 "GetRecommendations lists them"
             )
         return _recommendation(item)
+
+    @rpc_errors
+    async def CreatePlaylist(
+        self, request: model_pb2.ModelPlaylistRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.Playlist:
+        user_id = _uuid(request.user_id, "user_id")
+        if not request.prompt.strip() or len(request.prompt) > 500:
+            raise InvalidArgument(
+                'describe the playlist in 1 to 500 characters, e.g. "high energy morning music"'
+            )
+        read = read_prompt(request.prompt)
+        inputs = await store.load_playlist_inputs(self.pool, user_id, read.hour_band)
+        if not inputs.choices:
+            raise NotFound("nothing to make a playlist from yet: import a listening history")
+        choices = [
+            TrackChoice(
+                row.artist,
+                row.track,
+                row.track_uri,
+                row.familiar,
+                row.weight,
+                mood_vector(row.tags),
+                row.taste,
+            )
+            for row in inputs.choices
+        ]
+        return _playlist(request.prompt, read, build_playlist(read, choices, inputs.context_shares))
 
     @rpc_errors
     async def RecordFeedback(
@@ -142,6 +177,28 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
                 for m in summary.details.get("evolution", [])
             ],
         )
+
+
+def _playlist(prompt: str, read: PlaylistPrompt, items: list[PlaylistItem]) -> common_pb2.Playlist:
+    return common_pb2.Playlist(
+        prompt=prompt,
+        energy=read.mood.energy,
+        valence=read.mood.valence,
+        acoustic=read.mood.acoustic,
+        hour_band=read.hour_band or "",
+        familiarity=read.familiarity,
+        tracks=[
+            common_pb2.PlaylistTrack(
+                artist=item.choice.artist,
+                track=item.choice.track,
+                track_uri=item.choice.track_uri,
+                familiar=item.choice.familiar,
+                score=item.score,
+                reason=item.reason,
+            )
+            for item in items
+        ],
+    )
 
 
 FEEDBACK_KINDS = {

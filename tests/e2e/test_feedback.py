@@ -63,6 +63,17 @@ async def test_dislike_hide_like_and_explain(
             remade = await asyncio.wait_for(anext(events), 60)
         assert "r" in remade.set.model_version.rsplit(":", 1)[-1], remade.set.model_version
 
+        playlist = await client.playlist("high energy morning music")
+        assert (playlist.hour_band, playlist.familiarity) == ("morning", "mixed")
+        assert playlist.energy > 0 and len(playlist.tracks) == 25
+        assert sum(1 for track in playlist.tracks if not track.familiar) == 8  # 30% new
+        assert all(track.track for track in playlist.tracks if track.familiar)
+        mine = await client.playlist("my favourites, 10 songs")
+        assert len(mine.tracks) == 10 and all(track.familiar for track in mine.tracks)
+        with pytest.raises(grpc.aio.AioRpcError) as empty_prompt:
+            await client.playlist("   ")
+        assert empty_prompt.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
         with pytest.raises(grpc.aio.AioRpcError) as unknown:
             await client.explain("Nobody Recommended This")
         assert unknown.value.code() == grpc.StatusCode.NOT_FOUND

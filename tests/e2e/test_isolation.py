@@ -60,6 +60,8 @@ async def test_bobs_key_reaches_nothing_of_alices_through_any_rpc(
         checked.add("GetTasteProfile")
         assert await _code(bob.explain(ALICE_ARTISTS[0])) == grpc.StatusCode.NOT_FOUND
         checked.add("ExplainRecommendation")
+        assert await _code(bob.playlist("upbeat")) == grpc.StatusCode.NOT_FOUND
+        checked.add("CreatePlaylist")
 
         await bob.feedback(ALICE_ARTISTS[0], common_pb2.FEEDBACK_KIND_DISLIKE)
         assert [i.artist for i in (await alice.recommendations()).items] == ALICE_ARTISTS

@@ -25,7 +25,6 @@ from services.ingest.spotify_local.server import (
 pytestmark = pytest.mark.e2e
 
 
-
 def plays(listener: str, count: int, start: datetime) -> list[ScriptedPlay]:
     return [
         ScriptedPlay.of(

@@ -417,3 +417,94 @@ async def load_tastes(pool: AsyncConnectionPool, user_id: UUID) -> Tastes:
         recent_shares={c["cluster_id"]: float(c["recent_share"]) for c in real},
         artist_cluster={artist.lower(): int(cluster) for artist, cluster in members},
     )
+
+
+@dataclass(frozen=True)
+class PlaylistInputs:
+    choices: list[PlaylistChoiceRow]
+    context_shares: dict[int, float]
+
+
+@dataclass(frozen=True)
+class PlaylistChoiceRow:
+    artist: str
+    track: str
+    track_uri: str
+    familiar: bool
+    weight: float
+    tags: list[tuple[str, float]]
+    taste: int | None
+
+
+async def load_playlist_inputs(
+    pool: AsyncConnectionPool, user_id: UUID, hour_band: str | None, own_tracks: int = 300
+) -> PlaylistInputs:
+    """The listener's most listened-to tracks and their newest recommendations, with the tags
+    that place them on the mood axes (track tags, else the artist's) and their taste."""
+    tastes = await load_tastes(pool, user_id)
+    by_name = {name: cluster for cluster, name in tastes.names.items()}
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT artist_name, track_name, min(track_uri), count(*) AS listens
+               FROM ingest.plays WHERE user_id = %s AND ms_played >= 30000
+                 AND artist_name IS NOT NULL AND track_name IS NOT NULL
+               GROUP BY artist_name, track_name ORDER BY listens DESC, 1, 2 LIMIT %s""",
+            (user_id, own_tracks),
+        )
+        own = await cur.fetchall()
+        cur = await conn.execute(
+            """SELECT r.artist, r.score, r.taste FROM model.recommendations r
+               WHERE r.set_id = (SELECT set_id FROM model.recommendation_sets
+                                 WHERE user_id = %s ORDER BY created_at DESC LIMIT 1)
+                 AND lower(r.artist) NOT IN ("""
+            + _HIDDEN_ARTISTS
+            + ") ORDER BY r.rank",
+            (user_id, user_id),
+        )
+        new = await cur.fetchall()
+        track_keys = [f"{artist.lower()} - {track.lower()}" for artist, track, _, _ in own]
+        cur = await conn.execute(
+            "SELECT track_key, tag, weight FROM enrich.track_tags WHERE track_key = ANY(%s)",
+            (track_keys,),
+        )
+        track_tags: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for key, tag, weight in await cur.fetchall():
+            track_tags[key].append((tag, float(weight)))
+        artist_keys = list({a.lower() for a, *_ in own} | {a.lower() for a, *_ in new})
+        artist_tags = await _artist_tags(conn, artist_keys)
+        contexts: dict[int, float] = {}
+        if hour_band is not None:
+            cur = await conn.execute(
+                """SELECT c -> 'cluster_shares' FROM features.taste_details,
+                          jsonb_array_elements(contexts) AS c
+                   WHERE user_id = %s AND c ->> 'kind' = 'hour_band'
+                     AND c ->> 'context' = %s""",
+                (user_id, hour_band),
+            )
+            row = await cur.fetchone()
+            contexts = {int(k): float(v) for k, v in (row[0] if row else {}).items()}
+    choices = [
+        PlaylistChoiceRow(
+            artist,
+            track,
+            uri or "",
+            True,
+            float(listens),
+            track_tags.get(f"{artist.lower()} - {track.lower()}")
+            or list(artist_tags.get(artist.lower(), {}).items()),
+            tastes.artist_cluster.get(artist.lower()),
+        )
+        for artist, track, uri, listens in own
+    ] + [
+        PlaylistChoiceRow(
+            artist,
+            "",
+            "",
+            False,
+            float(score),
+            list(artist_tags.get(artist.lower(), {}).items()),
+            by_name.get(taste),
+        )
+        for artist, score, taste in new
+    ]
+    return PlaylistInputs(choices, contexts)

@@ -1,0 +1,130 @@
+"""Mood and context playlists from a prompt.
+
+Prompt grammar (words in any order, case-insensitive; everything else is read for mood):
+- a time of day: `morning`, `afternoon`, `evening`, `night` (the listener's own hour bands:
+  tracks of the tastes they play then are favoured);
+- familiarity: `new`, `fresh`, `discover` -> recommended artists only; `familiar`, `favourite(s)`,
+  `my` -> the listener's own tracks only; neither -> mostly their own, some new;
+- a length: `N songs` / `N tracks`, up to three words between (`20 chill new songs`; 1 to 100,
+  default 25);
+- mood and energy: any words the mood vocabulary knows (`fullcircle/moods.py`): "high energy",
+  "chill", "sad", "upbeat", "not dark", genre words...
+
+A track scores by how close its mood (track tags, else its artist's) is to the prompt's on the
+axes the prompt speaks of, times how much the listener plays its taste in the asked context,
+times how much they play it at all (familiar) or its recommendation score (new)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from fullcircle.moods import MoodVector, mood_from_words
+
+HOUR_BANDS = ("night", "morning", "afternoon", "evening")
+NEW_WORDS = frozenset({"new", "fresh", "discover", "discovery", "unheard"})
+FAMILIAR_WORDS = frozenset({"familiar", "favourite", "favourites", "favorite", "favorites", "my"})
+_LENGTH = re.compile(r"\b(\d{1,3})\b(?:[\s,]+[a-z]+){0,3}?[\s,]+(?:songs?|tracks?)\b")
+DEFAULT_LENGTH = 25
+NEW_SHARE = 0.3  # of a mixed playlist
+
+
+@dataclass(frozen=True)
+class PlaylistPrompt:
+    mood: MoodVector
+    hour_band: str | None
+    familiarity: str  # familiar, new, mixed
+    length: int
+
+
+@dataclass(frozen=True)
+class TrackChoice:
+    """A candidate: the listener's track (familiar) or a recommended artist (new)."""
+
+    artist: str
+    track: str
+    track_uri: str
+    familiar: bool
+    weight: float  # listens (familiar) or recommendation score (new)
+    mood: MoodVector
+    taste: int | None
+
+
+@dataclass(frozen=True)
+class PlaylistItem:
+    choice: TrackChoice
+    score: float
+    reason: str
+
+
+def read_prompt(prompt: str) -> PlaylistPrompt:
+    """The prompt's mood, context, familiarity and length (see the module docstring)."""
+    text = prompt.lower()
+    words = set(re.findall(r"[a-z']+", text))
+    length_match = _LENGTH.search(text)
+    length = int(length_match.group(1)) if length_match else DEFAULT_LENGTH
+    hour_band = next((band for band in HOUR_BANDS if band in words), None)
+    if words & NEW_WORDS and not words & FAMILIAR_WORDS:
+        familiarity = "new"
+    elif words & FAMILIAR_WORDS and not words & NEW_WORDS:
+        familiarity = "familiar"
+    else:
+        familiarity = "mixed"
+    return PlaylistPrompt(mood_from_words(text), hour_band, familiarity, max(1, min(100, length)))
+
+
+def mood_fit(track: MoodVector, wanted: MoodVector) -> float:
+    """1 for a perfect match on the axes the prompt speaks of, down to 0; 0.5 when unknown."""
+    if wanted.confidence <= 0:
+        return 1.0
+    if track.confidence <= 0:
+        return 0.5
+    distance = math.sqrt(
+        (
+            (track.energy - wanted.energy) ** 2
+            + (track.valence - wanted.valence) ** 2
+            + (track.acoustic - wanted.acoustic) ** 2
+        )
+        / 3
+    )
+    return max(0.0, 1.0 - distance / 2.0) * (0.5 + 0.5 * track.confidence)
+
+
+def build_playlist(
+    prompt: PlaylistPrompt,
+    choices: Sequence[TrackChoice],
+    context_shares: Mapping[int, float],
+) -> list[PlaylistItem]:
+    """The prompt's playlist: best fitting familiar tracks and new artists, one per artist
+    as far as the candidates allow."""
+    scored = []
+    for choice in choices:
+        fit = mood_fit(choice.mood, prompt.mood)
+        context = 0.5 + context_shares.get(choice.taste, 0.0) if choice.taste is not None else 0.5
+        strength = math.log1p(choice.weight) if choice.familiar else 1.0 + choice.weight
+        scored.append((fit * context * strength, fit, choice))
+    scored.sort(key=lambda item: (-item[0], item[2].artist, item[2].track))
+    wanted_new = {"new": prompt.length, "familiar": 0}.get(
+        prompt.familiarity, round(prompt.length * NEW_SHARE)
+    )
+    quotas = {True: prompt.length - wanted_new, False: wanted_new}
+    picked: list[PlaylistItem] = []
+    artists: set[str] = set()
+    taken: set[int] = set()
+    # first one track per artist within the familiar/new split, then repeats, then any kind
+    for repeat_artists, keep_split in ((False, True), (True, True), (True, False)):
+        for index, (score, fit, choice) in enumerate(scored):
+            if len(picked) == prompt.length:
+                return picked
+            if index in taken or (keep_split and quotas[choice.familiar] <= 0):
+                continue
+            if choice.artist.lower() in artists and not repeat_artists:
+                continue
+            taken.add(index)
+            quotas[choice.familiar] -= 1
+            artists.add(choice.artist.lower())
+            origin = "one of yours" if choice.familiar else "new to you"
+            picked.append(PlaylistItem(choice, score, f"{origin}, mood fit {fit:.0%}"))
+    return picked

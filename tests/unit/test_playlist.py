@@ -1,0 +1,43 @@
+"""Playlists from prompts: the grammar, and tracks chosen by mood, context and familiarity."""
+
+from __future__ import annotations
+
+from fullcircle.moods import mood_vector
+from services.model.domain.playlist import TrackChoice, build_playlist, read_prompt
+
+
+def choice(artist: str, tags: list[tuple[str, float]], familiar: bool = True, taste: int = 1):  # type: ignore[no-untyped-def]
+    return TrackChoice(artist, f"{artist} song", "", familiar, 10.0, mood_vector(tags), taste)
+
+
+def test_the_prompt_grammar() -> None:
+    morning = read_prompt("High energy morning music")
+    assert morning.hour_band == "morning" and morning.familiarity == "mixed"
+    assert morning.mood.energy > 0.3 and morning.length == 25
+    calm = read_prompt("12 songs, chill and new, for the night")
+    assert (calm.hour_band, calm.familiarity, calm.length) == ("night", "new", 12)
+    assert calm.mood.energy < 0
+    assert read_prompt("my favourites").familiarity == "familiar"
+
+
+def test_energetic_tracks_win_an_energetic_prompt_and_the_split_holds() -> None:
+    loud = [choice(f"Loud {i}", [("energetic", 100), ("metal", 80)]) for i in range(5)]
+    soft = [choice(f"Soft {i}", [("ambient", 100), ("calm", 90)]) for i in range(5)]
+    new = [choice(f"New {i}", [("party", 100)], familiar=False) for i in range(5)]
+    prompt = read_prompt("10 songs high energy")
+    picked = build_playlist(prompt, [*soft, *loud, *new], {})
+    assert len(picked) == 10
+    familiar = [item.choice.artist for item in picked if item.choice.familiar]
+    assert set(familiar[:5]) == {f"Loud {i}" for i in range(5)}
+    assert sum(1 for item in picked if not item.choice.familiar) == 3  # 30% new
+    only_new = build_playlist(read_prompt("5 new songs"), [*loud, *new], {})
+    assert all(not item.choice.familiar for item in only_new)
+
+
+def test_the_context_favours_the_tastes_played_then() -> None:
+    morning_taste = [choice(f"A{i}", [("rock", 100)], taste=1) for i in range(3)]
+    night_taste = [choice(f"B{i}", [("rock", 100)], taste=2) for i in range(3)]
+    picked = build_playlist(
+        read_prompt("3 songs morning"), [*night_taste, *morning_taste], {1: 0.9, 2: 0.1}
+    )
+    assert {item.choice.taste for item in picked} == {1}
