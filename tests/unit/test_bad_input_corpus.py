@@ -1,7 +1,8 @@
 """A seeded corpus of bad uploads: every one is parsed or refused with an ExportError naming it.
 
-Rows are built from inline templates shaped like the real exports in ../shared/data. Known
-parser bugs are pinned as strict xfails at the end, each with its smallest reproducer.
+Rows are built from inline templates shaped like the real exports in ../shared/data. The parser
+bugs it found stand at the end with their smallest reproducers: regression tests for the fixed
+ones, a strict xfail for the one still open.
 """
 
 from __future__ import annotations
@@ -269,7 +270,7 @@ def _decodes(raw: bytes) -> bool:
     return True
 
 
-# Years 2..9998 keep every UTC offset inside datetime's range (see the xfail for years 1/9999).
+# Years 2..9998 keep every UTC offset inside datetime's range (years 1 and 9999: a test below).
 instants = st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31))
 offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
     lambda minutes: timezone(timedelta(minutes=minutes))
