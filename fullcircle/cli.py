@@ -365,6 +365,47 @@ def user_add(name: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     console.print(f"API key (shown once): [bold]{token}[/]")
 
 
+@user_app.command("key")
+def user_key(name: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Create another API key for a listener; prints it once (the CLI keeps this one)."""
+    from psycopg import AsyncConnection
+
+    from services.gateway.adapters.accounts import add_api_key, user_id_by_name
+
+    state = _stack_state(data_dir)
+
+    async def create() -> str | None:
+        async with await AsyncConnection.connect(state.database_url) as conn:
+            user_id = await user_id_by_name(conn, name)
+            if user_id is None:
+                return None
+            return (await add_api_key(conn, user_id)).token
+
+    token = _run(create())
+    if token is None:
+        raise _fail(f"no user {name!r}; create it with `fullcircle user add {name}`")
+    _save_key(data_dir, name, token)
+    console.print(f"new API key for {name} (shown once): [bold]{token}[/]")
+
+
+@user_app.command("revoke")
+def user_revoke(key_id: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Revoke an API key by its id: the 12 hex characters after `fc_`."""
+    from psycopg import AsyncConnection
+
+    from services.gateway.adapters.accounts import revoke_api_key
+
+    state = _stack_state(data_dir)
+
+    async def revoke() -> bool:
+        async with await AsyncConnection.connect(state.database_url) as conn:
+            return await revoke_api_key(conn, key_id.removeprefix("fc_").split("_")[0])
+
+    if not _run(revoke()):
+        raise _fail(f"no active key {key_id!r}")
+    console.print(f"revoked {key_id}; gateways refuse it within 30 s")
+
+
 def _gateway_file() -> str:
     import services.gateway
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -28,11 +29,34 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-def configure_logging(level: str, service: str) -> None:
-    """Log to stderr as `time level service logger: message`, with secrets redacted."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (time, level, service, logger, message, error), redacted."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "service": self.service,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        if record.exc_info:
+            line["error"] = redact(self.formatException(record.exc_info))
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(level: str, service: str, log_format: str = "text") -> None:
+    """Log to stderr, one line per record, secrets redacted: `time level service logger:
+    message` (text) or one JSON object (json)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        RedactingFormatter(f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s")
+        JsonFormatter(service)
+        if log_format == "json"
+        else RedactingFormatter(f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -59,7 +59,7 @@ async def run_service(
     name: str, settings: FullCircleSettings, migrations: Path | None, setup: Setup
 ) -> None:
     """Run one service until it is told to stop."""
-    configure_logging(settings.log_level, name)
+    configure_logging(settings.log_level, name, settings.log_format)
     if migrations is not None:
         await apply_migrations(settings.database_url, name, migrations)
     pool = await open_pool(settings.database_url)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,6 +19,7 @@ class FullCircleSettings(BaseSettings):
     )
     redis_url: str = Field(default="redis://127.0.0.1:6379/0")
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
     bus_max_deliveries: int = Field(default=5, ge=1, description="deliveries before a dead letter")
     bus_claim_idle_ms: int = Field(default=30_000, ge=100, description="idle time before a retry")
     bus_stream_maxlen: int = Field(default=100_000, ge=100, description="cap of every stream")

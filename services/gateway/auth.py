@@ -79,7 +79,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         key = parse_token(token)
         if key is None:
             raise Unauthenticated(
-                "unknown or revoked API key; create one with `fullcircle user add NAME`"
+                "unknown or revoked API key; create one with `fullcircle user key NAME`"
             )
         cached = self._owners.get(token)
         if cached is not None and cached[1] > time.monotonic():
@@ -88,7 +88,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             found = await accounts.user_for_token(self.pool, token)
             if found is None:
                 raise Unauthenticated(
-                    "unknown or revoked API key; create one with `fullcircle user add NAME`"
+                    "unknown or revoked API key; create one with `fullcircle user key NAME`"
                 )
             user_id = found
             self._owners[token] = (user_id, time.monotonic() + self.key_cache_s)

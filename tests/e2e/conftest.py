@@ -62,6 +62,7 @@ def local_stack(
         "SPOTIFY_API_URL": spotify.url,
         "SPOTIFY_TOKEN_SECRET": TOKEN_SECRET,
         "SPOTIFY_POLL_S": "1",
+        "KEY_CACHE_S": "1",
     }
     local = LocalStack(tmp_path_factory.mktemp("stack"), env)
     local.up(report=lambda line: print(line))

@@ -111,3 +111,19 @@ async def test_no_secret_reaches_any_service_log(local_stack: LocalStack, new_li
     assert secret_part not in logs
     assert TOKEN_SECRET not in logs
     assert "local-catalog" not in logs  # the Last.fm API key the stack passes to enrich
+
+
+async def test_a_revoked_key_is_refused(local_stack: LocalStack, new_listener) -> None:
+    from psycopg import AsyncConnection
+
+    from services.gateway.adapters.accounts import revoke_api_key
+
+    state = local_stack.running()
+    assert state is not None
+    _, key = await new_listener(f"revoked-{uuid.uuid4().hex[:6]}")
+    async with FullCircleClient(state.gateway_address, key) as client:
+        assert await _code(client.taste_profile()) == grpc.StatusCode.NOT_FOUND  # accepted
+        async with await AsyncConnection.connect(state.database_url) as conn:
+            assert await revoke_api_key(conn, key.split("_")[1])
+        await asyncio.sleep(1.5)  # KEY_CACHE_S is 1 s in this stack
+        assert await _code(client.taste_profile()) == grpc.StatusCode.UNAUTHENTICATED

@@ -58,6 +58,18 @@ def test_secrets_never_reach_the_log_output() -> None:
     assert "s3cret" not in RedactingFormatter("%(message)s").format(record)
 
 
+def test_json_log_lines_are_structured_and_redacted() -> None:
+    import json
+
+    from fullcircle.logs import JsonFormatter
+
+    key = new_api_key().token
+    record = logging.LogRecord("gateway.x", logging.WARNING, "f", 1, "refused %s", (key,), None)
+    line = json.loads(JsonFormatter("gateway").format(record))
+    assert line["service"] == "gateway" and line["level"] == "WARNING"
+    assert key not in line["message"] and line["message"].startswith("refused")
+
+
 def test_migration_folders_are_numbered_without_gaps(tmp_path: Path) -> None:
     for service in ("gateway", "ingest", "enrich", "features", "model"):
         assert load_migrations(ROOT / "services" / service / "migrations")

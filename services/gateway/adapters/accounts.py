@@ -101,3 +101,13 @@ async def user_name(pool: AsyncConnectionPool, user_id: UUID) -> str:
         cur = await conn.execute("SELECT name FROM gateway.users WHERE user_id = %s", (user_id,))
         row = await cur.fetchone()
     return str(row[0]) if row else ""
+
+
+async def revoke_api_key(conn: AsyncConnection, key_id: str) -> bool:
+    """Revoke a key by its id (the part after `fc_`); gateways stop accepting it within their
+    key cache time (KEY_CACHE_S, 30 s by default)."""
+    cur = await conn.execute(
+        "UPDATE gateway.api_keys SET revoked_at = now() WHERE key_id = %s AND revoked_at IS NULL",
+        (key_id,),
+    )
+    return cur.rowcount > 0
