@@ -7,8 +7,10 @@ servers, in a fresh database and a dedicated Redis db; elsewhere they start embe
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -41,9 +43,13 @@ def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         return
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    # Not under pytest's temp root: pytest makes that 0700 again whenever a session starts,
+    # which would lock the embedded server (running as its own user) out of its data.
+    folder = Path(tempfile.mkdtemp(prefix="fullcircle-test-pg-"))
+    server = pgserver.get_server(folder, cleanup_mode="stop")
     yield server.get_uri()
     server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
