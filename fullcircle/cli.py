@@ -499,6 +499,9 @@ def recs(
     user: UserOpt,
     limit: Annotated[int, typer.Option(help="how many")] = 20,
     rediscover: Annotated[bool, typer.Option(help="forgotten favourites instead")] = False,
+    prompt: Annotated[
+        str, typer.Option(help='re-rank for a mood/context, e.g. "chill night"')
+    ] = "",
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
@@ -513,7 +516,7 @@ def recs(
 
     async def fetch() -> common_pb2.RecommendationSet:
         async with FullCircleClient(*gateway) as client:
-            return await client.recommendations(limit, mode)
+            return await client.recommendations(limit, mode, prompt)
 
     try:
         rec_set = _run(fetch())

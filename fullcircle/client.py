@@ -64,9 +64,10 @@ class FullCircleClient:
         self,
         limit: int = 20,
         mode: common_pb2.RecommendationMode = common_pb2.RECOMMENDATION_MODE_DISCOVERY,
+        prompt: str = "",
     ) -> common_pb2.RecommendationSet:
         reply: common_pb2.RecommendationSet = await self.stub.GetRecommendations(
-            gateway_pb2.GetRecommendationsRequest(limit=limit, mode=mode),
+            gateway_pb2.GetRecommendationsRequest(limit=limit, mode=mode, prompt=prompt),
             metadata=self.metadata,
             timeout=DEADLINE_S,
         )

@@ -38,16 +38,18 @@ class ModelFeedbackReply(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelRecommendationsRequest(_message.Message):
-    __slots__ = ("user_id", "limit", "mode", "set_id")
+    __slots__ = ("user_id", "limit", "mode", "set_id", "prompt")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     SET_ID_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     limit: int
     mode: _common_pb2.RecommendationMode
     set_id: str
-    def __init__(self, user_id: _Optional[str] = ..., limit: _Optional[int] = ..., mode: _Optional[_Union[_common_pb2.RecommendationMode, str]] = ..., set_id: _Optional[str] = ...) -> None: ...
+    prompt: str
+    def __init__(self, user_id: _Optional[str] = ..., limit: _Optional[int] = ..., mode: _Optional[_Union[_common_pb2.RecommendationMode, str]] = ..., set_id: _Optional[str] = ..., prompt: _Optional[str] = ...) -> None: ...
 
 class ModelTasteProfileRequest(_message.Message):
     __slots__ = ("user_id",)

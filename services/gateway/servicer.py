@@ -144,6 +144,19 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         user_id = current_user()
         if request.limit < 0 or request.limit > MAX_LIMIT:
             raise InvalidArgument(f"limit is 1 to {MAX_LIMIT} (0 means 20)")
+        if request.prompt:
+            if len(request.prompt) > 500:
+                raise InvalidArgument("a prompt is at most 500 characters")
+            prompted: common_pb2.RecommendationSet = await self.model.GetRecommendations(
+                model_pb2.ModelRecommendationsRequest(
+                    user_id=str(user_id),
+                    limit=request.limit or 20,
+                    mode=request.mode,
+                    prompt=request.prompt,
+                ),
+                timeout=self._deadline(context),
+            )
+            return prompted
         return await self._current(
             user_id, request.limit or 20, request.mode, self._deadline(context)
         )

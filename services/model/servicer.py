@@ -20,6 +20,7 @@ from services.model.domain.playlist import (
     TrackChoice,
     build_playlist,
     read_prompt,
+    rerank_by_prompt,
 )
 from services.model.domain.rediscovery import rediscoveries
 
@@ -39,15 +40,38 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
         if request.mode == common_pb2.RECOMMENDATION_MODE_REDISCOVERY:
             return await self._rediscovery(user_id, limit)
         set_id = _uuid(request.set_id, "set_id") if request.set_id else None
-        stored = await store.load_set(self.pool, user_id, set_id, limit)
+        if len(request.prompt) > 500:
+            raise InvalidArgument("a prompt is at most 500 characters")
+        prompted = bool(request.prompt.strip())
+        stored = await store.load_set(self.pool, user_id, set_id, MAX_LIMIT if prompted else limit)
         if stored is None:
             raise NotFound("no recommendations yet: import a listening history first")
+        items = stored.items
+        if prompted:
+            items = await self._for_prompt(user_id, items, request.prompt)
         return common_pb2.RecommendationSet(
             set_id=str(stored.set_id),
             model_version=stored.model_version,
             created_at=stored.created_at.isoformat(),
-            items=[_recommendation(item) for item in stored.items],
+            items=[_recommendation(item) for item in items[:limit]],
         )
+
+    async def _for_prompt(
+        self, user_id: UUID, items: list[store.StoredItem], prompt: str
+    ) -> list[store.StoredItem]:
+        """The set re-ranked for a prompt ("chill night"): mood fit and the context's tastes."""
+        read = read_prompt(prompt)
+        mood_tags, tastes, shares = await store.load_rerank_inputs(
+            self.pool, user_id, [item.artist for item in items], read.hour_band
+        )
+        order = rerank_by_prompt(
+            [item.score for item in items],
+            [mood_vector(mood_tags.get(item.artist.lower(), [])) for item in items],
+            [tastes.get(item.taste) for item in items],
+            read,
+            shares,
+        )
+        return [items[i] for i in order]
 
     @rpc_errors
     async def ExplainRecommendation(

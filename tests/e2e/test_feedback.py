@@ -63,6 +63,9 @@ async def test_dislike_hide_like_and_explain(
             remade = await asyncio.wait_for(anext(events), 60)
         assert "r" in remade.set.model_version.rsplit(":", 1)[-1], remade.set.model_version
 
+        calm = await client.recommendations(10, prompt="calm acoustic night")
+        stored = {item.artist for item in (await client.recommendations(100)).items}
+        assert len(calm.items) == 10 and {item.artist for item in calm.items} <= stored
         playlist = await client.playlist("high energy morning music")
         assert (playlist.hour_band, playlist.familiarity) == ("morning", "mixed")
         assert playlist.energy > 0 and len(playlist.tracks) == 25

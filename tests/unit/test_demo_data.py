@@ -16,11 +16,28 @@ from fullcircle.demo.history import generate_demo_history, write_export_zip
 from services.enrich.lastfm_local.catalog import catalog_from_dict
 
 SPOTIFY_KEYS = [
-    "ts", "platform", "ms_played", "conn_country", "ip_addr", "master_metadata_track_name",
-    "master_metadata_album_artist_name", "master_metadata_album_album_name",
-    "spotify_track_uri", "episode_name", "episode_show_name", "spotify_episode_uri",
-    "audiobook_title", "audiobook_uri", "audiobook_chapter_uri", "audiobook_chapter_title",
-    "reason_start", "reason_end", "shuffle", "skipped", "offline", "offline_timestamp",
+    "ts",
+    "platform",
+    "ms_played",
+    "conn_country",
+    "ip_addr",
+    "master_metadata_track_name",
+    "master_metadata_album_artist_name",
+    "master_metadata_album_album_name",
+    "spotify_track_uri",
+    "episode_name",
+    "episode_show_name",
+    "spotify_episode_uri",
+    "audiobook_title",
+    "audiobook_uri",
+    "audiobook_chapter_uri",
+    "audiobook_chapter_title",
+    "reason_start",
+    "reason_end",
+    "shuffle",
+    "skipped",
+    "offline",
+    "offline_timestamp",
     "incognito_mode",
 ]
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -320,8 +320,15 @@ def test_module_entry_point_serves_until_sigterm(
     catalog_path.write_text(json.dumps(demo_catalog_document), encoding="utf-8")
     port_file = tmp_path / "port"
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.enrich.lastfm_local", "--catalog", str(catalog_path),
-         "--port-file", str(port_file)],
+        [
+            sys.executable,
+            "-m",
+            "services.enrich.lastfm_local",
+            "--catalog",
+            str(catalog_path),
+            "--port-file",
+            str(port_file),
+        ],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

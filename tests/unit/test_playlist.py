@@ -41,3 +41,16 @@ def test_the_context_favours_the_tastes_played_then() -> None:
         read_prompt("3 songs morning"), [*night_taste, *morning_taste], {1: 0.9, 2: 0.1}
     )
     assert {item.choice.taste for item in picked} == {1}
+
+
+def test_a_prompt_reranks_recommendations_by_mood_and_context() -> None:
+    from services.model.domain.playlist import rerank_by_prompt
+
+    moods = [mood_vector([("ambient", 100), ("calm", 90)]), mood_vector([("energetic", 100)])]
+    calm_first = rerank_by_prompt([1.0, 1.0], moods, [None, None], read_prompt("chill"), {})
+    loud_first = rerank_by_prompt([1.0, 1.0], moods, [None, None], read_prompt("high energy"), {})
+    assert (calm_first, loud_first) == ([0, 1], [1, 0])
+    by_context = rerank_by_prompt(
+        [1.0, 1.0], [moods[0], moods[0]], [1, 2], read_prompt("night"), {1: 0.1, 2: 0.9}
+    )
+    assert by_context == [1, 0]

@@ -472,17 +472,7 @@ async def load_playlist_inputs(
             track_tags[key].append((tag, float(weight)))
         artist_keys = list({a.lower() for a, *_ in own} | {a.lower() for a, *_ in new})
         artist_tags = await _artist_tags(conn, artist_keys)
-        contexts: dict[int, float] = {}
-        if hour_band is not None:
-            cur = await conn.execute(
-                """SELECT c -> 'cluster_shares' FROM features.taste_details,
-                          jsonb_array_elements(contexts) AS c
-                   WHERE user_id = %s AND c ->> 'kind' = 'hour_band'
-                     AND c ->> 'context' = %s""",
-                (user_id, hour_band),
-            )
-            row = await cur.fetchone()
-            contexts = {int(k): float(v) for k, v in (row[0] if row else {}).items()}
+        contexts = await _context_shares(conn, user_id, hour_band)
     choices = [
         PlaylistChoiceRow(
             artist,
@@ -508,3 +498,35 @@ async def load_playlist_inputs(
         for artist, score, taste in new
     ]
     return PlaylistInputs(choices, contexts)
+
+
+async def load_rerank_inputs(
+    pool: AsyncConnectionPool, user_id: UUID, artists: Sequence[str], hour_band: str | None
+) -> tuple[dict[str, list[tuple[str, float]]], dict[str, int], dict[int, float]]:
+    """For re-ranking recommendations by a prompt: each artist's tags, the taste ids by name,
+    and the cluster shares of the asked hour band (empty without one)."""
+    tastes = await load_tastes(pool, user_id)
+    async with pool.connection() as conn:
+        tags = await _artist_tags(conn, [artist.lower() for artist in artists])
+        shares = await _context_shares(conn, user_id, hour_band)
+    return (
+        {key: list(values.items()) for key, values in tags.items()},
+        {name: cluster for cluster, name in tastes.names.items()},
+        shares,
+    )
+
+
+async def _context_shares(
+    conn: AsyncConnection, user_id: UUID, hour_band: str | None
+) -> dict[int, float]:
+    """Cluster id -> share of the listener's listens in that hour band (empty without one)."""
+    if hour_band is None:
+        return {}
+    cur = await conn.execute(
+        """SELECT c -> 'cluster_shares' FROM features.taste_details,
+                  jsonb_array_elements(contexts) AS c
+           WHERE user_id = %s AND c ->> 'kind' = 'hour_band' AND c ->> 'context' = %s""",
+        (user_id, hour_band),
+    )
+    row = await cur.fetchone()
+    return {int(k): float(v) for k, v in (row[0] if row else {}).items()}

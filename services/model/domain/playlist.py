@@ -128,3 +128,21 @@ def build_playlist(
             origin = "one of yours" if choice.familiar else "new to you"
             picked.append(PlaylistItem(choice, score, f"{origin}, mood fit {fit:.0%}"))
     return picked
+
+
+def rerank_by_prompt(
+    scores: Sequence[float],
+    moods: Sequence[MoodVector],
+    tastes: Sequence[int | None],
+    prompt: PlaylistPrompt,
+    context_shares: Mapping[int, float],
+) -> list[int]:
+    """Positions of a recommendation list, best first, once each score is weighed by how well
+    the artist's mood fits the prompt and how much its taste is played in the asked context."""
+
+    def weighed(i: int) -> float:
+        taste = tastes[i]
+        context = context_shares.get(taste, 0.0) if taste is not None else 0.0
+        return scores[i] * (0.25 + mood_fit(moods[i], prompt.mood)) * (0.5 + context)
+
+    return sorted(range(len(scores)), key=lambda i: (-weighed(i), i))
