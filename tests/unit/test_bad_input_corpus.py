@@ -1,8 +1,7 @@
 """A seeded corpus of bad uploads: every one is parsed or refused with an ExportError naming it.
 
 Rows are built from inline templates shaped like the real exports in ../shared/data. The parser
-bugs it found stand at the end with their smallest reproducers: regression tests for the fixed
-ones, a strict xfail for the one still open.
+bugs it found stand at the end with their smallest reproducers: regression tests for each.
 """
 
 from __future__ import annotations
@@ -769,8 +768,7 @@ def test_zips_cut_short_are_refused(cut: int) -> None:
 
 
 # --- bugs this corpus found, each with its smallest reproducer -------------------------------
-# Fixed ones are regression tests; the one still open is a strict xfail, which fails the run
-# once fixed so the marker is removed.
+# Each is fixed; these keep it so.
 
 
 def one_row(**changes: Any) -> bytes:
@@ -846,7 +844,6 @@ def test_found_unknown_artist_and_null_artist_give_two_plays_the_same_key() -> N
     assert len({play.play_key for play in export.plays}) == len(export.plays)
 
 
-@pytest.mark.xfail(strict=True, reason="an error 2 chars before the end is judged 'not valid'")
 @pytest.mark.parametrize("cut", [b'[{"ip_addr": nu', b'[{"shuffle": tr', b'[{"skipped": fal'])
 def test_found_json_cut_inside_a_literal_is_not_called_truncated(cut: bytes) -> None:
     assert "ends early (truncated)" in refused("Streaming_History_Audio_2024.json", cut)

@@ -249,13 +249,24 @@ def _is_unsafe_member(member_name: str) -> bool:
     return posix_name.startswith("/") or ".." in parts or (bool(parts) and parts[0].endswith(":"))
 
 
+def _cut_short(document: str, position: int) -> bool:
+    """Whether JSON failing at `position` just stops there: nothing after it, or only the start
+    of a literal or a number (a file cut at `[{"skipped": fal`)."""
+    tail = document[position:].strip()
+    if not tail:
+        return True
+    return any(word.startswith(tail) for word in ("null", "true", "false")) or (
+        tail.lstrip("-").replace(".", "").replace("e", "").replace("E", "").isdigit()
+    )
+
+
 def _load_json(export_name: str, name: str, data: bytes) -> Any:
     where = name if name == export_name else f"{export_name}: {name}"
     try:
         # Strict UTF-8 first: json.loads on bytes would let encoded surrogates through.
         return json.loads(data.decode("utf-8-sig"))
     except json.JSONDecodeError as fault:
-        truncated = fault.msg.startswith("Unterminated") or fault.pos >= len(fault.doc.rstrip()) - 1
+        truncated = fault.msg.startswith("Unterminated") or _cut_short(fault.doc, fault.pos)
         what = "ends early (truncated)" if truncated else "is not valid JSON"
         raise ExportError(
             f"{where} {what}: {fault.msg} (line {fault.lineno}, column {fault.colno}); "
