@@ -8,6 +8,7 @@ import functools
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 import grpc
@@ -57,6 +58,41 @@ async def _abort(context: grpc.aio.ServicerContext, exc: Exception, rpc: str) ->
     if code == grpc.StatusCode.INTERNAL:
         log.exception("%s failed", rpc, exc_info=exc)
     await context.abort(code, message)
+
+
+CallScope = Callable[[grpc.aio.ServicerContext], AbstractAsyncContextManager[None]]
+
+
+def around_each_call(handler: grpc.RpcMethodHandler, scope: CallScope) -> grpc.RpcMethodHandler:
+    """The same handler with every call, unary or streaming, run inside `scope(context)`: the
+    one way interceptors here (authentication, metrics) wrap what a servicer does."""
+    request_in, response_out = handler.request_deserializer, handler.response_serializer
+    if handler.unary_unary:
+        unary_unary = handler.unary_unary
+
+        async def one_to_one(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async with scope(context):
+                return await unary_unary(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(one_to_one, request_in, response_out)
+    if handler.unary_stream:
+        unary_stream = handler.unary_stream
+
+        async def one_to_many(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async with scope(context):
+                async for reply in unary_stream(request, context):
+                    yield reply
+
+        return grpc.unary_stream_rpc_method_handler(one_to_many, request_in, response_out)
+    if handler.stream_unary:
+        stream_unary = handler.stream_unary
+
+        async def many_to_one(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+            async with scope(context):
+                return await stream_unary(requests, context)
+
+        return grpc.stream_unary_rpc_method_handler(many_to_one, request_in, response_out)
+    return handler
 
 
 class GrpcServer:

@@ -3,15 +3,16 @@ latencies, messages handled and published (FastStream's middleware), bus lag and
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from redis.asyncio import Redis
 
 from fullcircle.events import CONSUMER_GROUPS, dead_letter_stream
+from fullcircle.grpc_server import around_each_call
 
 
 class ServiceMetrics:
@@ -86,22 +87,14 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
             return handler
         metrics = self.metrics
 
-        def record(started: float, context: grpc.aio.ServicerContext) -> None:
-            code = context.code() or grpc.StatusCode.OK
-            metrics.rpc_requests.labels(method, getattr(code, "name", str(code))).inc()
-            metrics.rpc_latency.labels(method).observe(time.perf_counter() - started)
+        @contextlib.asynccontextmanager
+        async def timed(context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+            started = time.perf_counter()
+            try:
+                yield
+            finally:
+                code = context.code() or grpc.StatusCode.OK
+                metrics.rpc_requests.labels(method, getattr(code, "name", str(code))).inc()
+                metrics.rpc_latency.labels(method).observe(time.perf_counter() - started)
 
-        if handler.unary_unary:
-            inner = handler.unary_unary
-
-            async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                started = time.perf_counter()
-                try:
-                    return await inner(request, context)
-                finally:
-                    record(started, context)
-
-            return grpc.unary_unary_rpc_method_handler(
-                unary_unary, handler.request_deserializer, handler.response_serializer
-            )
-        return handler
+        return around_each_call(handler, timed)

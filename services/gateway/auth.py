@@ -7,16 +7,17 @@ the servicer reads with `current_user()`: no RPC can name another user."""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
 from uuid import UUID
 
 import grpc
 from psycopg_pool import AsyncConnectionPool
 
 from fullcircle.errors import FullCircleError, ResourceExhausted, Unauthenticated, status_for
+from fullcircle.grpc_server import around_each_call
 from services.gateway.adapters import accounts
 from services.gateway.domain.keys import parse_token
 
@@ -114,44 +115,12 @@ Authenticate = Callable[[grpc.aio.ServicerContext], Awaitable[UUID]]
 def _wrap(handler: grpc.RpcMethodHandler, authenticate: Authenticate) -> grpc.RpcMethodHandler:
     """The same handler, authenticating first and serving with the caller set."""
 
-    async def admit(context: grpc.aio.ServicerContext) -> bool:
+    @contextlib.asynccontextmanager
+    async def as_caller(context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
         try:
             _caller.set(await authenticate(context))
-            return True
         except FullCircleError as exc:
-            code, message = status_for(exc)
-            await context.abort(code, message)
-            return False
+            await context.abort(*status_for(exc))
+        yield
 
-    if handler.unary_unary:
-        inner_uu = handler.unary_unary
-
-        async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            await admit(context)
-            return await inner_uu(request, context)
-
-        return grpc.unary_unary_rpc_method_handler(
-            unary_unary, handler.request_deserializer, handler.response_serializer
-        )
-    if handler.unary_stream:
-        inner_us = handler.unary_stream
-
-        async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            await admit(context)
-            async for reply in inner_us(request, context):
-                yield reply
-
-        return grpc.unary_stream_rpc_method_handler(
-            unary_stream, handler.request_deserializer, handler.response_serializer
-        )
-    if handler.stream_unary:
-        inner_su = handler.stream_unary
-
-        async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
-            await admit(context)
-            return await inner_su(requests, context)
-
-        return grpc.stream_unary_rpc_method_handler(
-            stream_unary, handler.request_deserializer, handler.response_serializer
-        )
-    return handler
+    return around_each_call(handler, as_caller)

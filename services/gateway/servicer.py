@@ -145,8 +145,6 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         if request.limit < 0 or request.limit > MAX_LIMIT:
             raise InvalidArgument(f"limit is 1 to {MAX_LIMIT} (0 means 20)")
         if request.prompt:
-            if len(request.prompt) > 500:
-                raise InvalidArgument("a prompt is at most 500 characters")
             prompted: common_pb2.RecommendationSet = await self.model.GetRecommendations(
                 model_pb2.ModelRecommendationsRequest(
                     user_id=str(user_id),
@@ -269,8 +267,6 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         request: gateway_pb2.ExplainRecommendationRequest,
         context: grpc.aio.ServicerContext,
     ) -> common_pb2.Recommendation:
-        if len(request.artist) > 500:
-            raise InvalidArgument("an artist name is at most 500 characters")
         reply: common_pb2.Recommendation = await self.model.ExplainRecommendation(
             model_pb2.ModelExplainRequest(user_id=str(current_user()), artist=request.artist),
             timeout=self._deadline(context),
@@ -313,8 +309,6 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
     async def CreatePlaylist(
         self, request: gateway_pb2.CreatePlaylistRequest, context: grpc.aio.ServicerContext
     ) -> common_pb2.Playlist:
-        if len(request.prompt) > 500:
-            raise InvalidArgument("a playlist prompt is at most 500 characters")
         reply: common_pb2.Playlist = await self.model.CreatePlaylist(
             model_pb2.ModelPlaylistRequest(user_id=str(current_user()), prompt=request.prompt),
             timeout=self._deadline(context),

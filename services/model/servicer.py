@@ -78,8 +78,8 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
         self, request: model_pb2.ModelExplainRequest, context: grpc.aio.ServicerContext
     ) -> common_pb2.Recommendation:
         user_id = _uuid(request.user_id, "user_id")
-        if not request.artist.strip():
-            raise InvalidArgument("name the artist to explain")
+        if not request.artist.strip() or len(request.artist) > 500:
+            raise InvalidArgument("name the artist to explain (1 to 500 characters)")
         item = await store.explain_item(self.pool, user_id, request.artist.strip())
         if item is None:
             raise NotFound(

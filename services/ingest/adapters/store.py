@@ -139,9 +139,7 @@ async def _insert_new_plays(
         f"CREATE TEMP TABLE plays_stage ON COMMIT DROP AS"
         f" SELECT {_COLUMNS} FROM ingest.plays WITH NO DATA"
     )
-    for start in range(0, len(plays), chunk_rows):
-        await _copy_chunk(conn, plays[start : start + chunk_rows])
-        await on_chunk(min(start + chunk_rows, len(plays)))
+    await _copy_plays(conn, "plays_stage", (), plays, chunk_rows, on_chunk)
     await _drop_plays_stored_from_another_source(conn, user_id)
     cur = await conn.execute(
         f"""WITH new_plays AS (
@@ -208,22 +206,32 @@ async def _copy_first_import(
 ) -> list[ArtistDelta]:
     """COPY every play into ingest.plays (the export's own duplicates are merged already; a
     concurrent first import of the same listener fails on the key and is retried)."""
-    columns = f"user_id, import_id, {_COLUMNS}"
-    for start in range(0, len(plays), chunk_rows):
-        async with conn.cursor().copy(
-            f"COPY ingest.plays ({columns}) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(["uuid", "uuid", *COPY_TYPES])
-            for play in plays[start : start + chunk_rows]:
-                await copy.write_row((user_id, import_id, *play.copy_row()))
-        await on_chunk(min(start + chunk_rows, len(plays)))
+    owner = (("user_id", "uuid", user_id), ("import_id", "uuid", import_id))
+    await _copy_plays(conn, "ingest.plays", owner, plays, chunk_rows, on_chunk)
     return artist_deltas(plays)
 
 
-async def _copy_chunk(conn: AsyncConnection, plays: Sequence[Play]) -> None:
-    async with conn.cursor().copy(f"COPY plays_stage ({_COLUMNS}) FROM STDIN") as copy:
-        for play in plays:
-            await copy.write_row(play.copy_row())
+async def _copy_plays(
+    conn: AsyncConnection,
+    table: str,
+    leading: Sequence[tuple[str, str, object]],
+    plays: Sequence[Play],
+    chunk_rows: int,
+    on_chunk: Callable[[int], Awaitable[None]],
+) -> None:
+    """Binary COPY of the plays into `table` in chunks (progress after each), each row led by
+    the `leading` (column, type, value) triples."""
+    columns = ", ".join([*(name for name, _, _ in leading), *COPY_COLUMNS])
+    types = [*(kind for _, kind, _ in leading), *COPY_TYPES]
+    values = tuple(value for _, _, value in leading)
+    for start in range(0, len(plays), chunk_rows):
+        async with conn.cursor().copy(
+            f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(types)
+            for play in plays[start : start + chunk_rows]:
+                await copy.write_row((*values, *play.copy_row()))
+        await on_chunk(min(start + chunk_rows, len(plays)))
 
 
 async def import_deltas(pool: AsyncConnectionPool, import_id: UUID) -> list[ArtistDelta]:
