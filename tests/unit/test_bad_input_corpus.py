@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.ingest.domain.exports import ExportError, ParsedExport, read_export
-from services.ingest.domain.history_rows import MAX_MS_PLAYED
+from services.ingest.domain.history_rows import MAX_MS_PLAYED, UNSTORABLE_TEXT
 
 EFRROWINI = (
     Path(__file__).resolve().parents[2].parent / "shared" / "data" / "spotify-history-efrrowini"
@@ -592,11 +592,38 @@ def test_extended_names_are_stored_verbatim(
         )
     else:
         export = parsed("Streaming_History_Audio_2024.json", history)
+    # NUL cannot be stored in PostgreSQL text: such rows are rejected and counted, never altered
+    storable = [triple for triple in names if not any("\x00" in name for name in triple)]
     stored = [(play.track_name, play.artist_name, play.album_name) for play in export.plays]
-    assert stored == names
+    assert stored == storable
     assert [name.encode() for triple in stored for name in triple if name] == [
-        name.encode() for triple in names for name in triple if name
+        name.encode() for triple in storable for name in triple if name
     ]
+    assert export.rejected.get(UNSTORABLE_TEXT, 0) == len(names) - len(storable)
+
+
+@pytest.mark.parametrize("escape", ["\\u0000", "\\ud800", "\\udfff", "x\\ud83dy"])
+@pytest.mark.parametrize(
+    "field", ["master_metadata_track_name", "master_metadata_album_artist_name"]
+)
+def test_a_name_that_cannot_be_stored_rejects_its_row_only(escape: str, field: str) -> None:
+    rows = [{**row, field: f"name{i}"} for i, row in enumerate(extended_rows(3))]
+    history = json.dumps(rows).encode().replace(b"name1", f"na{escape}me".encode())
+    export = parsed("Streaming_History_Audio_2024.json", history)
+    assert [getattr(play, FIELD_OF[field]) for play in export.plays] == ["name0", "name2"]
+    assert export.rejected == {UNSTORABLE_TEXT: 1}
+
+
+def test_paired_surrogate_escapes_are_an_ordinary_character() -> None:
+    history = one_row(master_metadata_track_name="A@B").replace(b"@", b"\\ud83c\\udfb5")
+    (play,) = parsed("Streaming_History_Audio_2024.json", history).plays
+    assert play.track_name == "A\U0001f3b5B"
+
+
+FIELD_OF = {
+    "master_metadata_track_name": "track_name",
+    "master_metadata_album_artist_name": "artist_name",
+}
 
 
 @corpus
@@ -607,13 +634,15 @@ def test_account_names_are_stored_verbatim(names: list[tuple[str, str]]) -> None
         for row, (artist, track) in zip(account_rows(len(names)), names, strict=True)
     ]
     export = parsed("StreamingHistory_music_0.json", json.dumps(rows, ensure_ascii=False).encode())
+    storable = [pair for pair in names if not any("\x00" in name for name in pair)]
     assert [(play.artist_name, play.track_name) for play in export.plays] == [
         (
             None if artist == "Unknown Artist" else artist,
             None if track == "Unknown Track" else track,
         )
-        for artist, track in names
+        for artist, track in storable
     ]
+    assert export.rejected.get(UNSTORABLE_TEXT, 0) == len(names) - len(storable)
 
 
 @corpus
@@ -641,7 +670,7 @@ def test_megabyte_names_are_stored_verbatim() -> None:
         "é" * (mebibyte // 2),
         "🎧" * (mebibyte // 4),
         ("'; DROP TABLE ingest.plays; --" * mebibyte)[:mebibyte],
-        ("\u202e\u200b\u0301\u0000" * mebibyte)[:mebibyte],
+        ("\u202e\u200b\u0301\u0007" * mebibyte)[:mebibyte],
     ]
     rows = [
         {**row, "master_metadata_track_name": giant, "master_metadata_album_artist_name": giant}

@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -132,7 +133,7 @@ def test_sanabil_plays_carry_the_export_fields(sanabil: ParsedExport) -> None:
     assert first.ended_at.isoformat() == "2021-09-23T09:28:29+00:00"
     assert first.play_key == "2021-09-23T09:28:29Z|spotify:track:6PWM8K2KJvWGZm1qbKCQpQ"
     assert COPY_COLUMNS[0] == "play_key"
-    assert set(COPY_COLUMNS) == {*Play.__dataclass_fields__, "play_key"}
+    assert set(COPY_COLUMNS) == {*Play.__struct_fields__, "play_key"}
     row = dict(zip(COPY_COLUMNS, first.copy_row(), strict=True))
     assert row["play_key"] == first.play_key and row["ms_played"] == 9103
     assert all(play.ended_at.tzinfo is UTC for play in sanabil.plays)
@@ -466,3 +467,14 @@ def test_older_export_layouts_are_recognised_by_their_rows() -> None:
     )
     assert account.format == "account"
     assert account.plays == read_export("StreamingHistory_music_2.json", music).plays
+
+
+@pytest.mark.parametrize("history", ["sanabil", "efrrowini", "ryanpj2"])
+def test_every_key_read_off_a_raw_timestamp_is_the_key_the_play_computes(
+    history: str, sanabil: ParsedExport, efrrowini: ParsedExport
+) -> None:
+    parsed = {"sanabil": sanabil, "efrrowini": efrrowini}.get(history) or read_export_path(RYANPJ2)
+    fresh = [msgspec.structs.replace(play) for play in parsed.plays]  # nothing computed yet
+    assert all("play_key" not in play.__dict__ for play in fresh)
+    assert [play.play_key for play in parsed.plays] == [play.play_key for play in fresh]
+    assert len({play.play_key for play in parsed.plays}) == len(parsed.plays)

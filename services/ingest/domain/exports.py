@@ -13,18 +13,22 @@ import lzma
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from services.ingest.domain.history_rows import (
+    ExtendedRow,
     HistoryKind,
+    NotMusic,
     RowRejected,
-    account_play,
-    extended_play,
+    account_row_play,
+    extended_row_play,
     history_kind,
+    typed_extended_play,
+    typed_extended_rows,
 )
 from services.ingest.domain.plays import Play
 
@@ -155,6 +159,8 @@ class _Document:
 
 def _read_single_json(name: str, payload: bytes) -> ParsedExport:
     content = _load_json(name, name, payload)
+    if isinstance(content, _TypedExtended):
+        return _assemble(name, iter([_Document(name, content)]))
     if not isinstance(content, list):
         raise ExportError(
             f"{name}: a JSON {type(content).__name__}, not a list of listening-history rows; "
@@ -260,7 +266,17 @@ def _cut_short(document: str, position: int) -> bool:
     )
 
 
+@dataclass(slots=True)
+class _TypedExtended:
+    """An extended-history file decoded by the fast path: every row already type-checked."""
+
+    rows: list[ExtendedRow]
+
+
 def _load_json(export_name: str, name: str, data: bytes) -> Any:
+    typed = typed_extended_rows(data)
+    if typed:
+        return _TypedExtended(typed)
     where = name if name == export_name else f"{export_name}: {name}"
     try:
         # Strict UTF-8 first: json.loads on bytes would let encoded surrogates through.
@@ -307,40 +323,33 @@ class _PlayMerger:
         return plays
 
 
-def _read_extended_file(name: str, rows: list[Any], merger: _PlayMerger) -> FileReport:
+def _read_rows(
+    name: str,
+    kind: HistoryKind,
+    rows: Sequence[Any],
+    merger: _PlayMerger,
+    to_play: Callable[[Any], tuple[str, Play] | NotMusic],
+) -> FileReport:
+    """One history file's rows into the merger, each counted as new, merged, set aside or
+    rejected (by reason)."""
     music_plays = duplicates = podcasts = audiobooks = 0
     rejected: Counter[str] = Counter()
     for row in rows:
-        if not isinstance(row, dict):
-            rejected["row is not a JSON object"] += 1
-            continue
-        track_uri = row.get("spotify_track_uri")
-        if not track_uri:
-            if row.get("spotify_episode_uri"):
-                podcasts += 1
-            elif row.get("audiobook_chapter_uri") or row.get("audiobook_uri"):
-                audiobooks += 1
-            else:
-                rejected["no track, episode or audiobook URI"] += 1
-            continue
         try:
-            key, play = extended_play(row, track_uri)
+            played = to_play(row)
         except RowRejected as rejection:
             rejected[rejection.reason] += 1
             continue
-        if merger.add(key, play):
+        if played == "podcast":
+            podcasts += 1
+        elif played == "audiobook":
+            audiobooks += 1
+        elif merger.add(*played):
             music_plays += 1
         else:
             duplicates += 1
     return FileReport(
-        name,
-        HistoryKind.EXTENDED,
-        len(rows),
-        music_plays,
-        duplicates,
-        podcasts,
-        audiobooks,
-        dict(rejected),
+        name, kind, len(rows), music_plays, duplicates, podcasts, audiobooks, dict(rejected)
     )
 
 
@@ -351,22 +360,7 @@ def _read_account_file(
         # Podcast and audiobook files are set aside whole: none of their rows is music.
         podcasts = len(rows) if kind is HistoryKind.ACCOUNT_PODCAST else 0
         return FileReport(name, kind, len(rows), 0, 0, podcasts, len(rows) - podcasts)
-    music_plays = duplicates = 0
-    rejected: Counter[str] = Counter()
-    for row in rows:
-        if not isinstance(row, dict):
-            rejected["row is not a JSON object"] += 1
-            continue
-        try:
-            key, play = account_play(row)
-        except RowRejected as rejection:
-            rejected[rejection.reason] += 1
-            continue
-        if merger.add(key, play):
-            music_plays += 1
-        else:
-            duplicates += 1
-    return FileReport(name, kind, len(rows), music_plays, duplicates, 0, 0, dict(rejected))
+    return _read_rows(name, kind, rows, merger, account_row_play)
 
 
 def _assemble(export_name: str, documents: Iterator[_Document]) -> ParsedExport:
@@ -383,14 +377,22 @@ def _assemble(export_name: str, documents: Iterator[_Document]) -> ParsedExport:
         # Drop the document's hold on its rows so they are freed before the next file is parsed.
         rows, document.content = document.content, None
         kind = history_kind(rows) if isinstance(rows, list) else None
-        if document.ignored_because is not None:
+        if isinstance(rows, _TypedExtended):
+            extended_reports.append(
+                _read_rows(
+                    document.name, HistoryKind.EXTENDED, rows.rows, extended, typed_extended_play
+                )
+            )
+        elif document.ignored_because is not None:
             ignored_files[document.name] = document.ignored_because
         elif not isinstance(rows, list):
             ignored_files[document.name] = "not a list of listening-history rows"
         elif kind is None:
             ignored_files[document.name] = "its rows are not listening history"
         elif kind is HistoryKind.EXTENDED:
-            extended_reports.append(_read_extended_file(document.name, rows, extended))
+            extended_reports.append(
+                _read_rows(document.name, kind, rows, extended, extended_row_play)
+            )
         else:
             account_reports.append(_read_account_file(document.name, kind, rows, account))
         del rows

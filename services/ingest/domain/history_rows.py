@@ -9,9 +9,11 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from services.ingest.domain.plays import Play
+import msgspec
+
+from services.ingest.domain.plays import Play, known_key
 
 
 class HistoryKind(StrEnum):
@@ -66,6 +68,143 @@ def history_kind(rows: list[Any]) -> HistoryKind | None:
             if any(key.startswith("audiobook") for key in row):
                 return HistoryKind.ACCOUNT_AUDIOBOOK
     return None
+
+
+# What a row that is not a music play is set aside as.
+NotMusic = Literal["podcast", "audiobook"]
+
+
+def extended_row_play(row: Any) -> tuple[str, Play] | NotMusic:
+    """An Extended Streaming History row (a decoded JSON value) as a keyed play, or what it
+    is set aside as; `RowRejected` when it cannot be either."""
+    if not isinstance(row, dict):
+        raise RowRejected("row is not a JSON object")
+    track_uri = row.get("spotify_track_uri")
+    if not track_uri:
+        return _not_music(
+            row.get("spotify_episode_uri"),
+            row.get("audiobook_chapter_uri"),
+            row.get("audiobook_uri"),
+        )
+    key, play = extended_play(row, track_uri)
+    if not _storable(play):
+        raise RowRejected(UNSTORABLE_TEXT)
+    return key, play
+
+
+def _not_music(episode_uri: object, chapter_uri: object, audiobook_uri: object) -> NotMusic:
+    if episode_uri:
+        return "podcast"
+    if chapter_uri or audiobook_uri:
+        return "audiobook"
+    raise RowRejected("no track, episode or audiobook URI")
+
+
+# PostgreSQL text holds neither NUL nor an unpaired surrogate (JSON can spell both as escapes):
+# such a row is rejected and counted, never stored altered.
+UNSTORABLE_TEXT = "a name holds a NUL character or a broken Unicode escape, which cannot be stored"
+_TEXT_FIELDS = (
+    "track_name",
+    "artist_name",
+    "album_name",
+    "track_uri",
+    "reason_start",
+    "reason_end",
+    "platform",
+    "country",
+)
+
+
+def _storable(play: Play) -> bool:
+    for field in _TEXT_FIELDS:
+        value = getattr(play, field)
+        if value is not None and (
+            "\x00" in value or (not value.isascii() and _has_surrogate(value))
+        ):
+            return False
+    return True
+
+
+def _has_surrogate(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+class ExtendedRow(msgspec.Struct):
+    """The typed view of an Extended Streaming History row: the fast path's decoding target.
+
+    A file whose every row fits (both formats' types, `ts` and `ms_played` present) is decoded
+    straight into these in C, about three times faster than json.loads plus the checks of
+    `extended_play`; any row that does not fit sends the whole file down the checked path,
+    which reports each bad row. Keys not listed here are skipped unread.
+    """
+
+    ts: str
+    ms_played: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+    spotify_track_uri: str | None = None
+    master_metadata_track_name: str | None = None
+    master_metadata_album_artist_name: str | None = None
+    master_metadata_album_album_name: str | None = None
+    reason_start: str | None = None
+    reason_end: str | None = None
+    platform: str | None = None
+    conn_country: str | None = None
+    skipped: bool | None = None
+    shuffle: bool | None = None
+    offline: bool | None = None
+    incognito_mode: bool | None = None
+    spotify_episode_uri: str | None = None
+    audiobook_chapter_uri: str | None = None
+    audiobook_uri: str | None = None
+
+
+_TYPED_EXTENDED = msgspec.json.Decoder(list[ExtendedRow])
+# Escapes the fast path must not see: NUL and surrogates (a row holding one is rejected by the
+# checked path; paired surrogates, which are valid, merely take the slower path).
+_UNSAFE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def typed_extended_rows(data: bytes) -> list[ExtendedRow] | None:
+    """The rows of an extended-history JSON file when every one fits `ExtendedRow`, else None
+    (not extended, not UTF-8, not valid JSON, a wrong type anywhere: the checked path decides)."""
+    if _UNSAFE_ESCAPE.search(data):
+        return None
+    try:
+        return _TYPED_EXTENDED.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def typed_extended_play(row: ExtendedRow) -> tuple[str, Play] | NotMusic:
+    """`extended_row_play` for a row whose types the decoder already checked."""
+    track_uri = row.spotify_track_uri
+    if not track_uri:
+        return _not_music(row.spotify_episode_uri, row.audiobook_chapter_uri, row.audiobook_uri)
+    ts = row.ts
+    play = Play(
+        _ended_at(ts, "ts"),
+        row.ms_played,
+        row.master_metadata_track_name,
+        row.master_metadata_album_artist_name,
+        row.master_metadata_album_album_name,
+        track_uri,
+        row.skipped,
+        row.reason_start,
+        row.reason_end,
+        row.shuffle,
+        row.offline,
+        row.incognito_mode,
+        row.platform,
+        row.conn_country,
+        "extended",
+    )
+    if _CANONICAL_TS.match(ts):
+        key = f"{ts}|{track_uri}"
+        return key, known_key(play, key)
+    return play.play_key, play
 
 
 def extended_play(row: Mapping[str, Any], track_uri: str) -> tuple[str, Play]:
@@ -124,8 +263,20 @@ def extended_play(row: Mapping[str, Any], track_uri: str) -> tuple[str, Play]:
         "extended",
     )
     if isinstance(ts, str) and _CANONICAL_TS.match(ts):
-        return f"{ts}|{track_uri}", play
+        key = f"{ts}|{track_uri}"
+        return key, known_key(play, key)
     return play.play_key, play
+
+
+def account_row_play(row: Any) -> tuple[str, Play]:
+    """An Account-data music row (a decoded JSON value) as a keyed play; `RowRejected` when
+    it cannot be one."""
+    if not isinstance(row, dict):
+        raise RowRejected("row is not a JSON object")
+    key, play = account_play(row)
+    if not _storable(play):
+        raise RowRejected(UNSTORABLE_TEXT)
+    return key, play
 
 
 def account_play(row: Mapping[str, Any]) -> tuple[str, Play]:
@@ -161,7 +312,8 @@ def account_play(row: Mapping[str, Any]) -> tuple[str, Play]:
     end_time = row["endTime"]
     if _ACCOUNT_TIME.match(end_time):
         artist, track = play.artist_name or "", play.track_name or ""
-        return f"acct|{end_time[:10]}T{end_time[11:]}Z|{artist}|{track}", play
+        key = f"acct|{end_time[:10]}T{end_time[11:]}Z|{artist}|{track}"
+        return key, known_key(play, key)
     return play.play_key, play
 
 
