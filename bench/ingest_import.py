@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg
@@ -30,7 +31,7 @@ from fullcircle.demo.history import generate_demo_history
 from services.ingest.adapters import store
 from services.ingest.domain.announce import import_report, plays_ingested_batches
 from services.ingest.domain.exports import read_export
-from services.ingest.domain.plays import COPY_COLUMNS, COPY_TYPES
+from services.ingest.domain.plays import COPY_COLUMNS, COPY_TYPES, Play
 
 
 def write_export_zip(path: str, plays: int) -> None:
@@ -85,21 +86,7 @@ async def _one_round(
     stored = time.perf_counter()
     cpu_s = time.process_time() - cpu_started
 
-    # The ceiling: the same rows COPYed into a table shaped like ingest.plays, with its keys
-    # and indexes, and nothing else (no parsing, no conflict handling, no bookkeeping).
-    ceiling_user = uuid.uuid4()
-    rows = [(ceiling_user, import_id, *play.copy_row()) for play in export.plays]
-    columns = f"user_id, import_id, {', '.join(COPY_COLUMNS)}"
-    table = f"copy_ceiling_{round_no}"
-    with psycopg.connect(database_url) as conn:
-        conn.execute(f"CREATE TABLE {table} (LIKE ingest.plays INCLUDING ALL)")
-        copy_started = time.perf_counter()
-        with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["uuid", "uuid", *COPY_TYPES])
-            for row in rows:
-                copy.write_row(row)
-        conn.commit()
-        copy_s = time.perf_counter() - copy_started
+    copy_s = copy_ceiling(database_url, export.plays, f"copy_ceiling_{round_no}")
     return {
         "plays": len(export.plays),
         "new": sum(delta.new_plays for delta in deltas),
@@ -111,6 +98,23 @@ async def _one_round(
         "copy_s": copy_s,
         "ratio": (stored - started) / copy_s,
     }
+
+
+def copy_ceiling(database_url: str, plays: Sequence[Play], table: str) -> float:
+    """Seconds to COPY the same rows into a new table shaped like ingest.plays (its keys and
+    indexes included) and nothing else: no parsing, no conflict handling, no bookkeeping."""
+    owner, import_id = uuid.uuid4(), uuid.uuid4()
+    rows = [(owner, import_id, *play.copy_row()) for play in plays]
+    columns = f"user_id, import_id, {', '.join(COPY_COLUMNS)}"
+    with psycopg.connect(database_url) as conn:
+        conn.execute(f"CREATE TABLE {table} (LIKE ingest.plays INCLUDING ALL)")
+        started = time.perf_counter()
+        with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["uuid", "uuid", *COPY_TYPES])
+            for row in rows:
+                copy.write_row(row)
+        conn.commit()
+        return time.perf_counter() - started
 
 
 def main(argv: list[str]) -> int:
