@@ -107,6 +107,13 @@ def test_items_without_a_track_are_left_out_and_broken_ones_rejected(
         play_from_recently_played({**item, "track": {**item["track"], "duration_ms": None}})
 
 
+@pytest.mark.parametrize("name", ["nul\x00inside", "lone \ud800 surrogate"])
+def test_items_whose_names_cannot_be_stored_are_left_out(java: dict[str, Any], name: str) -> None:
+    item = java["items"][0]
+    unstorable = {**item, "track": {**item["track"], "name": name}}
+    assert plays_from_recently_played([unstorable, item]) == [play_from_recently_played(item)]
+
+
 # --- cursors and gaps ------------------------------------------------------------------------
 
 

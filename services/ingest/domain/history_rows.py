@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from services.ingest.domain.plays import Play, known_key
+from services.ingest.domain.plays import UNSTORABLE_TEXT, Play, known_key, storable
 
 
 class HistoryKind(StrEnum):
@@ -87,7 +87,7 @@ def extended_row_play(row: Any) -> tuple[str, Play] | NotMusic:
             row.get("audiobook_uri"),
         )
     key, play = extended_play(row, track_uri)
-    if not _storable(play):
+    if not storable(play):
         raise RowRejected(UNSTORABLE_TEXT)
     return key, play
 
@@ -98,39 +98,6 @@ def _not_music(episode_uri: object, chapter_uri: object, audiobook_uri: object) 
     if chapter_uri or audiobook_uri:
         return "audiobook"
     raise RowRejected("no track, episode or audiobook URI")
-
-
-# PostgreSQL text holds neither NUL nor an unpaired surrogate (JSON can spell both as escapes):
-# such a row is rejected and counted, never stored altered.
-UNSTORABLE_TEXT = "a name holds a NUL character or a broken Unicode escape, which cannot be stored"
-_TEXT_FIELDS = (
-    "track_name",
-    "artist_name",
-    "album_name",
-    "track_uri",
-    "reason_start",
-    "reason_end",
-    "platform",
-    "country",
-)
-
-
-def _storable(play: Play) -> bool:
-    for field in _TEXT_FIELDS:
-        value = getattr(play, field)
-        if value is not None and (
-            "\x00" in value or (not value.isascii() and _has_surrogate(value))
-        ):
-            return False
-    return True
-
-
-def _has_surrogate(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 class ExtendedRow(msgspec.Struct):
@@ -274,7 +241,7 @@ def account_row_play(row: Any) -> tuple[str, Play]:
     if not isinstance(row, dict):
         raise RowRejected("row is not a JSON object")
     key, play = account_play(row)
-    if not _storable(play):
+    if not storable(play):
         raise RowRejected(UNSTORABLE_TEXT)
     return key, play
 

@@ -121,3 +121,37 @@ def known_key(play: Play, key: str) -> Play:
     `play_key` computes (the exports tests check that it does for every parsed play)."""
     play.__dict__["play_key"] = key
     return play
+
+
+# PostgreSQL text holds neither NUL nor an unpaired surrogate (JSON can spell both as escapes):
+# such a row is rejected and counted, never stored altered.
+UNSTORABLE_TEXT = "a name holds a NUL character or a broken Unicode escape, which cannot be stored"
+_TEXT_FIELDS = (
+    "track_name",
+    "artist_name",
+    "album_name",
+    "track_uri",
+    "reason_start",
+    "reason_end",
+    "platform",
+    "country",
+)
+
+
+def storable(play: Play) -> bool:
+    """Whether PostgreSQL text can hold every name of the play."""
+    for field in _TEXT_FIELDS:
+        value = getattr(play, field)
+        if value is not None and (
+            "\x00" in value or (not value.isascii() and _has_surrogate(value))
+        ):
+            return False
+    return True
+
+
+def _has_surrogate(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from services.ingest.domain.plays import Play, PlaySource
+from services.ingest.domain.plays import Play, PlaySource, storable
 
 RECENTLY_PLAYED_LIMIT = 50
 """The most items one `GET /me/player/recently-played` answers (and all Spotify remembers)."""
@@ -105,8 +105,10 @@ def play_from_recently_played(item: Mapping[str, Any]) -> Play:
 
 
 def plays_from_recently_played(items: Iterable[Mapping[str, Any]]) -> list[Play]:
-    """The plays of recently-played items, oldest first; items without a track are left out."""
+    """The plays of recently-played items, oldest first; items without a track are left out,
+    and so are those whose names PostgreSQL text cannot hold (see `storable`)."""
     plays = [play_from_recently_played(item) for item in items if item.get("track") is not None]
+    plays = [play for play in plays if storable(play)]
     return sorted(plays, key=lambda play: play.ended_at)
 
 
