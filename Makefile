@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint unit integration e2e protos asyncapi up down bench clean
+.PHONY: setup demo test lint unit integration e2e protos asyncapi up down bench crash-140k clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -50,6 +50,10 @@ down: setup
 
 bench: setup
 	$(BIN)/python -m bench
+
+# The crash drill of issue 8 on a 140,000-play history: every service SIGKILLed in turn.
+crash-140k: setup
+	$(BIN)/python -m bench crash_all --plays 140000
 
 clean:
 	rm -rf $(VENV) .fullcircle

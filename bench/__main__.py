@@ -5,7 +5,16 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("enrich_rate", "ingest_import", "grpc_load", "features_recompute")
+BENCHES = (
+    "enrich_rate",
+    "ingest_import",
+    "ingest_e2e",
+    "grpc_load",
+    "features_recompute",
+    "model_train",
+    "crash_all",
+    "soak",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -1,5 +1,7 @@
 """Enrich at Last.fm's rate limit: the sanabil export's artists fetched from the local server
-(HetRec catalog) on the adapter's thread pool; prints achieved rate, busiest second, cache.
+(HetRec catalog) on the adapter's thread pool, while top tracks of recommended artists are
+fetched through the same client (as enrich's handlers share it); prints achieved rate,
+busiest second, cache.
 
 Short run (~20 s):  python -m bench enrich_rate                     (200 artists at 20/s)
 Full run (~10 min): python -m bench enrich_rate --artists 0 --rate 5  (all 905, production rate)
@@ -63,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="calls per second (prod: 5)")
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--similar-limit", type=int, default=50, help="0 = tags only")
+    parser.add_argument(
+        "--top-tracks", type=int, default=20, help="artist.getTopTracks calls made meanwhile"
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -78,8 +83,14 @@ def main(argv: list[str] | None = None) -> int:
         client = LastfmClient("bench-key", server.url, args.rate, retries=4, workers=args.workers)
         cache: dict[str, ArtistKnowledge] = {}
         similar_limit = args.similar_limit or None
+        recommended = [artist.name for artist in catalog.artists[: args.top_tracks]]
+        top_tracks = threading.Thread(
+            target=lambda: [client.artist_top_tracks(name) for name in recommended]
+        )
         started = time.perf_counter()
+        top_tracks.start()
         cached_fetch(client, cache, names, similar_limit)
+        top_tracks.join()
         elapsed = time.perf_counter() - started
         calls = client.calls
         found = sum(1 for knowledge in cache.values() if knowledge.found)
@@ -94,7 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"artists fetched:            {len(names)} ({found} on Last.fm, {len(names) - found} not)"
     )
-    print(f"calls made:                 {calls} (server counted {len(server.arrivals[:calls])})")
+    print(
+        f"calls made:                 {calls} (server counted {len(server.arrivals[:calls])};"
+        f" {len(recommended)} of them artist.getTopTracks)"
+    )
     print(
         f"achieved rate:              {achieved:.2f} calls/s vs limit {args.rate:g}"
         f" (ratio {achieved / args.rate:.3f})"

@@ -13,7 +13,7 @@ from typing import Any
 from faststream.redis import RedisBroker, StreamSub
 from faststream.specification import AsyncAPI
 
-from fullcircle.events import ALL_EVENTS, CONSUMER_GROUPS, Event
+from fullcircle.events import ALL_EVENTS, CONSUMER_GROUPS, UNGROUPED_READERS, Event
 
 DOCUMENT = Path(__file__).resolve().parents[1] / "deploy" / "asyncapi.json"
 PRODUCERS: dict[str, str] = {
@@ -22,7 +22,7 @@ PRODUCERS: dict[str, str] = {
     "plays.ingested.v1": "ingest",
     "artists.enriched.v1": "enrich",
     "profiles.updated.v1": "features",
-    "recommendations.updated.v1": "model",
+    "recommendations.updated.v1": "model (new sets), enrich (tracks attached)",
     "feedback.submitted.v1": "gateway",
     "sync.requested.v1": "gateway",
 }
@@ -42,15 +42,12 @@ def build_document() -> dict[str, Any]:
     broker = RedisBroker("redis://redis:6379/0", description="Full-Circle bus (Redis Streams)")
     for event_type in ALL_EVENTS:
         stream = event_type.stream
-        groups = CONSUMER_GROUPS[stream] or ("gateway (no group: every replica reads)",)
-        for group in groups:
-            group_name = group.split(" ")[0]
-            sub = (
-                StreamSub(stream, group=group_name, consumer=group_name)
-                if CONSUMER_GROUPS[stream]
-                else StreamSub(stream)
-            )
+        for group in CONSUMER_GROUPS[stream]:
+            sub = StreamSub(stream, group=group, consumer=group)
             broker.subscriber(stream=sub, title=f"{group}:{stream}")(_handler(event_type))
+        if reader := UNGROUPED_READERS.get(stream):
+            title = f"{reader} (no group: every replica reads):{stream}"
+            broker.subscriber(stream=StreamSub(stream), title=title)(_handler(event_type))
         broker.publisher(
             stream=stream,
             title=f"{PRODUCERS[stream]}:{stream}",

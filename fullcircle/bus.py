@@ -24,7 +24,11 @@ from faststream.redis.message import bDATA_KEY
 from faststream.redis.parser.binary import BinaryMessageFormatV1
 from pydantic import ValidationError
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from fullcircle.events import CONSUMER_GROUPS, Event, dead_letter_stream
 from fullcircle.settings import FullCircleSettings
@@ -42,12 +46,31 @@ def consumer_name(service: str) -> str:
     return f"{service}-{socket.gethostname()}-{os.getpid()}"
 
 
+def redis_retry() -> Retry:
+    """Reconnect with backoff when Redis drops a connection or restarts: up to 10 tries over
+    about 10 s. FastStream's default is none, so after a Redis restart each pooled connection
+    failed its first command ("Connection closed by server") and the publish with it."""
+    return Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=10)
+
+
+RETRIED_ERRORS = [RedisConnectionError, RedisTimeoutError]
+
+
 def make_broker(settings: FullCircleSettings, middlewares: Sequence[Any] = ()) -> RedisBroker:
     """The one broker factory; nothing connects until the broker is started."""
     return RedisBroker(
         settings.redis_url,
         logger=logging.getLogger("fullcircle.bus"),
         middlewares=tuple(middlewares),
+        retry=redis_retry(),
+        retry_on_error=RETRIED_ERRORS,
+    )
+
+
+def make_redis(settings: FullCircleSettings) -> Redis:
+    """A plain Redis client (XPENDING, XRANGE, the cache) that reconnects like the broker."""
+    return Redis.from_url(
+        settings.redis_url, retry=redis_retry(), retry_on_error=list(RETRIED_ERRORS)
     )
 
 
@@ -83,7 +106,7 @@ class Bus:
         return self._redis
 
     async def start(self) -> None:
-        self._redis = Redis.from_url(self.settings.redis_url)
+        self._redis = make_redis(self.settings)
         await ensure_consumer_groups(self._redis, CONSUMER_GROUPS)
         await self.broker.start()
 

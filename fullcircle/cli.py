@@ -17,6 +17,7 @@ import typer
 from google.protobuf.json_format import MessageToDict
 from redis.asyncio import Redis
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -254,6 +255,36 @@ def dlq_drop(ref: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     console.print(f"dropped {ref}")
 
 
+@app.command()
+def replay(
+    user: Annotated[str | None, typer.Option("--user", help="only this listener")] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """After Redis lost its data: re-publish from PostgreSQL what starts the pipeline (every
+    kept upload, live-synced plays), so the services rebuild what they missed. Safe to repeat."""
+    from fullcircle.bus import Bus
+    from fullcircle.replay import replay as replay_from_postgres
+    from fullcircle.settings import FullCircleSettings
+
+    state = _stack_state(data_dir)
+    user_id = _user_id(state, user) if user else None
+
+    async def publish() -> Any:
+        settings = FullCircleSettings(database_url=state.database_url, redis_url=state.redis_url)
+        bus = Bus(settings, "replay")
+        await bus.start()
+        try:
+            return await replay_from_postgres(state.database_url, bus, user_id)
+        finally:
+            await bus.stop()
+
+    report = _run(publish())
+    console.print(
+        f"re-published {report.imports} imports and {report.sync_batches} synced-play batches "
+        f"of {report.listeners} listeners; `fullcircle status` shows the pipeline catching up"
+    )
+
+
 def _user_id(state: StackState, name: str) -> Any:
     from psycopg import AsyncConnection
 
@@ -482,14 +513,25 @@ async def _import(gateway: tuple[str, str], path: Path) -> Any:
         return final
 
 
+def _tracks_cell(item: common_pb2.Recommendation) -> str:
+    """The tracks to play of a recommendation, one a line; "your plays" marks the listener's
+    own most played ones (rediscovery), the others are the artist's top tracks on Last.fm."""
+    if not item.tracks:
+        return "-"
+    mine = item.tracks[0].source == "your_plays"
+    names = "\n".join(escape(track.name) for track in item.tracks)
+    return f"{names}\n[dim](your plays)[/]" if mine else names
+
+
 def _print_set(rec_set: common_pb2.RecommendationSet, title: str) -> None:
     table = Table(title=title, show_lines=False)
     table.add_column("#", justify="right")
     table.add_column("artist", style="bold")
     table.add_column("why")
     table.add_column("for your taste", style="dim")
+    table.add_column("play")
     for rank, item in enumerate(rec_set.items, start=1):
-        table.add_row(str(rank), item.artist, item.because, item.taste or "-")
+        table.add_row(str(rank), item.artist, item.because, item.taste or "-", _tracks_cell(item))
     console.print(table)
     console.print(f"[dim]model {rec_set.model_version}, set {rec_set.set_id or '-'}[/]")
 
@@ -542,6 +584,8 @@ def explain(artist: str, user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) ->
     except grpc.aio.AioRpcError as exc:
         raise _fail(exc.details() or str(exc.code())) from None
     console.print(f"[bold]{item.artist}[/] {item.because}")
+    if item.tracks:
+        console.print("play: " + ", ".join(escape(track.name) for track in item.tracks))
     table = Table("part", "kind", "share")
     for part in item.parts:
         table.add_row(part.label, part.kind, f"{part.percent}%")

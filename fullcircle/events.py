@@ -18,16 +18,21 @@ FEEDBACK_SUBMITTED = "feedback.submitted.v1"
 SYNC_REQUESTED = "sync.requested.v1"
 
 # stream -> the consumer groups (one per consuming service) that read it. Streams read
-# without a group (by every gateway replica) have none.
+# without a group (by every gateway replica) are in UNGROUPED_READERS too.
 CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
     IMPORTS_REQUESTED: ("ingest",),
     IMPORTS_PROGRESS: (),
     PLAYS_INGESTED: ("enrich", "features"),
     ARTISTS_ENRICHED: ("features",),
     PROFILES_UPDATED: ("model", "enrich"),
-    RECOMMENDATIONS_UPDATED: (),
+    RECOMMENDATIONS_UPDATED: ("enrich",),  # enrich: top tracks of the set's artists
     FEEDBACK_SUBMITTED: ("model",),
     SYNC_REQUESTED: ("ingest",),
+}
+# stream -> the service whose every replica reads it without a group (fan-out to clients).
+UNGROUPED_READERS: dict[str, str] = {
+    IMPORTS_PROGRESS: "gateway",
+    RECOMMENDATIONS_UPDATED: "gateway",
 }
 
 
@@ -104,7 +109,7 @@ class PlaysIngested(Event):
 
 
 class ArtistsEnriched(Event):
-    """Last.fm knowledge (tags, similar artists) was stored for some artists."""
+    """Last.fm knowledge (tags, similar artists, top tracks) was stored for some artists."""
 
     stream: ClassVar[str] = ARTISTS_ENRICHED
     user_id: UUID | None = None
@@ -128,13 +133,16 @@ class ProfilesUpdated(Event):
 
 
 class RecommendationsUpdated(Event):
-    """A new recommendation set of one listener was stored."""
+    """A new recommendation set of one listener was stored (by model), or top tracks were
+    attached to the artists of a stored one (by enrich, `tracks_attached`): either way the
+    answer for that set changed, so caches drop it and subscribers get it again."""
 
     stream: ClassVar[str] = RECOMMENDATIONS_UPDATED
     user_id: UUID
     set_id: UUID
     model_version: str
     items: int
+    tracks_attached: bool = False
 
 
 class FeedbackSubmitted(Event):

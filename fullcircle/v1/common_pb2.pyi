@@ -40,7 +40,7 @@ class ExplanationPart(_message.Message):
     def __init__(self, label: _Optional[str] = ..., kind: _Optional[str] = ..., share: _Optional[float] = ..., percent: _Optional[int] = ...) -> None: ...
 
 class Recommendation(_message.Message):
-    __slots__ = ("artist", "score", "mode", "because", "parts", "similar_to", "top_tags", "taste")
+    __slots__ = ("artist", "score", "mode", "because", "parts", "similar_to", "top_tags", "taste", "tracks")
     ARTIST_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +49,7 @@ class Recommendation(_message.Message):
     SIMILAR_TO_FIELD_NUMBER: _ClassVar[int]
     TOP_TAGS_FIELD_NUMBER: _ClassVar[int]
     TASTE_FIELD_NUMBER: _ClassVar[int]
+    TRACKS_FIELD_NUMBER: _ClassVar[int]
     artist: str
     score: float
     mode: RecommendationMode
@@ -57,7 +58,18 @@ class Recommendation(_message.Message):
     similar_to: _containers.RepeatedScalarFieldContainer[str]
     top_tags: _containers.RepeatedScalarFieldContainer[str]
     taste: str
-    def __init__(self, artist: _Optional[str] = ..., score: _Optional[float] = ..., mode: _Optional[_Union[RecommendationMode, str]] = ..., because: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[ExplanationPart, _Mapping]]] = ..., similar_to: _Optional[_Iterable[str]] = ..., top_tags: _Optional[_Iterable[str]] = ..., taste: _Optional[str] = ...) -> None: ...
+    tracks: _containers.RepeatedCompositeFieldContainer[RecommendedTrack]
+    def __init__(self, artist: _Optional[str] = ..., score: _Optional[float] = ..., mode: _Optional[_Union[RecommendationMode, str]] = ..., because: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[ExplanationPart, _Mapping]]] = ..., similar_to: _Optional[_Iterable[str]] = ..., top_tags: _Optional[_Iterable[str]] = ..., taste: _Optional[str] = ..., tracks: _Optional[_Iterable[_Union[RecommendedTrack, _Mapping]]] = ...) -> None: ...
+
+class RecommendedTrack(_message.Message):
+    __slots__ = ("name", "track_uri", "source")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TRACK_URI_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    track_uri: str
+    source: str
+    def __init__(self, name: _Optional[str] = ..., track_uri: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class RecommendationSet(_message.Message):
     __slots__ = ("set_id", "model_version", "created_at", "items")
@@ -110,7 +122,7 @@ class TasteCluster(_message.Message):
     def __init__(self, cluster_id: _Optional[int] = ..., name: _Optional[str] = ..., artists: _Optional[_Iterable[str]] = ..., size: _Optional[int] = ..., all_time_share: _Optional[float] = ..., recent_share: _Optional[float] = ..., trend: _Optional[str] = ..., top_tags: _Optional[_Iterable[_Union[TagWeight, _Mapping]]] = ...) -> None: ...
 
 class ContextProfile(_message.Message):
-    __slots__ = ("kind", "context", "listens", "cluster_shares", "top_artists")
+    __slots__ = ("kind", "context", "listens", "cluster_shares", "top_artists", "mood_coverage", "energy", "valence", "acoustic", "energy_shares", "valence_shares")
     class ClusterSharesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -118,17 +130,43 @@ class ContextProfile(_message.Message):
         key: int
         value: float
         def __init__(self, key: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
+    class EnergySharesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class ValenceSharesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     KIND_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     LISTENS_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_SHARES_FIELD_NUMBER: _ClassVar[int]
     TOP_ARTISTS_FIELD_NUMBER: _ClassVar[int]
+    MOOD_COVERAGE_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_FIELD_NUMBER: _ClassVar[int]
+    VALENCE_FIELD_NUMBER: _ClassVar[int]
+    ACOUSTIC_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_SHARES_FIELD_NUMBER: _ClassVar[int]
+    VALENCE_SHARES_FIELD_NUMBER: _ClassVar[int]
     kind: str
     context: str
     listens: int
     cluster_shares: _containers.ScalarMap[int, float]
     top_artists: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, kind: _Optional[str] = ..., context: _Optional[str] = ..., listens: _Optional[int] = ..., cluster_shares: _Optional[_Mapping[int, float]] = ..., top_artists: _Optional[_Iterable[str]] = ...) -> None: ...
+    mood_coverage: float
+    energy: float
+    valence: float
+    acoustic: float
+    energy_shares: _containers.ScalarMap[str, float]
+    valence_shares: _containers.ScalarMap[str, float]
+    def __init__(self, kind: _Optional[str] = ..., context: _Optional[str] = ..., listens: _Optional[int] = ..., cluster_shares: _Optional[_Mapping[int, float]] = ..., top_artists: _Optional[_Iterable[str]] = ..., mood_coverage: _Optional[float] = ..., energy: _Optional[float] = ..., valence: _Optional[float] = ..., acoustic: _Optional[float] = ..., energy_shares: _Optional[_Mapping[str, float]] = ..., valence_shares: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class MonthlyTaste(_message.Message):
     __slots__ = ("month", "listens", "cluster_shares", "top_artists")

@@ -1,5 +1,14 @@
 """Enrich's entry layer: new plays -> the listener's artists tagged with similar artists;
-a new profile -> its candidates tagged; then `artists.enriched`."""
+a new profile -> its candidates tagged; a new recommendation set -> the top tracks of its
+artists; then `artists.enriched`.
+
+Top tracks are fetched for the artists that end up recommended, not for every candidate: a set
+holds at most 100 artists and successive sets share most of them, while the candidates run to
+hundreds per profile. The set's artists come from the model over gRPC (enrich reads no model
+table). The set that was just announced is already out without those tracks; announcing
+`artists.enriched` when new tracks were found makes features and the model remake the set, and
+that one carries them (the gateway replaces its cached answers on the new set). Tracks that
+Last.fm does not have (error 6) are cached too and announce nothing, so the loop ends."""
 
 from __future__ import annotations
 
@@ -8,17 +17,30 @@ import logging
 from datetime import timedelta
 from uuid import UUID
 
-from fullcircle.events import ArtistsEnriched, PlaysIngested, ProfilesUpdated
+import grpc
+
+from fullcircle.events import (
+    ArtistsEnriched,
+    PlaysIngested,
+    ProfilesUpdated,
+    RecommendationsUpdated,
+)
 from fullcircle.service import ServiceRuntime
+from fullcircle.v1 import model_pb2, model_pb2_grpc
 from services.enrich.adapters import store
-from services.enrich.adapters.lastfm import LastfmClient
+from services.enrich.adapters.lastfm import ArtistTopTracks, LastfmClient
 from services.enrich.settings import EnrichSettings
 
 log = logging.getLogger(__name__)
 
 
 class Enricher:
-    def __init__(self, runtime: ServiceRuntime, settings: EnrichSettings) -> None:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        settings: EnrichSettings,
+        model: model_pb2_grpc.RecommenderStub | None = None,
+    ) -> None:
         self.pool = runtime.pool
         self.bus = runtime.bus
         self.settings = settings
@@ -31,6 +53,7 @@ class Enricher:
             settings.lastfm_retries,
             workers=settings.lastfm_concurrency,
         )
+        self.model = model
         self.slots = asyncio.Semaphore(settings.lastfm_concurrency)
         self._in_flight: dict[str, asyncio.Future[None]] = {}
 
@@ -53,6 +76,57 @@ class Enricher:
         by_tag = await store.tag_candidate_names(self.pool, top_tags, budget, self.ttl)
         candidates = list(dict.fromkeys([*similar[: budget - budget // 4], *by_tag]))[:budget]
         await self.enrich(event.user_id, candidates, with_similar=False)
+
+    async def on_recommendations_updated(self, event: RecommendationsUpdated) -> None:
+        """Top tracks of the new set's artists that have none cached; a set gone or of another
+        listener is skipped (NOT_FOUND), any other model failure is retried from the bus."""
+        if self.model is None or self.settings.top_tracks_artists == 0 or event.tracks_attached:
+            return  # (tracks_attached: our own announcement of a set whose tracks we fetched)
+        try:
+            rec_set = await self.model.GetRecommendations(
+                model_pb2.ModelRecommendationsRequest(
+                    user_id=str(event.user_id),
+                    set_id=str(event.set_id),
+                    limit=self.settings.top_tracks_artists,
+                ),
+                timeout=self.settings.model_deadline_s,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            log.info("set %s of %s is gone; no top tracks to fetch", event.set_id, event.user_id)
+            return
+        found = await self.fetch_top_tracks(event.user_id, [item.artist for item in rec_set.items])
+        if any(top.tracks for top in found):
+            # The model attaches tracks when it answers: the set is the same, its answer is not.
+            await self.bus.publish(event.model_copy(update={"tracks_attached": True}))
+
+    async def fetch_top_tracks(self, user_id: UUID, artists: list[str]) -> list[ArtistTopTracks]:
+        """artist.getTopTracks for the artists whose cached answer is missing or stale."""
+        unique = {name.lower(): name for name in artists if name.strip()}
+        fresh = await store.cached_top_tracks(self.pool, list(unique.values()), self.ttl)
+        todo = [name for key, name in unique.items() if key not in fresh]
+        if not todo:
+            return []
+        results = await asyncio.gather(*(self._fetch_top_tracks(name) for name in todo))
+        with_tracks = sum(1 for top in results if top.tracks)
+        not_found = sum(1 for top in results if not top.found)
+        log.info(
+            "top tracks of %d recommended artists for %s (%d with tracks, %d not on Last.fm)",
+            len(results),
+            user_id,
+            with_tracks,
+            not_found,
+        )
+        return results
+
+    async def _fetch_top_tracks(self, name: str) -> ArtistTopTracks:
+        async with self.slots:
+            top = await asyncio.to_thread(
+                self.client.artist_top_tracks, name, self.settings.top_tracks_limit
+            )
+        await store.save_top_tracks(self.pool, top)
+        return top
 
     async def enrich_tracks(self, tracks: list[tuple[str, str]]) -> None:
         """Track top tags of the listener's most listened-to tracks, once each."""
@@ -127,6 +201,10 @@ class Enricher:
 
 
 async def setup(runtime: ServiceRuntime) -> None:
-    enricher = Enricher(runtime, EnrichSettings())
+    settings = EnrichSettings()
+    channel = grpc.aio.insecure_channel(settings.model_address)
+    enricher = Enricher(runtime, settings, model_pb2_grpc.RecommenderStub(channel))
     runtime.bus.consume(PlaysIngested, enricher.on_plays_ingested)
     runtime.bus.consume(ProfilesUpdated, enricher.on_profile_updated)
+    runtime.bus.consume(RecommendationsUpdated, enricher.on_recommendations_updated)
+    runtime.on_stop(channel.close)

@@ -21,3 +21,13 @@ class EnrichSettings(FullCircleSettings):
     cache_ttl_days: float = Field(default=30.0, gt=0)
     candidate_budget: int = Field(default=300, ge=0, description="candidates tagged per update")
     candidate_tags: int = Field(default=5, ge=0, description="top tags whose top artists count")
+    top_tracks_artists: int = Field(
+        default=20,
+        ge=0,
+        le=100,
+        description="artists at the top of each new set whose top tracks are fetched (20 is "
+        "the page GetRecommendations answers by default)",
+    )
+    top_tracks_limit: int = Field(default=10, ge=1, le=50, description="top tracks kept per artist")
+    model_address: str = "127.0.0.1:50052"
+    model_deadline_s: float = Field(default=10.0, gt=0, description="cap on a call to the model")

@@ -69,7 +69,7 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         self.fanout = fanout
         self.cache = cache
         self.links = links
-        self._sets: OrderedDict[tuple[UUID, str], asyncio.Future[Any]] = OrderedDict()
+        self._sets: OrderedDict[tuple[UUID, str, str], asyncio.Future[Any]] = OrderedDict()
         self._inflight: dict[tuple[UUID, str], asyncio.Future[Any]] = {}
 
     def _deadline(self, context: grpc.aio.ServicerContext) -> float:
@@ -100,6 +100,8 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
             raise InvalidArgument(
                 "the upload is empty; send the export's bytes in ImportChunk.data"
             )
+        if "\x00" in file_name:
+            raise InvalidArgument("the file name holds a NUL character; name the file plainly")
         file_name = (file_name or "upload").rsplit("/", 1)[-1][:255]
         payload = b"".join(chunks)
         upload_id, import_id = await accounts.store_upload(self.pool, user_id, file_name, payload)
@@ -199,7 +201,8 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         with self.fanout.subscribe(user_id) as subscription:
             seen = ""
             if request.last_event_id:
-                for event_id, event in await self.fanout.backlog(user_id, request.last_event_id):
+                after = _event_id(request.last_event_id)
+                for event_id, event in await self.fanout.backlog(user_id, after):
                     yield await self._event(user_id, event_id, str(event.set_id), context)
                     seen = event_id
             else:
@@ -224,7 +227,7 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
     ) -> gateway_pb2.RecommendationsEvent:
         try:
             if set_id:
-                rec_set = await self._stored_set(user_id, set_id, self._deadline(context))
+                rec_set = await self._stored_set(user_id, set_id, event_id, self._deadline(context))
             else:
                 rec_set = await self._current(
                     user_id, 20, common_pb2.RECOMMENDATION_MODE_DISCOVERY, self._deadline(context)
@@ -236,11 +239,12 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         return gateway_pb2.RecommendationsEvent(event_id=event_id, set=rec_set)
 
     async def _stored_set(
-        self, user_id: UUID, set_id: str, deadline_s: float
+        self, user_id: UUID, set_id: str, event_id: str, deadline_s: float
     ) -> common_pb2.RecommendationSet:
-        """A stored set (immutable once written), fetched once however many subscribers of
-        the listener are waiting for it."""
-        key = (user_id, set_id)
+        """A stored set as answered for one event, fetched once however many subscribers of the
+        listener are waiting for it (per event: a later event of the same set, with its top
+        tracks attached by enrich, is answered anew)."""
+        key = (user_id, set_id, event_id)
         pending = self._sets.get(key)
         if pending is None:
             pending = asyncio.ensure_future(
@@ -386,6 +390,21 @@ def _uuid(value: str, field_name: str) -> UUID:
         return UUID(value)
     except ValueError:
         raise InvalidArgument(f"{field_name} is not a valid id: {value[:64]!r}") from None
+
+
+def _event_id(value: str) -> str:
+    """A resume point as SubscribeRecommendations handed it out (`<millis>-<seq>`), checked
+    before it reaches Redis: anything else is the caller's mistake, not an internal error."""
+    millis, dash, sequence = value.partition("-")
+    parts = [millis, sequence] if dash else [millis]
+    if not all(
+        part.isascii() and part.isdigit() and len(part) <= 20 and int(part) < 2**64
+        for part in parts
+    ):
+        raise InvalidArgument(
+            f"last_event_id is not an event id of ours (like 1732000000000-0): {value[:64]!r}"
+        )
+    return value
 
 
 def _stream_id(entry_id: str) -> tuple[int, int]:

@@ -1,24 +1,63 @@
-"""Model's entry layer: a settled profile change -> a new recommendation set -> the event;
-and the Recommender gRPC server."""
+"""Model's entry layer: a settled profile change -> (a retrained, gated model) -> a new
+recommendation set -> the event naming the model version used; and the Recommender gRPC server.
+
+Retraining policy (hybrid scorer):
+- Debounced: a ProfilesUpdated waits `retrain_debounce_seconds`; if features has stored a newer
+  profile of the listener by then (or before), the event is skipped and the newer one's event
+  does the work, so a burst of profile changes makes one retrain and one set. Redelivered
+  events find their set already made and publish it again (idempotent).
+- Only changes that matter retrain: new plays or new tags (`changed` has "plays" or "tags"),
+  or no model in use yet. Anything else (a cluster relabelling alone) makes a new set with the
+  model in use.
+- Gated: every trained model is stored with its version, parameters, features and metrics;
+  it becomes the one in use only when its holdout NDCG@10 is not below the active model's on
+  the same current holdout (learning.py); otherwise the active model makes the set.
+- Feedback remakes the set at once with the model in use (the next revision); the next
+  retrain learns from it (liked and disliked artists label the classifier's examples).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
 from fullcircle.events import FeedbackSubmitted, ProfilesUpdated, RecommendationsUpdated
 from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import model_pb2, model_pb2_grpc
-from services.model.adapters import store
+from services.model.adapters import learning_store, store
+from services.model.adapters.learning_store import CandidatePool, PoolLimits, StoredModel
 from services.model.domain.balance import balance_by_taste
 from services.model.domain.composite import composite_scores
 from services.model.domain.explanation import explain
-from services.model.domain.scoring import HybridWeights, ScoredArtist, score_candidates
+from services.model.domain.learning import (
+    Holdout,
+    ModelParams,
+    TrainedModel,
+    holdout_cutoff,
+    holdout_score,
+    not_worse,
+    positives_after,
+    serving_inputs,
+    train_model,
+)
+from services.model.domain.liked import LabelRule
+from services.model.domain.scoring import (
+    CHANNELS,
+    HybridWeights,
+    ScoredArtist,
+    score_candidates,
+)
 from services.model.servicer import RecommenderServicer
 from services.model.settings import ModelSettings
 
 log = logging.getLogger(__name__)
+
+# What in a profile change can change the model: its inputs are plays and tags.
+RETRAIN_ON = frozenset({"plays", "tags"})
+FIXED_MODEL = "fixed"
 
 
 class Retrainer:
@@ -26,8 +65,18 @@ class Retrainer:
         self.pool = runtime.pool
         self.bus = runtime.bus
         self.settings = settings
+        self.limits = PoolLimits(
+            settings.seed_artists,
+            settings.candidate_tags,
+            settings.co_listening_neighbours,
+            settings.co_listening_candidates,
+        )
+        self._locks: dict[UUID, asyncio.Lock] = {}
 
     async def on_profile_updated(self, event: ProfilesUpdated) -> None:
+        if self.settings.scorer == "hybrid":
+            await self._on_profile_learned(event)
+            return
         model_version = f"{self.settings.scorer}:{event.user_id.hex[:12]}:p{event.profile_version}"
         existing = await store.set_for_profile(self.pool, event.user_id, event.profile_version)
         if existing is None:
@@ -51,22 +100,228 @@ class Retrainer:
         if latest is None:
             return
         profile_version, revision = latest
-        model_version = (
-            f"{self.settings.scorer}:{event.user_id.hex[:12]}:p{profile_version}r{revision + 1}"
-        )
-        set_id, count = await self._recommend(
-            event.user_id, profile_version, model_version, revision + 1
-        )
+        if self.settings.scorer == "hybrid":
+            active = await learning_store.active_model(self.pool, event.user_id)
+            used, params = (
+                (active.model_version, active.params)
+                if active
+                else (self._fixed_version(event.user_id), self._fixed_params())
+            )
+            model_version = f"{used}:r{revision + 1}"
+            set_id, count = await self._recommend_learned(
+                event.user_id, profile_version, model_version, params, revision + 1
+            )
+        else:
+            model_version = (
+                f"{self.settings.scorer}:{event.user_id.hex[:12]}:p{profile_version}r{revision + 1}"
+            )
+            set_id, count = await self._recommend(
+                event.user_id, profile_version, model_version, revision + 1
+            )
         await self.bus.publish(
             RecommendationsUpdated(
                 user_id=event.user_id, set_id=set_id, model_version=model_version, items=count
             )
         )
 
+    async def _on_profile_learned(self, event: ProfilesUpdated) -> None:
+        """Debounce, retrain when the change matters, gate, make the set, name the model."""
+        if await self._superseded(event):
+            return
+        if self.settings.retrain_debounce_seconds > 0:
+            await asyncio.sleep(self.settings.retrain_debounce_seconds)
+        user_id = event.user_id
+        # The claimer redelivers a message idle for bus_claim_idle_ms, and a retrain can take
+        # longer: the copy waits here, then finds the set made and publishes it again.
+        async with self._locks.setdefault(user_id, asyncio.Lock()):
+            if await self._superseded(event):
+                return
+            existing = await learning_store.existing_set(self.pool, user_id, event.profile_version)
+            if existing is None:
+                model_version, params = await self._model_for(event)
+                set_id, count = await self._recommend_learned(
+                    user_id, event.profile_version, model_version, params
+                )
+            else:
+                set_id, count, model_version = existing
+        await self.bus.publish(
+            RecommendationsUpdated(
+                user_id=user_id, set_id=set_id, model_version=model_version, items=count
+            )
+        )
+
+    async def _superseded(self, event: ProfilesUpdated) -> bool:
+        latest = await learning_store.latest_profile_version(self.pool, event.user_id)
+        if latest is not None and latest > event.profile_version:
+            log.info(
+                "profile v%d of %s superseded by v%d: no retrain for it",
+                event.profile_version,
+                event.user_id,
+                latest,
+            )
+            return True
+        return False
+
+    async def _model_for(self, event: ProfilesUpdated) -> tuple[str, ModelParams]:
+        """The model version and configuration to make this profile's set with: a newly
+        trained one when the change matters and it passes the gate, else the one in use."""
+        user_id = event.user_id
+        active = await learning_store.active_model(self.pool, user_id)
+        if active is not None and not RETRAIN_ON & set(event.changed):
+            return active.model_version, active.params
+        holdout = await self._holdout(user_id)
+        model, accepted = await asyncio.to_thread(self._train_and_gate, holdout, active)
+        model_version = await learning_store.save_trained_model(
+            self.pool, user_id, event.profile_version, self.settings.scorer, model, accepted
+        )
+        log.info(
+            "trained %s for %s: %s, %s",
+            model_version,
+            user_id,
+            {k: model.metrics.get(k) for k in ("validated", "holdout_ndcg@10", "reason")},
+            "in use" if accepted else f"kept {active.model_version if active else '-'}",
+        )
+        if accepted or active is None:
+            return model_version, model.params
+        return active.model_version, active.params
+
+    async def _holdout(self, user_id: UUID) -> Holdout | str:
+        """The listener's time-ordered holdout now, or why their history is too short."""
+        first_listens = await learning_store.load_first_listens(self.pool, user_id)
+        cutoff = holdout_cutoff(
+            first_listens,
+            self.settings.holdout_share,
+            self.settings.min_holdout_positives,
+            self.settings.min_training_artists,
+        )
+        if isinstance(cutoff, str):
+            return cutoff
+        past = await learning_store.load_as_of(self.pool, user_id, cutoff, self.limits)
+        positives = positives_after(first_listens, cutoff) - past.played
+        if len(positives) < self.settings.min_holdout_positives:
+            return f"{len(positives)} artists newly played after {cutoff.isoformat()}"
+        if not past.view.candidates:
+            return f"no candidates before {cutoff.isoformat()} (no Last.fm knowledge yet)"
+        return Holdout(cutoff, past.view, positives)
+
+    def _train_and_gate(
+        self, holdout: Holdout | str, active: StoredModel | None
+    ) -> tuple[TrainedModel, bool]:
+        """Train on the holdout and measure the active model on the same one (CPU-bound: runs
+        in a worker thread)."""
+        model = self._train(holdout)
+        active_ndcg = (
+            holdout_score(active.params, holdout)
+            if active is not None and not isinstance(holdout, str)
+            else None
+        )
+        if active is not None and isinstance(holdout, str):
+            accepted = False  # nothing to measure either on: the model in use stays
+        else:
+            accepted = not_worse(model.holdout_ndcg, active_ndcg)
+        gate = {
+            "active_model": active.model_version if active else None,
+            "active_holdout_ndcg@10": active_ndcg,
+            "accepted": accepted,
+        }
+        return replace(model, metrics={**model.metrics, "gate": gate}), accepted
+
+    def _train(self, holdout: Holdout | str) -> TrainedModel:
+        return train_model(
+            holdout, self._label_rule(), HybridWeights(), self.settings.train_budget_seconds
+        )
+
+    def _label_rule(self) -> LabelRule:
+        return LabelRule(
+            self.settings.liked_label, self.settings.liked_share, self.settings.max_skip_rate
+        )
+
+    def _fixed_params(self) -> ModelParams:
+        return ModelParams(HybridWeights(), None, self._label_rule())
+
+    def _fixed_version(self, user_id: UUID) -> str:
+        return f"{self.settings.scorer}:{user_id.hex[:12]}:{FIXED_MODEL}"
+
+    async def _recommend_learned(
+        self,
+        user_id: UUID,
+        profile_version: int,
+        model_version: str,
+        params: ModelParams,
+        revision: int = 0,
+    ) -> tuple[UUID, int]:
+        """Score the listener's candidates with a model's configuration, balance by taste,
+        explain, store the set with each item's provenance."""
+        feedback = await learning_store.feedback_by_kind(self.pool, user_id)
+        liked = feedback.get("like", frozenset())
+        disliked = feedback.get("dislike", frozenset())
+        hidden = disliked | feedback.get("do_not_recommend", frozenset())
+        candidates = await learning_store.load_now(
+            self.pool,
+            user_id,
+            self.limits,
+            excluded=hidden | liked,
+            liked=liked,
+            extra_artists=disliked,
+        )
+        scored = await asyncio.to_thread(self._rank, candidates, params, liked, disliked)
+        metrics = {
+            "candidates": len(candidates.view.candidates),
+            "seeds": len(candidates.view.scoring.known_artists),
+            "weights": dict(zip(CHANNELS, params.weights.mixing(), strict=True)),
+        }
+        set_id, count = await self._save(
+            user_id, profile_version, model_version, scored, metrics, revision
+        )
+        await learning_store.save_sources(
+            self.pool, set_id, {item.artist: item.sources for item in scored}
+        )
+        return set_id, count
+
+    def _rank(
+        self,
+        candidates: CandidatePool,
+        params: ModelParams,
+        liked: frozenset[str],
+        disliked: frozenset[str],
+    ) -> list[ScoredArtist]:
+        """The best candidates, more than are kept so every taste has some to balance with,
+        named as the listener's data spells them, with their provenance."""
+        inputs = serving_inputs(candidates.view, params, liked, disliked)
+        ranked = score_candidates(inputs, candidates.view.candidates, params.weights)
+        names = candidates.display_names
+        return [
+            ScoredArtist(
+                artist=names.get(item.artist, item.artist),
+                score=item.score,
+                parts={_display_label(label, names): value for label, value in item.parts.items()},
+                top_seed_artists=tuple(names.get(seed, seed) for seed in item.top_seed_artists),
+                top_tags=item.top_tags,
+                sources=candidates.sources.get(item.artist, ()),
+            )
+            for item in ranked[: self.settings.set_size * 5]
+        ]
+
     async def _recommend(
         self, user_id: UUID, profile_version: int, model_version: str, revision: int = 0
     ) -> tuple[UUID, int]:
-        scored, metrics = await self._score(user_id)
+        """The seed composite's set (scorer = composite)."""
+        hidden, _ = await store.feedback_keys(self.pool, user_id)
+        taste = await store.load_taste_inputs(self.pool, user_id, self.settings.seed_artists)
+        scored = composite_scores(taste, self.settings.set_size, exclude=frozenset(hidden))
+        metrics = {"candidates": len(scored), "seeds": len(taste.endorsements)}
+        return await self._save(user_id, profile_version, model_version, scored, metrics, revision)
+
+    async def _save(
+        self,
+        user_id: UUID,
+        profile_version: int,
+        model_version: str,
+        scored: list[ScoredArtist],
+        metrics: dict[str, Any],
+        revision: int,
+    ) -> tuple[UUID, int]:
+        """Balance by taste, explain and store a set."""
         tastes = await store.load_tastes(self.pool, user_id)
         taste_of = [
             tastes.artist_cluster.get(item.top_seed_artists[0].lower())
@@ -91,41 +346,6 @@ class Retrainer:
         )
         log.info("set %s for %s: %d items", set_id, user_id, len(items))
         return set_id, len(items)
-
-    async def _score(self, user_id: UUID) -> tuple[list[ScoredArtist], dict[str, Any]]:
-        """The best new artists for the listener, by the configured scorer, with their names
-        as the listener's data spells them."""
-        limit = self.settings.set_size
-        hidden, liked = await store.feedback_keys(self.pool, user_id)
-        if self.settings.scorer == "composite":
-            taste = await store.load_taste_inputs(self.pool, user_id, self.settings.seed_artists)
-            scored = composite_scores(taste, limit, exclude=frozenset(hidden))
-            return scored, {"candidates": len(scored), "seeds": len(taste.endorsements)}
-        inputs = await store.load_hybrid_inputs(
-            self.pool,
-            user_id,
-            self.settings.seed_artists,
-            self.settings.candidate_tags,
-            excluded=frozenset(hidden | liked),
-            liked=frozenset(liked),
-        )
-        # rank more than are kept, so that every taste has candidates to balance with
-        ranked = score_candidates(inputs.scoring, inputs.candidates, HybridWeights())[: limit * 5]
-        names = inputs.display_names
-        scored = [
-            ScoredArtist(
-                artist=names.get(item.artist, item.artist),
-                score=item.score,
-                parts={_display_label(label, names): value for label, value in item.parts.items()},
-                top_seed_artists=tuple(names.get(seed, seed) for seed in item.top_seed_artists),
-                top_tags=item.top_tags,
-            )
-            for item in ranked
-        ]
-        return scored, {
-            "candidates": len(inputs.candidates),
-            "seeds": len(inputs.scoring.known_artists),
-        }
 
 
 def _display_label(label: str, names: dict[str, str]) -> str:

@@ -1,8 +1,11 @@
-"""The internal Recommender gRPC API: stored recommendation sets, rediscovery, taste profile."""
+"""The internal Recommender gRPC API: stored recommendation sets, rediscovery, taste profile;
+every recommended artist comes with tracks to play."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import grpc
@@ -25,6 +28,7 @@ from services.model.domain.playlist import (
 from services.model.domain.rediscovery import rediscoveries
 
 MAX_LIMIT = 100
+TRACKS_PER_ARTIST = 3  # enough to start listening; enrich keeps ten of a new artist
 
 
 class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
@@ -38,7 +42,9 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
         user_id = _uuid(request.user_id, "user_id")
         limit = min(request.limit or 20, MAX_LIMIT)
         if request.mode == common_pb2.RECOMMENDATION_MODE_REDISCOVERY:
-            return await self._rediscovery(user_id, limit)
+            rediscovered = await self._rediscovery(user_id, limit)
+            await self._add_tracks(user_id, rediscovered.items)
+            return rediscovered
         set_id = _uuid(request.set_id, "set_id") if request.set_id else None
         if len(request.prompt) > 500:
             raise InvalidArgument("a prompt is at most 500 characters")
@@ -49,12 +55,40 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
         items = stored.items
         if prompted:
             items = await self._for_prompt(user_id, items, request.prompt)
-        return common_pb2.RecommendationSet(
+        answer = common_pb2.RecommendationSet(
             set_id=str(stored.set_id),
             model_version=stored.model_version,
             created_at=stored.created_at.isoformat(),
             items=[_recommendation(item) for item in items[:limit]],
         )
+        await self._add_tracks(user_id, answer.items)
+        return answer
+
+    async def _add_tracks(self, user_id: UUID, items: Sequence[common_pb2.Recommendation]) -> None:
+        """What to play of each recommended artist, read when answering (not stored in the
+        set), so tracks enrich fetches after a set was made show in it from then on: a new
+        artist's top tracks on Last.fm, a rediscovered artist's the listener's own."""
+        rediscovery = common_pb2.RECOMMENDATION_MODE_REDISCOVERY
+        own_artists = [item.artist for item in items if item.mode == rediscovery]
+        new_artists = [item.artist for item in items if item.mode != rediscovery]
+        own = (
+            await store.own_top_tracks(self.pool, user_id, own_artists, TRACKS_PER_ARTIST)
+            if own_artists
+            else {}
+        )
+        new = (
+            await store.lastfm_top_tracks(self.pool, new_artists, TRACKS_PER_ARTIST)
+            if new_artists
+            else {}
+        )
+        for item in items:
+            source = own if item.mode == rediscovery else new
+            item.tracks.extend(
+                common_pb2.RecommendedTrack(
+                    name=track.name, track_uri=track.track_uri, source=track.source
+                )
+                for track in source.get(item.artist.lower(), ())
+            )
 
     async def _for_prompt(
         self, user_id: UUID, items: list[store.StoredItem], prompt: str
@@ -80,13 +114,16 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
         user_id = _uuid(request.user_id, "user_id")
         if not request.artist.strip() or len(request.artist) > 500:
             raise InvalidArgument("name the artist to explain (1 to 500 characters)")
+        _no_nul(request.artist, "the artist")
         item = await store.explain_item(self.pool, user_id, request.artist.strip())
         if item is None:
             raise NotFound(
                 f"{request.artist[:200]!r} is not in your current recommendations; "
                 "GetRecommendations lists them"
             )
-        return _recommendation(item)
+        explained = _recommendation(item)
+        await self._add_tracks(user_id, [explained])
+        return explained
 
     @rpc_errors
     async def CreatePlaylist(
@@ -126,6 +163,7 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
         artist = request.artist.strip()
         if not artist or len(artist) > 500:
             raise InvalidArgument("name the artist (1 to 500 characters)")
+        _no_nul(artist, "the artist")
         expires_at = datetime.fromisoformat(request.expires_at) if request.expires_at else None
         await store.record_feedback(self.pool, user_id, artist, kind, expires_at)
         return model_pb2.ModelFeedbackReply()
@@ -188,6 +226,7 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
                     listens=c["listens"],
                     cluster_shares={int(k): v for k, v in c["cluster_shares"].items()},
                     top_artists=c["top_artists"],
+                    **_context_mood(c.get("mood")),
                 )
                 for c in summary.details.get("contexts", [])
             ],
@@ -201,6 +240,20 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
                 for m in summary.details.get("evolution", [])
             ],
         )
+
+
+def _context_mood(mood: dict[str, Any] | None) -> dict[str, Any]:
+    """ContextProfile's mood fields from the stored context (none before tags are known)."""
+    if not mood:
+        return {}
+    return {
+        "mood_coverage": mood["coverage"],
+        "energy": mood["energy"],
+        "valence": mood["valence"],
+        "acoustic": mood["acoustic"],
+        "energy_shares": mood["energy_shares"],
+        "valence_shares": mood["valence_shares"],
+    }
 
 
 def _playlist(prompt: str, read: PlaylistPrompt, items: list[PlaylistItem]) -> common_pb2.Playlist:
@@ -243,6 +296,12 @@ def _recommendation(item: store.StoredItem) -> common_pb2.Recommendation:
         top_tags=item.top_tags,
         taste=item.taste,
     )
+
+
+def _no_nul(value: str, what: str) -> None:
+    """No artist name holds a NUL, and PostgreSQL text cannot store one: a caller's mistake."""
+    if "\x00" in value:
+        raise InvalidArgument(f"{what} holds a NUL character: {value[:64]!r}")
 
 
 def _uuid(value: str, field_name: str) -> UUID:

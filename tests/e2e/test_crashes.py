@@ -1,6 +1,7 @@
 """Crash any part at any moment and lose nothing: ingest killed (SIGKILL) while it imports, enrich
-killed while it tags; each comes back, the claimer hands it the unfinished message, and the
-final state is exactly a clean run's, with nothing left pending."""
+killed while it tags; then every service killed in turn at seeded random moments. Each comes
+back, the claimer hands it the unfinished message, and the final state is exactly a clean
+run's, with nothing left pending and no dead letters."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from redis.asyncio import Redis
 
 from fullcircle.client import FullCircleClient
 from fullcircle.events import IMPORTS_REQUESTED, PLAYS_INGESTED
-from fullcircle.stack import LocalStack
+from fullcircle.stack import SERVICES, LocalStack
 
 pytestmark = pytest.mark.e2e
 
@@ -78,3 +79,23 @@ async def test_killing_ingest_mid_import_and_enrich_mid_tagging_loses_nothing(
                        HAVING count(*) > 1) AS repeated"""
     # a request cut off by the kill is made again, but nothing that was stored is fetched twice
     assert _count(state.database_url, fetched_twice) == 0
+
+
+async def test_killing_every_service_in_turn_during_an_import_ends_as_a_clean_run(
+    private_stack: LocalStack, shared_data: Path
+) -> None:
+    """bench/crash_all.py's drill (the 140,000-play version runs there) on a real history, one
+    year of efrrowini's (smaller than sanabil's, for CI time): ingest, enrich, features, model
+    and gateway each SIGKILLed once at a seeded random moment of the pipeline and restarted.
+    On a stack of its own, so that nothing but this run is on its bus when it checks that no
+    message is left pending or dead."""
+    from bench.crash_all import crash_drill
+
+    export = shared_data / "spotify-history-efrrowini/Streaming_History_Audio_2024.json"
+    drill = await crash_drill(private_stack, export, seed=8, timeout_s=300, window_s=8.0)
+    assert sorted(service for service, _ in drill.kills) == sorted(SERVICES)
+    assert drill.crashed.plays == drill.crashed.distinct_plays > 0
+    assert drill.crashed.comparable == drill.clean.comparable
+    assert drill.crashed.set_profile_version == drill.crashed.profile_version
+    assert drill.bus.idle, f"left pending or unread: {drill.bus}"
+    assert drill.new_dead_letters == 0

@@ -1,6 +1,7 @@
 """The whole system, as a listener meets it: import a real Spotify export over gRPC, follow the
-import, receive the recommendations event on the subscription, read explained recommendations;
-a re-import stores nothing, garbage gets a clear error and the services keep serving."""
+import, receive the recommendations event on the subscription, read explained recommendations
+with tracks to play (new artists' top tracks from Last.fm, rediscovered artists' own most played
+ones); a re-import stores nothing, garbage gets a clear error and the services keep serving."""
 
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ from pathlib import Path
 import grpc
 import psycopg
 import pytest
+import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from fullcircle.bus import decode_entry
 from fullcircle.client import FullCircleClient
+from fullcircle.events import RECOMMENDATIONS_UPDATED, RecommendationsUpdated
 from fullcircle.grpc_server import check_health
 from fullcircle.stack import SERVICES, StackState
-from fullcircle.v1 import gateway_pb2
+from fullcircle.v1 import common_pb2, gateway_pb2
+from services.enrich.lastfm_local.catalog import invented_top_tracks
 
 pytestmark = pytest.mark.e2e
 
@@ -61,6 +66,7 @@ async def test_a_real_export_becomes_explained_recommendations(
             assert item.because.startswith("because: ")
             assert sum(part.percent for part in item.parts) == 100
         assert len({item.artist for item in rec_set.items}) == 20
+        await _assert_tracks_to_play(client, stack, user_id)
 
         profile = await client.taste_profile()
         assert profile.plays == SANABIL_PLAYS
@@ -158,6 +164,52 @@ async def test_the_gateway_answers_health_and_lists_its_services_by_reflection(
             for service in reply.list_services_response.service
         }
     assert {"fullcircle.v1.FullCircle", "grpc.health.v1.Health"} <= names
+
+
+async def _assert_tracks_to_play(
+    client: FullCircleClient, stack: StackState, user_id: uuid.UUID
+) -> None:
+    """Every recommended new artist carries its top tracks as the (HetRec) catalog's Last.fm
+    answers them, once enrich has fetched them and announced the set again (`tracks_attached`,
+    which also drops the gateway's cached answer); every rediscovered artist carries the
+    listener's own most played tracks of it, with their Spotify URIs."""
+    deadline = asyncio.get_running_loop().time() + 180
+    rec_set = await client.recommendations(limit=20)
+    while not all(item.tracks for item in rec_set.items):
+        assert asyncio.get_running_loop().time() < deadline, "recommendations without tracks"
+        await asyncio.sleep(1)
+        rec_set = await client.recommendations(limit=20)
+    for item in rec_set.items:
+        assert [track.name for track in item.tracks] == [
+            track.name for track in invented_top_tracks(item.artist)[:3]
+        ]
+        assert {track.source for track in item.tracks} == {"lastfm_top_tracks"}
+    announced = [
+        decode_entry(fields, RecommendationsUpdated)
+        for _, fields in redis.Redis.from_url(stack.redis_url).xrange(RECOMMENDATIONS_UPDATED)
+    ]
+    assert any(event.tracks_attached for event in announced if event.user_id == user_id)
+    old_favourites = await client.recommendations(10, common_pb2.RECOMMENDATION_MODE_REDISCOVERY)
+    assert old_favourites.items
+    for item in old_favourites.items:
+        own = _own_tracks(stack, user_id, item.artist)
+        assert item.tracks and len(item.tracks) <= 3
+        assert [track.name for track in item.tracks] == own[: len(item.tracks)]
+        assert all(track.source == "your_plays" for track in item.tracks)
+        assert all(track.track_uri.startswith("spotify:track:") for track in item.tracks)
+
+
+def _own_tracks(stack: StackState, user_id: uuid.UUID, artist: str) -> list[str]:
+    """The listener's tracks of an artist, most listened to (30 s or more) first."""
+    with psycopg.connect(stack.database_url) as conn:
+        rows = conn.execute(
+            """SELECT track_name FROM ingest.plays
+               WHERE user_id = %s AND lower(artist_name) = lower(%s) AND ms_played >= 30000
+                 AND track_name IS NOT NULL
+               GROUP BY track_name ORDER BY count(*) DESC, track_name""",
+            (user_id, artist),
+        ).fetchall()
+    return [row[0] for row in rows]
 
 
 def _played_artists(stack: StackState, user_id: uuid.UUID) -> set[str]:

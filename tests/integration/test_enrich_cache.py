@@ -1,6 +1,6 @@
 """Enrich on real PostgreSQL and Redis against the local Last.fm server: every artist fetched
-once, a second run makes no call, and a run killed half-way resumes without repeating anything
-it had stored."""
+once, a second run makes no call, a run killed half-way resumes without repeating anything
+it had stored, and recommended artists' top tracks are cached the same way."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from fullcircle.bus import Bus
+from fullcircle.bus import Bus, decode_entry
+from fullcircle.events import ARTISTS_ENRICHED, ArtistsEnriched
 from fullcircle.settings import FullCircleSettings
 from services.enrich.app import Enricher
-from services.enrich.lastfm_local import Catalog, CatalogArtist, start_lastfm_server
+from services.enrich.lastfm_local import Catalog, CatalogArtist, CatalogTrack, start_lastfm_server
 from services.enrich.lastfm_local.server import FaultPlan, LocalLastfmServer
 from services.enrich.settings import EnrichSettings
 
@@ -33,6 +34,7 @@ def lastfm() -> Iterator[LocalLastfmServer]:
             1000 + n,
             (("Hip-Hop", 100), ("chill", 40 + n)),
             tuple((other, 0.5) for other in ARTISTS[:5] if other != name),
+            (CatalogTrack(f"Song {n} A", 200_000), CatalogTrack(f"Song {n} B", 180_000)),
         )
         for n, name in enumerate(ARTISTS)
     ]
@@ -115,5 +117,45 @@ async def test_a_killed_run_resumes_without_fetching_again_what_it_stored(
         assert calls["artist.gettoptags"] == missing
         assert calls["artist.getsimilar"] == missing
         assert await _stored(pool, names) == len(names)
+    finally:
+        await bus.stop()
+
+
+async def _announcements(bus: Bus, user_id: uuid.UUID) -> list[ArtistsEnriched]:
+    entries = await bus.redis.xrange(ARTISTS_ENRICHED)
+    events = [decode_entry(fields, ArtistsEnriched) for _, fields in entries]
+    return [event for event in events if event.user_id == user_id]
+
+
+async def test_top_tracks_are_fetched_once_per_artist_and_never_retag_anyone(
+    settings: FullCircleSettings, pool, lastfm: LocalLastfmServer
+) -> None:
+    names = ARTISTS[:6]
+    enricher, bus = await _enricher(settings, lastfm, pool)
+    listener = uuid.uuid4()
+    try:
+        lastfm.reset()
+        fetched = await enricher.fetch_top_tracks(listener, [*names, names[0].upper()])
+        assert lastfm.stats()["calls_per_method"] == {"artist.gettoptracks": 6}
+        assert [top.tracks[0].name for top in fetched] == [f"Song {n} A" for n in range(6)]
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT track, rank FROM enrich.artist_top_tracks WHERE artist_key = %s"
+                " ORDER BY rank",
+                (names[2].lower(),),
+            )
+            assert await cur.fetchall() == [("Song 2 A", 1), ("Song 2 B", 2)]
+        # tracks change no taste: features must not recompute for them (the set is announced
+        # again on recommendations.updated instead, see on_recommendations_updated)
+        assert await _announcements(bus, listener) == []
+
+        lastfm.reset()
+        assert await enricher.fetch_top_tracks(listener, names) == []
+        unknown = ["Nobody Plays This Artist"]
+        (missing,) = await enricher.fetch_top_tracks(listener, unknown)
+        assert not missing.found
+        assert await enricher.fetch_top_tracks(listener, unknown) == []
+        assert lastfm.stats()["calls_per_method"] == {"artist.gettoptracks": 1}
+        assert await _announcements(bus, listener) == []
     finally:
         await bus.stop()

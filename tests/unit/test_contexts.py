@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from fullcircle.v1 import common_pb2
 from services.features.domain.clusters import TasteCluster, cluster_tastes
-from services.features.domain.contexts import ContextProfile, context_profiles, taste_evolution
+from services.features.domain.contexts import (
+    ContextProfile,
+    artist_moods_from_tags,
+    context_profiles,
+    taste_evolution,
+)
+from services.features.domain.details import taste_details
 from services.features.domain.taste import PlayColumns
 from services.ingest.domain.exports import read_export_path
+from services.model.servicer import _context_mood
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SANABIL_ZIP = SHARED_DATA / "spotify-history-sanabil" / "my_spotify_data.zip"
@@ -151,3 +160,72 @@ def test_real_histories_give_whole_distributions_and_contiguous_months(export: P
     for month in months:
         if month.listens:
             assert sum(month.cluster_shares.values()) == pytest.approx(1.0)
+
+
+# Tags as enrich stores them (Last.fm top tags, 0-100); "seen live" carries no mood.
+ARTIST_TAGS = {
+    "Nils Frahm": {"ambient": 100.0, "piano": 70.0, "calm": 60.0},
+    "Ólafur Arnalds": {"ambient": 100.0, "melancholic": 80.0, "classical": 40.0},
+    "Daft Punk": {"electronic": 100.0, "house": 90.0, "dance": 80.0, "energetic": 40.0},
+    "The Unplaced": {"seen live": 100.0},
+}
+
+
+def test_artist_moods_come_from_tags_the_vocabulary_knows() -> None:
+    moods = artist_moods_from_tags(ARTIST_TAGS)
+    assert set(moods) == {"Nils Frahm", "Ólafur Arnalds", "Daft Punk"}
+    assert moods["Nils Frahm"][0] < -1 / 3 < 1 / 3 < moods["Daft Punk"][0]
+    assert moods["Ólafur Arnalds"][1] < 0  # melancholic pulls valence down
+    assert moods["Daft Punk"][2] < 0  # electronic, not acoustic
+
+
+def test_contexts_are_distributions_over_energy_and_valence_bands() -> None:
+    profiles = by_context(
+        context_profiles(
+            TINY, TASTES, time_zone="Asia/Karachi", artist_moods=artist_moods_from_tags(ARTIST_TAGS)
+        )
+    )
+    morning = profiles[("hour_band", "morning")].mood
+    assert morning is not None
+    assert morning.energy_shares == {"calm": 1.0, "moderate": 0.0, "intense": 0.0}
+    evening = profiles[("hour_band", "evening")].mood
+    assert evening is not None
+    assert evening.energy_shares == {"calm": 0.0, "moderate": 0.0, "intense": 1.0}
+    weekday = profiles[("day_type", "weekday")].mood  # two calm morning, two Daft Punk listens
+    assert weekday is not None and weekday.coverage == 1.0
+    assert weekday.energy_shares == {"calm": 0.5, "moderate": 0.0, "intense": 0.5}
+    assert sum(weekday.valence_shares.values()) == pytest.approx(1.0)
+    moods = artist_moods_from_tags(ARTIST_TAGS)
+    listened = ("Nils Frahm", "Ólafur Arnalds", "Daft Punk", "Daft Punk")
+    assert weekday.energy == pytest.approx(np.mean([moods[a][0] for a in listened]))
+
+
+def test_band_edges_belong_to_the_lower_band() -> None:
+    moods = {"Nils Frahm": (-1 / 3, 1 / 3, 0.0), "Ólafur Arnalds": (1 / 3, -1 / 3, 0.0)}
+    profiles = by_context(
+        context_profiles(TINY, TASTES, time_zone="Asia/Karachi", artist_moods=moods)
+    )
+    morning = profiles[("hour_band", "morning")].mood
+    assert morning is not None
+    assert morning.energy_shares == {"calm": 0.5, "moderate": 0.5, "intense": 0.0}
+    assert morning.valence_shares == {"dark": 0.5, "neutral": 0.5, "bright": 0.0}
+
+
+def test_stored_contexts_carry_their_mood_into_get_taste_profile() -> None:
+    details = taste_details(
+        TINY, ["ios"] * len(TINY.artist), datetime(2024, 6, 1, tzinfo=UTC), ARTIST_TAGS
+    )
+    assert json.loads(json.dumps(details)) == details
+    stored = {(c["kind"], c["context"]): c for c in details["contexts"]}
+    # In UTC the two calm listens of Friday 02:00 and 03:00 are the night's.
+    assert stored[("hour_band", "night")]["mood"]["energy_shares"]["calm"] == 1.0
+    message = common_pb2.ContextProfile(
+        kind="hour_band",
+        context="night",
+        **_context_mood(stored[("hour_band", "night")]["mood"]),
+    )
+    assert message.mood_coverage == 1.0 and message.energy < 0
+    assert dict(message.energy_shares) == {"calm": 1.0, "moderate": 0.0, "intense": 0.0}
+    untagged = taste_details(TINY, ["ios"] * len(TINY.artist), datetime(2024, 6, 1, tzinfo=UTC), {})
+    assert all("mood" not in c for c in untagged["contexts"])
+    assert common_pb2.ContextProfile(**_context_mood(None)).mood_coverage == 0.0

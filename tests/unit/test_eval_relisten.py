@@ -144,22 +144,9 @@ def test_baselines_agree_with_an_independent_implementation(
         assert measured[name]["recall@20"] == pytest.approx(recall, abs=1e-9), name
 
 
-# Issue 5 is open: the per-listener ranker beats the best fixed baseline on sanabil only
-# (efrrowini: 0.7042 vs exp30 0.7107; ryanpj2: a tie with exp14). Strict: the day it wins,
-# these cases fail as XPASS and the marks must go.
-NOT_YET_BEATEN = pytest.mark.xfail(
-    strict=True, reason="issue 5: the ranker does not beat the best fixed baseline here yet"
-)
-
-
-@pytest.mark.parametrize(
-    "history",
-    [
-        "sanabil",
-        pytest.param("efrrowini", marks=NOT_YET_BEATEN),
-        pytest.param("ryanpj2", marks=NOT_YET_BEATEN),
-    ],
-)
+# The per-listener ranker must beat the best fixed baseline (chosen after the fact) on
+# every history; a tie is not a win.
+@pytest.mark.parametrize("history", ["sanabil", "efrrowini", "ryanpj2"])
 def test_fullcircle_beats_the_best_fixed_baseline(
     history: str, results: dict[str, RelistenResult]
 ) -> None:

@@ -29,7 +29,7 @@ from services.enrich.lastfm_local import (
     load_catalog_json,
     start_lastfm_server,
 )
-from services.enrich.lastfm_local.catalog import catalog_from_dict
+from services.enrich.lastfm_local.catalog import catalog_from_dict, invented_top_tracks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -220,6 +220,43 @@ def test_pylast_track_top_tags_on_demo_catalog(demo_catalog_document: dict) -> N
         assert str(raised.value.status) == "6"
 
 
+def test_pylast_artist_top_tracks_on_demo_catalog(demo_catalog_document: dict) -> None:
+    catalog = catalog_from_dict(demo_catalog_document)
+    artist = catalog.artists[0]
+    with start_lastfm_server(catalog) as server:
+        network = pylast_network(server)
+        top = pylast.Artist(artist.name.lower(), network).get_top_tracks(limit=3, cacheable=False)
+        assert [item.item.get_name() for item in top] == [t.name for t in artist.tracks[:3]]
+        assert [item.item.get_artist().get_name() for item in top] == [artist.name] * 3
+        playcounts = [int(item.weight) for item in top]
+        assert playcounts == sorted(playcounts, reverse=True) and playcounts[-1] > 0
+        query = urllib.parse.urlencode({"method": "artist.getTopTracks", "artist": artist.name})
+        _, body = api_get(server, f"{query}&api_key=k")
+        listed = ET.fromstring(body).find("toptracks")
+        assert listed is not None and listed.get("total") == str(len(artist.tracks))
+
+
+def test_hetrec_artists_have_invented_top_tracks_the_same_in_every_run(
+    network: pylast.LastFMNetwork, hetrec_server: LocalLastfmServer
+) -> None:
+    top = pylast.Artist("Cher", network).get_top_tracks(limit=10, cacheable=False)
+    names = [item.item.get_name() for item in top]
+    assert len(names) == len(set(names)) == 5  # HetRec has no titles: five placeholders
+    assert names == [t.name for t in invented_top_tracks("cher")]
+    assert names != [t.name for t in invented_top_tracks("Madonna")]
+    with pytest.raises(pylast.WSError) as unknown:
+        pylast.Artist("Nobody Here 123", network).get_top_tracks(cacheable=False)
+    assert str(unknown.value.status) == "6"
+    _, page_two = api_get(
+        hetrec_server, "method=artist.getTopTracks&artist=Cher&limit=2&page=2&api_key=k"
+    )
+    listed = ET.fromstring(page_two).find("toptracks")
+    assert listed is not None
+    assert [track.get("rank") for track in listed.findall("track")] == ["3", "4"]
+    assert [track.findtext("name") for track in listed.findall("track")] == names[2:4]
+    assert listed.get("totalPages") == "3"
+
+
 def _element_paths(element: ET.Element, prefix: str = "") -> set[str]:
     path = f"{prefix}/{element.tag}"
     paths = {path}
@@ -236,6 +273,7 @@ def _element_paths(element: ET.Element, prefix: str = "") -> set[str]:
         ("artist_get_info.xml", "method=artist.getInfo&artist=Cher"),
         ("artist_get_correction.xml", "method=artist.getCorrection&artist=cher"),
         ("tag_get_top_artists.xml", "method=tag.getTopArtists&tag=disco&limit=3"),
+        ("artist_get_top_tracks.xml", "method=artist.getTopTracks&artist=Cher&limit=3"),
     ],
 )
 def test_xml_has_the_recorded_lastfm_structure(
@@ -289,6 +327,19 @@ def test_json_format_matches_recorded_navidrome_fixtures(hetrec_server: LocalLas
     assert set(info) == set(recorded)
     assert set(info["stats"]) <= set(recorded["stats"])
     assert info["name"] == "U2" and int(info["stats"]["listeners"]) > 0
+
+    _, tracks_body = api_get(
+        hetrec_server, "method=artist.getTopTracks&artist=U2&limit=2&api_key=k&format=json"
+    )
+    top = json.loads(tracks_body)["toptracks"]
+    recorded_top = json.loads((NAVIDROME / "lastfm.artist.gettoptracks.json").read_text())
+    theirs_top = recorded_top["toptracks"]
+    assert set(top) == set(theirs_top)
+    assert set(top["@attr"]) == set(theirs_top["@attr"])
+    assert set(top["track"][0]) == set(theirs_top["track"][0])
+    assert set(top["track"][0]["artist"]) == set(theirs_top["track"][0]["artist"])
+    assert [track["@attr"]["rank"] for track in top["track"]] == ["1", "2"]
+    assert top["track"][0]["artist"]["name"] == "U2"
 
 
 def test_stats_count_concurrent_calls(hetrec_server: LocalLastfmServer) -> None:

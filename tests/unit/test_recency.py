@@ -14,6 +14,7 @@ from services.features.domain.recency import (
     SECONDS_PER_DAY,
     DecayedScore,
     bll_activation,
+    candidate_mask,
     decayed_counts,
     exp_decay_weights,
     fit_recency_model,
@@ -91,3 +92,40 @@ def test_a_short_past_falls_back_to_the_seed_decay() -> None:
     model = fit_recency_model(ts, artists, 2, 10 * DAY)
     scores = model.score(ts, artists, 2, 10 * DAY)
     assert scores[1] > scores[0]
+
+
+def test_listening_days_count_a_binge_once_and_overdue_follows_the_artists_own_gap() -> None:
+    # Artist 0: ten plays in one evening, 5.5 days ago. Artist 1: one play every 10 days for
+    # 100 days, the last one 5 days ago. Artist 2: every 2 days, the last one 11 days ago.
+    binge = [100 * DAY - 5 * DAY - DAY // 2 + i * 60 for i in range(10)]
+    weekly = [100 * DAY - 5 * DAY - k * 10 * DAY for k in range(10)]
+    daily = [100 * DAY - 11 * DAY - k * 2 * DAY for k in range(30)]
+    ts = np.array(binge + weekly + daily)
+    artists = np.array([0] * 10 + [1] * 10 + [2] * 30)
+    order = np.argsort(ts, kind="stable")
+    features = recency_features(ts[order], artists[order], 3, 100 * DAY)
+    column = {name: features[:, i] for i, name in enumerate(FEATURE_NAMES)}
+    assert np.expm1(column["log_listens_all"]).round().tolist() == [10, 10, 30]
+    assert np.expm1(column["log_listening_days_all"]).round().tolist() == [1, 10, 30]
+    assert np.expm1(column["log_typical_gap_days"][1:]).round().tolist() == [10, 2]
+    # Same silence would be routine for artist 1 and long for artist 2.
+    assert column["log_overdue"][2] > column["log_overdue"][1]
+
+
+def test_the_model_reranks_a_shortlist_and_keeps_decayed_order_below_it() -> None:
+    rng = np.random.default_rng(11)
+    n_artists = 120
+    ts = np.sort(rng.integers(0, 400 * DAY, 20_000))
+    artists = (rng.zipf(1.3, ts.size) - 1) % n_artists
+    at = 400 * DAY
+    model = fit_recency_model(ts, artists, n_artists, at)
+    assert model.candidates is not None
+    scores = model.score(ts, artists, n_artists, at)
+    shortlist = candidate_mask(ts, artists, n_artists, at, model.candidates)
+    heard = np.bincount(artists, minlength=n_artists) > 0
+    assert shortlist.sum() == min(model.candidates, int(heard.sum()))
+    assert scores[shortlist].min() > scores[~shortlist].max()
+    rest = np.flatnonzero(~shortlist & heard)
+    decayed = decayed_counts(ts, artists, n_artists, at, 30.0)
+    by_score = rest[np.argsort(-scores[rest], kind="stable")]
+    assert np.all(np.diff(decayed[by_score]) <= 1e-12)

@@ -1,4 +1,5 @@
-"""Last.fm through pylast: tags, similar artists, popularity, corrections and tag charts, at
+"""Last.fm through pylast: tags, similar artists, popularity, corrections, tag charts and an
+artist's top tracks, at
 the rate limit shared by every thread of the process, with backoff, retries and timeouts.
 
 The same code path serves the real Last.fm and the local catalog server: for a plain-http API
@@ -99,6 +100,25 @@ class TrackTags:
 
 
 @dataclass(frozen=True, slots=True)
+class TopTrack:
+    """One of an artist's most played tracks on Last.fm, with its playcount there."""
+
+    name: str
+    playcount: int
+    mbid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ArtistTopTracks:
+    """artist.getTopTracks: the artist's most played tracks, most first; `found` is False for
+    Last.fm's error 6 (an artist it knows without tracks is found with none)."""
+
+    artist: str
+    found: bool
+    tracks: tuple[TopTrack, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class TagArtists:
     """The artists Last.fm ranks first for a tag."""
 
@@ -170,6 +190,14 @@ def _text(node: minidom.Element | minidom.Document, name: str) -> str:
     found = node.getElementsByTagName(name)
     first = found[0].firstChild if found else None
     return str(getattr(first, "data", "") or "").strip()
+
+
+def _child_text(node: minidom.Element, name: str) -> str:
+    """The text of `node`'s first direct child called `name` (not of a deeper one)."""
+    for child in node.childNodes:
+        if getattr(child, "tagName", None) == name:
+            return str(getattr(child.firstChild, "data", "") or "").strip()
+    return ""
 
 
 def _count(text: str) -> int:
@@ -295,6 +323,26 @@ class LastfmClient:
             return TrackTags(artist, track, False)
         raw = [(str(item.item.get_name()), _count(str(item.weight))) for item in top]
         return TrackTags(artist, track, True, tuple(clean_tags(raw, names=(artist, track))))
+
+    def artist_top_tracks(self, name: str, limit: int = 10) -> ArtistTopTracks:
+        """artist.getTopTracks with autocorrect, one page of `limit` tracks in one call (pylast's
+        get_top_tracks pages on its own and retries past the rate limit, so the request is
+        made here and its document parsed like pylast does). A track named twice is kept once."""
+        artist = self.network.get_artist(name)
+        params = {"artist": name, "autocorrect": 1, "limit": limit}
+        try:
+            doc = self._call(lambda: artist._request("artist.getTopTracks", False, params))
+        except _NotFound:
+            return ArtistTopTracks(name, False)
+        tracks: dict[str, TopTrack] = {}
+        for node in doc.getElementsByTagName("track"):
+            # the track's own fields, not those of its nested <artist>
+            title = _child_text(node, "name")
+            if title and title.lower() not in tracks:
+                tracks[title.lower()] = TopTrack(
+                    title, _count(_child_text(node, "playcount")), _child_text(node, "mbid")
+                )
+        return ArtistTopTracks(name, True, tuple(tracks.values())[:limit])
 
     def tag_top_artists(self, tag: str, limit: int = 50) -> TagArtists:
         """tag.getTopArtists: the artists ranked first for the tag (an unknown tag: not found)."""

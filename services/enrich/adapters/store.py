@@ -1,4 +1,5 @@
-"""SQL adapter of enrich: the Last.fm cache (artists, tags, similar artists, fetch log)."""
+"""SQL adapter of enrich: the Last.fm cache (artists, tags, similar artists, top tracks of
+recommended artists, fetch log)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 from services.enrich.adapters.lastfm import (
     ArtistInfo,
     ArtistKnowledge,
+    ArtistTopTracks,
     SimilarArtists,
     TagArtists,
     TrackTags,
@@ -185,6 +187,39 @@ async def tag_candidate_names(
             (list(tags), ttl, budget),
         )
         return [row[0] for row in await cur.fetchall()]
+
+
+async def cached_top_tracks(
+    pool: AsyncConnectionPool, names: Sequence[str], ttl: timedelta
+) -> set[str]:
+    """The artist keys whose top tracks are fresh enough (a not-found answer counts too)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT artist_key FROM enrich.top_track_fetches WHERE artist_key = ANY(%s)"
+            " AND fetched_at > now() - %s",
+            ([name.lower() for name in names], ttl),
+        )
+        return {row[0] for row in await cur.fetchall()}
+
+
+async def save_top_tracks(pool: AsyncConnectionPool, top: ArtistTopTracks) -> None:
+    """Replace one artist's top tracks at once, so a killed enrich resumes where it stopped."""
+    key = top.artist.lower()
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(
+            """INSERT INTO enrich.top_track_fetches (artist_key, name, status)
+               VALUES (%s, %s, %s)
+               ON CONFLICT (artist_key) DO UPDATE
+               SET name = excluded.name, status = excluded.status, fetched_at = now()""",
+            (key, top.artist, "ok" if top.found else "not_found"),
+        )
+        await conn.execute("DELETE FROM enrich.artist_top_tracks WHERE artist_key = %s", (key,))
+        async with conn.cursor().copy(
+            "COPY enrich.artist_top_tracks (artist_key, rank, track, playcount, mbid) FROM STDIN"
+        ) as copy:
+            for rank, track in enumerate(top.tracks, start=1):
+                await copy.write_row((key, rank, track.name, track.playcount, track.mbid))
+        await _log_fetch(conn, "artist.getTopTracks", key, top.found)
 
 
 async def _log_fetch(conn: AsyncConnection, method: str, key: str, found: bool) -> None:

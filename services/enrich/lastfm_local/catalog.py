@@ -13,12 +13,19 @@ JSON catalog format (``load_catalog_json`` / ``Catalog.to_json``)::
         "tracks": [{"name": "Chase", "duration_ms": 312000,
                     "album": "Midnight Express", "tags": [["disco", 100]]}]}]}
 
-``mbid``, ``tracks``, a track's ``album`` and ``tags`` may be omitted.
+``mbid``, ``tracks``, a track's ``album`` and ``tags`` may be omitted. An artist's tracks are
+listed most played first (artist.getTopTracks answers them in that order).
+
+HetRec 2011 has no track titles. A catalog built from it invents five per artist, deterministic
+from the artist's name (``invented_top_tracks``), so artist.getTopTracks answers every artist
+it knows, as Last.fm does; those titles are placeholders, never real songs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -91,12 +98,38 @@ def loose_name_key(name: str) -> str:
     return _NOT_ALNUM.sub("", key)
 
 
+INVENTED_TRACKS_PER_ARTIST = 5
+_INVENTED_TITLE_WORDS = (
+    "Midnight", "Gold", "Echo", "River", "Fire", "Ghost", "Summer", "Static", "Glass", "Heart",
+    "City", "Lights", "Paper", "Storm", "Velvet", "Silver", "Road", "Dream", "Signal", "Shadow",
+    "Ocean", "Wild", "Honey", "Electric", "Blue", "Falling", "Slow", "Home", "Morning", "Stone",
+)  # fmt: skip
+_INVENTED_TITLE_PATTERNS = ("{a}", "{a} {b}", "{a} ({b})", "{a} & {b}", "No {a}")
+
+
+def invented_top_tracks(artist_name: str) -> tuple[CatalogTrack, ...]:
+    """Five placeholder tracks of an artist whose catalog knows no titles (HetRec), the same
+    for the same name in every run (seeded by a hash of the name, not Python's salted hash)."""
+    seed = int.from_bytes(hashlib.sha256(name_key(artist_name).encode()).digest()[:8], "big")
+    rnd = random.Random(seed)
+    titles: list[str] = []
+    while len(titles) < INVENTED_TRACKS_PER_ARTIST:
+        first, second = rnd.sample(_INVENTED_TITLE_WORDS, 2)
+        title = rnd.choice(_INVENTED_TITLE_PATTERNS).format(a=first, b=second)
+        if title not in titles:
+            titles.append(title)
+    return tuple(CatalogTrack(title, rnd.randint(150, 330) * 1000) for title in titles)
+
+
 @dataclass(frozen=True)
 class Catalog:
-    """All artists the local server knows, with case-insensitive lookups and a tag index."""
+    """All artists the local server knows, with case-insensitive lookups and a tag index.
+
+    ``invented_tracks``: artists without tracks get ``invented_top_tracks`` (HetRec mode)."""
 
     artists: tuple[CatalogArtist, ...]
     _by_name: dict[str, CatalogArtist] = field(init=False, repr=False, compare=False)
+    invented_tracks: bool = False
 
     def __post_init__(self) -> None:
         by_name: dict[str, CatalogArtist] = {}
@@ -152,6 +185,12 @@ class Catalog:
     def artist_by_mbid(self, mbid: str) -> CatalogArtist | None:
         """The artist with this MusicBrainz id, if the catalog has it."""
         return self._by_mbid.get(mbid.strip().lower())
+
+    def top_tracks(self, artist: CatalogArtist) -> tuple[CatalogTrack, ...]:
+        """The artist's tracks, most played first (invented ones when the catalog says so)."""
+        if artist.tracks or not self.invented_tracks:
+            return artist.tracks
+        return invented_top_tracks(artist.name)
 
     def tag_name(self, tag: str) -> str | None:
         """The catalog's spelling of a tag, or None when no artist carries it."""
@@ -279,7 +318,8 @@ def catalog_from_hetrec(folder: Path, max_similar: int = 50) -> Catalog:
                 similar_artists=neighbours[column],
             )
             for column in range(len(ids))
-        )
+        ),
+        invented_tracks=True,
     )
 
 

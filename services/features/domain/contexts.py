@@ -1,5 +1,13 @@
 """What the listener plays in which context (hour band, weekday or weekend, platform) as shares
-of their taste clusters and mean mood, and how those shares move month by month."""
+of their taste clusters and as a distribution over the mood axes, and how the cluster shares
+move month by month.
+
+Moods come from enrich's artist tags through `fullcircle.moods` (energy, valence, acoustic,
+each -1..1). Per context, the listens whose artist has a mood give the mean of each axis and
+the share of those listens in each band of energy (calm, moderate, intense) and valence
+(dark, neutral, bright); `coverage` says how many of the context's listens that is, so a
+"morning" built from three tagged listens out of a thousand is not mistaken for a measured
+one. Artists without tags (offline, or before enrich ran) have no mood and are left out."""
 
 from __future__ import annotations
 
@@ -11,6 +19,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from fullcircle.moods import mood_vector
 from services.features.domain.clusters import OTHER_CLUSTER_ID, TasteCluster, artist_clusters
 from services.features.domain.taste import MIN_LISTEN_MS, PlayColumns
 
@@ -25,16 +34,32 @@ HOUR_BANDS: tuple[tuple[str, int, int], ...] = (
     ("evening", 18, 24),
 )
 UNKNOWN_PLATFORM = "unknown"
+# Bands of one mood axis: (name, upper bound) in ascending order; the last takes the rest.
+# Thirds of the -1..1 scale, so a band is as wide as the other two.
+ENERGY_BANDS: tuple[tuple[str, float], ...] = (
+    ("calm", -1 / 3),
+    ("moderate", 1 / 3),
+    ("intense", 1.0),
+)
+VALENCE_BANDS: tuple[tuple[str, float], ...] = (
+    ("dark", -1 / 3),
+    ("neutral", 1 / 3),
+    ("bright", 1.0),
+)
 
 
 @dataclass(frozen=True)
 class ContextMood:
-    """Mean mood of a context's listens whose artists have a mood; `coverage` is that share."""
+    """Mood of a context's listens whose artists have a mood (`coverage` is that share of the
+    context's listens): the mean of each axis and the band shares of energy and valence (each
+    sums to 1 over its bands)."""
 
     energy: float
     valence: float
     acoustic: float
     coverage: float
+    energy_shares: dict[str, float]
+    valence_shares: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -86,7 +111,7 @@ def context_profiles(
             listens.selected
         ]
         contexts += [("platform", str(name), platform == name) for name in np.unique(platform)]
-    moods = _mood_columns(listens.artist, artist_moods) if artist_moods else None
+    moods = _mood_columns(listens, artist_moods) if artist_moods else None
     return [
         ContextProfile(
             kind=kind,
@@ -134,6 +159,8 @@ class _Listens:
 
     selected: np.ndarray  # mask over the input plays
     artist: np.ndarray
+    artist_names: np.ndarray  # distinct artists in code-point order
+    artist_code: np.ndarray  # per listen, its artist's position in artist_names
     cluster: np.ndarray
     year: np.ndarray
     month: np.ndarray
@@ -151,12 +178,15 @@ class _Listens:
         selected = (plays.ms_played >= MIN_LISTEN_MS) & (plays.ended_at_s <= until_s)
         artist = np.asarray(plays.artist, dtype=object)[selected]
         cluster_of = artist_clusters(clusters)
+        artist_code, artist_names = pd.factorize(artist, sort=True)
         local = pd.DatetimeIndex(
             pd.to_datetime(plays.ended_at_s[selected], unit="s", utc=True)
         ).tz_convert(time_zone)
         return cls(
             selected=selected,
             artist=artist,
+            artist_names=artist_names,
+            artist_code=artist_code,
             cluster=np.array([cluster_of.get(a, OTHER_CLUSTER_ID) for a in artist], dtype=int),
             year=local.year.to_numpy(),
             month=local.month.to_numpy(),
@@ -170,19 +200,41 @@ class _Listens:
         return {int(i): float(c / total) for i, c in zip(ids, counts, strict=True)}
 
     def top_artists(self, mask: np.ndarray, top_n: int) -> tuple[str, ...]:
-        names, counts = np.unique(self.artist[mask], return_counts=True)
-        order = np.lexsort((names, -counts))[:top_n]
-        return tuple(str(names[i]) for i in order)
+        counts = np.bincount(self.artist_code[mask], minlength=len(self.artist_names))
+        # artist_names is sorted, so position order breaks count ties by name.
+        order = np.lexsort((np.arange(len(counts)), -counts))[:top_n]
+        return tuple(str(self.artist_names[i]) for i in order if counts[i] > 0)
 
 
-def _mood_columns(artist: np.ndarray, artist_moods: Mapping[str, MoodAxes]) -> np.ndarray:
-    """One (energy, valence, acoustic) row per listen; NaN where the artist has no mood."""
-    rows = np.full((len(artist), 3), np.nan)
-    for i, name in enumerate(artist):
-        mood = artist_moods.get(name)
+def artist_moods_from_tags(artist_tags: Mapping[str, Mapping[str, float]]) -> dict[str, MoodAxes]:
+    """(energy, valence, acoustic) of every artist whose tags the mood vocabulary covers."""
+    moods: dict[str, MoodAxes] = {}
+    for artist, tags in artist_tags.items():
+        mood = mood_vector(list(tags.items()))
+        if mood.confidence > 0:
+            moods[artist] = (mood.energy, mood.valence, mood.acoustic)
+    return moods
+
+
+def _band_shares(values: np.ndarray, bands: tuple[tuple[str, float], ...]) -> dict[str, float]:
+    """Share of `values` in each band (upper bounds inclusive, the last band takes the rest)."""
+    uppers = np.array([upper for _name, upper in bands[:-1]])
+    counts = np.bincount(np.searchsorted(uppers, values, side="left"), minlength=len(bands))
+    return {
+        name: float(count / len(values)) for (name, _), count in zip(bands, counts, strict=True)
+    }
+
+
+def _mood_columns(listens: _Listens, artist_moods: Mapping[str, MoodAxes]) -> np.ndarray:
+    """One (energy, valence, acoustic) row per listen; NaN where the artist has no mood.
+
+    Looked up once per distinct artist, not per listen (140k listens, a few hundred artists)."""
+    by_artist = np.full((len(listens.artist_names), 3), np.nan)
+    for i, name in enumerate(listens.artist_names):
+        mood = artist_moods.get(str(name))
         if mood is not None:
-            rows[i] = mood
-    return rows
+            by_artist[i] = mood
+    return by_artist[listens.artist_code]
 
 
 def _mean_mood(moods: np.ndarray, mask: np.ndarray) -> ContextMood | None:
@@ -196,4 +248,6 @@ def _mean_mood(moods: np.ndarray, mask: np.ndarray) -> ContextMood | None:
         valence=float(valence),
         acoustic=float(acoustic),
         coverage=len(known) / int(mask.sum()),
+        energy_shares=_band_shares(known[:, 0], ENERGY_BANDS),
+        valence_shares=_band_shares(known[:, 1], VALENCE_BANDS),
     )

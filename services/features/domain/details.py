@@ -10,7 +10,13 @@ from typing import Any
 import numpy as np
 
 from services.features.domain.clusters import TasteCluster, cluster_tastes
-from services.features.domain.contexts import context_profiles, taste_evolution
+from services.features.domain.contexts import (
+    ContextMood,
+    ContextProfile,
+    artist_moods_from_tags,
+    context_profiles,
+    taste_evolution,
+)
 from services.features.domain.taste import PlayColumns
 
 ARTISTS_SHOWN = 10
@@ -24,23 +30,26 @@ def taste_details(
     artist_tags: dict[str, dict[str, float]],
     time_zone: str = "UTC",
 ) -> dict[str, list[dict[str, Any]]]:
-    """Clusters (with tags when known), contexts and monthly evolution of one listener."""
+    """Clusters (with tags when known), contexts (with their mood when tags give one) and
+    monthly evolution of one listener."""
     clusters = cluster_tastes(plays, as_of, artist_tags or None)
+    played = set(plays.artist)
+    moods = artist_moods_from_tags(
+        {artist: tags for artist, tags in artist_tags.items() if artist in played}
+    )
     details = {
         "clusters": [_cluster(cluster) for cluster in clusters],
         "artist_clusters": [
             [artist, cluster.cluster_id] for cluster in clusters for artist in cluster.artists
         ],
         "contexts": [
-            {
-                "kind": context.kind,
-                "context": context.context,
-                "listens": context.listens,
-                "cluster_shares": {str(k): v for k, v in context.cluster_shares.items()},
-                "top_artists": list(context.top_artists),
-            }
+            _context(context)
             for context in context_profiles(
-                plays, clusters, platforms=platforms, time_zone=time_zone
+                plays,
+                clusters,
+                platforms=platforms,
+                time_zone=time_zone,
+                artist_moods=moods or None,
             )
         ],
         "evolution": [
@@ -66,6 +75,30 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _context(context: ContextProfile) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "kind": context.kind,
+        "context": context.context,
+        "listens": context.listens,
+        "cluster_shares": {str(k): v for k, v in context.cluster_shares.items()},
+        "top_artists": list(context.top_artists),
+    }
+    if context.mood is not None:
+        document["mood"] = _mood(context.mood)
+    return document
+
+
+def _mood(mood: ContextMood) -> dict[str, Any]:
+    return {
+        "energy": mood.energy,
+        "valence": mood.valence,
+        "acoustic": mood.acoustic,
+        "coverage": mood.coverage,
+        "energy_shares": dict(mood.energy_shares),
+        "valence_shares": dict(mood.valence_shares),
+    }
 
 
 def _cluster(cluster: TasteCluster) -> dict[str, Any]:

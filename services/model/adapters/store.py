@@ -4,7 +4,6 @@ as published read models; writes model versions and recommendation sets to its o
 from __future__ import annotations
 
 import json
-import statistics
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.model.domain.composite import TasteInputs
 from services.model.domain.rediscovery import PastArtist
-from services.model.domain.scoring import ScoredArtist, ScoringInputs
+from services.model.domain.scoring import ScoredArtist
 
 
 @dataclass(frozen=True)
@@ -218,85 +217,6 @@ async def load_profile_summary(
     version, computed_at, plays, listens, artist_count, half_life_days = header
     return ProfileSummary(
         version, computed_at, plays, listens, artist_count, half_life_days, artists, tags, details
-    )
-
-
-@dataclass(frozen=True)
-class HybridInputs:
-    """What the hybrid scorer needs for one listener, keyed by lower-cased artist name."""
-
-    scoring: ScoringInputs
-    candidates: list[str]
-    display_names: dict[str, str]
-
-
-async def load_hybrid_inputs(
-    pool: AsyncConnectionPool,
-    user_id: UUID,
-    seed_artists: int,
-    candidate_tags: int,
-    excluded: frozenset[str] = frozenset(),
-    liked: frozenset[str] = frozenset(),
-) -> HybridInputs:
-    """The listener's artists (decayed listens), the similar artists of the strongest of them
-    and the top artists of their strongest tags as candidates, tags and popularity of all."""
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT artist_name, decayed_weight FROM features.artist_stats WHERE user_id = %s",
-            (user_id,),
-        )
-        known: dict[str, float] = {}
-        played: set[str] = set()  # skipped-only artists are not new either
-        display: dict[str, str] = {}
-        for name, weight in await cur.fetchall():
-            key = name.lower()
-            played.add(key)
-            if weight > 0:
-                known[key] = known.get(key, 0.0) + float(weight)
-            display.setdefault(key, name)
-        # A liked recommendation counts among the listener's tastes, as strongly as their
-        # strongest artist, so its similar artists come next.
-        strongest = max(known.values(), default=1.0)
-        for key in liked:
-            known[key] = max(known.get(key, 0.0), strongest)
-            played.add(key)
-        seeds = sorted(known, key=lambda key: (-known[key], key))[:seed_artists]
-        similar = await _similar_artists(conn, seeds, display)
-        cur = await conn.execute(
-            """SELECT t.artist_key, t.name FROM enrich.tag_top_artists t
-               WHERE t.tag IN (SELECT tag FROM features.tag_profile WHERE user_id = %s
-                               ORDER BY weight DESC, tag LIMIT %s)""",
-            (user_id, candidate_tags),
-        )
-        by_tag = await cur.fetchall()
-        for key, name in by_tag:
-            display.setdefault(key, name)
-        candidates = sorted(
-            ({c for pairs in similar.values() for c, _ in pairs} | {key for key, _ in by_tag})
-            - played
-            - excluded
-        )
-        everyone = [*known, *candidates]
-        artist_tags = await _artist_tags(conn, everyone)
-        cur = await conn.execute(
-            "SELECT artist_key, listeners FROM enrich.artists"
-            " WHERE artist_key = ANY(%s) AND listeners IS NOT NULL",
-            (everyone,),
-        )
-        listeners = {key: float(count) for key, count in await cur.fetchall()}
-    # Candidates are tagged without artist.getInfo: an unknown count is neither popular nor
-    # obscure, so it gets the typical count of those known (no degree boost or penalty).
-    typical = statistics.median(listeners.values()) if listeners else 1.0
-    return HybridInputs(
-        scoring=ScoringInputs(
-            known_artists=known,
-            artist_tags=artist_tags,
-            similar_artists=similar,
-            listeners={key: listeners.get(key, typical) for key in everyone},
-            popularity_reference=max(listeners.values(), default=1.0),
-        ),
-        candidates=candidates,
-        display_names=display,
     )
 
 
@@ -530,3 +450,61 @@ async def _context_shares(
     )
     row = await cur.fetchone()
     return {int(k): float(v) for k, v in (row[0] if row else {}).items()}
+
+
+LASTFM_TOP_TRACKS = "lastfm_top_tracks"
+YOUR_PLAYS = "your_plays"
+
+
+@dataclass(frozen=True)
+class TrackToPlay:
+    """A track to play of a recommended artist, and where it comes from (LASTFM_TOP_TRACKS or
+    YOUR_PLAYS)."""
+
+    name: str
+    track_uri: str
+    source: str
+
+
+async def lastfm_top_tracks(
+    pool: AsyncConnectionPool, artists: Sequence[str], per_artist: int
+) -> dict[str, list[TrackToPlay]]:
+    """Lower-cased artist -> its most played tracks on Last.fm, as enrich stored them for the
+    artists of the listener's sets (none until enrich has fetched them)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT artist_key, track FROM enrich.artist_top_tracks"
+            " WHERE artist_key = ANY(%s) AND rank <= %s ORDER BY artist_key, rank",
+            ([artist.lower() for artist in artists], per_artist),
+        )
+        rows = await cur.fetchall()
+    tracks: dict[str, list[TrackToPlay]] = defaultdict(list)
+    for key, track in rows:
+        tracks[key].append(TrackToPlay(track, "", LASTFM_TOP_TRACKS))
+    return tracks
+
+
+async def own_top_tracks(
+    pool: AsyncConnectionPool, user_id: UUID, artists: Sequence[str], per_artist: int
+) -> dict[str, list[TrackToPlay]]:
+    """Lower-cased artist -> the listener's own most listened-to tracks of it (plays of at
+    least 30 s), with the Spotify URI their history holds."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT artist_key, track_name, track_uri FROM (
+                   SELECT lower(artist_name) AS artist_key, track_name,
+                          min(track_uri) AS track_uri,
+                          row_number() OVER (PARTITION BY lower(artist_name)
+                                             ORDER BY count(*) DESC, track_name) AS rank
+                   FROM ingest.plays
+                   WHERE user_id = %s AND lower(artist_name) = ANY(%s)
+                     AND ms_played >= 30000 AND track_name IS NOT NULL
+                   GROUP BY lower(artist_name), track_name) AS ranked
+               WHERE rank <= %s ORDER BY artist_key, rank""",
+            (user_id, [artist.lower() for artist in artists], per_artist),
+        )
+        rows = await cur.fetchall()
+    tracks: dict[str, list[TrackToPlay]] = defaultdict(list)
+    for key, track, uri in rows:
+        tracks[key].append(TrackToPlay(track, uri or "", YOUR_PLAYS))
+    return tracks

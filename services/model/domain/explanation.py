@@ -6,16 +6,22 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.model.domain.explain import explain_percentages
+from services.model.domain.scoring import CO_LISTENING, LIKED_MODEL
 
 
 def part_kind(label: str) -> str:
-    """tag, seed_artist, history or other, from a part's label."""
+    """tag, seed_artist, popularity, liked_model, co_listening, history or other, from a
+    part's label."""
     if label.startswith("tag ") or label == "other tags":
         return "tag"
     if label.startswith("similar to "):
         return "seed_artist"
     if label == "popularity":
         return "popularity"
+    if label == LIKED_MODEL:
+        return "liked_model"
+    if label == CO_LISTENING:
+        return "co_listening"
     if label.startswith(("loved: ", "silent for ")):
         return "history"
     return "other"

@@ -1,8 +1,10 @@
 """The hybrid artist scorer: similar-artist graph + tag affinity + popularity, explainable.
 
 Every score is a sum of named non-negative parts ("similar to <seed>", "tag <tag>", "other ...",
-"popularity"); `batch_scores` (the evaluation, many listeners x the catalog) and
-`score_candidates` (one real listener, named candidates, explained) run the same formulas.
+"popularity", "liked-artist model", "listeners like you"); `batch_scores` (the evaluation, many
+listeners x the catalog) and `score_candidates` (one real listener, named candidates, explained)
+run the same formulas, and `part_channels` gives the per-part totals that `learning.py` tunes
+the mixing weights on: score = sum over CHANNELS of weight * channel, exactly.
 
 Decisions (protocol B of EVALUATION.md). Tuning uses validation splits carved from the
 *training* rows only: per listener, 20% of the training rows drawn with
@@ -30,13 +32,17 @@ validation NDCG@10 on the carved splits of seeds 42 / 43 / 44 (mean):
   normalisation of the parts before blending (same as the fixed weights).
 - Popularity prior: log(1 + listeners) / log(1 + reference); validation chose weight 0 once
   the degree penalties are on, so it stays available but off by default.
+- The liked-artist model (liked.py) and co-listening (colistening.py) parts have weight 0 by
+  default: they need per-listener data protocol B lacks (play times for a time-ordered holdout,
+  other users of the same instance), so their weights are learned per listener
+  (learning.py) and the default weights reproduce protocol B exactly.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,6 +53,10 @@ TOP_TAGS = 3
 OTHER_SEEDS = "similar to other artists"
 OTHER_TAGS = "other tags"
 POPULARITY = "popularity"
+LIKED_MODEL = "liked-artist model"
+CO_LISTENING = "listeners like you"
+# The mixing weights' parts, in the column order of `part_channels`.
+CHANNELS = ("similar", "tags", "popularity", "liked", "co_listening")
 
 
 SEED_WEIGHTINGS = ("log", "rank")
@@ -54,18 +64,22 @@ SEED_WEIGHTINGS = ("log", "rank")
 
 @dataclass(frozen=True)
 class HybridWeights:
-    """Mixing weights of the three parts, the degree penalties and the seed weighting.
+    """Mixing weights of the parts, the degree penalties and the seed weighting.
 
     `popularity_penalty`: exponent of the candidate degree penalty on the similar part;
     `seed_popularity_penalty`: exponent of the same penalty on each seed's strength (a very
     popular seed says little about taste); `match_exponent`: similar-artist matches are raised
     to this power (below 1 flattens a long neighbour list); `seed_weighting`: "log" is
-    log(1 + weight), "rank" is the weight's rank among the listener's artists.
+    log(1 + weight), "rank" is the weight's rank among the listener's artists; `liked`: weight
+    of the liked-artist classifier's probability; `co_listening`: weight of the share of
+    listeners like this one (same instance) who play the candidate.
     """
 
     similar: float = 1.0
     tags: float = 0.8
     popularity: float = 0.0
+    liked: float = 0.0
+    co_listening: float = 0.0
     popularity_penalty: float = 0.15
     seed_popularity_penalty: float = 0.15
     match_exponent: float = 0.75
@@ -74,8 +88,25 @@ class HybridWeights:
     def __post_init__(self) -> None:
         if self.seed_weighting not in SEED_WEIGHTINGS:
             raise ValueError(f"seed_weighting must be one of {SEED_WEIGHTINGS}")
-        if min(self.similar, self.tags, self.popularity, self.match_exponent) < 0:
+        mixing = (self.similar, self.tags, self.popularity, self.liked, self.co_listening)
+        if min(*mixing, self.match_exponent) < 0 or not all(map(math.isfinite, mixing)):
             raise ValueError("part weights and the match exponent must be non-negative")
+
+    def mixing(self) -> tuple[float, ...]:
+        """The part weights in CHANNELS order."""
+        return (self.similar, self.tags, self.popularity, self.liked, self.co_listening)
+
+    def with_mixing(self, mixing: Sequence[float]) -> HybridWeights:
+        """The same shape (penalties, exponent, seed weighting) with other part weights."""
+        similar, tags, popularity, liked, co_listening = map(float, mixing)
+        return replace(
+            self,
+            similar=similar,
+            tags=tags,
+            popularity=popularity,
+            liked=liked,
+            co_listening=co_listening,
+        )
 
 
 @dataclass(frozen=True)
@@ -86,7 +117,9 @@ class ScoringInputs:
     `artist_tags`: artist -> tag -> weight (Last.fm top-tag counts);
     `similar_artists`: artist -> [(similar artist, match in [0, 1])] (artist.getSimilar);
     `listeners`: artist -> listener count; `popularity_reference`: the listener count of the
-    most popular artist in the catalog, so popularity means the same across calls.
+    most popular artist in the catalog, so popularity means the same across calls;
+    `liked_probability`: candidate -> the liked-artist classifier's probability;
+    `co_listening`: candidate -> co-listening score in [0, 1] (both empty when unknown).
     """
 
     known_artists: Mapping[str, float]
@@ -94,6 +127,8 @@ class ScoringInputs:
     similar_artists: Mapping[str, Sequence[tuple[str, float]]]
     listeners: Mapping[str, float]
     popularity_reference: float
+    liked_probability: Mapping[str, float] = field(default_factory=dict)
+    co_listening: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,6 +140,7 @@ class ScoredArtist:
     parts: dict[str, float]
     top_seed_artists: tuple[str, ...]
     top_tags: tuple[str, ...]
+    sources: tuple[str, ...] = ()  # where the candidate came from: similar, tag_top, co_listening
 
 
 @dataclass(frozen=True)
@@ -201,9 +237,20 @@ def popularity_terms(
 
 
 def batch_scores(
-    space: ArtistSpace, artist_weights: sp.csr_matrix, weights: HybridWeights
+    space: ArtistSpace,
+    artist_weights: sp.csr_matrix,
+    weights: HybridWeights,
+    liked: np.ndarray | None = None,
+    co_listening: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Scores of every catalog artist for a block of listeners (rows of artist weights)."""
+    """Scores of every catalog artist for a block of listeners (rows of artist weights);
+    `liked` and `co_listening` (block x catalog) are needed only when their weight is not 0."""
+    for name, weight, values in (
+        ("liked", weights.liked, liked),
+        ("co_listening", weights.co_listening, co_listening),
+    ):
+        if weight > 0 and values is None:
+            raise ValueError(f"a {name} weight above 0 needs the {name} scores")
     seed_penalty = degree_penalty(
         space.listeners, space.popularity_reference, weights.seed_popularity_penalty
     )
@@ -213,26 +260,42 @@ def batch_scores(
     similar = (strengths @ matches).toarray() * (weights.similar * penalty)
     profile = (strengths @ space.unit_tags).toarray()
     tags = np.asarray(space.unit_tags @ profile.T).T * weights.tags
-    return similar + tags + weights.popularity * prior
+    scores = similar + tags + weights.popularity * prior
+    if liked is not None and weights.liked > 0:
+        scores += weights.liked * liked
+    if co_listening is not None and weights.co_listening > 0:
+        scores += weights.co_listening * co_listening
+    return scores
 
 
-def score_candidates(
-    inputs: ScoringInputs,
-    candidates: Sequence[str] | None,
-    weights: HybridWeights,
-) -> list[ScoredArtist]:
-    """Score and explain candidates (default: every artist the inputs mention but the
-    listener's own), best first, ties by name."""
-    seeds = [artist for artist, weight in inputs.known_artists.items() if weight > 0]
-    if candidates is None:
-        mentioned = set(inputs.listeners) | set(inputs.artist_tags)
-        for seed in seeds:
+@dataclass(frozen=True)
+class _CandidateParts:
+    """Every weighted part of every candidate, before naming."""
+
+    seeds: list[str]
+    candidates: list[str]
+    similar: sp.csc_matrix  # seeds x candidates
+    tags: sp.csr_matrix  # candidates x tags
+    tag_names: list[str]
+    popularity: np.ndarray
+    liked: np.ndarray
+    co_listening: np.ndarray
+
+
+def _default_candidates(inputs: ScoringInputs) -> list[str]:
+    """Every artist the inputs mention but the listener's own."""
+    mentioned = set(inputs.listeners) | set(inputs.artist_tags)
+    for seed, weight in inputs.known_artists.items():
+        if weight > 0:
             mentioned.update(similar for similar, _ in inputs.similar_artists.get(seed, ()))
-        candidates = sorted(mentioned - set(inputs.known_artists))
-    if not candidates:
-        return []
-    candidate_index = {artist: i for i, artist in enumerate(candidates)}
+    return sorted(mentioned - set(inputs.known_artists))
 
+
+def _candidate_parts(
+    inputs: ScoringInputs, candidates: Sequence[str], weights: HybridWeights
+) -> _CandidateParts:
+    seeds = [artist for artist, weight in inputs.known_artists.items() if weight > 0]
+    candidate_index = {artist: i for i, artist in enumerate(candidates)}
     seed_listeners = np.array([inputs.listeners.get(seed, 0.0) for seed in seeds])
     strengths = seed_strengths(
         sp.csr_matrix(np.array([[inputs.known_artists[seed] for seed in seeds]], dtype=float)),
@@ -244,7 +307,9 @@ def score_candidates(
     match = _match_matrix(inputs, seeds, candidate_index, weights.match_exponent)
     listeners = np.array([inputs.listeners.get(artist, 0.0) for artist in candidates])
     penalty, prior = popularity_terms(listeners, inputs.popularity_reference, weights)
-    similar_parts = (strengths[:, None] * match) * (weights.similar * penalty)[None, :]
+    similar_parts = sp.csc_matrix(sp.diags(strengths) @ match @ sp.diags(weights.similar * penalty))
+    similar_parts.eliminate_zeros()
+    similar_parts.sort_indices()
 
     tag_names = sorted(
         {tag for artist in [*seeds, *candidates] for tag in inputs.artist_tags.get(artist, {})}
@@ -254,19 +319,74 @@ def score_candidates(
     candidate_tags = unit_tag_vectors(_tag_matrix(inputs, candidates, tag_index))
     profile = np.asarray(seed_tags.T @ strengths).ravel()
     tag_parts = sp.csr_matrix(candidate_tags.multiply(profile[None, :] * weights.tags))
-    prior_parts = weights.popularity * prior
+    liked = np.array([inputs.liked_probability.get(artist, 0.0) for artist in candidates])
+    co_listening = np.array([inputs.co_listening.get(artist, 0.0) for artist in candidates])
+    return _CandidateParts(
+        seeds=seeds,
+        candidates=list(candidates),
+        similar=similar_parts,
+        tags=tag_parts,
+        tag_names=tag_names,
+        popularity=weights.popularity * prior,
+        liked=weights.liked * np.clip(liked, 0.0, 1.0),
+        co_listening=weights.co_listening * np.clip(co_listening, 0.0, 1.0),
+    )
 
+
+def part_channels(
+    inputs: ScoringInputs, candidates: Sequence[str], weights: HybridWeights
+) -> np.ndarray:
+    """Candidates x CHANNELS: each part's total with mixing weight 1 and the shape (penalties,
+    exponent, seed weighting) of `weights`; any mixing gives score = channels @ mixing."""
+    if not candidates:
+        return np.zeros((0, len(CHANNELS)))
+    parts = _candidate_parts(inputs, candidates, weights.with_mixing([1.0] * len(CHANNELS)))
+    return np.column_stack(
+        [
+            np.asarray(parts.similar.sum(axis=0)).ravel(),
+            np.asarray(parts.tags.sum(axis=1)).ravel(),
+            parts.popularity,
+            parts.liked,
+            parts.co_listening,
+        ]
+    )
+
+
+def score_candidates(
+    inputs: ScoringInputs,
+    candidates: Sequence[str] | None,
+    weights: HybridWeights,
+) -> list[ScoredArtist]:
+    """Score and explain candidates (default: every artist the inputs mention but the
+    listener's own), best first, ties by name."""
+    if candidates is None:
+        candidates = _default_candidates(inputs)
+    if not candidates:
+        return []
+    parts = _candidate_parts(inputs, candidates, weights)
+    # plain lists: explaining walks a dozen entries per candidate, where numpy's per-call
+    # overhead would cost more than the work
+    seed_names = [parts.seeds[row] for row in parts.similar.indices.tolist()]
+    seed_values = parts.similar.data.tolist()
+    seed_bounds = parts.similar.indptr.tolist()
+    tag_labels = [parts.tag_names[column] for column in parts.tags.indices.tolist()]
+    tag_values = parts.tags.data.tolist()
+    tag_bounds = parts.tags.indptr.tolist()
+    singles = zip(
+        parts.popularity.tolist(), parts.liked.tolist(), parts.co_listening.tolist(), strict=True
+    )
     scored = [
         _explain(
             artist,
-            seeds,
-            similar_parts[:, column],
-            tag_parts.indices[tag_parts.indptr[column] : tag_parts.indptr[column + 1]],
-            tag_parts.data[tag_parts.indptr[column] : tag_parts.indptr[column + 1]],
-            tag_names,
-            float(prior_parts[column]),
+            seed_names[seed_bounds[column] : seed_bounds[column + 1]],
+            seed_values[seed_bounds[column] : seed_bounds[column + 1]],
+            tag_labels[tag_bounds[column] : tag_bounds[column + 1]],
+            tag_values[tag_bounds[column] : tag_bounds[column + 1]],
+            {POPULARITY: popularity, LIKED_MODEL: liked, CO_LISTENING: co_listening},
         )
-        for column, artist in enumerate(candidates)
+        for column, (artist, (popularity, liked, co_listening)) in enumerate(
+            zip(parts.candidates, singles, strict=True)
+        )
     ]
     scored.sort(key=lambda scored_artist: (-scored_artist.score, scored_artist.artist))
     return scored
@@ -277,60 +397,74 @@ def _match_matrix(
     seeds: Sequence[str],
     candidate_index: Mapping[str, int],
     exponent: float,
-) -> np.ndarray:
+) -> sp.csr_matrix:
     """Seeds x candidates match scores taken from the seeds' similar-artist lists, raised to
-    `exponent` exactly as `powered_matches` does for the batch path."""
-    match = np.zeros((len(seeds), len(candidate_index)))
+    `exponent` exactly as `powered_matches` does for the batch path (a repeated pair keeps
+    its last match, as Last.fm's list would be read)."""
+    entries: dict[tuple[int, int], float] = {}
     for row, seed in enumerate(seeds):
         for similar, score in inputs.similar_artists.get(seed, ()):
             column = candidate_index.get(similar)
             if column is not None:
-                match[row, column] = score
-    return _positive_power(match, exponent)
+                entries[row, column] = score
+    rows = np.fromiter((row for row, _ in entries), dtype=np.int64, count=len(entries))
+    columns = np.fromiter((column for _, column in entries), dtype=np.int64, count=len(entries))
+    values = _positive_power(np.fromiter(entries.values(), dtype=np.float64), exponent)
+    return sp.csr_matrix((values, (rows, columns)), shape=(len(seeds), len(candidate_index)))
 
 
 def _tag_matrix(
     inputs: ScoringInputs, artists: Sequence[str], tag_index: Mapping[str, int]
 ) -> sp.csr_matrix:
-    """Artists x tags raw tag weights."""
-    rows: list[int] = []
+    """Artists x tags raw tag weights, built row by row (CSR directly: a few thousand artists
+    with a dozen tags each are scored per request)."""
+    indptr = [0]
     columns: list[int] = []
     values: list[float] = []
-    for row, artist in enumerate(artists):
-        for tag, weight in inputs.artist_tags.get(artist, {}).items():
-            rows.append(row)
-            columns.append(tag_index[tag])
-            values.append(weight)
-    return sp.csr_matrix((values, (rows, columns)), shape=(len(artists), len(tag_index)))
+    for artist in artists:
+        tags = inputs.artist_tags.get(artist)
+        if tags:
+            columns.extend(map(tag_index.__getitem__, tags))
+            values.extend(tags.values())
+        indptr.append(len(columns))
+    matrix = sp.csr_matrix(
+        (np.array(values, dtype=np.float64), np.array(columns, dtype=np.int64), indptr),
+        shape=(len(artists), len(tag_index)),
+    )
+    matrix.sum_duplicates()
+    return matrix
 
 
 def _explain(
     artist: str,
     seeds: Sequence[str],
-    seed_parts: np.ndarray,
-    tag_columns: np.ndarray,
-    tag_values: np.ndarray,
-    tag_names: Sequence[str],
-    popularity: float,
+    seed_values: Sequence[float],
+    tags: Sequence[str],
+    tag_values: Sequence[float],
+    single_parts: Mapping[str, float],
 ) -> ScoredArtist:
-    """Name the largest seed and tag contributions; the rest go to "other" parts."""
+    """Name the largest seed and tag contributions (ties in the order given); the rest go to
+    "other" parts."""
     parts: dict[str, float] = {}
-    contributing = np.flatnonzero(seed_parts > 0)
-    seed_order = contributing[np.argsort(-seed_parts[contributing], kind="stable")].tolist()
-    top_seeds = tuple(seeds[i] for i in seed_order[:TOP_SEEDS])
-    for i in seed_order[:TOP_SEEDS]:
-        parts[f"similar to {seeds[i]}"] = float(seed_parts[i])
-    if len(seed_order) > TOP_SEEDS:
-        parts[OTHER_SEEDS] = math.fsum(float(seed_parts[i]) for i in seed_order[TOP_SEEDS:])
-    tagged = np.flatnonzero(tag_values > 0)
-    tag_order = tagged[np.argsort(-tag_values[tagged], kind="stable")].tolist()
-    top_tags = tuple(tag_names[tag_columns[i]] for i in tag_order[:TOP_TAGS])
-    for tag, i in zip(top_tags, tag_order, strict=False):
-        parts[f"tag {tag}"] = float(tag_values[i])
-    if len(tag_order) > TOP_TAGS:
-        parts[OTHER_TAGS] = math.fsum(float(tag_values[i]) for i in tag_order[TOP_TAGS:])
-    if popularity > 0:
-        parts[POPULARITY] = popularity
+    by_seed = sorted(
+        ((value, seed) for seed, value in zip(seeds, seed_values, strict=True) if value > 0),
+        key=lambda pair: -pair[0],
+    )
+    top_seeds = tuple(seed for _, seed in by_seed[:TOP_SEEDS])
+    for value, seed in by_seed[:TOP_SEEDS]:
+        parts[f"similar to {seed}"] = value
+    if len(by_seed) > TOP_SEEDS:
+        parts[OTHER_SEEDS] = math.fsum(value for value, _ in by_seed[TOP_SEEDS:])
+    by_tag = sorted(
+        ((value, tag) for tag, value in zip(tags, tag_values, strict=True) if value > 0),
+        key=lambda pair: -pair[0],
+    )
+    top_tags = tuple(tag for _, tag in by_tag[:TOP_TAGS])
+    for value, tag in by_tag[:TOP_TAGS]:
+        parts[f"tag {tag}"] = value
+    if len(by_tag) > TOP_TAGS:
+        parts[OTHER_TAGS] = math.fsum(value for value, _ in by_tag[TOP_TAGS:])
+    parts.update((label, value) for label, value in single_parts.items() if value > 0)
     return ScoredArtist(
         artist=artist,
         score=math.fsum(parts.values()),

@@ -1,0 +1,325 @@
+"""One final score per listener, its part weights learned on the listener's own held-out past.
+
+The time-ordered holdout: the listener's artists ordered by first listen; the cutoff T is the
+first listen of the newest `holdout_share` (20%) of them. What the listener had played before T
+is the training input (weights, labels, candidates, all as of T); the artists they newly
+started to play at or after T are the positives. A model is its learned configuration: the
+part mixing weights (similar, tags, popularity, liked-artist model, co-listening), the liked
+classifier's hyperparameters and its label rule. Training:
+1. the classifier's hyperparameters by cross-validation on the pre-T artists (liked.py), in
+   part of the time budget;
+2. the forest fitted on all pre-T artists scores the pre-T candidates; every candidate's part
+   channels (scoring.part_channels) are computed once;
+3. the mixing weights by random search plus coordinate refinement over NDCG@10 of the
+   positives among those candidates, from the fixed weights, in the rest of the budget; a
+   setting replaces the best only when strictly better, so ties keep the fixed weights.
+
+The rule for too short a history (no validation possible, the fixed weights of scoring.py
+are used, liked-artist and co-listening parts off): fewer than `min_training_artists` (20)
+artists before T or fewer than `min_positives` (5) after it.
+
+The gate: a new model is used only when its holdout NDCG@10 is not below the active model's,
+measured on the same current holdout (the active configuration refitted on the same pre-T
+artists, which is deterministic: fixed seeds, one job).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from services.model.domain.liked import (
+    ArtistHistory,
+    ClassifierChoice,
+    LabelRule,
+    artist_features,
+    choose_params,
+    feature_names,
+    liked_examples,
+    liked_probabilities,
+    tag_vocabulary,
+)
+from services.model.domain.scoring import CHANNELS, HybridWeights, ScoringInputs, part_channels
+
+CUTOFF = 10
+CLASSIFIER_BUDGET_SHARE = 0.6
+MIN_WEIGHT_TRIALS = 100  # tried whatever the budget: a setting costs a ranking of candidates
+MAX_WEIGHT_TRIALS = 400
+REFINE_FACTORS = (0.0, 0.5, 2.0)
+MAX_REFINE_PASSES = 10
+
+
+@dataclass(frozen=True)
+class ListenerView:
+    """The listener at one moment (now, or the holdout cutoff): scoring inputs (co-listening
+    included, liked probabilities not yet), their artists' histories and the candidates."""
+
+    scoring: ScoringInputs
+    histories: list[ArtistHistory]
+    candidates: list[str]
+
+
+@dataclass(frozen=True)
+class Holdout:
+    cutoff: datetime
+    past: ListenerView
+    positives: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """A model's learned configuration, as stored with its version."""
+
+    weights: HybridWeights
+    classifier: dict[str, Any] | None
+    label: LabelRule
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "weights": asdict(self.weights),
+            "classifier": self.classifier,
+            "label": asdict(self.label),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ModelParams:
+        return cls(
+            weights=HybridWeights(**data["weights"]),
+            classifier=data.get("classifier"),
+            label=LabelRule(**data["label"]),
+        )
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    params: ModelParams
+    features: dict[str, list[str]]
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def validated(self) -> bool:
+        return bool(self.metrics.get("validated"))
+
+    @property
+    def holdout_ndcg(self) -> float | None:
+        value = self.metrics.get("holdout_ndcg@10")
+        return float(value) if value is not None else None
+
+
+def holdout_cutoff(
+    first_listens: Mapping[str, datetime],
+    holdout_share: float = 0.2,
+    min_positives: int = 5,
+    min_training_artists: int = 20,
+) -> datetime | str:
+    """The cutoff T of the time-ordered holdout, or why the history is too short for one."""
+    if not 0 < holdout_share < 1:
+        raise ValueError(f"holdout_share must be in (0, 1), got {holdout_share}")
+    times = sorted(first_listens.values())
+    held = max(min_positives, round(holdout_share * len(times)))
+    if len(times) - held < min_training_artists:
+        return (
+            f"{len(times)} artists: a holdout of {held} needs at least "
+            f"{held + min_training_artists}"
+        )
+    cutoff = times[len(times) - held]
+    before = sum(1 for first in times if first < cutoff)
+    if before < min_training_artists or len(times) - before < min_positives:
+        return f"first listens too bunched at {cutoff.isoformat()} to split in time"
+    return cutoff
+
+
+def positives_after(first_listens: Mapping[str, datetime], cutoff: datetime) -> frozenset[str]:
+    """The artists the listener newly started to play at or after the cutoff."""
+    return frozenset(artist for artist, first in first_listens.items() if first >= cutoff)
+
+
+def ndcg_at(
+    scores: np.ndarray, relevant: np.ndarray, n_relevant: int, cutoff: int = CUTOFF
+) -> float:
+    """Binary NDCG@cutoff of the candidates ranked by score (ties by candidate order); the
+    ideal counts every positive, also those no candidate reached."""
+    if n_relevant <= 0 or len(scores) == 0:
+        return 0.0
+    top = np.argsort(-scores, kind="stable")[:cutoff]
+    discounts = 1.0 / np.log2(np.arange(2, cutoff + 2))
+    ideal = discounts[: min(cutoff, n_relevant)].sum()
+    return float(discounts[: len(top)][relevant[top]].sum() / ideal)
+
+
+def search_mixing(
+    channels: np.ndarray,
+    relevant: np.ndarray,
+    n_relevant: int,
+    start: Sequence[float],
+    budget_seconds: float,
+    seed: int = 0,
+) -> tuple[np.ndarray, float, int]:
+    """Mixing weights (CHANNELS order, largest 1) maximising NDCG@10 on the holdout: random
+    search then coordinate refinement from `start`; channels that are all zero keep weight 0.
+    Returns the weights, their NDCG@10 and the number of settings tried."""
+    started = time.perf_counter()
+    available = np.abs(channels).sum(axis=0) > 0
+    best = np.where(available, np.asarray(start, dtype=np.float64), 0.0)
+    if not best.any():  # the start's channels are all zero: any ranking is as good
+        best = np.asarray(start, dtype=np.float64)
+    if not best.any() or best.min() < 0:
+        raise ValueError("the start weights must be non-negative and not all zero")
+    best_ndcg = ndcg_at(channels @ best, relevant, n_relevant)
+    tried = 1
+    rng = np.random.default_rng(seed)
+
+    def consider(mixing: np.ndarray) -> None:
+        nonlocal best, best_ndcg, tried
+        if not mixing.any():
+            return
+        tried += 1
+        ndcg = ndcg_at(channels @ mixing, relevant, n_relevant)
+        if ndcg > best_ndcg + 1e-12:
+            best, best_ndcg = mixing, ndcg
+
+    for trial in range(MAX_WEIGHT_TRIALS):
+        if trial >= MIN_WEIGHT_TRIALS and time.perf_counter() - started >= budget_seconds:
+            break
+        mixing = 10.0 ** rng.uniform(-2.0, 1.0, size=len(CHANNELS))
+        mixing[rng.random(len(CHANNELS)) < 0.25] = 0.0
+        consider(np.where(available, mixing, 0.0))
+    for _ in range(MAX_REFINE_PASSES):
+        before = best_ndcg
+        for channel in np.flatnonzero(available):
+            for factor in REFINE_FACTORS:
+                mixing = best.copy()
+                mixing[channel] = (
+                    mixing[channel] * factor if mixing[channel] else 0.1 * (factor > 0)
+                )
+                consider(mixing)
+        if best_ndcg <= before or time.perf_counter() - started >= budget_seconds:
+            break
+    return best / best.max(), best_ndcg, tried
+
+
+def train_model(
+    holdout: Holdout | str,
+    label: LabelRule,
+    fixed: HybridWeights,
+    budget_seconds: float,
+    seed: int = 0,
+) -> TrainedModel:
+    """Learn a model on the holdout, or the fixed weights when `holdout` is the reason there
+    is none (see the module docstring)."""
+    started = time.perf_counter()
+    if isinstance(holdout, str):
+        params = ModelParams(fixed.with_mixing([*fixed.mixing()[:3], 0.0, 0.0]), None, label)
+        return TrainedModel(
+            params,
+            {"parts": _parts_used(params.weights), "classifier": []},
+            {"validated": False, "reason": holdout},
+        )
+    past = holdout.past
+    examples = liked_examples(past.histories, label)
+    vocabulary = tag_vocabulary(past.scoring)
+    choice: ClassifierChoice | None = choose_params(
+        artist_features(examples.artists, past.scoring, vocabulary),
+        examples.labels,
+        budget_seconds * CLASSIFIER_BUDGET_SHARE,
+        seed,
+    )
+    classifier = choice.params if choice else None
+    channels, relevant = holdout_channels(holdout, classifier, label, fixed, seed)
+    start = [*fixed.mixing()[:3], 0.0, 0.0]
+    fixed_ndcg = ndcg_at(channels @ np.array(start), relevant, len(holdout.positives))
+    remaining = max(0.0, budget_seconds - (time.perf_counter() - started))
+    mixing, ndcg, tried = search_mixing(
+        channels, relevant, len(holdout.positives), start, remaining, seed
+    )
+    weights = fixed.with_mixing(mixing.tolist())
+    params = ModelParams(weights, classifier if weights.liked > 0 else None, label)
+    return TrainedModel(
+        params,
+        {
+            "parts": _parts_used(weights),
+            "classifier": feature_names(vocabulary) if params.classifier else [],
+        },
+        {
+            "validated": True,
+            "holdout_ndcg@10": ndcg,
+            "fixed_weights_ndcg@10": fixed_ndcg,
+            "cutoff": holdout.cutoff.astimezone(UTC).isoformat(),
+            "training_artists": len(past.histories),
+            "positives": len(holdout.positives),
+            "reachable_positives": int(relevant.sum()),
+            "candidates": len(past.candidates),
+            "classifier_cv_auc": choice.cv_auc if choice else None,
+            "classifier_settings_tried": choice.settings_tried if choice else 0,
+            "classifier_folds": choice.folds if choice else 0,
+            "liked_examples": len(examples.artists),
+            "liked_positives": int(examples.labels.sum()),
+            "weight_settings_tried": tried,
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+    )
+
+
+def holdout_channels(
+    holdout: Holdout,
+    classifier: Mapping[str, Any] | None,
+    label: LabelRule,
+    shape: HybridWeights,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pre-T candidates' part channels (the forest fitted with `classifier` on the pre-T
+    artists) and which of them are positives."""
+    past = holdout.past
+    scoring = past.scoring
+    if classifier is not None:
+        examples = liked_examples(past.histories, label)
+        probabilities = liked_probabilities(examples, past.candidates, scoring, classifier, seed)
+        scoring = replace(scoring, liked_probability=probabilities)
+    channels = part_channels(scoring, past.candidates, shape)
+    relevant = np.array([artist in holdout.positives for artist in past.candidates], dtype=bool)
+    return channels, relevant
+
+
+def holdout_score(params: ModelParams, holdout: Holdout, seed: int = 0) -> float:
+    """NDCG@10 of a stored configuration on this holdout (the gate's measure)."""
+    channels, relevant = holdout_channels(
+        holdout, params.classifier, params.label, params.weights, seed
+    )
+    return ndcg_at(channels @ np.array(params.weights.mixing()), relevant, len(holdout.positives))
+
+
+def not_worse(candidate: float | None, active: float | None) -> bool:
+    """The gate: use the candidate unless the active model measured better on this holdout.
+    Without a holdout (None) nothing can be compared, so the active model stays."""
+    if active is None:
+        return True
+    if candidate is None:
+        return False
+    return candidate >= active
+
+
+def serving_inputs(
+    now: ListenerView,
+    params: ModelParams,
+    liked_feedback: frozenset[str] = frozenset(),
+    disliked_feedback: frozenset[str] = frozenset(),
+    seed: int = 0,
+) -> ScoringInputs:
+    """The scoring inputs with the liked-artist probabilities of the candidates, the forest
+    fitted on all the listener's artists now (feedback included) with the model's settings."""
+    if params.classifier is None or params.weights.liked <= 0:
+        return now.scoring
+    examples = liked_examples(now.histories, params.label, liked_feedback, disliked_feedback)
+    probabilities = liked_probabilities(
+        examples, now.candidates, now.scoring, params.classifier, seed
+    )
+    return replace(now.scoring, liked_probability=probabilities)
+
+
+def _parts_used(weights: HybridWeights) -> list[str]:
+    return [name for name, weight in zip(CHANNELS, weights.mixing(), strict=True) if weight > 0]
