@@ -29,7 +29,7 @@ from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import model_pb2, model_pb2_grpc
 from services.model.adapters import learning_store, store
 from services.model.adapters.learning_store import CandidatePool, PoolLimits, StoredModel
-from services.model.domain.balance import balance_by_taste
+from services.model.domain.balance import balance_by_taste, taste_for
 from services.model.domain.composite import composite_scores
 from services.model.domain.explanation import explain
 from services.model.domain.learning import (
@@ -324,9 +324,7 @@ class Retrainer:
         """Balance by taste, explain and store a set."""
         tastes = await store.load_tastes(self.pool, user_id)
         taste_of = [
-            tastes.artist_cluster.get(item.top_seed_artists[0].lower())
-            if item.top_seed_artists
-            else None
+            taste_for(item.top_seed_artists, item.top_tags, tastes.artist_cluster, tastes.tags)
             for item in scored
         ]
         balanced = balance_by_taste(scored, taste_of, tastes.recent_shares, self.settings.set_size)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from services.model.domain.balance import balance_by_taste
+from services.model.domain.balance import balance_by_taste, taste_for
 
 
 def test_a_dominant_taste_does_not_crowd_out_the_others() -> None:
@@ -29,3 +29,14 @@ def test_unclaimed_items_fill_in_when_a_taste_runs_out() -> None:
         ("b", None),
         ("c", None),
     ]
+
+
+def test_a_candidate_serves_its_seed_artists_taste_or_else_the_taste_its_tags_match() -> None:
+    clusters = {"kano": 0, "bicep": 1}
+    tags = {0: {"grime": 10.0, "uk rap": 5.0}, 1: {"techno": 8.0, "house": 8.0, "grime": 1.0}}
+    assert taste_for(["Kano"], ["techno"], clusters, tags) == 0  # the seed decides
+    assert taste_for(["Unknown", "Bicep"], ["grime"], clusters, tags) == 1
+    assert taste_for([], ["grime", "house"], clusters, tags) == 0  # 10/15 beats 9/17
+    assert taste_for([], ["house"], clusters, tags) == 1
+    assert taste_for([], ["polka"], clusters, tags) is None
+    assert taste_for([], [], clusters, {}) is None

@@ -3,6 +3,7 @@ on a time-ordered holdout, the fallback for short histories, and the not-worse g
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -11,11 +12,13 @@ import scipy.sparse as sp
 
 from services.model.domain.colistening import co_listening_scores
 from services.model.domain.learning import (
+    MAX_LEARNED_SHARE,
     Holdout,
     ListenerView,
     ModelParams,
     holdout_cutoff,
     holdout_score,
+    learned_share,
     ndcg_at,
     not_worse,
     positives_after,
@@ -24,6 +27,7 @@ from services.model.domain.learning import (
     train_model,
 )
 from services.model.domain.liked import (
+    PARAM_GRID,
     ArtistHistory,
     LabelRule,
     artist_features,
@@ -179,20 +183,38 @@ def test_ndcg_counts_positives_no_candidate_reached() -> None:
     assert ndcg_at(np.array([3.0, 1.0, 2.0]), relevant, 4) < 1.0
 
 
-def test_the_weight_search_finds_the_part_that_ranks_the_holdout() -> None:
+def _holdout(n: int = 300, positives: int = 10) -> tuple[np.random.Generator, np.ndarray]:
     rng = np.random.default_rng(0)
-    n = 300
     relevant = np.zeros(n, dtype=bool)
-    relevant[rng.choice(n, 10, replace=False)] = True
-    channels = np.zeros((n, len(CHANNELS)))
-    channels[:, 0] = rng.random(n) + 2.0 * ~relevant  # similar: misleading
-    channels[:, 1] = rng.random(n)  # tags: noise
-    channels[:, 3] = rng.random(n) * 0.1 + relevant  # liked: separates
+    relevant[rng.choice(n, positives, replace=False)] = True
+    return rng, relevant
+
+
+def test_the_weight_search_finds_the_part_that_ranks_the_holdout() -> None:
+    rng, relevant = _holdout()
+    channels = np.zeros((len(relevant), len(CHANNELS)))
+    channels[:, 0] = rng.random(len(relevant)) + 2.0 * ~relevant  # similar: misleading
+    channels[:, 1] = rng.random(len(relevant)) * 0.1 + relevant  # tags: separates
+    channels[:, 3] = rng.random(len(relevant))  # liked: noise
     start = [1.0, 0.8, 0.0, 0.0, 0.0]
     mixing, ndcg, tried = search_mixing(channels, relevant, 10, start, budget_seconds=0.0)
     assert ndcg_at(channels @ np.array(start), relevant, 10) < 0.2
     assert ndcg == pytest.approx(1.0) and tried >= 100
-    assert mixing[3] == 1.0 and mixing[4] == 0.0  # co-listening is all zero: stays off
+    assert mixing[1] == 1.0 and mixing[4] == 0.0  # co-listening is all zero: stays off
+
+
+def test_popularity_stays_fixed_and_learned_parts_carry_at_most_half_of_the_top() -> None:
+    rng, relevant = _holdout()
+    channels = np.zeros((len(relevant), len(CHANNELS)))
+    channels[:, 0] = rng.random(len(relevant))  # similar: noise
+    channels[:, 1] = rng.random(len(relevant))  # tags: noise
+    channels[:, 2] = rng.random(len(relevant)) * 0.1 + relevant  # popularity: separates
+    channels[:, 3] = rng.random(len(relevant)) * 0.1 + relevant  # liked: separates too
+    start = [1.0, 0.8, 0.0, 0.0, 0.0]
+    mixing, ndcg, _ = search_mixing(channels, relevant, 10, start, budget_seconds=0.0)
+    assert mixing[2] == 0.0
+    assert mixing[3] > 0 and ndcg > ndcg_at(channels @ np.array(start), relevant, 10)
+    assert learned_share(channels, mixing) <= MAX_LEARNED_SHARE
 
 
 def test_ties_keep_the_fixed_weights() -> None:
@@ -259,12 +281,14 @@ def test_training_learns_weights_not_worse_than_the_fixed_ones_and_is_reproducib
     assert model.validated and metrics["positives"] == len(holdout.positives)
     assert model.holdout_ndcg is not None
     assert model.holdout_ndcg > metrics["fixed_weights_ndcg@10"]
-    assert model.params.weights.liked > 0 and model.params.classifier is not None
-    assert "tag jazz" in model.features["classifier"]
+    assert metrics["classifier_cv_auc"] is not None and metrics["classifier_settings_tried"] >= 1
+    # the classifier is kept exactly when the learned weights use it
+    assert (model.params.classifier is not None) == (model.params.weights.liked > 0)
     # the gate's measure of a stored configuration on the same holdout is the trained one's
     stored = ModelParams.from_json(model.params.to_json())
     assert holdout_score(stored, holdout) == pytest.approx(model.holdout_ndcg)
-    inputs = serving_inputs(now, stored)
+    with_forest = ModelParams(replace(stored.weights, liked=0.5), dict(PARAM_GRID[0]), stored.label)
+    inputs = serving_inputs(now, with_forest)
     assert len(inputs.liked_probability) == len(now.candidates)
     jazz = [
         inputs.liked_probability[c] for c in now.candidates if "jazz" in now.scoring.artist_tags[c]

@@ -7,7 +7,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -319,6 +319,7 @@ class Tastes:
     names: dict[int, str]
     recent_shares: dict[int, float]
     artist_cluster: dict[str, int]  # lower-cased artist -> cluster id
+    tags: dict[int, dict[str, float]] = field(default_factory=dict)  # cluster -> its top tags
 
 
 async def load_tastes(pool: AsyncConnectionPool, user_id: UUID) -> Tastes:
@@ -336,6 +337,10 @@ async def load_tastes(pool: AsyncConnectionPool, user_id: UUID) -> Tastes:
         names={c["cluster_id"]: c["name"] for c in real},
         recent_shares={c["cluster_id"]: float(c["recent_share"]) for c in real},
         artist_cluster={artist.lower(): int(cluster) for artist, cluster in members},
+        tags={
+            c["cluster_id"]: {tag: float(weight) for tag, weight in c.get("top_tags", [])}
+            for c in real
+        },
     )
 
 

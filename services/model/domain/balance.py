@@ -1,7 +1,9 @@
 """Every taste served: a ranked list re-ordered so that any prefix of it gives each of the
 listener's current tastes (clusters with at least `min_share` of recent listening) slots in
 proportion to that share, best candidates first within each; what no taste claims fills in by
-score. A candidate serves the taste of the seed artist it is most similar to."""
+score. A candidate serves the taste of the seed artist it is most similar to, or, when no
+artist of the listener points to it (a candidate found by tag alone), the taste whose tag
+profile its top tags match best."""
 
 from __future__ import annotations
 
@@ -11,6 +13,28 @@ from typing import TypeVar
 T = TypeVar("T")
 
 MIN_SHARE = 0.10
+
+
+def taste_for(
+    seed_artists: Sequence[str],
+    top_tags: Sequence[str],
+    artist_cluster: Mapping[str, int],
+    cluster_tags: Mapping[int, Mapping[str, float]],
+) -> int | None:
+    """The taste a candidate serves: its first seed artist's cluster; else the cluster whose
+    tag profile (each normalised to sum 1) gives the candidate's top tags the most weight;
+    None when neither says anything."""
+    for seed in seed_artists:
+        cluster = artist_cluster.get(seed.lower())
+        if cluster is not None:
+            return cluster
+    best, best_weight = None, 0.0
+    for cluster, tags in sorted(cluster_tags.items()):
+        total = sum(tags.values())
+        weight = sum(tags.get(tag, 0.0) for tag in top_tags) / total if total > 0 else 0.0
+        if weight > best_weight:
+            best, best_weight = cluster, weight
+    return best
 
 
 def balance_by_taste(

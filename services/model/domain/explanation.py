@@ -32,7 +32,9 @@ def explain(parts: Mapping[str, float], max_items: int = 3) -> tuple[str, list[d
     every part with its kind, share and percent; each sums to 100 when the score is positive."""
     total = sum(value for value in parts.values() if value > 0)
     because = "because: " + ", ".join(
-        f"{pct}% {_short(label)}" for label, pct in explain_percentages(parts, max_items)
+        f"{pct}% {_short(label)}"
+        for label, pct in explain_percentages(parts, max_items)
+        if pct > 0  # a part rounding to 0% says nothing to the listener (the breakdown keeps it)
     )
     shown = explain_percentages(parts, max_items=max(1, len(parts)))
     breakdown = [
