@@ -134,18 +134,23 @@ def model_settings(settings: FullCircleSettings) -> ModelSettings:
     )
 
 
-class PopularityOnlyRetrainer(Retrainer):
-    """Trains as usual, then swaps in a popularity-only ranking: a model the gate must judge
-    on its honest holdout score."""
+class UninformedRetrainer(Retrainer):
+    """Trains as usual, then swaps in the single-part ranking (similar artists only, tags
+    only, popularity only) that does worst on the holdout: a model the gate must judge on its
+    honest holdout score."""
 
     def _train(self, holdout: Holdout | str) -> TrainedModel:
         model = super()._train(holdout)
         assert not isinstance(holdout, str)
-        params = replace(
-            model.params,
-            weights=HybridWeights(similar=0.0, tags=0.0, popularity=1.0),
-            classifier=None,
-        )
+        single_parts = [
+            replace(model.params, weights=weights, classifier=None)
+            for weights in (
+                HybridWeights(similar=1.0, tags=0.0),
+                HybridWeights(similar=0.0, tags=1.0),
+                HybridWeights(similar=0.0, tags=0.0, popularity=1.0),
+            )
+        ]
+        params = min(single_parts, key=lambda params: holdout_score(params, holdout))
         return replace(
             model,
             params=params,
@@ -191,7 +196,7 @@ async def test_every_retrain_is_versioned_and_only_a_not_worse_model_is_used(
         assert (await retrainer._model_for(relabelled))[0] == second_version
         assert len(await learning_store.trained_models(pool, user_id)) == 2
 
-        worse = PopularityOnlyRetrainer(runtime, model_settings(settings))  # type: ignore[arg-type]
+        worse = UninformedRetrainer(runtime, model_settings(settings))  # type: ignore[arg-type]
         kept_version, kept_params = await worse._model_for(event)
         models = await learning_store.trained_models(pool, user_id)
         rejected = models[-1]
