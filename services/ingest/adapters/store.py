@@ -219,19 +219,23 @@ async def _copy_plays(
     chunk_rows: int,
     on_chunk: Callable[[int], Awaitable[None]],
 ) -> None:
-    """Binary COPY of the plays into `table` in chunks (progress after each), each row led by
-    the `leading` (column, type, value) triples."""
+    """One binary COPY of the plays into `table`, progress after every `chunk_rows`, each row
+    led by the `leading` (column, type, value) triples. One COPY for the whole import: ending
+    and restarting it per chunk stalled both sides (the server finishing a chunk while we
+    waited, then idling while we encoded the next)."""
     columns = ", ".join([*(name for name, _, _ in leading), *COPY_COLUMNS])
     types = [*(kind for _, kind, _ in leading), *COPY_TYPES]
     values = tuple(value for _, _, value in leading)
-    for start in range(0, len(plays), chunk_rows):
-        async with conn.cursor().copy(
-            f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(types)
+    async with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
+        # The row encoder directly, one await per 32 KiB block rather than per row
+        # (AsyncCopy.write_row is this plus an await): a fifth of the store's Python time.
+        encode = copy.formatter.write_row
+        for start in range(0, len(plays), chunk_rows):
             for play in plays[start : start + chunk_rows]:
-                await copy.write_row((*values, *play.copy_row()))
-        await on_chunk(min(start + chunk_rows, len(plays)))
+                if block := encode((*values, *play.copy_row())):
+                    await copy.write(block)
+            await on_chunk(min(start + chunk_rows, len(plays)))
 
 
 async def import_deltas(pool: AsyncConnectionPool, import_id: UUID) -> list[ArtistDelta]:
