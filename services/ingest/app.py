@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -44,34 +43,26 @@ class Importer:
             return
         file_name, payload = upload
         await self._progress(request, "parsing", message=f"reading {file_name}")
+
+        async def stored(count: int) -> None:
+            # while files are still being read, the plays read so far are the plays stored
+            await self._progress(request, "storing", plays_read=count, plays_stored=count)
+
         try:
-            export = await asyncio.to_thread(read_export, file_name, payload)
+            export, deltas = await store.store_export(
+                self.pool,
+                request.user_id,
+                request.import_id,
+                lambda hand: read_export(file_name, payload, hand=hand),
+                chunk_rows=self.settings.import_batch_rows,
+                report_of=import_report,
+                on_chunk=stored,
+            )
         except ExportError as exc:
             await self._fail(request, str(exc))
             return
-        del payload
         report = import_report(export)
         plays_read = len(export.plays)
-
-        async def stored(count: int) -> None:
-            await self._progress(
-                request,
-                "storing",
-                plays_read=plays_read,
-                plays_stored=count,
-                set_aside=report["set_aside"],
-                rejected=report["rejected"],
-            )
-
-        deltas = await store.store_plays(
-            self.pool,
-            request.user_id,
-            request.import_id,
-            export.plays,
-            chunk_rows=self.settings.import_batch_rows,
-            report=report,
-            on_chunk=stored,
-        )
         plays_new = sum(delta.new_plays for delta in deltas)
         await self._finish(
             request,

@@ -3,14 +3,22 @@ stores nothing, and a failure half-way stores nothing at all."""
 
 from __future__ import annotations
 
+import io
+import json
 import uuid
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from services.ingest.adapters import store
 from services.ingest.domain.announce import import_report
-from services.ingest.domain.exports import read_export_path
+from services.ingest.domain.exports import (
+    ExportError,
+    ParsedExport,
+    read_export,
+    read_export_path,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -155,3 +163,130 @@ async def test_first_import_fast_path_reports_what_the_general_path_reports(
         d.artist: (d.new_plays, d.first_played_at, d.last_played_at) for d in general
     } == expected
     assert [d.new_plays for d in fast] == sorted((d.new_plays for d in fast), reverse=True)
+
+
+# --- parsing and storing at once (the service's path) ---------------------------------------
+
+
+def _row(ts: str, uri: str, ms: int, artist: str = "Kano") -> dict[str, object]:
+    return {
+        "ts": ts,
+        "ms_played": ms,
+        "spotify_track_uri": uri,
+        "master_metadata_track_name": f"track {uri[-1]}",
+        "master_metadata_album_artist_name": artist,
+        "master_metadata_album_album_name": "album",
+        "skipped": False,
+    }
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(f"Spotify Extended Streaming History/{name}", data)
+    return buffer.getvalue()
+
+
+async def _import_streaming(
+    pool, user_id: uuid.UUID, payload: bytes
+) -> tuple[ParsedExport, list[store.ArtistDelta], list[int]]:
+    import_id = uuid.uuid4()
+    await store.start_import(pool, import_id, user_id, "test.zip")
+    progress: list[int] = []
+
+    async def on_chunk(stored: int) -> None:
+        progress.append(stored)
+
+    export, deltas = await store.store_export(
+        pool,
+        user_id,
+        import_id,
+        lambda hand: read_export("test.zip", payload, hand=hand),
+        chunk_rows=2,
+        report_of=import_report,
+        on_chunk=on_chunk,
+    )
+    return export, deltas, progress
+
+
+async def _stored(pool, user_id: uuid.UUID) -> list[tuple[str, int]]:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT play_key, ms_played FROM ingest.plays WHERE user_id = %s ORDER BY 1",
+            (user_id,),
+        )
+        return [(key, ms) for key, ms in await cur.fetchall()]
+
+
+@pytest.mark.parametrize("first_import", [True, False])
+async def test_a_later_file_that_plays_a_handed_stream_longer_replaces_it(
+    pool, first_import: bool
+) -> None:
+    one = [
+        _row("2024-01-01T10:00:00Z", "spotify:track:1", 1_000),
+        _row("2024-01-01T11:00:00Z", "spotify:track:2", 50_000),
+    ]
+    two = [
+        _row("2024-01-01T10:00:00Z", "spotify:track:1", 90_000),
+        _row("2024-01-02T10:00:00Z", "spotify:track:3", 60_000),
+    ]
+    user_id = uuid.uuid4()
+    if not first_import:  # a stored play of another stream: the stage path
+        await _import_streaming(
+            pool,
+            user_id,
+            _zip(
+                {
+                    "Streaming_History_Audio_0.json": json.dumps(
+                        [_row("2023-01-01T10:00:00Z", "spotify:track:9", 40_000)]
+                    ).encode()
+                }
+            ),
+        )
+    payload = _zip(
+        {
+            "Streaming_History_Audio_1.json": json.dumps(one).encode(),
+            "Streaming_History_Audio_2.json": json.dumps(two).encode(),
+        }
+    )
+    export, deltas, progress = await _import_streaming(pool, user_id, payload)
+    assert export.withdrawn_keys == ["2024-01-01T10:00:00Z|spotify:track:1"]
+    assert [play.ms_played for play in export.late_plays] == [90_000]
+    assert progress == [2, 3, 3]  # one file at a time, then the replaced play
+    assert sum(delta.new_plays for delta in deltas) == 3
+    stored = await _stored(pool, user_id)
+    assert ("2024-01-01T10:00:00Z|spotify:track:1", 90_000) in stored
+    assert len(stored) == 3 + (0 if first_import else 1)
+    _, again, _ = await _import_streaming(pool, user_id, payload)
+    assert again == [] and await _stored(pool, user_id) == stored
+
+
+async def test_a_bad_file_after_handed_ones_stores_nothing_and_leaves_the_import_open(
+    pool,
+) -> None:
+    good = json.dumps([_row("2024-01-01T10:00:00Z", "spotify:track:1", 60_000)]).encode()
+    payload = _zip(
+        {
+            "Streaming_History_Audio_1.json": good,
+            "Streaming_History_Audio_2.json": good[: len(good) // 2],  # truncated
+        }
+    )
+    user_id = uuid.uuid4()
+    with pytest.raises(ExportError, match=r"Streaming_History_Audio_2\.json"):
+        await _import_streaming(pool, user_id, payload)
+    assert await _count(pool, user_id) == 0
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT status FROM ingest.imports WHERE user_id = %s", (user_id,))
+        assert [status for (status,) in await cur.fetchall()] == ["running"]
+
+
+async def test_the_service_path_stores_what_the_two_step_path_stores(
+    pool, shared_data: Path
+) -> None:
+    path = shared_data / "spotify-history-sanabil/my_spotify_data.zip"
+    streamed_user, stepped_user = uuid.uuid4(), uuid.uuid4()
+    export, deltas, _ = await _import_streaming(pool, streamed_user, path.read_bytes())
+    assert deltas == await _import(pool, stepped_user, read_export_path(path))
+    assert await _stored(pool, streamed_user) == await _stored(pool, stepped_user)
+    assert len(export.plays) == 22_671

@@ -65,12 +65,20 @@ class FileReport:
 
 @dataclass(frozen=True, slots=True)
 class ParsedExport:
-    """The plays of one export, sorted by `ended_at`, with a report per history file."""
+    """The plays of one export, sorted by `ended_at`, with a report per history file.
+
+    When the parse handed plays over file by file (`read_export(..., hand=...)`), `late_plays`
+    are the plays the consumer has not been given yet and `withdrawn_keys` the keys of handed
+    plays a later file superseded (a longer row of the same stream): handed - withdrawn + late
+    = `plays`. Without `hand`, `late_plays` is every play and nothing is withdrawn.
+    """
 
     format: ExportFormat
     plays: list[Play]
     files: list[FileReport]
     ignored_files: dict[str, str]
+    late_plays: list[Play] = field(default_factory=list)
+    withdrawn_keys: list[str] = field(default_factory=list)
 
     @property
     def rows_read(self) -> int:
@@ -106,17 +114,23 @@ def read_export(
     *,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES,
+    hand: Callable[[list[Play]], None] | None = None,
 ) -> ParsedExport:
-    """Parse an uploaded export: Spotify's zip as delivered, or one of its JSON files."""
+    """Parse an uploaded export: Spotify's zip as delivered, or one of its JSON files.
+
+    `hand`, when given, receives the extended history's plays file by file as each file is
+    read (final within their file), so they can be stored while the next file is parsed; see
+    `ParsedExport.late_plays` for what is left at the end. An error in a later file still
+    raises ExportError: the consumer must then drop what it was handed (all or nothing)."""
     if len(payload) > max_upload_bytes:
         raise ExportError(
             f"{name}: {_mebibytes(len(payload))} is over the {_mebibytes(max_upload_bytes)} upload "
             "limit; upload my_spotify_data.zip as Spotify sent it, or its JSON files one by one"
         )
     if payload.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return _assemble(name, _zip_documents(name, payload, max_uncompressed_bytes))
+        return _assemble(name, _zip_documents(name, payload, max_uncompressed_bytes), hand)
     if payload.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"[", b"{"):
-        return _read_single_json(name, payload)
+        return _read_single_json(name, payload, hand)
     raise ExportError(
         f"{name}: neither a zip nor a JSON file; upload my_spotify_data.zip as Spotify sent it "
         f"({_EXPECTED_FILES} inside), or {_HOW_TO_GET_IT}"
@@ -159,10 +173,12 @@ class _Document:
     ignored_because: str | None = None
 
 
-def _read_single_json(name: str, payload: bytes) -> ParsedExport:
+def _read_single_json(
+    name: str, payload: bytes, hand: Callable[[list[Play]], None] | None = None
+) -> ParsedExport:
     content = _load_json(name, name, payload)
     if isinstance(content, _TypedExtended):
-        return _assemble(name, iter([_Document(name, content)]))
+        return _assemble(name, iter([_Document(name, content)]), hand)
     if not isinstance(content, list):
         raise ExportError(
             f"{name}: a JSON {type(content).__name__}, not a list of listening-history rows; "
@@ -177,7 +193,7 @@ def _read_single_json(name: str, payload: bytes) -> ParsedExport:
             f"{name}: its rows are not Spotify listening history (no ts/ms_played or "
             f"endTime/msPlayed keys); {_EXPECTED_FILES}, or {_HOW_TO_GET_IT}"
         )
-    return _assemble(name, iter([_Document(name, content)]))
+    return _assemble(name, iter([_Document(name, content)]), hand)
 
 
 def _zip_documents(export_name: str, payload: bytes, limit: int) -> Iterator[_Document]:
@@ -361,20 +377,44 @@ def _load_json(export_name: str, name: str, data: bytes) -> Any:
 
 
 class _PlayMerger:
-    """Plays by natural key; a key seen twice keeps the row that played longest."""
+    """Plays by natural key; a key seen twice keeps the row that played longest. With `hand`,
+    the plays first seen since the last `hand_over` go to it there, and a handed play that a
+    longer row supersedes later is remembered (`superseded`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, hand: Callable[[list[Play]], None] | None = None) -> None:
         self.plays_by_key: dict[str, Play] = {}
+        self.hand = hand
+        self.fresh: dict[str, None] = {}
+        self.superseded: set[str] = set()
 
     def add(self, key: str, play: Play) -> bool:
         """Add a play under its key; True if the key is new, False if it merged into a kept play."""
         kept = self.plays_by_key.get(key)
         if kept is None:
             self.plays_by_key[key] = play
+            if self.hand is not None:
+                self.fresh[key] = None
             return True
         if play.ms_played > kept.ms_played:
             self.plays_by_key[key] = play
+            if self.hand is not None and key not in self.fresh:
+                self.superseded.add(key)
         return False
+
+    def hand_over(self) -> None:
+        if self.hand is not None and self.fresh:
+            self.hand([self.plays_by_key[key] for key in self.fresh])
+            self.fresh = {}
+
+    def parsed(
+        self, export_format: ExportFormat, files: list[FileReport], ignored: dict[str, str]
+    ) -> ParsedExport:
+        plays = self.sorted_plays()
+        if self.hand is None:
+            return ParsedExport(export_format, plays, files, ignored, plays)
+        withdrawn = sorted(self.superseded)
+        late = [self.plays_by_key[key] for key in withdrawn]
+        return ParsedExport(export_format, plays, files, ignored, late, withdrawn)
 
     def sorted_plays(self) -> list[Play]:
         # Keys start with the time, so sorting them first leaves the stable sort by time almost
@@ -424,13 +464,18 @@ def _read_account_file(
     return _read_rows(name, kind, rows, merger, account_row_play)
 
 
-def _assemble(export_name: str, documents: Iterator[_Document]) -> ParsedExport:
+def _assemble(
+    export_name: str,
+    documents: Iterator[_Document],
+    hand: Callable[[list[Play]], None] | None = None,
+) -> ParsedExport:
     """Parse each history file as it is read (so only one file's rows are in memory at a time).
 
     The extended history supersedes the account data: when both are present, the account files
-    are ignored so no stream is counted twice under two different keys.
+    are ignored so no stream is counted twice under two different keys. So only extended plays
+    are handed over as they are read; account plays are all late (they are few).
     """
-    extended, account = _PlayMerger(), _PlayMerger()
+    extended, account = _PlayMerger(hand), _PlayMerger()
     extended_reports: list[FileReport] = []
     account_reports: list[FileReport] = []
     ignored_files: dict[str, str] = {}
@@ -444,6 +489,7 @@ def _assemble(export_name: str, documents: Iterator[_Document]) -> ParsedExport:
                     document.name, HistoryKind.EXTENDED, rows.rows, extended, typed_extended_play
                 )
             )
+            extended.hand_over()
         elif document.ignored_because is not None:
             ignored_files[document.name] = document.ignored_because
         elif not isinstance(rows, list):
@@ -454,15 +500,16 @@ def _assemble(export_name: str, documents: Iterator[_Document]) -> ParsedExport:
             extended_reports.append(
                 _read_rows(document.name, kind, rows, extended, extended_row_play)
             )
+            extended.hand_over()
         else:
             account_reports.append(_read_account_file(document.name, kind, rows, account))
         del rows
     if extended_reports:
         for report in account_reports:
             ignored_files[report.name] = "account data, superseded by the extended history"
-        return ParsedExport("extended", extended.sorted_plays(), extended_reports, ignored_files)
+        return extended.parsed("extended", extended_reports, ignored_files)
     if account_reports:
-        return ParsedExport("account", account.sorted_plays(), account_reports, ignored_files)
+        return account.parsed("account", account_reports, ignored_files)
     raise ExportError(
         f"{export_name}: no Spotify listening history inside ({_EXPECTED_FILES}); {_HOW_TO_GET_IT}"
     )
