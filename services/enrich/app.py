@@ -179,6 +179,13 @@ class Enricher:
         self._in_flight[key] = done
         try:
             async with self.slots:
+                # Checked again now that this fetch is registered: another handler may have
+                # stored it between our caller's cache check and here (seen once in CI: one
+                # artist fetched twice after enrich was killed mid-tagging and restarted).
+                if await store.cached_keys(
+                    self.pool, [key], need_similar=similar_limit is not None, ttl=self.ttl
+                ):
+                    return None
                 if similar_limit is not None and await store.cached_keys(
                     self.pool, [key], need_similar=False, ttl=self.ttl
                 ):
