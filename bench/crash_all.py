@@ -27,10 +27,9 @@ from pathlib import Path
 from uuid import UUID
 
 import psycopg
-import redis
 
 from bench.pipeline import BusState, PipelineState, bus_state, pipeline_state, wait_settled
-from bench.servers import scratch_database
+from bench.servers import scratch_database, stack_env
 from fullcircle.client import FullCircleClient
 from fullcircle.stack import SERVICES, LocalStack, StackState
 from services.gateway.adapters.accounts import create_user
@@ -142,15 +141,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--window", type=float, default=KILL_WINDOW_S, help="kills within (s)")
     args = parser.parse_args(argv)
     with scratch_database() as database_url, tempfile.TemporaryDirectory() as folder:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("DATABASE_URL", "REDIS_URL", "LASTFM_", "FULLCIRCLE_"))
-        }
-        env |= {"DATABASE_URL": database_url, "BUS_CLAIM_IDLE_MS": "2000"}
-        if base := os.environ.get("TEST_REDIS_URL"):
-            env["REDIS_URL"] = f"{base.rstrip('/')}/{BENCH_REDIS_DB}"
-            redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+        env = stack_env(database_url, BENCH_REDIS_DB, BUS_CLAIM_IDLE_MS="2000")
         started = time.monotonic()
         export = _demo_export(args.plays, Path(folder))
         print(f"generated a {args.plays:,}-play demo history in {time.monotonic() - started:.1f}s")

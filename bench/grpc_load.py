@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import tempfile
 import time
@@ -20,10 +19,9 @@ from pathlib import Path
 
 import grpc
 import psycopg
-import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench.servers import scratch_database
+from bench.servers import scratch_database, stack_env
 from fullcircle.bus import Bus
 from fullcircle.events import RecommendationsUpdated
 from fullcircle.settings import FullCircleSettings
@@ -50,8 +48,8 @@ async def seed_listener(state: StackState) -> tuple[uuid.UUID, str, uuid.UUID]:
             f"Generated Artist {rank}",
             1.0 / (rank + 1),
             {"similar to Seed A": 0.6 / (rank + 1), "tag: grime": 0.4 / (rank + 1)},
-            ["Seed A"],
-            ["grime"],
+            ("Seed A",),
+            ("grime",),
         )
         items.append((scored, *explain(scored.parts), ""))
     set_id = await save_set(pool, user_id, 1, f"bench:{user_id.hex[:8]}", "bench", {}, items)
@@ -160,15 +158,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--subscribers", type=int, default=1000)
     args = parser.parse_args(argv)
     with scratch_database() as database_url, tempfile.TemporaryDirectory() as folder:
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))
-        }
-        env["DATABASE_URL"] = database_url
-        if base := os.environ.get("TEST_REDIS_URL"):
-            env["REDIS_URL"] = f"{base.rstrip('/')}/{BENCH_REDIS_DB}"
-            redis.Redis.from_url(env["REDIS_URL"]).flushdb()
-        env["KEY_RATE_LIMIT"] = "1000000"
-        env["KEY_BURST"] = "1000000"
+        env = stack_env(database_url, BENCH_REDIS_DB, KEY_RATE_LIMIT="1000000", KEY_BURST="1000000")
         stack = LocalStack(Path(folder), env)
         state = stack.up(report=lambda line: None)
         try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import statistics
 import tempfile
 import time
@@ -25,12 +24,11 @@ import uuid
 from pathlib import Path
 
 import psycopg
-import redis
 import redis.asyncio as aioredis
 
 from bench.ingest_import import copy_ceiling, write_export_zip
 from bench.pipeline import wait_settled
-from bench.servers import scratch_database
+from bench.servers import scratch_database, stack_env
 from fullcircle.bus import decode_entry
 from fullcircle.client import FullCircleClient
 from fullcircle.events import PLAYS_INGESTED, PlaysIngested
@@ -105,13 +103,7 @@ def main(argv: list[str]) -> int:
         )
         child.start()
         child.join()
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))
-        }
-        env["DATABASE_URL"] = database_url
-        if base := os.environ.get("TEST_REDIS_URL"):
-            env["REDIS_URL"] = f"{base.rstrip('/')}/{BENCH_REDIS_DB}"
-            redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+        env = stack_env(database_url, BENCH_REDIS_DB)
         stack = LocalStack(Path(folder) / "stack", env)
         state = stack.up(report=lambda line: None)
         try:

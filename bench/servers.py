@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+import redis
 
 
 @contextmanager
@@ -33,3 +34,19 @@ def scratch_database() -> Iterator[str]:
                 conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             if server is not None:
                 server.cleanup()
+
+
+def stack_env(database_url: str, redis_db: int, **settings: str) -> dict[str, str]:
+    """The environment for a benchmark's LocalStack: this process's, without any database,
+    Redis, Last.fm or Full-Circle setting of the caller's own, on `database_url`, on a flushed
+    Redis db `redis_db` of TEST_REDIS_URL's server (else an embedded Redis), plus `settings`."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "REDIS_URL", "LASTFM_", "FULLCIRCLE_"))
+    }
+    env |= {"DATABASE_URL": database_url, **settings}
+    if base := os.environ.get("TEST_REDIS_URL"):
+        env["REDIS_URL"] = f"{base.rstrip('/')}/{redis_db}"
+        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+    return env

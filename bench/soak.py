@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import tempfile
 import time
@@ -35,12 +34,11 @@ from typing import Any
 
 import grpc
 import psutil
-import redis
 from redis.asyncio import Redis
 
 from bench.crash_all import _listener
 from bench.pipeline import bus_state
-from bench.servers import scratch_database
+from bench.servers import scratch_database, stack_env
 from fullcircle.client import FullCircleClient
 from fullcircle.events import CONSUMER_GROUPS
 from fullcircle.stack import SERVICES, LocalStack, StackState
@@ -254,21 +252,14 @@ def main(argv: list[str]) -> int:
     with scratch_database() as database_url, tempfile.TemporaryDirectory() as folder:
         catalog = write_demo_catalog(Path(folder) / "demo_catalog.json")
         template = generate_demo_history(catalog, n_plays=5_000)
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("DATABASE_URL", "REDIS_URL", "LASTFM_", "FULLCIRCLE_"))
-        }
-        env |= {
-            "DATABASE_URL": database_url,
-            "BUS_STREAM_MAXLEN": str(STREAM_MAXLEN),
-            "FULLCIRCLE_LASTFM_CATALOG": str(Path(folder) / "demo_catalog.json"),
-            "KEY_RATE_LIMIT": "1000000",
-            "KEY_BURST": "1000000",
-        }
-        if base := os.environ.get("TEST_REDIS_URL"):
-            env["REDIS_URL"] = f"{base.rstrip('/')}/{BENCH_REDIS_DB}"
-            redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+        env = stack_env(
+            database_url,
+            BENCH_REDIS_DB,
+            BUS_STREAM_MAXLEN=str(STREAM_MAXLEN),
+            FULLCIRCLE_LASTFM_CATALOG=str(Path(folder) / "demo_catalog.json"),
+            KEY_RATE_LIMIT="1000000",
+            KEY_BURST="1000000",
+        )
         stack = LocalStack(Path(folder) / "stack", env)
         state = stack.up(report=lambda line: None)
         try:

@@ -112,10 +112,7 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
         self, request: model_pb2.ModelExplainRequest, context: grpc.aio.ServicerContext
     ) -> common_pb2.Recommendation:
         user_id = _uuid(request.user_id, "user_id")
-        if not request.artist.strip() or len(request.artist) > 500:
-            raise InvalidArgument("name the artist to explain (1 to 500 characters)")
-        _no_nul(request.artist, "the artist")
-        item = await store.explain_item(self.pool, user_id, request.artist.strip())
+        item = await store.explain_item(self.pool, user_id, _artist_name(request.artist))
         if item is None:
             raise NotFound(
                 f"{request.artist[:200]!r} is not in your current recommendations; "
@@ -160,10 +157,7 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
         kind = FEEDBACK_KINDS.get(request.kind)
         if kind is None:
             raise InvalidArgument("feedback kind is LIKE, DISLIKE or DO_NOT_RECOMMEND")
-        artist = request.artist.strip()
-        if not artist or len(artist) > 500:
-            raise InvalidArgument("name the artist (1 to 500 characters)")
-        _no_nul(artist, "the artist")
+        artist = _artist_name(request.artist)
         expires_at = datetime.fromisoformat(request.expires_at) if request.expires_at else None
         await store.record_feedback(self.pool, user_id, artist, kind, expires_at)
         return model_pb2.ModelFeedbackReply()
@@ -298,10 +292,15 @@ def _recommendation(item: store.StoredItem) -> common_pb2.Recommendation:
     )
 
 
-def _no_nul(value: str, what: str) -> None:
-    """No artist name holds a NUL, and PostgreSQL text cannot store one: a caller's mistake."""
-    if "\x00" in value:
-        raise InvalidArgument(f"{what} holds a NUL character: {value[:64]!r}")
+def _artist_name(value: str) -> str:
+    """An artist name a caller sent, stripped: 1 to 500 characters and no NUL (no artist name
+    holds one, and PostgreSQL text cannot store one: a caller's mistake)."""
+    name = value.strip()
+    if not name or len(name) > 500:
+        raise InvalidArgument("name the artist (1 to 500 characters)")
+    if "\x00" in name:
+        raise InvalidArgument(f"the artist holds a NUL character: {name[:64]!r}")
+    return name
 
 
 def _uuid(value: str, field_name: str) -> UUID:

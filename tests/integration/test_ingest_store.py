@@ -38,13 +38,13 @@ async def _import(pool, user_id: uuid.UUID, export) -> list[store.ArtistDelta]:
     async def on_chunk(stored: int) -> None:
         progress.append(stored)
 
-    deltas = await store.store_plays(
+    _, deltas = await store.store_export(
         pool,
         user_id,
         import_id,
-        export.plays,
+        lambda _hand: export,  # parsed already: every play is late, stored in chunks
         chunk_rows=5_000,
-        report=import_report(export),
+        report_of=import_report,
         on_chunk=on_chunk,
     )
     assert progress[-1] == len(export.plays)
@@ -86,13 +86,13 @@ async def test_a_failure_while_storing_stores_nothing(pool, shared_data: Path) -
         raise RuntimeError("simulated crash while storing")
 
     with pytest.raises(RuntimeError):
-        await store.store_plays(
+        await store.store_export(
             pool,
             user_id,
             import_id,
-            export.plays,
+            lambda _hand: export,
             chunk_rows=1_000,
-            report=import_report(export),
+            report_of=import_report,
             on_chunk=crash_after_first_chunk,
         )
     assert await _count(pool, user_id) == 0

@@ -77,24 +77,6 @@ async def fail_import(pool: AsyncConnectionPool, import_id: UUID, error: str) ->
         )
 
 
-async def store_plays(
-    pool: AsyncConnectionPool,
-    user_id: UUID,
-    import_id: UUID,
-    plays: Sequence[Play],
-    *,
-    chunk_rows: int,
-    report: dict[str, Any],
-    on_chunk: Callable[[int], Awaitable[None]],
-) -> list[ArtistDelta]:
-    """Store the plays that are new, all or nothing, and mark the import done in the same
-    transaction. Returns what is new per artist. `on_chunk(stored)` reports progress."""
-    async with pool.connection() as conn, conn.transaction():
-        deltas = await _insert_new_plays(conn, user_id, import_id, plays, chunk_rows, on_chunk)
-        await _finish_import(conn, import_id, len(plays), deltas, report)
-    return deltas
-
-
 async def store_export(
     pool: AsyncConnectionPool,
     user_id: UUID,
@@ -110,8 +92,8 @@ async def store_export(
     core; at the end, plays a later file superseded are replaced and the late ones added
     (`ParsedExport.late_plays`). An ExportError from the parse rolls everything back.
 
-    `parse(hand)` must call `read_export(..., hand=hand)`. Measured on the 140,000-play
-    generated export (bench ingest_import): see the README's measurements."""
+    `parse(hand)` calls `read_export(..., hand=hand)`; a parse that ignores `hand` (an export
+    parsed already) leaves every play late, so it is stored in one COPY at the end."""
     loop = asyncio.get_running_loop()
     batches: asyncio.Queue[list[Play] | None] = asyncio.Queue()
 

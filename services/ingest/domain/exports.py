@@ -77,8 +77,12 @@ class ParsedExport:
     plays: list[Play]
     files: list[FileReport]
     ignored_files: dict[str, str]
-    late_plays: list[Play] = field(default_factory=list)
+    handed_late: list[Play] | None = None  # None: nothing was handed over
     withdrawn_keys: list[str] = field(default_factory=list)
+
+    @property
+    def late_plays(self) -> list[Play]:
+        return self.plays if self.handed_late is None else self.handed_late
 
     @property
     def rows_read(self) -> int:
@@ -411,7 +415,7 @@ class _PlayMerger:
     ) -> ParsedExport:
         plays = self.sorted_plays()
         if self.hand is None:
-            return ParsedExport(export_format, plays, files, ignored, plays)
+            return ParsedExport(export_format, plays, files, ignored)
         withdrawn = sorted(self.superseded)
         late = [self.plays_by_key[key] for key in withdrawn]
         return ParsedExport(export_format, plays, files, ignored, late, withdrawn)

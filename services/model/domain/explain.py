@@ -43,6 +43,8 @@ def because_line(parts: Mapping[str, float], max_items: int = 3) -> str:
     percentages = explain_percentages(parts, max_items)
     if not percentages:
         return "because: no signal yet"
+    # a part rounding to 0% says nothing to the listener (the full breakdown keeps it);
+    # tag parts read as the tag alone ("45% reggaeton")
     return "because: " + ", ".join(
-        f"{percent}% {name}" for name, percent in percentages if percent > 0
+        f"{percent}% {name.removeprefix('tag ')}" for name, percent in percentages if percent > 0
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.model.domain.explain import explain_percentages
+from services.model.domain.explain import because_line, explain_percentages
 from services.model.domain.scoring import CO_LISTENING, LIKED_MODEL
 
 
@@ -31,11 +31,7 @@ def explain(parts: Mapping[str, float], max_items: int = 3) -> tuple[str, list[d
     """The `because` line (the `max_items` largest parts and "other") and the full breakdown,
     every part with its kind, share and percent; each sums to 100 when the score is positive."""
     total = sum(value for value in parts.values() if value > 0)
-    because = "because: " + ", ".join(
-        f"{pct}% {_short(label)}"
-        for label, pct in explain_percentages(parts, max_items)
-        if pct > 0  # a part rounding to 0% says nothing to the listener (the breakdown keeps it)
-    )
+    because = because_line(parts, max_items)
     shown = explain_percentages(parts, max_items=max(1, len(parts)))
     breakdown = [
         {
@@ -47,7 +43,3 @@ def explain(parts: Mapping[str, float], max_items: int = 3) -> tuple[str, list[d
         for label, pct in shown
     ]
     return because, breakdown
-
-
-def _short(label: str) -> str:
-    return label.removeprefix("tag ")
