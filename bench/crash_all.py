@@ -31,8 +31,8 @@ import psycopg
 from bench.pipeline import BusState, PipelineState, bus_state, pipeline_state, wait_settled
 from bench.servers import scratch_database, stack_env
 from fullcircle.client import FullCircleClient
-from fullcircle.stack import SERVICES, LocalStack, StackState
 from services.gateway.adapters.accounts import create_user
+from tools.stack.local import SERVICES, LocalStack, StackState
 
 BENCH_REDIS_DB = 11
 # Every service is killed at a moment drawn from the first `window_s` seconds after the upload
@@ -124,8 +124,8 @@ async def crash_drill(
 
 
 def _demo_export(plays: int, folder: Path) -> Path:
-    from fullcircle.demo.catalog import write_demo_catalog
-    from fullcircle.demo.history import generate_demo_history, write_export_zip
+    from tools.demo.catalog import write_demo_catalog
+    from tools.demo.history import generate_demo_history, write_export_zip
 
     catalog = write_demo_catalog(folder / "demo_catalog.json")
     rows = generate_demo_history(catalog, n_plays=plays)

@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from fullcircle.demo.catalog import generate_demo_catalog
-from fullcircle.demo.history import generate_demo_history
 from services.features.domain.details import taste_details
 from services.features.domain.recency import DecayedScore, exp_decay_weights
 from services.features.domain.taste import PlayColumns, artist_stats, tag_profile
+from tools.demo.catalog import generate_demo_catalog
+from tools.demo.history import generate_demo_history
 
 HALF_LIFE_DAYS = 90.0
 

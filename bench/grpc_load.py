@@ -25,12 +25,12 @@ from bench.servers import scratch_database, stack_env
 from fullcircle.bus import Bus
 from fullcircle.events import RecommendationsUpdated
 from fullcircle.settings import FullCircleSettings
-from fullcircle.stack import LocalStack, StackState
 from fullcircle.v1 import gateway_pb2, gateway_pb2_grpc
 from services.gateway.adapters.accounts import create_user
 from services.model.adapters.store import save_set
 from services.model.domain.explanation import explain
 from services.model.domain.scoring import ScoredArtist
+from tools.stack.local import LocalStack, StackState
 
 BENCH_REDIS_DB = 12
 

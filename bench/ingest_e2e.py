@@ -32,9 +32,9 @@ from bench.servers import scratch_database, stack_env
 from fullcircle.bus import decode_entry
 from fullcircle.client import FullCircleClient
 from fullcircle.events import PLAYS_INGESTED, PlaysIngested
-from fullcircle.stack import LocalStack, StackState
 from services.gateway.adapters.accounts import create_user
 from services.ingest.domain.exports import read_export
+from tools.stack.local import LocalStack, StackState
 
 BENCH_REDIS_DB = 11
 

@@ -26,12 +26,12 @@ from psycopg_pool import AsyncConnectionPool
 
 from bench.servers import scratch_database
 from fullcircle.db import apply_migrations, open_pool
-from fullcircle.demo.catalog import generate_demo_catalog
-from fullcircle.demo.history import generate_demo_history
 from services.ingest.adapters import store
 from services.ingest.domain.announce import import_report, plays_ingested_batches
 from services.ingest.domain.exports import read_export
 from services.ingest.domain.plays import COPY_COLUMNS, COPY_TYPES, Play
+from tools.demo.catalog import generate_demo_catalog
+from tools.demo.history import generate_demo_history
 
 
 def write_export_zip(path: str, plays: int) -> None:

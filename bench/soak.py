@@ -41,7 +41,7 @@ from bench.pipeline import bus_state
 from bench.servers import scratch_database, stack_env
 from fullcircle.client import FullCircleClient
 from fullcircle.events import CONSUMER_GROUPS
-from fullcircle.stack import SERVICES, LocalStack, StackState
+from tools.stack.local import SERVICES, LocalStack, StackState
 
 BENCH_REDIS_DB = 10
 HEAVY_LISTENER_PLAYS_PER_DAY = 100
@@ -246,8 +246,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.minutes <= 0 or args.listeners < 1 or args.sync_s <= 0 or args.readers < 0:
         parser.error("minutes and sync-s are positive, listeners at least 1, readers 0 or more")
-    from fullcircle.demo.catalog import write_demo_catalog
-    from fullcircle.demo.history import generate_demo_history
+    from tools.demo.catalog import write_demo_catalog
+    from tools.demo.history import generate_demo_history
 
     with scratch_database() as database_url, tempfile.TemporaryDirectory() as folder:
         catalog = write_demo_catalog(Path(folder) / "demo_catalog.json")

@@ -16,13 +16,13 @@ import pytest
 import redis
 from psycopg import AsyncConnection
 
-from fullcircle.stack import LocalStack, StackState
 from services.gateway.adapters.accounts import create_user
-from services.ingest.spotify_local.server import (
+from tests.support.spotify_local.server import (
     DEFAULT_CLIENT_ID,
     LocalSpotifyServer,
     start_spotify_server,
 )
+from tools.stack.local import LocalStack, StackState
 
 E2E_REDIS_DB = 14
 

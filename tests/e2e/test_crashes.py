@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from fullcircle.client import FullCircleClient
 from fullcircle.events import IMPORTS_REQUESTED, PLAYS_INGESTED
-from fullcircle.stack import SERVICES, LocalStack
+from tools.stack.local import SERVICES, LocalStack
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,8 @@ import grpc
 import pytest
 
 from fullcircle.client import FullCircleClient
-from fullcircle.stack import StackState
 from fullcircle.v1 import common_pb2
+from tools.stack.local import StackState
 
 pytestmark = pytest.mark.e2e
 

@@ -22,8 +22,8 @@ from psycopg import AsyncConnection
 from bench.pipeline import PipelineState, bus_state, pipeline_state, wait_settled
 from fullcircle.client import FullCircleClient
 from fullcircle.grpc_server import check_health
-from fullcircle.stack import SERVICES, LocalStack, StackState
 from services.gateway.adapters.accounts import create_user
+from tools.stack.local import SERVICES, LocalStack, StackState
 
 pytestmark = pytest.mark.e2e
 
@@ -97,7 +97,7 @@ async def test_redis_lost_its_data_mid_pipeline_and_replay_rebuilds_it(
         [
             sys.executable,
             "-m",
-            "fullcircle.cli",
+            "tools.cli.app",
             "replay",
             "--user",
             name,

@@ -12,8 +12,8 @@ import grpc
 import pytest
 
 from fullcircle.client import FullCircleClient
-from fullcircle.stack import LocalStack
 from fullcircle.v1 import common_pb2, gateway_pb2
+from tools.stack.local import LocalStack
 
 from .conftest import TOKEN_SECRET
 from .test_subscriptions import _announce, _new_set

@@ -21,9 +21,9 @@ from fullcircle.bus import decode_entry
 from fullcircle.client import FullCircleClient
 from fullcircle.events import RECOMMENDATIONS_UPDATED, RecommendationsUpdated
 from fullcircle.grpc_server import check_health
-from fullcircle.stack import SERVICES, StackState
 from fullcircle.v1 import common_pb2, gateway_pb2
 from services.enrich.lastfm_local.catalog import invented_top_tracks
+from tools.stack.local import SERVICES, StackState
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from fullcircle.client import FullCircleClient
-from fullcircle.stack import LocalStack
+from tools.stack.local import LocalStack
 
 from .test_subscriptions import _announce, _new_set
 

@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fullcircle.grpc_server import MAX_MESSAGE_BYTES
-from fullcircle.stack import LocalStack
 from fullcircle.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
+from tools.stack.local import LocalStack
 
 from .test_subscriptions import _new_set
 

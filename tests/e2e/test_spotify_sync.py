@@ -15,12 +15,12 @@ import pytest
 import requests
 
 from fullcircle.client import FullCircleClient
-from fullcircle.stack import StackState
-from services.ingest.spotify_local.server import (
+from tests.support.spotify_local.server import (
     FaultPlan,
     LocalSpotifyServer,
     ScriptedPlay,
 )
+from tools.stack.local import StackState
 
 pytestmark = pytest.mark.e2e
 

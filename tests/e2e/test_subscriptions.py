@@ -13,10 +13,10 @@ from fullcircle.client import FullCircleClient
 from fullcircle.db import open_pool
 from fullcircle.events import RecommendationsUpdated
 from fullcircle.settings import FullCircleSettings
-from fullcircle.stack import LocalStack, StackState
 from services.model.adapters.store import save_set
 from services.model.domain.explanation import explain
 from services.model.domain.scoring import ScoredArtist
+from tools.stack.local import LocalStack, StackState
 
 pytestmark = pytest.mark.e2e
 

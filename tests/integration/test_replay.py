@@ -17,9 +17,9 @@ from fullcircle.events import (
     ImportRequested,
     PlaysIngested,
 )
-from fullcircle.replay import replay
 from fullcircle.settings import FullCircleSettings
 from services.gateway.adapters.accounts import create_user, store_upload
+from tools.cli.replay import replay
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from fullcircle.demo.catalog import GENRE_CLUSTERS, generate_demo_catalog
-from fullcircle.demo.history import generate_demo_history, write_export_zip
 from services.enrich.lastfm_local.catalog import catalog_from_dict
+from tools.demo.catalog import GENRE_CLUSTERS, generate_demo_catalog
+from tools.demo.history import generate_demo_history, write_export_zip
 
 SPOTIFY_KEYS = [
     "ts",

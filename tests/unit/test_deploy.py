@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from fullcircle import stack
-from fullcircle.stack import SERVICES, service_command
+from tools.stack import local as stack
+from tools.stack.local import SERVICES, service_command
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fullcircle.eval.common import ndcg_at_k, paired_difference, rank_by_score, recall_at_k
-from fullcircle.eval.relisten import (
+from tools.lab.common import ndcg_at_k, paired_difference, rank_by_score, recall_at_k
+from tools.lab.relisten import (
     BASELINES,
     OWN_RANKER,
     RelistenResult,

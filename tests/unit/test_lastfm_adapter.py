@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from fullcircle.tags import CleanTag, TagKind
 from services.enrich.adapters.lastfm import (
     LastfmClient,
     LastfmRejected,
@@ -21,6 +20,7 @@ from services.enrich.adapters.lastfm import (
     TopTrack,
 )
 from services.enrich.domain.ratelimit import max_calls_in_window
+from services.enrich.domain.tags import CleanTag, TagKind
 from services.enrich.lastfm_local import (
     Catalog,
     CatalogArtist,

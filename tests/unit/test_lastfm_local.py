@@ -20,7 +20,6 @@ import httpx2
 import pylast
 import pytest
 
-from fullcircle.demo.catalog import generate_demo_catalog
 from services.enrich.lastfm_local import (
     Catalog,
     FaultPlan,
@@ -30,6 +29,7 @@ from services.enrich.lastfm_local import (
     start_lastfm_server,
 )
 from services.enrich.lastfm_local.catalog import catalog_from_dict, invented_top_tracks
+from tools.demo.catalog import generate_demo_catalog
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fullcircle.eval import discovery
 from services.model.domain.explain import because_line, explain_percentages
 from services.model.domain.scoring import (
     HybridWeights,
@@ -19,6 +18,7 @@ from services.model.domain.scoring import (
     batch_scores,
     score_candidates,
 )
+from tools.lab import discovery
 
 HETREC = Path(__file__).resolve().parents[3] / "shared" / "data" / "hetrec2011-lastfm-2k"
 WEIGHTS = HybridWeights(popularity=0.05)

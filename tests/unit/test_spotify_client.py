@@ -30,7 +30,7 @@ from services.ingest.adapters.spotify import (
 )
 from services.ingest.domain.sync import plays_from_recently_played
 from services.ingest.domain.token_box import TokenSet
-from services.ingest.spotify_local import (
+from tests.support.spotify_local import (
     FaultPlan,
     LocalSpotifyServer,
     ScriptedPlay,
@@ -361,7 +361,7 @@ def test_the_server_runs_as_a_module_and_stops_on_sigterm(tmp_path: Path) -> Non
         [
             sys.executable,
             "-m",
-            "services.ingest.spotify_local",
+            "tests.support.spotify_local",
             "--port-file",
             str(port_file),
             "--recorded",

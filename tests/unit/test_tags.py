@@ -14,11 +14,11 @@ from fullcircle.moods import (
     mood_from_words,
     mood_vector,
 )
-from fullcircle.tags import (
+from fullcircle.tags import canonical_tag
+from services.enrich.domain.tags import (
     MOODS,
     CleanTag,
     TagKind,
-    canonical_tag,
     classify_tag,
     clean_artist_tags,
     clean_tags,

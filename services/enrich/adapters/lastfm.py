@@ -20,8 +20,8 @@ from xml.dom import minidom
 import httpx2
 import pylast
 
-from fullcircle.tags import CleanTag, clean_artist_tags, clean_tags
 from services.enrich.domain.ratelimit import TokenBucket
+from services.enrich.domain.tags import CleanTag, clean_artist_tags, clean_tags
 
 log = logging.getLogger(__name__)
 

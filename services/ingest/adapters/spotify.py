@@ -63,7 +63,7 @@ class SpotifyEndpoints:
 
     @classmethod
     def local(cls, base_url: str) -> SpotifyEndpoints:
-        """Both services at one base URL, as `services.ingest.spotify_local` serves them."""
+        """Both services at one base URL, as the local Spotify stand-in of the tests serves them."""
         return cls(accounts_url=base_url, api_url=base_url)
 
     @property

@@ -1,6 +1,6 @@
 """A local Spotify Accounts + Web API server that replays recorded response shapes, for tests."""
 
-from services.ingest.spotify_local.server import (
+from tests.support.spotify_local.server import (
     DEFAULT_CLIENT_ID,
     FaultPlan,
     LocalSpotifyServer,

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from fullcircle.eval.common import (
+from services.features.domain import recency
+from tools.lab.common import (
     PairedDifference,
     format_cutoff_table,
     format_metric_table,
@@ -32,7 +33,6 @@ from fullcircle.eval.common import (
     rank_by_score,
     recall_at_k,
 )
-from services.features.domain import recency
 
 PROTOCOL = "relisten"
 TOP_K = 20
@@ -294,7 +294,7 @@ def format_table(result: RelistenResult, per_cutoff: bool = False) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m fullcircle.eval.relisten PATH [--json]`."""
+    """`python -m tools.lab.relisten PATH [--json]`."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("history", type=Path, help="export zip, folder or JSON file")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

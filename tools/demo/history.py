@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fullcircle.demo.catalog import GENRE_CLUSTERS
+from tools.demo.catalog import GENRE_CLUSTERS
 
 EXPORT_FOLDER = "Spotify Extended Streaming History"
 ROWS_PER_EXPORT_FILE = 16_000

@@ -442,5 +442,5 @@ if __name__ == "__main__":
     import sys
 
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m fullcircle.demo.catalog PATH")
+        sys.exit("usage: python -m tools.demo.catalog PATH")
     write_demo_catalog(sys.argv[1])

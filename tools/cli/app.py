@@ -29,8 +29,8 @@ from fullcircle.bus import (
 )
 from fullcircle.client import FullCircleClient
 from fullcircle.db import apply_migrations, migrations_folder
-from fullcircle.stack import SERVICES, LocalStack, StackError, StackState, default_data_dir
 from fullcircle.v1 import common_pb2, gateway_pb2
+from tools.stack.local import SERVICES, LocalStack, StackError, StackState, default_data_dir
 
 app = typer.Typer(
     help="Full-Circle: music discovery from your own listening history.", no_args_is_help=True
@@ -263,8 +263,8 @@ def replay(
     """After Redis lost its data: re-publish from PostgreSQL what starts the pipeline (every
     kept upload, live-synced plays), so the services rebuild what they missed. Safe to repeat."""
     from fullcircle.bus import Bus
-    from fullcircle.replay import replay as replay_from_postgres
     from fullcircle.settings import FullCircleSettings
+    from tools.cli.replay import replay as replay_from_postgres
 
     state = _stack_state(data_dir)
     user_id = _user_id(state, user) if user else None
@@ -713,8 +713,8 @@ def demo(
     settle_s: Annotated[float, typer.Option(help="quiet seconds that end the wait")] = 15.0,
 ) -> None:
     """Start the stack, import the generated demo history, wait for recommendations, print 20."""
-    from fullcircle.demo.catalog import write_demo_catalog
-    from fullcircle.demo.history import generate_demo_history, write_export_zip
+    from tools.demo.catalog import write_demo_catalog
+    from tools.demo.history import generate_demo_history, write_export_zip
 
     data_dir.mkdir(parents=True, exist_ok=True)
     catalog_path = data_dir / "demo_catalog.json"
@@ -771,7 +771,7 @@ def eval_relisten(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Protocol A: which of my artists will I play next month?"""
-    from fullcircle.eval.relisten import format_table, run_relisten
+    from tools.lab.relisten import format_table, run_relisten
 
     result = run_relisten(history)
     print(result.to_json() if as_json else format_table(result))
@@ -784,7 +784,7 @@ def eval_discovery(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Protocol B: which new artists will I like?"""
-    from fullcircle.eval.discovery import main as discovery_main
+    from tools.lab.discovery import main as discovery_main
 
     args = ["--hetrec", str(hetrec)]
     for value in seed or []:

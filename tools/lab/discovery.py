@@ -405,7 +405,7 @@ def format_table(results: Sequence[DiscoveryResult]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m fullcircle.eval.discovery --hetrec DIR [--seed N] [--json]`."""
+    """`python -m tools.lab.discovery --hetrec DIR [--seed N] [--json]`."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--hetrec", type=Path, required=True, help="hetrec2011-lastfm-2k folder")
     parser.add_argument("--seed", type=int, action="append", help="seed (default: 42 43 44)")

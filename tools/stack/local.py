@@ -191,7 +191,7 @@ class LocalStack:
         else:
             path = Path(catalog) if catalog else self.data_dir / "demo_catalog.json"
             if not path.exists():
-                from fullcircle.demo.catalog import write_demo_catalog
+                from tools.demo.catalog import write_demo_catalog
 
                 report("generating the demo catalog")
                 write_demo_catalog(path)

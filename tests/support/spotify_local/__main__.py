@@ -1,6 +1,6 @@
 """Run the local Spotify Accounts + Web API server until SIGTERM or Ctrl-C.
 
-python -m services.ingest.spotify_local [--host H] [--port P] [--port-file F] [--client-id ID]
+python -m tests.support.spotify_local [--host H] [--port P] [--port-file F] [--client-id ID]
     [--listener NAME --recorded RESPONSE.json ...]
 """
 
@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from services.ingest.spotify_local.server import (
+from tests.support.spotify_local.server import (
     DEFAULT_CLIENT_ID,
     DEFAULT_LISTENER,
     LocalSpotifyServer,
@@ -22,12 +22,12 @@ from services.ingest.spotify_local.server import (
     recorded_plays,
 )
 
-logger = logging.getLogger("services.ingest.spotify_local")
+logger = logging.getLogger("tests.support.spotify_local")
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m services.ingest.spotify_local",
+        prog="python -m tests.support.spotify_local",
         description="Serve Spotify's Accounts service and Web API (recently played) locally.",
     )
     parser.add_argument("--host", default="127.0.0.1")

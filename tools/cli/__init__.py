@@ -1,0 +1,1 @@
+"""The `fullcircle` command line: the local stack, imports, recommendations, admin and drills."""

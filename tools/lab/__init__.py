@@ -1,0 +1,1 @@
+"""The evaluation lab: protocols A (relistening) and B (discovery) of EVALUATION.md."""
