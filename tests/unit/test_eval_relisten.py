@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tools.lab.common import ndcg_at_k, paired_difference, rank_by_score, recall_at_k
+from fullcircle.ranking import ndcg_at_k, recall_at_k
+from tools.lab.common import paired_difference, rank_by_score
 from tools.lab.relisten import (
     BASELINES,
     OWN_RANKER,

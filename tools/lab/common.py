@@ -1,5 +1,6 @@
-"""Shared pieces of the evaluation protocols: ranking with deterministic ties, top-k metrics,
-a paired per-cutoff comparison of two methods, and the plain-text result tables.
+"""Shared pieces of the evaluation protocols: ranking with deterministic ties, a paired
+per-cutoff comparison of two methods, and the plain-text result tables (the metrics are the
+kernel's, fullcircle/ranking.py).
 
 The paired comparison exists because protocol means over a handful of cutoffs are noisy: a
 method "beating" another by less than the standard error of their per-cutoff differences has
@@ -16,24 +17,6 @@ import numpy as np
 def rank_by_score(scores: np.ndarray, tie_order: np.ndarray) -> np.ndarray:
     """Positions into `scores`, best first; equal scores go by ascending `tie_order`."""
     return np.lexsort((tie_order, -np.asarray(scores, dtype=np.float64)))
-
-
-def ndcg_at_k(hits: np.ndarray, n_relevant: int, k: int) -> float:
-    """Binary NDCG@k of a ranking whose top positions are flagged in `hits` (best first)."""
-    if n_relevant <= 0:
-        raise ValueError("NDCG is undefined without relevant items")
-    top = np.asarray(hits[:k], dtype=np.float64)
-    discounts = 1.0 / np.log2(np.arange(2, k + 2, dtype=np.float64))
-    dcg = float(top @ discounts[: top.size])
-    ideal = float(discounts[: min(k, n_relevant)].sum())
-    return dcg / ideal
-
-
-def recall_at_k(hits: np.ndarray, n_relevant: int, k: int) -> float:
-    """Recall@k: relevant items in the top k over all relevant items."""
-    if n_relevant <= 0:
-        raise ValueError("recall is undefined without relevant items")
-    return float(np.count_nonzero(hits[:k])) / n_relevant
 
 
 def format_metric_table(

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from fullcircle.ranking import ndcg_at_k, recall_at_k
 from services.model.domain.scoring import (
     ArtistSpace,
     HybridWeights,
@@ -190,9 +191,10 @@ def ndcg_recall(
 ) -> tuple[float, float]:
     """Binary NDCG@cutoff (ideal over min(cutoff, held-out) hits) and Recall@cutoff."""
     hits = np.isin(ranked[:cutoff], heldout)
-    discounts = 1.0 / np.log2(np.arange(2, cutoff + 2))
-    ideal = discounts[: min(cutoff, len(heldout))].sum()
-    return float(discounts[: len(hits)][hits].sum() / ideal), float(hits.sum() / len(heldout))
+    return (
+        ndcg_at_k(hits, len(heldout), cutoff),
+        recall_at_k(hits, len(heldout), cutoff),
+    )
 
 
 def evaluate_scorer(scorer: ListenerScorer, split: DiscoverySplit) -> MethodMetrics:

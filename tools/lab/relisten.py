@@ -12,26 +12,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from fullcircle.ranking import ndcg_at_k, recall_at_k
 from services.features.domain import recency
+from services.features.settings import FeaturesSettings
+from services.ingest.domain.exports import read_export_path
+from services.ingest.domain.history_rows import UNKNOWN_ARTIST
 from tools.lab.common import (
     PairedDifference,
     format_cutoff_table,
     format_metric_table,
-    ndcg_at_k,
     paired_difference,
     rank_by_score,
-    recall_at_k,
 )
 
 PROTOCOL = "relisten"
@@ -39,7 +38,8 @@ TOP_K = 20
 MAX_CUTOFFS = 12
 WINDOW_SECONDS = 30 * 86_400
 MIN_RELISTENS = 3
-LISTEN_MIN_MS = 30_000
+# Protocol A's listen is features' listen: the threshold has one home, features' setting.
+LISTEN_MIN_MS = FeaturesSettings.model_fields["min_listen_ms"].default
 METRICS = (f"ndcg@{TOP_K}", f"recall@{TOP_K}")
 OWN_RANKER = "fullcircle"
 
@@ -62,8 +62,6 @@ def _own_ranker(ts: np.ndarray, artist_idx: np.ndarray, n_artists: int, at: floa
 
 METHODS: dict[str, ArtistScorer] = {**BASELINES, OWN_RANKER: _own_ranker}
 
-_ACCOUNT_MUSIC_FILE = re.compile(r"StreamingHistory(_music_)?\d+\.json$")
-
 
 @dataclass
 class RelistenResult:
@@ -76,7 +74,6 @@ class RelistenResult:
     cutoffs: list[str]
     methods: dict[str, dict[str, float]]
     protocol: str = PROTOCOL
-    loader: str = field(default="", compare=False)
     per_cutoff: dict[str, list[float]] = field(default_factory=dict, compare=False)
 
     @property
@@ -102,69 +99,9 @@ class RelistenResult:
         )
 
 
-def _json_documents(path: Path) -> Iterator[tuple[str, Any]]:
-    """(file name, parsed JSON) of every .json file in a zip, a folder or the file itself."""
-    if path.is_dir():
-        for file in sorted(path.rglob("*.json")):
-            yield file.name, json.loads(file.read_text(encoding="utf-8"))
-    elif zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            for name in sorted(archive.namelist()):
-                if name.endswith(".json"):
-                    yield Path(name).name, json.loads(archive.read(name))
-    else:
-        yield path.name, json.loads(path.read_text(encoding="utf-8"))
-
-
-def _parse_ts(text: str) -> int:
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
-
-
-def _parse_end_time(text: str) -> int:
-    return int(datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=UTC).timestamp())
-
-
-def _read_listens_from_json(path: Path) -> list[tuple[int, str]]:
-    """Protocol A's listens straight from the export's JSON (used without the ingest parser)."""
-    longest: dict[tuple[Any, ...], tuple[int, int, str | None]] = {}
-    for file_name, rows in _json_documents(path):
-        if not isinstance(rows, list):
-            continue
-        account_music = bool(_ACCOUNT_MUSIC_FILE.search(file_name))
-        for row in rows:
-            if not isinstance(row, dict):
-                continue
-            if row.get("spotify_track_uri") and "ts" in row:
-                key: tuple[Any, ...] = (row["ts"], row["spotify_track_uri"])
-                play = (
-                    row.get("ms_played") or 0,
-                    _parse_ts(row["ts"]),
-                    row.get("master_metadata_album_artist_name"),
-                )
-            elif account_music and "endTime" in row:
-                key = (row["endTime"], row.get("artistName"), row.get("trackName"))
-                play = (
-                    row.get("msPlayed") or 0,
-                    _parse_end_time(row["endTime"]),
-                    row.get("artistName"),
-                )
-            else:
-                continue
-            if key not in longest or play[0] > longest[key][0]:
-                longest[key] = play
-    return [
-        (ended, artist)
-        for ms, ended, artist in longest.values()
-        if ms >= LISTEN_MIN_MS and artist is not None
-    ]
-
-
-def _read_listens_with_ingest(path: Path) -> list[tuple[int, str]] | None:
-    try:
-        from services.ingest.domain.exports import read_export_path
-        from services.ingest.domain.history_rows import UNKNOWN_ARTIST
-    except ImportError:
-        return None
+def _read_listens(path: Path) -> list[tuple[int, str]]:
+    """Protocol A's listens through the ingest service's export parser (the one Spotify export
+    reader): every format it recognises, one play per key with the longest row kept."""
     listens: list[tuple[int, str]] = []
     for play in read_export_path(path).plays:
         # Ingest stores Spotify's "Unknown Artist" placeholder as None; protocol A compares
@@ -178,28 +115,14 @@ def _read_listens_with_ingest(path: Path) -> list[tuple[int, str]] | None:
 
 
 def load_listens(path: str | Path) -> tuple[np.ndarray, list[str]]:
-    """Listens (plays of >= 30 s) of a history: end times in Unix seconds and artist names.
-
-    Uses the ingest service's export parser when it is installed, else reads the JSON here.
-    """
+    """Listens (plays of >= 30 s) of a history: end times in Unix seconds and artist names."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no listening history at {path}: pass an export zip or folder")
-    listens = _read_listens_with_ingest(path)
-    if listens is None:
-        listens = _read_listens_from_json(path)
+    listens = _read_listens(path)
     listens.sort()
     ts = np.array([ended for ended, _ in listens], dtype=np.int64)
     return ts, [artist for _, artist in listens]
-
-
-def listens_loader_name() -> str:
-    """Which loader `load_listens` uses in this installation."""
-    try:
-        from services.ingest.domain.exports import read_export_path  # noqa: F401
-    except ImportError:
-        return "relisten JSON loader"
-    return "services.ingest.domain.exports.read_export_path"
 
 
 def _month_start(year: int, month: int) -> int:
@@ -266,7 +189,6 @@ def run_relisten(path: str | Path) -> RelistenResult:
         _dataset_name(path),
         used,
         methods,
-        loader=listens_loader_name(),
         per_cutoff=per_cutoff,
     )
 
