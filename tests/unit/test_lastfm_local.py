@@ -354,8 +354,46 @@ def test_stats_count_concurrent_calls(hetrec_server: LocalLastfmServer) -> None:
         stats = json.loads(response.read())
     assert stats["total_calls"] == 50
     assert stats["calls_per_method"] == {"artist.getinfo": 30, "artist.getsimilar": 20}
+    assert stats["repeated_calls"] == 48
+    assert stats["repeated_examples"][0] == ["artist.getinfo", "cher", "", "", 29]
     admin_post(hetrec_server, "/_reset", {})
     assert hetrec_server.stats()["total_calls"] == 0
+
+
+def test_repeats_are_counted_per_method_and_name_not_per_spelling_case(
+    hetrec_server: LocalLastfmServer,
+) -> None:
+    hetrec_server.reset()
+    for query in (
+        "method=artist.getTopTags&artist=Cher&api_key=k",
+        "method=artist.getTopTags&artist=CHER&api_key=k",
+        "method=artist.getSimilar&artist=Cher&api_key=k",
+        "method=track.getTopTags&artist=Cher&track=Believe&api_key=k",
+        "method=track.getTopTags&artist=Cher&track=Strong%20Enough&api_key=k",
+    ):
+        api_get(hetrec_server, query)
+    stats = hetrec_server.stats()
+    assert stats["repeated_calls"] == 1
+    assert stats["repeated_examples"] == [["artist.gettoptags", "cher", "", "", 1]]
+
+
+def test_max_rate_answers_error_29_beyond_the_rate_in_any_second(
+    hetrec_server: LocalLastfmServer,
+) -> None:
+    """Last.fm's own limit, for runs at the real rate: the 6th call within a second is 29,
+    and a refused call is neither answered nor counted as a repeat."""
+    hetrec_server.reset()
+    admin_post(hetrec_server, "/_faults", {"max_rate": 5})
+    statuses = [api_get(hetrec_server, "method=artist.getInfo&artist=Cher&api_key=k")[0]]
+    statuses += [
+        api_get(hetrec_server, f"method=artist.getTopTags&artist=A{i}&api_key=k")[0]
+        for i in range(6)
+    ]
+    stats = hetrec_server.stats()
+    hetrec_server.reset()
+    assert statuses.count(200) + statuses.count(400) == 5, statuses
+    assert stats["faults_served"] == {"29": 2}
+    assert stats["repeated_calls"] == 0
 
 
 def test_catalog_json_round_trip(demo_catalog_document: dict, tmp_path: Path) -> None:

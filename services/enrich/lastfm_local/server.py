@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
@@ -82,7 +82,9 @@ class LastfmReply:
 
 @dataclass(slots=True)
 class FaultPlan:
-    """Faults the server injects: a delay before every call, and the next N calls failing.
+    """Faults the server injects: a delay before every call, the next N calls failing, and
+    Last.fm's own rate limit (error 29 for a call beyond ``max_rate`` in the trailing second;
+    0 = no limit).
 
     ``fail_with`` is a Last.fm error code (29 rate limit, 8 operation failed) or 500 for a
     bare HTTP 500.
@@ -91,13 +93,14 @@ class FaultPlan:
     delay_s: float = 0.0
     fail_next: int = 0
     fail_with: int = ERROR_RATE_LIMIT
+    max_rate: float = 0.0
 
     def __post_init__(self) -> None:
         if self.fail_with not in FAULT_KINDS:
             msg = f"fail_with must be one of {FAULT_KINDS}, got {self.fail_with}"
             raise ValueError(msg)
-        if self.delay_s < 0 or self.fail_next < 0:
-            msg = "delay_s and fail_next must not be negative"
+        if self.delay_s < 0 or self.fail_next < 0 or self.max_rate < 0:
+            msg = "delay_s, fail_next and max_rate must not be negative"
             raise ValueError(msg)
 
 
@@ -492,6 +495,8 @@ class LocalLastfmServer:
         self._lock = threading.Lock()
         self._calls_per_method: Counter[str] = Counter()
         self._faults_served: Counter[str] = Counter()
+        self._requests: Counter[tuple[str, ...]] = Counter()
+        self._recent: deque[float] = deque()
         self._total_calls = 0
         self._http = ThreadingHTTPServer((host, port), _handler_class(self))
         self._http.daemon_threads = True
@@ -543,12 +548,19 @@ class LocalLastfmServer:
         self.stop()
 
     def stats(self) -> dict[str, Any]:
-        """Calls answered since the last reset: total, per method, faults injected."""
+        """Calls since the last reset: total, per method, faults injected, and repeats (a
+        request for the same method and names as an earlier one that was answered)."""
         with self._lock:
+            repeats = {key: count - 1 for key, count in self._requests.items() if count > 1}
             return {
                 "total_calls": self._total_calls,
                 "calls_per_method": dict(self._calls_per_method),
                 "faults_served": dict(self._faults_served),
+                "repeated_calls": sum(repeats.values()),
+                "repeated_examples": [
+                    [*key, count]
+                    for key, count in sorted(repeats.items(), key=lambda kv: -kv[1])[:20]
+                ],
             }
 
     def reset(self) -> None:
@@ -557,6 +569,8 @@ class LocalLastfmServer:
             self._total_calls = 0
             self._calls_per_method.clear()
             self._faults_served.clear()
+            self._requests.clear()
+            self._recent.clear()
             self.faults = FaultPlan()
 
     def set_faults(self, faults: FaultPlan) -> None:
@@ -564,15 +578,29 @@ class LocalLastfmServer:
         with self._lock:
             self.faults = faults
 
-    def _record_call(self, method: str) -> tuple[float, int | None]:
-        """Count one API call; returns the delay to apply and the fault to answer, if any."""
+    def _record_call(
+        self, method: str, names: tuple[str, ...] = ()
+    ) -> tuple[float, int | None]:
+        """Count one API call (`names`: its artist, track or tag, for the repeat count);
+        returns the delay to apply and the fault to answer, if any."""
         with self._lock:
+            now = time.monotonic()
             self._total_calls += 1
             self._calls_per_method[method] += 1
             fault = None
             if self.faults.fail_next > 0:
                 self.faults.fail_next -= 1
                 fault = self.faults.fail_with
+            elif self.faults.max_rate > 0:
+                while self._recent and self._recent[0] <= now - 1.0:
+                    self._recent.popleft()
+                if len(self._recent) >= self.faults.max_rate:
+                    fault = ERROR_RATE_LIMIT
+                else:
+                    self._recent.append(now)
+            if fault is None:
+                self._requests[(method, *names)] += 1
+            else:
                 self._faults_served[str(fault)] += 1
             return self.faults.delay_s, fault
 
@@ -621,7 +649,10 @@ def _handler_class(server: LocalLastfmServer) -> type[BaseHTTPRequestHandler]:
         def _answer_api(self, params: dict[str, str]) -> None:
             as_json = params.get("format", "").lower() == "json"
             method = params.get("method", "")
-            delay_s, fault = server._record_call(method.lower())
+            names = tuple(
+                params.get(name, "").strip().casefold() for name in ("artist", "track", "tag")
+            )
+            delay_s, fault = server._record_call(method.lower(), names)
             if delay_s:
                 time.sleep(delay_s)
             try:
