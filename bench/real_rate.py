@@ -82,7 +82,7 @@ class Watch:
 
     first_set_s: float | None = None
     last_set_s: float | None = None
-    sets: int = 0
+    sets: int = 0  # sets with at least one recommendation
     redelivered: set[tuple[str, str, str]] = field(default_factory=set)
     max_deliveries: int = 1
 
@@ -95,7 +95,8 @@ async def _watch(state: StackState, user_id: uuid.UUID, started: float, watch: W
             reply = await redis.xread({RECOMMENDATIONS_UPDATED: last_id}, block=1_000, count=50)
             for entry_id, fields in reply[0][1] if reply else ():
                 last_id = entry_id
-                if decode_entry(fields, RecommendationsUpdated).user_id != user_id:
+                event = decode_entry(fields, RecommendationsUpdated)
+                if event.user_id != user_id or event.items == 0:
                     continue
                 now = time.perf_counter() - started
                 watch.first_set_s = watch.first_set_s or now
@@ -156,7 +157,7 @@ async def run(state: StackState, export: Path, rate: float, timeout_s: float) ->
         f" most deliveries of one message {watch.max_deliveries})"
     )
     print(f"dead letters:                {sum(bus.dead_letters.values())} (target 0)")
-    print(f"recommendation sets:         {watch.sets}")
+    print(f"recommendation sets:         {watch.sets} (not counting empty ones)")
     first = watch.first_set_s
     print(
         f"first set after upload:      {first:.1f} s (target < 60 s)"
