@@ -14,6 +14,7 @@ BENCHES = (
     "model_train",
     "crash_all",
     "soak",
+    "training_view",
 )
 
 
