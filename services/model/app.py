@@ -198,9 +198,7 @@ class Retrainer:
         )
         if isinstance(cutoff, str):
             return cutoff
-        past = await learning_store.load_as_of(
-            self.pool, self.tastes, user_id, cutoff, self.limits
-        )
+        past = await learning_store.load_as_of(self.pool, self.tastes, user_id, cutoff, self.limits)
         positives = positives_after(first_listens, cutoff) - past.played
         if len(positives) < self.settings.min_holdout_positives:
             return f"{len(positives)} artists newly played after {cutoff.isoformat()}"
