@@ -15,6 +15,7 @@ BENCHES = (
     "crash_all",
     "soak",
     "real_rate",
+    "training_view",
 )
 
 

@@ -41,6 +41,6 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         return exc.code, str(exc)
     if isinstance(exc, grpc.aio.AioRpcError):
         if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-            return grpc.StatusCode.UNAVAILABLE, "the recommender is not reachable; try again soon"
+            return grpc.StatusCode.UNAVAILABLE, "a service behind it is not reachable; try again"
         return exc.code(), exc.details() or "upstream error"
     return grpc.StatusCode.INTERNAL, "internal error; it has been logged"

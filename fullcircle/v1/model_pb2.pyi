@@ -50,9 +50,3 @@ class ModelRecommendationsRequest(_message.Message):
     set_id: str
     prompt: str
     def __init__(self, user_id: _Optional[str] = ..., limit: _Optional[int] = ..., mode: _Optional[_Union[_common_pb2.RecommendationMode, str]] = ..., set_id: _Optional[str] = ..., prompt: _Optional[str] = ...) -> None: ...
-
-class ModelTasteProfileRequest(_message.Message):
-    __slots__ = ("user_id",)
-    USER_ID_FIELD_NUMBER: _ClassVar[int]
-    user_id: str
-    def __init__(self, user_id: _Optional[str] = ...) -> None: ...

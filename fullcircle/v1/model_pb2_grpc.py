@@ -40,11 +40,6 @@ class RecommenderStub:
                 request_serializer=fullcircle_dot_v1_dot_model__pb2.ModelRecommendationsRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_common__pb2.RecommendationSet.FromString,
                 _registered_method=True)
-        self.GetTasteProfile = channel.unary_unary(
-                '/fullcircle.v1.Recommender/GetTasteProfile',
-                request_serializer=fullcircle_dot_v1_dot_model__pb2.ModelTasteProfileRequest.SerializeToString,
-                response_deserializer=fullcircle_dot_v1_dot_common__pb2.TasteProfile.FromString,
-                _registered_method=True)
         self.ExplainRecommendation = channel.unary_unary(
                 '/fullcircle.v1.Recommender/ExplainRecommendation',
                 request_serializer=fullcircle_dot_v1_dot_model__pb2.ModelExplainRequest.SerializeToString,
@@ -66,12 +61,6 @@ class RecommenderServicer:
     """Missing associated documentation comment in .proto file."""
 
     def GetRecommendations(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def GetTasteProfile(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -102,11 +91,6 @@ def add_RecommenderServicer_to_server(servicer, server):
                     servicer.GetRecommendations,
                     request_deserializer=fullcircle_dot_v1_dot_model__pb2.ModelRecommendationsRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_common__pb2.RecommendationSet.SerializeToString,
-            ),
-            'GetTasteProfile': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetTasteProfile,
-                    request_deserializer=fullcircle_dot_v1_dot_model__pb2.ModelTasteProfileRequest.FromString,
-                    response_serializer=fullcircle_dot_v1_dot_common__pb2.TasteProfile.SerializeToString,
             ),
             'ExplainRecommendation': grpc.unary_unary_rpc_method_handler(
                     servicer.ExplainRecommendation,
@@ -151,33 +135,6 @@ class Recommender:
             '/fullcircle.v1.Recommender/GetRecommendations',
             fullcircle_dot_v1_dot_model__pb2.ModelRecommendationsRequest.SerializeToString,
             fullcircle_dot_v1_dot_common__pb2.RecommendationSet.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def GetTasteProfile(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/fullcircle.v1.Recommender/GetTasteProfile',
-            fullcircle_dot_v1_dot_model__pb2.ModelTasteProfileRequest.SerializeToString,
-            fullcircle_dot_v1_dot_common__pb2.TasteProfile.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,4 +1,5 @@
-"""Features' entry layer: new plays or new tags -> a recomputed taste profile -> profiles.updated.
+"""Features' entry layer: new plays or new tags -> a recomputed taste profile -> profiles.updated;
+and the Tastes gRPC server (taste profiles, training views).
 
 Bursts coalesce: a recompute reads everything stored when it starts, so an event that occurred
 before the last recompute started is already reflected and is skipped."""
@@ -7,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
 from fullcircle.events import ArtistsEnriched, PlaysIngested, ProfilesUpdated
 from fullcircle.service import ServiceRuntime
+from fullcircle.v1 import features_pb2, features_pb2_grpc
 from services.features.adapters import store
-from services.features.domain.details import clusters_changed, taste_details
-from services.features.domain.taste import artist_stats, tag_profile
+from services.features.domain.details import clusters_changed
+from services.features.domain.listener import listener_as_of
+from services.features.servicer import TastesServicer
 from services.features.settings import FeaturesSettings
 
 log = logging.getLogger(__name__)
@@ -24,10 +28,16 @@ TOP_TAGS_IN_EVENT = 20
 
 
 class ProfileBuilder:
-    def __init__(self, runtime: ServiceRuntime, settings: FeaturesSettings) -> None:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        settings: FeaturesSettings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.pool = runtime.pool
         self.bus = runtime.bus
         self.settings = settings
+        self.clock = clock
 
     async def on_plays_ingested(self, event: PlaysIngested) -> None:
         await self.refresh(event.user_id, event.occurred_at, "plays")
@@ -40,26 +50,20 @@ class ProfileBuilder:
         last = await store.profile_computed_at(self.pool, user_id)
         if last is not None and last >= occurred_at:
             return
-        computed_at = datetime.now(UTC)
+        computed_at = self.clock()
         plays, platforms = await store.load_plays(self.pool, user_id)
-        stats = artist_stats(
+        artist_tags = await store.load_artist_tags(self.pool, sorted(set(plays.artist)))
+        # The same function the model's training views come from (servicer.py), as of now.
+        listener = await asyncio.to_thread(
+            listener_as_of,
             plays,
-            computed_at.timestamp(),
-            self.settings.half_life_days,
-            self.settings.min_listen_ms,
+            computed_at,
+            artist_tags,
+            self.settings.listen_rules(),
+            platforms=platforms,
         )
-        artist_tags = await store.load_artist_tags(self.pool, [s.artist for s in stats])
-        tags = tag_profile({s.artist: s.endorsement for s in stats}, artist_tags)
-        # Tastes are read as of the listener's latest play: an export arrives weeks or years
-        # after its last stream, and its "recent" months are the last ones it holds.
-        latest = (
-            datetime.fromtimestamp(float(plays.ended_at_s.max()), UTC)
-            if len(plays.artist)
-            else computed_at
-        )
-        details = await asyncio.to_thread(
-            taste_details, plays, platforms, min(latest, computed_at), artist_tags
-        )
+        stats, tags, details = listener.stats, listener.tags, listener.details
+        assert details is not None  # asked for with the platforms
         previous_clusters = await store.load_clusters(self.pool, user_id)
         await store.save_details(self.pool, user_id, details, computed_at)
         changed = [reason]
@@ -89,6 +93,12 @@ class ProfileBuilder:
 
 
 async def setup(runtime: ServiceRuntime) -> None:
-    builder = ProfileBuilder(runtime, FeaturesSettings())
+    settings = FeaturesSettings()
+    builder = ProfileBuilder(runtime, settings)
     runtime.bus.consume(PlaysIngested, builder.on_plays_ingested)
     runtime.bus.consume(ArtistsEnriched, builder.on_artists_enriched)
+    runtime.grpc.add(
+        features_pb2_grpc.add_TastesServicer_to_server,
+        TastesServicer(runtime.pool, settings.listen_rules()),
+        features_pb2.DESCRIPTOR.services_by_name["Tastes"].full_name,
+    )

@@ -5,9 +5,14 @@ from __future__ import annotations
 from pydantic import Field
 
 from fullcircle.settings import FullCircleSettings
+from services.features.domain.listener import ListenRules
+from services.features.domain.taste import DEFAULT_HALF_LIFE_DAYS, MIN_LISTEN_MS
 
 
 class FeaturesSettings(FullCircleSettings):
     grpc_port: int = 50055
-    half_life_days: float = Field(default=90.0, gt=0)
-    min_listen_ms: int = Field(default=30_000, ge=0)
+    half_life_days: float = Field(default=DEFAULT_HALF_LIFE_DAYS, gt=0)
+    min_listen_ms: int = Field(default=MIN_LISTEN_MS, ge=0)
+
+    def listen_rules(self) -> ListenRules:
+        return ListenRules(self.min_listen_ms, self.half_life_days)

@@ -1,4 +1,5 @@
-"""Gateway's composition: the FullCircle servicer, its model client and the fan-out reader."""
+"""Gateway's composition: the FullCircle servicer, its model, ingest and features clients and
+the fan-out reader."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import grpc
 
 from fullcircle.grpc_server import check_health
 from fullcircle.service import ServiceRuntime
-from fullcircle.v1 import gateway_pb2, gateway_pb2_grpc, ingest_pb2_grpc, model_pb2_grpc
+from fullcircle.v1 import (
+    features_pb2_grpc,
+    gateway_pb2,
+    gateway_pb2_grpc,
+    ingest_pb2_grpc,
+    model_pb2_grpc,
+)
 from services.gateway.adapters.cache import RecommendationCache
 from services.gateway.adapters.streams import RecommendationFanout
 from services.gateway.auth import AuthInterceptor
@@ -20,9 +27,13 @@ async def setup(runtime: ServiceRuntime) -> None:
     model = model_pb2_grpc.RecommenderStub(channel)
     ingest_channel = grpc.aio.insecure_channel(settings.ingest_address)
     links = ingest_pb2_grpc.SpotifyLinksStub(ingest_channel)
+    features_channel = grpc.aio.insecure_channel(settings.features_address)
+    tastes = features_pb2_grpc.TastesStub(features_channel)
     cache = RecommendationCache(runtime.bus, settings.cache_ttl_s)
     fanout = RecommendationFanout(runtime.bus, settings.subscriber_queue, cache.invalidate)
-    servicer = FullCircleServicer(settings, runtime.pool, runtime.bus, model, fanout, cache, links)
+    servicer = FullCircleServicer(
+        settings, runtime.pool, runtime.bus, model, fanout, cache, links, tastes
+    )
     runtime.grpc.interceptors.append(
         AuthInterceptor(
             runtime.pool, settings.key_rate_limit, settings.key_burst, settings.key_cache_s
@@ -36,4 +47,5 @@ async def setup(runtime: ServiceRuntime) -> None:
     runtime.background(lambda: fanout.run(runtime.stopping))
     runtime.on_stop(channel.close)
     runtime.on_stop(ingest_channel.close)
+    runtime.on_stop(features_channel.close)
     runtime.health_check("model", lambda: check_health(settings.model_address, 2.0))

@@ -1,5 +1,6 @@
 """The public FullCircle gRPC API: authenticates the caller, scopes every call to them, and
-delegates to ingest (through the bus) and the model (through its internal gRPC API)."""
+delegates to ingest (through the bus and SpotifyLinks), the model (Recommender) and features
+(Tastes, for the taste profile) through their internal gRPC APIs."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from fullcircle.events import (
 from fullcircle.grpc_server import rpc_errors
 from fullcircle.v1 import (
     common_pb2,
+    features_pb2,
+    features_pb2_grpc,
     gateway_pb2,
     gateway_pb2_grpc,
     ingest_pb2,
@@ -61,6 +64,7 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         fanout: RecommendationFanout,
         cache: RecommendationCache,
         links: ingest_pb2_grpc.SpotifyLinksStub,
+        tastes: features_pb2_grpc.TastesStub,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -69,6 +73,7 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         self.fanout = fanout
         self.cache = cache
         self.links = links
+        self.tastes = tastes
         self._sets: OrderedDict[tuple[UUID, str, str], asyncio.Future[Any]] = OrderedDict()
         self._inflight: dict[tuple[UUID, str], asyncio.Future[Any]] = {}
 
@@ -359,8 +364,8 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         self, request: gateway_pb2.GetTasteProfileRequest, context: grpc.aio.ServicerContext
     ) -> common_pb2.TasteProfile:
         user_id = current_user()
-        reply: common_pb2.TasteProfile = await self.model.GetTasteProfile(
-            model_pb2.ModelTasteProfileRequest(user_id=str(user_id)),
+        reply: common_pb2.TasteProfile = await self.tastes.GetTasteProfile(
+            features_pb2.TasteProfileRequest(user_id=str(user_id)),
             timeout=self._deadline(context),
         )
         return reply

@@ -11,7 +11,8 @@ class GatewaySettings(FullCircleSettings):
     grpc_port: int = 50051
     model_address: str = "127.0.0.1:50052"
     ingest_address: str = "127.0.0.1:50053"
-    model_deadline_s: float = Field(default=5.0, gt=0, description="cap on a call to the model")
+    features_address: str = "127.0.0.1:50055"
+    model_deadline_s: float = Field(default=5.0, gt=0, description="cap on a call to a service")
     max_upload_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     subscriber_queue: int = Field(default=64, ge=1, description="events buffered per subscriber")
     key_rate_limit: float = Field(default=50.0, gt=0, description="calls a second per API key")

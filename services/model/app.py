@@ -29,6 +29,7 @@ from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import model_pb2, model_pb2_grpc
 from services.model.adapters import learning_store, store
 from services.model.adapters.learning_store import CandidatePool, PoolLimits, StoredModel
+from services.model.adapters.tastes import TastesClient
 from services.model.domain.balance import balance_by_taste, taste_for
 from services.model.domain.composite import composite_scores
 from services.model.domain.explanation import explain
@@ -72,6 +73,7 @@ class Retrainer:
             settings.co_listening_candidates,
         )
         self._locks: dict[UUID, asyncio.Lock] = {}
+        self.tastes = TastesClient(settings.features_address, settings.features_deadline_s)
 
     async def on_profile_updated(self, event: ProfilesUpdated) -> None:
         if self.settings.scorer == "hybrid":
@@ -196,7 +198,7 @@ class Retrainer:
         )
         if isinstance(cutoff, str):
             return cutoff
-        past = await learning_store.load_as_of(self.pool, user_id, cutoff, self.limits)
+        past = await learning_store.load_as_of(self.pool, self.tastes, user_id, cutoff, self.limits)
         positives = positives_after(first_listens, cutoff) - past.played
         if len(positives) < self.settings.min_holdout_positives:
             return f"{len(positives)} artists newly played after {cutoff.isoformat()}"
@@ -359,6 +361,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     retrainer = Retrainer(runtime, settings)
     runtime.bus.consume(ProfilesUpdated, retrainer.on_profile_updated)
     runtime.bus.consume(FeedbackSubmitted, retrainer.on_feedback)
+    runtime.on_stop(retrainer.tastes.close)
     runtime.grpc.add(
         model_pb2_grpc.add_RecommenderServicer_to_server,
         RecommenderServicer(runtime.pool),

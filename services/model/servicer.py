@@ -1,11 +1,10 @@
-"""The internal Recommender gRPC API: stored recommendation sets, rediscovery, taste profile;
-every recommended artist comes with tracks to play."""
+"""The internal Recommender gRPC API: stored recommendation sets, rediscovery, explanations,
+feedback and playlists; every recommended artist comes with tracks to play."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 import grpc
@@ -180,74 +179,6 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
         return common_pb2.RecommendationSet(
             model_version="rediscovery-1", created_at=now.isoformat(), items=items
         )
-
-    @rpc_errors
-    async def GetTasteProfile(
-        self, request: model_pb2.ModelTasteProfileRequest, context: grpc.aio.ServicerContext
-    ) -> common_pb2.TasteProfile:
-        user_id = _uuid(request.user_id, "user_id")
-        summary = await store.load_profile_summary(self.pool, user_id)
-        if summary is None:
-            raise NotFound("no taste profile yet: import a listening history first")
-        return common_pb2.TasteProfile(
-            plays=summary.plays,
-            listens=summary.listens,
-            artists=summary.artists,
-            top_artists=[
-                common_pb2.ArtistWeight(artist=a, weight=w, listens=n)
-                for a, w, n in summary.top_artists
-            ],
-            top_tags=[common_pb2.TagWeight(tag=t, weight=w) for t, w in summary.top_tags],
-            computed_at=summary.computed_at.isoformat(),
-            half_life_days=summary.half_life_days,
-            clusters=[
-                common_pb2.TasteCluster(
-                    cluster_id=c["cluster_id"],
-                    name=c["name"],
-                    artists=c["artists"],
-                    size=c["size"],
-                    all_time_share=c["all_time_share"],
-                    recent_share=c["recent_share"],
-                    trend=c["trend"],
-                    top_tags=[common_pb2.TagWeight(tag=t, weight=w) for t, w in c["top_tags"]],
-                )
-                for c in summary.details.get("clusters", [])
-            ],
-            contexts=[
-                common_pb2.ContextProfile(
-                    kind=c["kind"],
-                    context=c["context"],
-                    listens=c["listens"],
-                    cluster_shares={int(k): v for k, v in c["cluster_shares"].items()},
-                    top_artists=c["top_artists"],
-                    **_context_mood(c.get("mood")),
-                )
-                for c in summary.details.get("contexts", [])
-            ],
-            evolution=[
-                common_pb2.MonthlyTaste(
-                    month=m["month"],
-                    listens=m["listens"],
-                    cluster_shares={int(k): v for k, v in m["cluster_shares"].items()},
-                    top_artists=m["top_artists"],
-                )
-                for m in summary.details.get("evolution", [])
-            ],
-        )
-
-
-def _context_mood(mood: dict[str, Any] | None) -> dict[str, Any]:
-    """ContextProfile's mood fields from the stored context (none before tags are known)."""
-    if not mood:
-        return {}
-    return {
-        "mood_coverage": mood["coverage"],
-        "energy": mood["energy"],
-        "valence": mood["valence"],
-        "acoustic": mood["acoustic"],
-        "energy_shares": mood["energy_shares"],
-        "valence_shares": mood["valence_shares"],
-    }
 
 
 def _playlist(prompt: str, read: PlaylistPrompt, items: list[PlaylistItem]) -> common_pb2.Playlist:

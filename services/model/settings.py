@@ -11,6 +11,12 @@ from fullcircle.settings import FullCircleSettings
 
 class ModelSettings(FullCircleSettings):
     grpc_port: int = 50052
+    features_address: str = Field(
+        default="127.0.0.1:50055", description="features' Tastes API (training views)"
+    )
+    features_deadline_s: float = Field(
+        default=10.0, gt=0, description="cap on a training view call to features"
+    )
     set_size: int = Field(default=100, ge=1, description="recommendations stored per set")
     seed_artists: int = Field(default=300, ge=1, description="top artists whose similars count")
     candidate_tags: int = Field(default=5, ge=0, description="top tags whose top artists count")

@@ -3,14 +3,19 @@ and a real Redis db flushed before each test."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
 from fullcircle.db import apply_migrations, open_pool
+from fullcircle.grpc_server import GrpcServer
 from fullcircle.settings import FullCircleSettings
+from fullcircle.v1 import features_pb2, features_pb2_grpc
+from services.features.domain.listener import ListenRules
+from services.features.servicer import TastesServicer
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("gateway", "ingest", "enrich", "features", "model")
@@ -50,3 +55,26 @@ def settings(migrated_database: str, redis_url: str) -> FullCircleSettings:
         bus_claim_idle_ms=200,
         bus_max_deliveries=3,
     )
+
+
+@pytest.fixture
+async def tastes_server(pool: Any) -> AsyncIterator[Callable[[ListenRules], Awaitable[str]]]:
+    """Starts features' Tastes gRPC server (on a free port, over the test database) with the
+    given listen rules; returns its address. Every server started is stopped afterwards."""
+    servers: list[GrpcServer] = []
+
+    async def start(rules: ListenRules) -> str:
+        server = GrpcServer("127.0.0.1", 0)
+        server.add(
+            features_pb2_grpc.add_TastesServicer_to_server,
+            TastesServicer(pool, rules),
+            features_pb2.DESCRIPTOR.services_by_name["Tastes"].full_name,
+        )
+        await server.start()
+        await server.set_serving(True)
+        servers.append(server)
+        return server.address
+
+    yield start
+    for server in servers:
+        await server.stop(0)

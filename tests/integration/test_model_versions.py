@@ -24,6 +24,7 @@ from fullcircle.bus import Bus
 from fullcircle.events import RECOMMENDATIONS_UPDATED, ProfilesUpdated
 from fullcircle.settings import FullCircleSettings
 from services.features.adapters import store as features_store
+from services.features.domain.listener import ListenRules
 from services.features.domain.taste import PlayColumns, artist_stats, tag_profile
 from services.model.adapters import learning_store
 from services.model.app import Retrainer
@@ -124,10 +125,11 @@ async def seed_listener(pool: Any, user_id: uuid.UUID) -> int:
     )
 
 
-def model_settings(settings: FullCircleSettings) -> ModelSettings:
+def model_settings(settings: FullCircleSettings, features_address: str) -> ModelSettings:
     return ModelSettings(
         database_url=settings.database_url,
         redis_url=settings.redis_url,
+        features_address=features_address,
         retrain_debounce_seconds=0.0,
         train_budget_seconds=1.0,
         set_size=20,
@@ -159,15 +161,19 @@ class UninformedRetrainer(Retrainer):
 
 
 async def test_every_retrain_is_versioned_and_only_a_not_worse_model_is_used(
-    pool: Any, settings: FullCircleSettings
+    pool: Any, settings: FullCircleSettings, tastes_server: Any
 ) -> None:
+    features_address = await tastes_server(ListenRules())
     user_id = uuid.uuid4()
     profile_version = await seed_listener(pool, user_id)
     bus = Bus(settings, "model")
     await bus.start()
     try:
         runtime = SimpleNamespace(pool=pool, bus=bus)
-        retrainer = Retrainer(runtime, model_settings(settings))  # type: ignore[arg-type]
+        retrainer = Retrainer(
+            runtime,  # type: ignore[arg-type]
+            model_settings(settings, features_address),
+        )
         event = ProfilesUpdated(
             user_id=user_id,
             profile_version=profile_version,
@@ -196,7 +202,10 @@ async def test_every_retrain_is_versioned_and_only_a_not_worse_model_is_used(
         assert (await retrainer._model_for(relabelled))[0] == second_version
         assert len(await learning_store.trained_models(pool, user_id)) == 2
 
-        worse = UninformedRetrainer(runtime, model_settings(settings))  # type: ignore[arg-type]
+        worse = UninformedRetrainer(
+            runtime,  # type: ignore[arg-type]
+            model_settings(settings, features_address),
+        )
         kept_version, kept_params = await worse._model_for(event)
         models = await learning_store.trained_models(pool, user_id)
         rejected = models[-1]
@@ -234,8 +243,9 @@ async def test_every_retrain_is_versioned_and_only_a_not_worse_model_is_used(
 
 
 async def test_a_burst_of_profile_changes_makes_one_set(
-    pool: Any, settings: FullCircleSettings
+    pool: Any, settings: FullCircleSettings, tastes_server: Any
 ) -> None:
+    features_address = await tastes_server(ListenRules())
     user_id = uuid.uuid4()
     profile_version = await seed_listener(pool, user_id)
     bus = Bus(settings, "model")
@@ -243,7 +253,9 @@ async def test_a_burst_of_profile_changes_makes_one_set(
     try:
         retrainer = Retrainer(
             SimpleNamespace(pool=pool, bus=bus),  # type: ignore[arg-type]
-            model_settings(settings).model_copy(update={"retrain_debounce_seconds": 0.5}),
+            model_settings(settings, features_address).model_copy(
+                update={"retrain_debounce_seconds": 0.5}
+            ),
         )
         older = ProfilesUpdated(
             user_id=user_id,

@@ -20,8 +20,8 @@ from services.features.domain.contexts import (
 )
 from services.features.domain.details import taste_details
 from services.features.domain.taste import PlayColumns
+from services.features.servicer import _context_mood
 from services.ingest.domain.exports import read_export_path
-from services.model.servicer import _context_mood
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SANABIL_ZIP = SHARED_DATA / "spotify-history-sanabil" / "my_spotify_data.zip"

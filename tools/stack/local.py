@@ -227,6 +227,7 @@ class LocalStack:
             "METRICS_PORT": str(state.ports[f"{service}_metrics"]),
             "MODEL_ADDRESS": f"127.0.0.1:{state.ports['model']}",
             "INGEST_ADDRESS": f"127.0.0.1:{state.ports['ingest']}",
+            "FEATURES_ADDRESS": f"127.0.0.1:{state.ports['features']}",
             "LASTFM_API_ROOT": state.lastfm_api_root,
         }
         env["SPOTIFY_TOKEN_SECRET"] = self.token_secret()

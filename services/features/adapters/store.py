@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -13,28 +14,30 @@ import numpy as np
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from services.features.domain.taste import ArtistStats, PlayColumns
+from services.features.domain.taste import ArtistStats, PlayColumns, skip_flags
 
 
 async def load_plays(
-    pool: AsyncConnectionPool, user_id: UUID
+    pool: AsyncConnectionPool, user_id: UUID, before: datetime | None = None
 ) -> tuple[PlayColumns, list[str | None]]:
-    """The listener's plays as columns, oldest first, and the platform of each."""
+    """The listener's plays as columns, oldest first, and the platform of each; with `before`
+    only those that ended before it (the domain applies the same cut: this one saves reading
+    plays it would drop)."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT artist_name, extract(epoch FROM ended_at)::float8, ms_played,"
-            " coalesce(skipped, false) OR coalesce(reason_end = 'fwdbtn', false), platform"
-            " FROM ingest.plays WHERE user_id = %s AND artist_name IS NOT NULL"
-            " ORDER BY ended_at",
-            (user_id,),
+            "SELECT artist_name, extract(epoch FROM ended_at)::float8, ms_played, skipped,"
+            " reason_end, platform FROM ingest.plays"
+            " WHERE user_id = %s AND artist_name IS NOT NULL"
+            " AND (%s::timestamptz IS NULL OR ended_at < %s) ORDER BY ended_at",
+            (user_id, before, before),
         )
         rows = await cur.fetchall()
     return PlayColumns(
         artist=[row[0] for row in rows],
         ended_at_s=np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows)),
         ms_played=np.fromiter((row[2] for row in rows), dtype=np.int64, count=len(rows)),
-        skipped=np.fromiter((row[3] for row in rows), dtype=bool, count=len(rows)),
-    ), [row[4] for row in rows]
+        skipped=skip_flags([row[3] for row in rows], [row[4] for row in rows]),
+    ), [row[5] for row in rows]
 
 
 async def load_artist_tags(
@@ -154,3 +157,55 @@ async def save_details(
                 computed_at,
             ),
         )
+
+
+@dataclass(frozen=True)
+class ProfileSummary:
+    """The stored profile as the taste profile shows it: totals, the strongest artists and
+    tags, and the tastes, contexts and evolution documents."""
+
+    version: int
+    computed_at: datetime
+    plays: int
+    listens: int
+    artists: int
+    half_life_days: float
+    top_artists: list[tuple[str, float, int]]
+    top_tags: list[tuple[str, float]]
+    details: dict[str, Any]
+
+
+async def load_profile_summary(
+    pool: AsyncConnectionPool, user_id: UUID, top: int = 20
+) -> ProfileSummary | None:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT version, computed_at, plays, listens, artists, half_life_days"
+            " FROM features.profiles WHERE user_id = %s",
+            (user_id,),
+        )
+        header = await cur.fetchone()
+        if header is None:
+            return None
+        cur = await conn.execute(
+            "SELECT artist_name, decayed_weight, listens FROM features.artist_stats"
+            " WHERE user_id = %s ORDER BY decayed_weight DESC, artist_name LIMIT %s",
+            (user_id, top),
+        )
+        artists = [(name, float(w), int(n)) for name, w, n in await cur.fetchall()]
+        cur = await conn.execute(
+            "SELECT tag, weight FROM features.tag_profile WHERE user_id = %s"
+            " ORDER BY weight DESC, tag LIMIT %s",
+            (user_id, top),
+        )
+        tags = [(tag, float(w)) for tag, w in await cur.fetchall()]
+        cur = await conn.execute(
+            "SELECT clusters, contexts, evolution FROM features.taste_details WHERE user_id = %s",
+            (user_id,),
+        )
+        row = await cur.fetchone()
+    details = {"clusters": row[0], "contexts": row[1], "evolution": row[2]} if row else {}
+    version, computed_at, plays, listens, artist_count, half_life_days = header
+    return ProfileSummary(
+        version, computed_at, plays, listens, artist_count, half_life_days, artists, tags, details
+    )

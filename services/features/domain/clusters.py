@@ -76,13 +76,14 @@ def cluster_tastes(
     min_listens: int = MIN_CORE_LISTENS,
     distance_threshold: float = DISTANCE_THRESHOLD,
     recent_days: float = RECENT_DAYS,
+    min_listen_ms: int = MIN_LISTEN_MS,
 ) -> list[TasteCluster]:
     """The listener's tastes from their listens up to `as_of` (see the module docstring).
 
     Every artist with a listen belongs to exactly one returned cluster; the "other" bucket, when
     not empty, comes last. `artist_tags` maps artist -> tag -> weight (0-100, as Last.fm)."""
     as_of_s = as_of.timestamp()
-    is_listen = (plays.ms_played >= MIN_LISTEN_MS) & (plays.ended_at_s <= as_of_s)
+    is_listen = (plays.ms_played >= min_listen_ms) & (plays.ended_at_s <= as_of_s)
     if not is_listen.any():
         return []
     ended = plays.ended_at_s[is_listen]

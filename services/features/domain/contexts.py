@@ -93,11 +93,12 @@ def context_profiles(
     time_zone: str = "UTC",
     artist_moods: Mapping[str, MoodAxes] | None = None,
     top_n: int = 5,
+    min_listen_ms: int = MIN_LISTEN_MS,
 ) -> list[ContextProfile]:
     """Per hour band, per weekday/weekend and (when `platforms` is given, one per play) per
     platform: the listens' cluster shares, top artists and, with `artist_moods`, mean mood.
     Times are local to the IANA `time_zone`; contexts without listens are left out."""
-    listens = _Listens.of(plays, clusters, time_zone)
+    listens = _Listens.of(plays, clusters, time_zone, min_listen_ms)
     contexts: list[tuple[ContextKind, str, np.ndarray]] = [
         ("hour_band", band, (listens.hour >= start) & (listens.hour < end))
         for band, start, end in HOUR_BANDS
@@ -133,10 +134,11 @@ def taste_evolution(
     *,
     time_zone: str = "UTC",
     top_n: int = 3,
+    min_listen_ms: int = MIN_LISTEN_MS,
 ) -> list[MonthlyTaste]:
     """Every month from the first listen's to `as_of`'s (local time, no gaps): its cluster
     shares and top artists, so the profile can show how the listener's taste moved."""
-    listens = _Listens.of(plays, clusters, time_zone, until_s=as_of.timestamp())
+    listens = _Listens.of(plays, clusters, time_zone, min_listen_ms, until_s=as_of.timestamp())
     if len(listens.artist) == 0:
         return []
     month_index = listens.year * 12 + listens.month - 1
@@ -155,7 +157,7 @@ def taste_evolution(
 
 @dataclass(frozen=True)
 class _Listens:
-    """The listens (>= 30 s) with their local time parts and taste cluster."""
+    """The listens (>= min_listen_ms) with their local time parts and taste cluster."""
 
     selected: np.ndarray  # mask over the input plays
     artist: np.ndarray
@@ -173,9 +175,10 @@ class _Listens:
         plays: PlayColumns,
         clusters: Sequence[TasteCluster],
         time_zone: str,
+        min_listen_ms: int,
         until_s: float = np.inf,
     ) -> _Listens:
-        selected = (plays.ms_played >= MIN_LISTEN_MS) & (plays.ended_at_s <= until_s)
+        selected = (plays.ms_played >= min_listen_ms) & (plays.ended_at_s <= until_s)
         artist = np.asarray(plays.artist, dtype=object)[selected]
         cluster_of = artist_clusters(clusters)
         artist_code, artist_names = pd.factorize(artist, sort=True)

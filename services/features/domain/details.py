@@ -17,7 +17,7 @@ from services.features.domain.contexts import (
     context_profiles,
     taste_evolution,
 )
-from services.features.domain.taste import PlayColumns
+from services.features.domain.taste import MIN_LISTEN_MS, PlayColumns
 
 ARTISTS_SHOWN = 10
 TAGS_SHOWN = 5
@@ -29,10 +29,11 @@ def taste_details(
     as_of: datetime,
     artist_tags: dict[str, dict[str, float]],
     time_zone: str = "UTC",
+    min_listen_ms: int = MIN_LISTEN_MS,
 ) -> dict[str, list[dict[str, Any]]]:
     """Clusters (with tags when known), contexts (with their mood when tags give one) and
-    monthly evolution of one listener."""
-    clusters = cluster_tastes(plays, as_of, artist_tags or None)
+    monthly evolution of one listener, all counting plays of at least `min_listen_ms`."""
+    clusters = cluster_tastes(plays, as_of, artist_tags or None, min_listen_ms=min_listen_ms)
     played = set(plays.artist)
     moods = artist_moods_from_tags(
         {artist: tags for artist, tags in artist_tags.items() if artist in played}
@@ -50,6 +51,7 @@ def taste_details(
                 platforms=platforms,
                 time_zone=time_zone,
                 artist_moods=moods or None,
+                min_listen_ms=min_listen_ms,
             )
         ],
         "evolution": [
@@ -59,7 +61,9 @@ def taste_details(
                 "cluster_shares": {str(k): v for k, v in month.cluster_shares.items()},
                 "top_artists": list(month.top_artists),
             }
-            for month in taste_evolution(plays, clusters, as_of, time_zone=time_zone)
+            for month in taste_evolution(
+                plays, clusters, as_of, time_zone=time_zone, min_listen_ms=min_listen_ms
+            )
         ],
     }
     plain: dict[str, list[dict[str, Any]]] = _plain(details)

@@ -15,6 +15,8 @@ from services.features.domain.recency import exp_decay_weights
 DAY_S = 86_400.0
 DEFAULT_HALF_LIFE_DAYS = 90.0  # the seed design's recency
 MIN_LISTEN_MS = 30_000  # a play of at least 30 s is a listen
+FORWARD_BUTTON = "fwdbtn"  # Spotify's reason_end when the listener skipped to the next track
+TAG_PROFILE_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,16 @@ class PlayColumns:
     ended_at_s: np.ndarray  # Unix seconds, float64
     ms_played: np.ndarray  # int64
     skipped: np.ndarray  # bool: Spotify said skipped, or the play ended by the forward button
+
+
+def skip_flags(skipped: Sequence[bool | None], reason_end: Sequence[str | None]) -> np.ndarray:
+    """Per play, whether the listener skipped it: Spotify said so, or it ended by the forward
+    button (exports leave `skipped` empty on many such plays). Short plays count as skips in
+    `artist_stats`, where the listen threshold is known."""
+    flags = zip(skipped, reason_end, strict=True)
+    return np.fromiter(
+        (bool(flag) or end == FORWARD_BUTTON for flag, end in flags), dtype=bool, count=len(skipped)
+    )
 
 
 @dataclass(frozen=True)
@@ -90,7 +102,7 @@ def artist_stats(
 def tag_profile(
     endorsements: Mapping[str, float],
     artist_tags: Mapping[str, Mapping[str, float]],
-    top_n: int = 50,
+    top_n: int = TAG_PROFILE_SIZE,
 ) -> dict[str, float]:
     """The listener's tags: each artist's tag weights (0-100) times its endorsement, summed,
     keeping the `top_n` strongest, scaled to sum to 1. Artists without tags add nothing."""

@@ -2,15 +2,14 @@
 candidates with their provenance, co-listening of other users of the instance), and the
 versioned trained models with the one in use.
 
-Reads features (artist stats, tag profile, profiles), ingest (plays, for the past as of a
-cutoff) and enrich (tags, similar artists, tag top artists, listeners) as published read
-models; writes only the model schema.
+Reads features (artist stats, tag profile, profiles) and enrich (tags, similar artists, tag
+top artists, listeners) as published read models, and the listener as of a cutoff from
+features' Tastes API; writes only the model schema.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import statistics
 import uuid
 from collections import defaultdict
@@ -24,16 +23,11 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from services.model.adapters.store import _artist_tags, _similar_artists
+from services.model.adapters.tastes import TastesClient
 from services.model.domain.colistening import co_listening_scores
 from services.model.domain.learning import ListenerView, ModelParams, TrainedModel
 from services.model.domain.liked import ArtistHistory
 from services.model.domain.scoring import ScoringInputs
-
-# The features service's listen threshold and default half-life: the past as of a cutoff is
-# recomputed from the plays the same way features computes the present.
-MIN_LISTEN_MS = 30_000
-DEFAULT_HALF_LIFE_DAYS = 90.0
-DAY_S = 86_400.0
 
 SIMILAR = "similar"
 TAG_TOP = "tag_top"
@@ -112,35 +106,20 @@ async def load_now(
 
 
 async def load_as_of(
-    pool: AsyncConnectionPool, user_id: UUID, cutoff: datetime, limits: PoolLimits
+    pool: AsyncConnectionPool,
+    tastes: TastesClient,
+    user_id: UUID,
+    cutoff: datetime,
+    limits: PoolLimits,
 ) -> CandidatePool:
-    """The listener as they were just before `cutoff`: histories recomputed from their plays
-    before it (decay as of the cutoff, features' half-life), top tags from those artists."""
+    """The listener as they were just before `cutoff`, as features' Tastes computes it (its
+    listen threshold, skip rule, decay and tag profile), with the candidates of that past."""
+    view = await tastes.training_view(user_id, cutoff, limits.candidate_tags)
+    histories, display = _merge_histories(
+        [(s.artist, s.plays, s.listens, s.skips, s.decayed_weight) for s in view.artist_stats]
+    )
+    known = {h.artist: h.decayed_weight for h in histories if h.decayed_weight > 0}
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT half_life_days FROM features.profiles WHERE user_id = %s", (user_id,)
-        )
-        row = await cur.fetchone()
-        half_life_s = (float(row[0]) if row else DEFAULT_HALF_LIFE_DAYS) * DAY_S
-        cur = await conn.execute(
-            """SELECT min(artist_name), count(*),
-                      count(*) FILTER (WHERE ms_played >= %(listen)s),
-                      count(*) FILTER (WHERE ms_played < %(listen)s OR skipped IS TRUE),
-                      coalesce(sum(power(0.5, extract(epoch FROM %(cutoff)s - ended_at)
-                                     / %(half_life)s)) FILTER (WHERE ms_played >= %(listen)s), 0)
-               FROM ingest.plays
-               WHERE user_id = %(user)s AND ended_at < %(cutoff)s AND artist_name IS NOT NULL
-               GROUP BY lower(artist_name)""",
-            {"listen": MIN_LISTEN_MS, "cutoff": cutoff, "half_life": half_life_s, "user": user_id},
-        )
-        histories, display = _merge_histories(await cur.fetchall())
-        known = {h.artist: h.decayed_weight for h in histories if h.decayed_weight > 0}
-        artist_tags = await _artist_tags(conn, list(known))
-        profile: dict[str, float] = defaultdict(float)
-        for artist, weight in known.items():
-            for tag, tag_weight in artist_tags.get(artist, {}).items():
-                profile[tag] += math.sqrt(weight) * tag_weight
-        top_tags = sorted(profile, key=lambda tag: (-profile[tag], tag))[: limits.candidate_tags]
         return await _candidate_pool(
             conn,
             user_id,
@@ -148,7 +127,7 @@ async def load_as_of(
             known,
             frozenset(h.artist for h in histories),
             display,
-            top_tags,
+            [tag.tag for tag in view.top_tags],
             limits,
         )
 

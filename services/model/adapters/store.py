@@ -40,19 +40,6 @@ class StoredSet:
     items: list[StoredItem]
 
 
-@dataclass(frozen=True)
-class ProfileSummary:
-    version: int
-    computed_at: datetime
-    plays: int
-    listens: int
-    artists: int
-    half_life_days: float
-    top_artists: list[tuple[str, float, int]]
-    top_tags: list[tuple[str, float]]
-    details: dict[str, Any]
-
-
 async def load_taste_inputs(
     pool: AsyncConnectionPool, user_id: UUID, seed_artists: int
 ) -> TasteInputs:
@@ -182,42 +169,6 @@ async def load_set(
         )
         items = [StoredItem(*row) for row in await cur.fetchall()]
     return StoredSet(header[0], header[1], header[2], items)
-
-
-async def load_profile_summary(
-    pool: AsyncConnectionPool, user_id: UUID, top: int = 20
-) -> ProfileSummary | None:
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT version, computed_at, plays, listens, artists, half_life_days"
-            " FROM features.profiles WHERE user_id = %s",
-            (user_id,),
-        )
-        header = await cur.fetchone()
-        if header is None:
-            return None
-        cur = await conn.execute(
-            "SELECT artist_name, decayed_weight, listens FROM features.artist_stats"
-            " WHERE user_id = %s ORDER BY decayed_weight DESC, artist_name LIMIT %s",
-            (user_id, top),
-        )
-        artists = [(name, float(w), int(n)) for name, w, n in await cur.fetchall()]
-        cur = await conn.execute(
-            "SELECT tag, weight FROM features.tag_profile WHERE user_id = %s"
-            " ORDER BY weight DESC, tag LIMIT %s",
-            (user_id, top),
-        )
-        tags = [(tag, float(w)) for tag, w in await cur.fetchall()]
-        cur = await conn.execute(
-            "SELECT clusters, contexts, evolution FROM features.taste_details WHERE user_id = %s",
-            (user_id,),
-        )
-        row = await cur.fetchone()
-    details = {"clusters": row[0], "contexts": row[1], "evolution": row[2]} if row else {}
-    version, computed_at, plays, listens, artist_count, half_life_days = header
-    return ProfileSummary(
-        version, computed_at, plays, listens, artist_count, half_life_days, artists, tags, details
-    )
 
 
 # Artists the listener disliked, or hid until a date still to come: never shown, whatever the

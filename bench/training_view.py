@@ -1,0 +1,123 @@
+"""Training view speed: features' Tastes.GetTrainingView over gRPC for a generated 140,000-play,
+6-year history stored in ingest.plays (tags for every artist in enrich), at a cutoff 80% of
+the way through and at the end: reading the plays, listener_as_of, the reply, end to end.
+
+python -m bench training_view [--plays 140000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+import uuid
+import zipfile
+from datetime import datetime
+from io import BytesIO
+from pathlib import Path
+
+import grpc
+from fullcircle.demo.catalog import generate_demo_catalog
+from fullcircle.demo.history import generate_demo_history
+
+from bench.servers import scratch_database
+from fullcircle.db import apply_migrations, open_pool
+from fullcircle.grpc_server import GrpcServer
+from fullcircle.v1 import features_pb2, features_pb2_grpc
+from services.features.domain.listener import ListenRules
+from services.features.servicer import TastesServicer
+from services.ingest.adapters import store
+from services.ingest.domain.announce import import_report
+from services.ingest.domain.exports import read_export
+
+ROOT = Path(__file__).resolve().parents[1]
+DEADLINE_S = 10.0  # the model's features_deadline_s
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench training_view")
+    parser.add_argument("--plays", type=int, default=140_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    with scratch_database() as database_url:
+        asyncio.run(measure(database_url, args.plays, args.repeat))
+    return 0
+
+
+async def measure(database_url: str, n_plays: int, repeat: int) -> None:
+    for service in ("gateway", "ingest", "enrich", "features"):
+        await apply_migrations(database_url, service, ROOT / "services" / service / "migrations")
+    catalog = generate_demo_catalog()
+    rows = generate_demo_history(catalog, n_plays=n_plays)
+    payload = BytesIO()
+    with zipfile.ZipFile(payload, "w") as archive:
+        archive.writestr("Streaming_History_Audio_0.json", json.dumps(rows))
+    export = read_export("bench.zip", payload.getvalue())
+    pool = await open_pool(database_url)
+    user_id, import_id = uuid.uuid4(), uuid.uuid4()
+    await store.start_import(pool, import_id, user_id, "bench.zip")
+
+    async def on_chunk(_: int) -> None:
+        return None
+
+    await store.store_export(
+        pool,
+        user_id,
+        import_id,
+        lambda _hand: export,
+        chunk_rows=20_000,
+        report_of=import_report,
+        on_chunk=on_chunk,
+    )
+    async with pool.connection() as conn, conn.cursor() as cur:
+        artists = {a["name"].lower(): a for a in catalog["artists"]}
+        await cur.executemany(
+            "INSERT INTO enrich.artists (artist_key, name, status) VALUES (%s, %s, 'ok')",
+            [(key, a["name"]) for key, a in artists.items()],
+        )
+        await cur.executemany(
+            "INSERT INTO enrich.artist_tags (artist_key, tag, weight) VALUES (%s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            [(key, tag, weight) for key, a in artists.items() for tag, weight in a["tags"]],
+        )
+    server = GrpcServer("127.0.0.1", 0)
+    server.add(
+        features_pb2_grpc.add_TastesServicer_to_server,
+        TastesServicer(pool, ListenRules()),
+        features_pb2.DESCRIPTOR.services_by_name["Tastes"].full_name,
+    )
+    await server.start()
+    plays = export.plays
+    print(f"history: {len(plays):,} plays, {len({p.artist_name for p in plays}):,} artists")
+    try:
+        async with grpc.aio.insecure_channel(server.address) as channel:
+            stub = features_pb2_grpc.TastesStub(channel)
+            for label, cutoff in (
+                ("80% cutoff", plays[int(len(plays) * 0.8)].ended_at),
+                ("end", plays[-1].ended_at),
+            ):
+                await _time(stub, user_id, cutoff, label, repeat)
+    finally:
+        await server.stop(0)
+        await pool.close()
+
+
+async def _time(
+    stub: features_pb2_grpc.TastesStub, user_id: uuid.UUID, cutoff: datetime, label: str, n: int
+) -> None:
+    seconds = []
+    for _ in range(n):
+        started = time.perf_counter()
+        view = await stub.GetTrainingView(
+            features_pb2.TrainingViewRequest(user_id=str(user_id), cutoff=cutoff.isoformat()),
+            timeout=DEADLINE_S,
+        )
+        seconds.append(time.perf_counter() - started)
+    size = view.ByteSize()
+    print(
+        f"GetTrainingView at {label}: {view.artists:,} artists, {len(view.top_tags)} tags,"
+        f" {size / 1024:.0f} KiB; median {statistics.median(seconds):.2f} s,"
+        f" max {max(seconds):.2f} s over {n} (deadline {DEADLINE_S:.0f} s)"
+    )

@@ -1,0 +1,85 @@
+"""The listener as of time t: the one definition features serves now and the model trains on
+at every cutoff. From the plays that ended before t: per-artist plays, listens, skips, decayed
+weight, endorsement and first listen, the tag profile and, when asked, tastes, contexts and
+evolution, all under the same listen rules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from services.features.domain.details import taste_details
+from services.features.domain.taste import (
+    DEFAULT_HALF_LIFE_DAYS,
+    MIN_LISTEN_MS,
+    ArtistStats,
+    PlayColumns,
+    artist_stats,
+    tag_profile,
+)
+
+
+@dataclass(frozen=True)
+class ListenRules:
+    """What counts as a listen and how fast a listen fades (features' settings)."""
+
+    min_listen_ms: int = MIN_LISTEN_MS
+    half_life_days: float = DEFAULT_HALF_LIFE_DAYS
+
+
+@dataclass(frozen=True)
+class Listener:
+    """The listener as of `as_of`: artist stats heaviest first, tag profile strongest first,
+    and tastes/contexts/evolution documents when they were asked for."""
+
+    as_of: datetime
+    stats: list[ArtistStats]
+    tags: dict[str, float]
+    details: dict[str, list[dict[str, Any]]] | None = None
+
+
+def listener_as_of(
+    plays: PlayColumns,
+    as_of: datetime,
+    artist_tags: Mapping[str, Mapping[str, float]],
+    rules: ListenRules,
+    *,
+    platforms: Sequence[str | None] | None = None,
+    time_zone: str = "UTC",
+) -> Listener:
+    """The listener from their plays that ended before `as_of` (decay measured to `as_of`).
+    With `platforms` (one per play) the tastes, contexts and evolution are computed too, as
+    of the last of those plays: an export arrives long after its last stream, and its
+    "recent" months are the last ones it holds."""
+    as_of_s = as_of.timestamp()
+    before = plays.ended_at_s < as_of_s
+    past = plays if before.all() else _select(plays, before)
+    stats = artist_stats(past, as_of_s, rules.half_life_days, rules.min_listen_ms)
+    tags = tag_profile({s.artist: s.endorsement for s in stats}, artist_tags)
+    if platforms is None:
+        return Listener(as_of, stats, tags)
+    latest = (
+        datetime.fromtimestamp(float(past.ended_at_s.max()), UTC) if len(past.artist) else as_of
+    )
+    details = taste_details(
+        past,
+        [platform for platform, kept in zip(platforms, before, strict=True) if kept],
+        min(latest, as_of),
+        {artist: dict(weights) for artist, weights in artist_tags.items()},
+        time_zone=time_zone,
+        min_listen_ms=rules.min_listen_ms,
+    )
+    return Listener(as_of, stats, tags, details)
+
+
+def _select(plays: PlayColumns, mask: np.ndarray) -> PlayColumns:
+    return PlayColumns(
+        artist=list(np.asarray(plays.artist, dtype=object)[mask]),
+        ended_at_s=plays.ended_at_s[mask],
+        ms_played=plays.ms_played[mask],
+        skipped=plays.skipped[mask],
+    )

@@ -1,0 +1,161 @@
+"""The internal Tastes gRPC API: the listener's taste profile for the gateway, and the listener
+as of a cutoff for the model's training (the same `listener_as_of` the profile is built with)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import grpc
+from psycopg_pool import AsyncConnectionPool
+
+from fullcircle.errors import InvalidArgument, NotFound
+from fullcircle.grpc_server import rpc_errors
+from fullcircle.v1 import common_pb2, features_pb2, features_pb2_grpc
+from services.features.adapters import store
+from services.features.domain.listener import Listener, ListenRules, listener_as_of
+from services.features.domain.taste import ArtistStats
+
+# A training view holds every artist of most histories; past this many (by decayed weight) the
+# rest are artists barely listened to, and the reply stays well inside gRPC's 4 MiB.
+MAX_VIEW_ARTISTS = 20_000
+
+
+class TastesServicer(features_pb2_grpc.TastesServicer):
+    def __init__(self, pool: AsyncConnectionPool, rules: ListenRules) -> None:
+        self.pool = pool
+        self.rules = rules
+
+    @rpc_errors
+    async def GetTrainingView(
+        self, request: features_pb2.TrainingViewRequest, context: grpc.aio.ServicerContext
+    ) -> features_pb2.TrainingView:
+        user_id = _uuid(request.user_id, "user_id")
+        cutoff = _cutoff(request.cutoff)
+        listener = await training_listener(self.pool, user_id, cutoff, self.rules)
+        max_artists = min(request.max_artists or MAX_VIEW_ARTISTS, MAX_VIEW_ARTISTS)
+        tags = list(listener.tags.items())
+        return features_pb2.TrainingView(
+            cutoff=cutoff.isoformat(),
+            half_life_days=self.rules.half_life_days,
+            min_listen_ms=self.rules.min_listen_ms,
+            artists=len(listener.stats),
+            artist_stats=[_artist_stat(s) for s in listener.stats[:max_artists]],
+            top_tags=[
+                common_pb2.TagWeight(tag=tag, weight=weight)
+                for tag, weight in tags[: request.max_tags or len(tags)]
+            ],
+        )
+
+    @rpc_errors
+    async def GetTasteProfile(
+        self, request: features_pb2.TasteProfileRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.TasteProfile:
+        user_id = _uuid(request.user_id, "user_id")
+        summary = await store.load_profile_summary(self.pool, user_id)
+        if summary is None:
+            raise NotFound("no taste profile yet: import a listening history first")
+        return common_pb2.TasteProfile(
+            plays=summary.plays,
+            listens=summary.listens,
+            artists=summary.artists,
+            top_artists=[
+                common_pb2.ArtistWeight(artist=a, weight=w, listens=n)
+                for a, w, n in summary.top_artists
+            ],
+            top_tags=[common_pb2.TagWeight(tag=t, weight=w) for t, w in summary.top_tags],
+            computed_at=summary.computed_at.isoformat(),
+            half_life_days=summary.half_life_days,
+            clusters=[
+                common_pb2.TasteCluster(
+                    cluster_id=c["cluster_id"],
+                    name=c["name"],
+                    artists=c["artists"],
+                    size=c["size"],
+                    all_time_share=c["all_time_share"],
+                    recent_share=c["recent_share"],
+                    trend=c["trend"],
+                    top_tags=[common_pb2.TagWeight(tag=t, weight=w) for t, w in c["top_tags"]],
+                )
+                for c in summary.details.get("clusters", [])
+            ],
+            contexts=[
+                common_pb2.ContextProfile(
+                    kind=c["kind"],
+                    context=c["context"],
+                    listens=c["listens"],
+                    cluster_shares={int(k): v for k, v in c["cluster_shares"].items()},
+                    top_artists=c["top_artists"],
+                    **_context_mood(c.get("mood")),
+                )
+                for c in summary.details.get("contexts", [])
+            ],
+            evolution=[
+                common_pb2.MonthlyTaste(
+                    month=m["month"],
+                    listens=m["listens"],
+                    cluster_shares={int(k): v for k, v in m["cluster_shares"].items()},
+                    top_artists=m["top_artists"],
+                )
+                for m in summary.details.get("evolution", [])
+            ],
+        )
+
+
+async def training_listener(
+    pool: AsyncConnectionPool, user_id: UUID, cutoff: datetime, rules: ListenRules
+) -> Listener:
+    """The listener just before `cutoff`: their plays before it through `listener_as_of`, the
+    function the served profile is computed with (app.py) at t = now."""
+    plays, _ = await store.load_plays(pool, user_id, before=cutoff)
+    artist_tags = await store.load_artist_tags(pool, sorted(set(plays.artist)))
+    return await asyncio.to_thread(listener_as_of, plays, cutoff, artist_tags, rules)
+
+
+def _artist_stat(stats: ArtistStats) -> features_pb2.ArtistStat:
+    return features_pb2.ArtistStat(
+        artist=stats.artist,
+        plays=stats.plays,
+        listens=stats.listens,
+        skips=stats.skips,
+        ms_played=stats.ms_played,
+        decayed_weight=stats.decayed_weight,
+        endorsement=stats.endorsement,
+        first_listen=stats.first_listen.isoformat() if stats.first_listen else "",
+        last_listen=stats.last_listen.isoformat() if stats.last_listen else "",
+    )
+
+
+def _context_mood(mood: dict[str, Any] | None) -> dict[str, Any]:
+    """ContextProfile's mood fields from the stored context (none before tags are known)."""
+    if not mood:
+        return {}
+    return {
+        "mood_coverage": mood["coverage"],
+        "energy": mood["energy"],
+        "valence": mood["valence"],
+        "acoustic": mood["acoustic"],
+        "energy_shares": mood["energy_shares"],
+        "valence_shares": mood["valence_shares"],
+    }
+
+
+def _cutoff(value: str) -> datetime:
+    try:
+        cutoff = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidArgument(
+            f"cutoff is not an RFC 3339 time (like 2024-06-01T00:00:00+00:00): {value[:64]!r}"
+        ) from None
+    if cutoff.tzinfo is None:
+        raise InvalidArgument(f"cutoff needs a UTC offset (like +00:00): {value[:64]!r}")
+    return cutoff.astimezone(UTC)
+
+
+def _uuid(value: str, field_name: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise InvalidArgument(f"{field_name} is not a valid id: {value[:64]!r}") from None
