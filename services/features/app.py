@@ -77,6 +77,7 @@ class ProfileBuilder:
             half_life_days=self.settings.half_life_days,
             stats=stats,
             tags=tags,
+            tracks=listener.tracks or (),
         )
         await self.bus.publish(
             ProfilesUpdated(

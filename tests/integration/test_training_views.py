@@ -25,6 +25,7 @@ from services.ingest.adapters import store as ingest_store
 from services.ingest.domain.announce import import_report
 from services.ingest.domain.exports import ParsedExport, read_export_path
 from services.model.adapters import learning_store
+from services.model.adapters import store as model_store
 from services.model.adapters.learning_store import PoolLimits
 from services.model.adapters.tastes import TastesClient
 
@@ -179,6 +180,25 @@ async def test_a_training_view_is_the_served_view_of_the_plays_before_its_cutoff
     counts = await sql_counts(pool, listener, cutoff, features_settings.min_listen_ms)
     assert {s.artist: (s.plays, s.listens, s.skips) for s in view.artist_stats} == counts
     assert any(p.reason_end == "fwdbtn" and not p.skipped and p.ms_played >= 30_000 for p in before)
+    # the served profile carries the listens per track the model picks the listener's own
+    # tracks by (playlists, rediscovery), under the same threshold
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT artist_name, track_name, listens FROM features.track_stats WHERE user_id = %s",
+            (past_only,),
+        )
+        served_tracks = {(artist, track): n for artist, track, n in await cur.fetchall()}
+        cur = await conn.execute(
+            """SELECT artist_name, track_name, count(*) FROM ingest.plays
+               WHERE user_id = %s AND ms_played >= %s AND artist_name IS NOT NULL
+                 AND track_name IS NOT NULL GROUP BY 1, 2""",
+            (past_only, features_settings.min_listen_ms),
+        )
+        expected_tracks = {(artist, track): n for artist, track, n in await cur.fetchall()}
+    assert served_tracks == expected_tracks and len(served_tracks) > 1_000
+    top = max(expected_tracks, key=lambda key: expected_tracks[key])
+    own = await model_store.own_top_tracks(pool, past_only, [top[0].upper()], 1)
+    assert [track.name for track in own[top[0].lower()]] == [top[1]]
 
 
 async def test_the_listen_threshold_setting_decides_the_models_training_view(

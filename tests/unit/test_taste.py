@@ -9,8 +9,10 @@ from services.features.domain.recency import exp_decay_weights
 from services.features.domain.taste import (
     DAY_S,
     PlayColumns,
+    TrackStats,
     artist_stats,
     tag_profile,
+    track_stats,
 )
 
 NOW = 1_700_000_000.0
@@ -77,3 +79,20 @@ def test_tag_profile_follows_endorsement_and_sums_to_one() -> None:
     assert list(profile) == ["grime", "uk", "reggaeton"]
     assert profile["grime"] == pytest.approx(2 * profile["uk"])
     assert tag_profile({"C": 1.0}, {}) == {}
+
+
+def test_track_listens_follow_the_listen_threshold_and_keep_a_uri() -> None:
+    columns = PlayColumns(
+        artist=["Kano", "Kano", "Kano", "Kano", "Skepta", "Skepta"],
+        ended_at_s=np.full(6, NOW),
+        ms_played=np.array([200_000, 40_000, 10_000, 200_000, 200_000, 200_000]),
+        skipped=np.zeros(6, dtype=bool),
+        track=["P's & Q's", "P's & Q's", "P's & Q's", "3 Wheel-ups", "Shutdown", None],
+        track_uri=["spotify:track:b", None, "spotify:track:a", None, "spotify:track:s", None],
+    )
+    assert track_stats(columns) == [
+        TrackStats("Kano", "P's & Q's", "spotify:track:b", 2),  # the 10 s play is no listen
+        TrackStats("Kano", "3 Wheel-ups", None, 1),
+        TrackStats("Skepta", "Shutdown", "spotify:track:s", 1),
+    ]
+    assert [t.listens for t in track_stats(columns, min_listen_ms=100_000)] == [1, 1, 1]

@@ -14,7 +14,7 @@ import numpy as np
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from services.features.domain.taste import ArtistStats, PlayColumns, skip_flags
+from services.features.domain.taste import ArtistStats, PlayColumns, TrackStats, skip_flags
 
 
 async def load_plays(
@@ -26,7 +26,7 @@ async def load_plays(
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT artist_name, extract(epoch FROM ended_at)::float8, ms_played, skipped,"
-            " reason_end, platform FROM ingest.plays"
+            " reason_end, platform, track_name, track_uri FROM ingest.plays"
             " WHERE user_id = %s AND artist_name IS NOT NULL"
             " AND (%s::timestamptz IS NULL OR ended_at < %s) ORDER BY ended_at",
             (user_id, before, before),
@@ -37,6 +37,8 @@ async def load_plays(
         ended_at_s=np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows)),
         ms_played=np.fromiter((row[2] for row in rows), dtype=np.int64, count=len(rows)),
         skipped=skip_flags([row[3] for row in rows], [row[4] for row in rows]),
+        track=[row[6] for row in rows],
+        track_uri=[row[7] for row in rows],
     ), [row[5] for row in rows]
 
 
@@ -74,11 +76,20 @@ async def save_profile(
     half_life_days: float,
     stats: Sequence[ArtistStats],
     tags: dict[str, float],
+    tracks: Sequence[TrackStats] = (),
 ) -> int:
-    """Replace the listener's profile in one transaction; returns the new profile version."""
+    """Replace the listener's profile (artist stats, tag profile, per-track listens) in one
+    transaction; returns the new profile version."""
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("DELETE FROM features.artist_stats WHERE user_id = %s", (user_id,))
         await conn.execute("DELETE FROM features.tag_profile WHERE user_id = %s", (user_id,))
+        await conn.execute("DELETE FROM features.track_stats WHERE user_id = %s", (user_id,))
+        async with conn.cursor().copy(
+            "COPY features.track_stats (user_id, artist_name, track_name, track_uri, listens)"
+            " FROM STDIN"
+        ) as copy:
+            for t in tracks:
+                await copy.write_row((user_id, t.artist, t.track, t.track_uri, t.listens))
         async with conn.cursor().copy(
             "COPY features.artist_stats (user_id, artist_name, plays, listens, skips, ms_played,"
             " first_listen, last_listen, decayed_weight, endorsement) FROM STDIN"

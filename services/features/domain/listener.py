@@ -18,8 +18,10 @@ from services.features.domain.taste import (
     MIN_LISTEN_MS,
     ArtistStats,
     PlayColumns,
+    TrackStats,
     artist_stats,
     tag_profile,
+    track_stats,
 )
 
 
@@ -34,12 +36,13 @@ class ListenRules:
 @dataclass(frozen=True)
 class Listener:
     """The listener as of `as_of`: artist stats heaviest first, tag profile strongest first,
-    and tastes/contexts/evolution documents when they were asked for."""
+    and tastes/contexts/evolution documents and per-track listens when they were asked for."""
 
     as_of: datetime
     stats: list[ArtistStats]
     tags: dict[str, float]
     details: dict[str, list[dict[str, Any]]] | None = None
+    tracks: list[TrackStats] | None = None
 
 
 def listener_as_of(
@@ -54,7 +57,8 @@ def listener_as_of(
     """The listener from their plays that ended before `as_of` (decay measured to `as_of`).
     With `platforms` (one per play) the tastes, contexts and evolution are computed too, as
     of the last of those plays: an export arrives long after its last stream, and its
-    "recent" months are the last ones it holds."""
+    "recent" months are the last ones it holds; and the per-track listens when the plays
+    carry their tracks."""
     as_of_s = as_of.timestamp()
     before = plays.ended_at_s < as_of_s
     past = plays if before.all() else _select(plays, before)
@@ -73,7 +77,8 @@ def listener_as_of(
         time_zone=time_zone,
         min_listen_ms=rules.min_listen_ms,
     )
-    return Listener(as_of, stats, tags, details)
+    tracks = track_stats(past, rules.min_listen_ms) if len(past.track) else None
+    return Listener(as_of, stats, tags, details, tracks)
 
 
 def _select(plays: PlayColumns, mask: np.ndarray) -> PlayColumns:
@@ -82,4 +87,8 @@ def _select(plays: PlayColumns, mask: np.ndarray) -> PlayColumns:
         ended_at_s=plays.ended_at_s[mask],
         ms_played=plays.ms_played[mask],
         skipped=plays.skipped[mask],
+        track=list(np.asarray(plays.track, dtype=object)[mask]) if len(plays.track) else (),
+        track_uri=(
+            list(np.asarray(plays.track_uri, dtype=object)[mask]) if len(plays.track_uri) else ()
+        ),
     )

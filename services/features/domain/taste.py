@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +28,8 @@ class PlayColumns:
     ended_at_s: np.ndarray  # Unix seconds, float64
     ms_played: np.ndarray  # int64
     skipped: np.ndarray  # bool: Spotify said skipped, or the play ended by the forward button
+    track: Sequence[str | None] = ()  # per play when known (empty: not loaded)
+    track_uri: Sequence[str | None] = ()
 
 
 def skip_flags(skipped: Sequence[bool | None], reason_end: Sequence[str | None]) -> np.ndarray:
@@ -97,6 +100,31 @@ def artist_stats(
         )
         for i in order
     ]
+
+
+@dataclass(frozen=True)
+class TrackStats:
+    artist: str
+    track: str
+    track_uri: str | None  # the first URI the history holds for it, in code-point order
+    listens: int
+
+
+def track_stats(plays: PlayColumns, min_listen_ms: int = MIN_LISTEN_MS) -> list[TrackStats]:
+    """Per (artist, track) with at least one listen: its listens and a Spotify URI; most
+    listened first, then by artist and track. Plays without a track name are left out."""
+    listened: dict[tuple[str, str], list[Any]] = {}
+    for artist, track, uri, ms in zip(
+        plays.artist, plays.track, plays.track_uri, plays.ms_played, strict=True
+    ):
+        if track is None or ms < min_listen_ms:
+            continue
+        entry = listened.setdefault((artist, track), [0, None])
+        entry[0] += 1
+        if uri is not None and (entry[1] is None or uri < entry[1]):
+            entry[1] = uri
+    ranked = sorted(listened.items(), key=lambda item: (-item[1][0], item[0]))
+    return [TrackStats(artist, track, uri, count) for (artist, track), (count, uri) in ranked]
 
 
 def tag_profile(

@@ -321,10 +321,8 @@ async def load_playlist_inputs(
     by_name = {name: cluster for cluster, name in tastes.names.items()}
     async with pool.connection() as conn:
         cur = await conn.execute(
-            """SELECT artist_name, track_name, min(track_uri), count(*) AS listens
-               FROM ingest.plays WHERE user_id = %s AND ms_played >= 30000
-                 AND artist_name IS NOT NULL AND track_name IS NOT NULL
-               GROUP BY artist_name, track_name ORDER BY listens DESC, 1, 2 LIMIT %s""",
+            """SELECT artist_name, track_name, track_uri, listens FROM features.track_stats
+               WHERE user_id = %s ORDER BY listens DESC, 1, 2 LIMIT %s""",
             (user_id, own_tracks),
         )
         own = await cur.fetchall()
@@ -443,18 +441,17 @@ async def lastfm_top_tracks(
 async def own_top_tracks(
     pool: AsyncConnectionPool, user_id: UUID, artists: Sequence[str], per_artist: int
 ) -> dict[str, list[TrackToPlay]]:
-    """Lower-cased artist -> the listener's own most listened-to tracks of it (plays of at
-    least 30 s), with the Spotify URI their history holds."""
+    """Lower-cased artist -> the listener's own most listened-to tracks of it (features'
+    listens), with the Spotify URI their history holds."""
     async with pool.connection() as conn:
         cur = await conn.execute(
             """SELECT artist_key, track_name, track_uri FROM (
                    SELECT lower(artist_name) AS artist_key, track_name,
                           min(track_uri) AS track_uri,
                           row_number() OVER (PARTITION BY lower(artist_name)
-                                             ORDER BY count(*) DESC, track_name) AS rank
-                   FROM ingest.plays
+                                             ORDER BY sum(listens) DESC, track_name) AS rank
+                   FROM features.track_stats
                    WHERE user_id = %s AND lower(artist_name) = ANY(%s)
-                     AND ms_played >= 30000 AND track_name IS NOT NULL
                    GROUP BY lower(artist_name), track_name) AS ranked
                WHERE rank <= %s ORDER BY artist_key, rank""",
             (user_id, [artist.lower() for artist in artists], per_artist),
