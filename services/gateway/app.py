@@ -1,4 +1,5 @@
-"""Gateway's composition: the FullCircle servicer, its model client and the fan-out reader."""
+"""Gateway's composition: the FullCircle and Admin servicers, the model and ingest clients and
+the fan-out reader."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import gateway_pb2, gateway_pb2_grpc, ingest_pb2_grpc, model_pb2_grpc
 from services.gateway.adapters.cache import RecommendationCache
 from services.gateway.adapters.streams import RecommendationFanout
+from services.gateway.admin import add_admin
 from services.gateway.auth import AuthInterceptor
 from services.gateway.servicer import FullCircleServicer
 from services.gateway.settings import GatewaySettings
@@ -33,6 +35,7 @@ async def setup(runtime: ServiceRuntime) -> None:
         servicer,
         gateway_pb2.DESCRIPTOR.services_by_name["FullCircle"].full_name,
     )
+    add_admin(runtime, settings, links)
     runtime.background(lambda: fanout.run(runtime.stopping))
     runtime.on_stop(channel.close)
     runtime.on_stop(ingest_channel.close)
