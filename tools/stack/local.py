@@ -232,6 +232,8 @@ class LocalStack:
         env["SPOTIFY_TOKEN_SECRET"] = self.token_secret()
         if service.split("-")[0] == "gateway":
             env["GATEWAY_ADMIN_TOKEN"] = self.admin_token()
+        else:
+            env.pop("GATEWAY_ADMIN_TOKEN", None)  # a secret only gateways need
         if not self.env.get("LASTFM_API_KEY"):
             env["LASTFM_API_KEY"] = LOCAL_LASTFM_KEY
             env.setdefault("LASTFM_RATE_LIMIT", str(LOCAL_LASTFM_RATE))
