@@ -1,4 +1,5 @@
-"""A small Python client of the public FullCircle API (the CLI is built on it)."""
+"""Small Python clients of the gateway: the public FullCircle API and the Admin API (the CLI is
+built on them)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,18 @@ from pathlib import Path
 
 import grpc
 
-from fullcircle.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
+from fullcircle.v1 import admin_pb2, admin_pb2_grpc, common_pb2, gateway_pb2, gateway_pb2_grpc
 
 CHUNK_BYTES = 1024 * 1024
 DEADLINE_S = 30.0
+
+
+def _channel(address: str, root_certificates: bytes | None) -> grpc.aio.Channel:
+    options = [("grpc.max_receive_message_length", 16 * 1024 * 1024)]
+    if root_certificates is None:
+        return grpc.aio.insecure_channel(address, options=options)
+    credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
+    return grpc.aio.secure_channel(address, credentials, options=options)
 
 
 class FullCircleClient:
@@ -19,12 +28,7 @@ class FullCircleClient:
     def __init__(self, address: str, api_key: str, root_certificates: bytes | None = None) -> None:
         """`root_certificates`: PEM of the CA that signed a TLS gateway's certificate; with
         None the channel is plain (the local stack on loopback)."""
-        options = [("grpc.max_receive_message_length", 16 * 1024 * 1024)]
-        if root_certificates is None:
-            self.channel = grpc.aio.insecure_channel(address, options=options)
-        else:
-            credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
-            self.channel = grpc.aio.secure_channel(address, credentials, options=options)
+        self.channel = _channel(address, root_certificates)
         self.stub = gateway_pb2_grpc.FullCircleStub(self.channel)
         self.metadata = (("authorization", f"Bearer {api_key}"),)
 
@@ -138,3 +142,59 @@ class FullCircleClient:
             gateway_pb2.GetTasteProfileRequest(), metadata=self.metadata, timeout=DEADLINE_S
         )
         return reply
+
+
+class AdminClient:
+    """One channel to the gateway's Admin API; every call carries the admin token and a
+    deadline."""
+
+    def __init__(
+        self, address: str, admin_token: str, root_certificates: bytes | None = None
+    ) -> None:
+        self.channel = _channel(address, root_certificates)
+        self.stub = admin_pb2_grpc.AdminStub(self.channel)
+        self.metadata = (("authorization", f"Bearer {admin_token}"),)
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+    async def __aenter__(self) -> AdminClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def create_user(self, name: str) -> admin_pb2.CreateUserReply:
+        """A new listener and their first API key (shown in this reply only)."""
+        reply: admin_pb2.CreateUserReply = await self.stub.CreateUser(
+            admin_pb2.CreateUserRequest(name=name), metadata=self.metadata, timeout=DEADLINE_S
+        )
+        return reply
+
+    async def create_api_key(self, user_name: str) -> admin_pb2.CreateApiKeyReply:
+        reply: admin_pb2.CreateApiKeyReply = await self.stub.CreateApiKey(
+            admin_pb2.CreateApiKeyRequest(user_name=user_name),
+            metadata=self.metadata,
+            timeout=DEADLINE_S,
+        )
+        return reply
+
+    async def revoke_api_key(self, key_id: str) -> str:
+        """Revoke a key by its id (or the whole key); returns whose key it was."""
+        reply = await self.stub.RevokeApiKey(
+            admin_pb2.RevokeApiKeyRequest(key_id=key_id), metadata=self.metadata, timeout=DEADLINE_S
+        )
+        return str(reply.user_name)
+
+    async def list_users(self) -> list[admin_pb2.AdminUser]:
+        reply = await self.stub.ListUsers(
+            admin_pb2.ListUsersRequest(), metadata=self.metadata, timeout=DEADLINE_S
+        )
+        return list(reply.users)
+
+    async def unlink_spotify(self, user_name: str) -> None:
+        await self.stub.UnlinkSpotify(
+            admin_pb2.UnlinkSpotifyRequest(user_name=user_name),
+            metadata=self.metadata,
+            timeout=DEADLINE_S,
+        )

@@ -35,3 +35,15 @@ class CompleteLinkReply(_message.Message):
     NEXT_SYNC_AT_FIELD_NUMBER: _ClassVar[int]
     next_sync_at: str
     def __init__(self, next_sync_at: _Optional[str] = ...) -> None: ...
+
+class UnlinkRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class UnlinkReply(_message.Message):
+    __slots__ = ("unlinked",)
+    UNLINKED_FIELD_NUMBER: _ClassVar[int]
+    unlinked: bool
+    def __init__(self, unlinked: _Optional[bool] = ...) -> None: ...

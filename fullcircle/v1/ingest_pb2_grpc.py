@@ -44,6 +44,11 @@ class SpotifyLinksStub:
                 request_serializer=fullcircle_dot_v1_dot_ingest__pb2.CompleteLinkRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_ingest__pb2.CompleteLinkReply.FromString,
                 _registered_method=True)
+        self.Unlink = channel.unary_unary(
+                '/fullcircle.v1.SpotifyLinks/Unlink',
+                request_serializer=fullcircle_dot_v1_dot_ingest__pb2.UnlinkRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_ingest__pb2.UnlinkReply.FromString,
+                _registered_method=True)
 
 
 class SpotifyLinksServicer:
@@ -63,6 +68,14 @@ class SpotifyLinksServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Unlink(self, request, context):
+        """Forget the account and its tokens (the plays already stored stay); the gateway's admin
+        API calls it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SpotifyLinksServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +88,11 @@ def add_SpotifyLinksServicer_to_server(servicer, server):
                     servicer.CompleteLink,
                     request_deserializer=fullcircle_dot_v1_dot_ingest__pb2.CompleteLinkRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_ingest__pb2.CompleteLinkReply.SerializeToString,
+            ),
+            'Unlink': grpc.unary_unary_rpc_method_handler(
+                    servicer.Unlink,
+                    request_deserializer=fullcircle_dot_v1_dot_ingest__pb2.UnlinkRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_ingest__pb2.UnlinkReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +149,33 @@ class SpotifyLinks:
             '/fullcircle.v1.SpotifyLinks/CompleteLink',
             fullcircle_dot_v1_dot_ingest__pb2.CompleteLinkRequest.SerializeToString,
             fullcircle_dot_v1_dot_ingest__pb2.CompleteLinkReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Unlink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.SpotifyLinks/Unlink',
+            fullcircle_dot_v1_dot_ingest__pb2.UnlinkRequest.SerializeToString,
+            fullcircle_dot_v1_dot_ingest__pb2.UnlinkReply.FromString,
             options,
             channel_credentials,
             insecure,

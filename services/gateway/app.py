@@ -1,5 +1,5 @@
-"""Gateway's composition: the FullCircle servicer, its model, ingest and features clients and
-the fan-out reader."""
+"""Gateway's composition: the FullCircle and Admin servicers, the model, ingest and features
+clients and the fan-out reader."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from fullcircle.v1 import (
 )
 from services.gateway.adapters.cache import RecommendationCache
 from services.gateway.adapters.streams import RecommendationFanout
+from services.gateway.admin import add_admin
 from services.gateway.auth import AuthInterceptor
 from services.gateway.servicer import FullCircleServicer
 from services.gateway.settings import GatewaySettings
@@ -44,6 +45,7 @@ async def setup(runtime: ServiceRuntime) -> None:
         servicer,
         gateway_pb2.DESCRIPTOR.services_by_name["FullCircle"].full_name,
     )
+    add_admin(runtime, settings, links)
     runtime.background(lambda: fanout.run(runtime.stopping))
     runtime.on_stop(channel.close)
     runtime.on_stop(ingest_channel.close)

@@ -27,6 +27,7 @@ OPEN_SERVICES = (
     "/grpc.reflection.v1alpha.ServerReflection/",
     "/grpc.reflection.v1.ServerReflection/",
 )
+ADMIN_CALLS = "/fullcircle.v1.Admin/"  # authorised by the admin token (admin.AdminInterceptor)
 
 
 def current_user() -> UUID:
@@ -71,7 +72,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method or ""
-        if handler is None or method.startswith(OPEN_SERVICES):
+        if handler is None or method.startswith((*OPEN_SERVICES, ADMIN_CALLS)):
             return handler
         return _wrap(handler, self._authenticate)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from fullcircle.settings import FullCircleSettings
 
@@ -19,3 +19,6 @@ class GatewaySettings(FullCircleSettings):
     key_burst: float = Field(default=100.0, ge=1)
     key_cache_s: float = Field(default=30.0, ge=0, description="how long a key's owner is cached")
     cache_ttl_s: int = Field(default=300, ge=1, description="cached recommendation answers")
+    gateway_admin_token: SecretStr | None = Field(
+        default=None, description="bearer token of the Admin API; unset: admin calls refused"
+    )

@@ -1,5 +1,6 @@
 """The internal SpotifyLinks gRPC API: Authorization Code with PKCE in two calls, the code
-verifier kept sealed in Postgres between them (any ingest replica can finish a link)."""
+verifier kept sealed in Postgres between them (any ingest replica can finish a link), and
+unlinking (the gateway's admin API asks; ingest alone writes its accounts)."""
 
 from __future__ import annotations
 
@@ -98,6 +99,15 @@ class SpotifyLinksServicer(ingest_pb2_grpc.SpotifyLinksServicer):
                 pending.sync_cron,
             )
         return ingest_pb2.CompleteLinkReply(next_sync_at=next_sync.isoformat())
+
+    @rpc_errors
+    async def Unlink(
+        self, request: ingest_pb2.UnlinkRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.UnlinkReply:
+        user_id = _uuid(request.user_id)
+        async with self.pool.connection() as conn:
+            unlinked = await spotify_accounts.unlink_account(conn, user_id)
+        return ingest_pb2.UnlinkReply(unlinked=unlinked)
 
 
 def _uuid(value: str) -> UUID:

@@ -14,9 +14,8 @@ from uuid import UUID
 
 import pytest
 import redis
-from psycopg import AsyncConnection
 
-from services.gateway.adapters.accounts import create_user
+from fullcircle.client import AdminClient
 from tests.support.spotify_local.server import (
     DEFAULT_CLIENT_ID,
     LocalSpotifyServer,
@@ -82,14 +81,14 @@ def stack(local_stack: LocalStack) -> StackState:
 
 @pytest.fixture(scope="session")
 def new_listener(local_stack: LocalStack):  # type: ignore[no-untyped-def]
-    """Create a listener through the gateway's own account code; returns (user id, API key)."""
+    """Create a listener through the gateway's Admin API; returns (user id, API key)."""
 
     async def create(name: str) -> tuple[UUID, str]:
         state = local_stack.running()
         assert state is not None
-        async with await AsyncConnection.connect(state.database_url) as conn:
-            user_id, key = await create_user(conn, name)
-            return user_id, key.token
+        async with AdminClient(state.gateway_address, local_stack.admin_token()) as admin:
+            created = await admin.create_user(name)
+        return UUID(created.user_id), created.api_key
 
     return create
 

@@ -1,6 +1,7 @@
 """Every public RPC is scoped to the caller's own listener: with Bob's key nothing of Alice's can
-be read, followed or changed. The test walks the service descriptor, so a new RPC without a
-case here fails it. Last: no API key, token or secret of this run appears in any service log."""
+be read, followed or changed, and no Admin RPC can be called. The tests walk the service
+descriptors, so a new RPC without a case here fails them. Last: no API key, token or secret of
+this run appears in any service log."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from fullcircle.client import FullCircleClient
-from fullcircle.v1 import common_pb2, gateway_pb2
+from fullcircle.client import AdminClient, FullCircleClient
+from fullcircle.v1 import admin_pb2, admin_pb2_grpc, common_pb2, gateway_pb2
 from tools.stack.local import LocalStack
 
 from .conftest import TOKEN_SECRET
@@ -110,20 +111,59 @@ async def test_no_secret_reaches_any_service_log(local_stack: LocalStack, new_li
     secret_part = key.rsplit("_", 1)[-1]
     assert secret_part not in logs
     assert TOKEN_SECRET not in logs
+    assert local_stack.admin_token() not in logs
     assert "local-catalog" not in logs  # the Last.fm API key the stack passes to enrich
 
 
 async def test_a_revoked_key_is_refused(local_stack: LocalStack, new_listener) -> None:
-    from psycopg import AsyncConnection
-
-    from services.gateway.adapters.accounts import revoke_api_key
-
     state = local_stack.running()
     assert state is not None
     _, key = await new_listener(f"revoked-{uuid.uuid4().hex[:6]}")
-    async with FullCircleClient(state.gateway_address, key) as client:
+    async with (
+        FullCircleClient(state.gateway_address, key) as client,
+        AdminClient(state.gateway_address, local_stack.admin_token()) as admin,
+    ):
         assert await _code(client.taste_profile()) == grpc.StatusCode.NOT_FOUND  # accepted
-        async with await AsyncConnection.connect(state.database_url) as conn:
-            assert await revoke_api_key(conn, key.split("_")[1])
+        await admin.revoke_api_key(key.split("_")[1])
         await asyncio.sleep(1.5)  # KEY_CACHE_S is 1 s in this stack
         assert await _code(client.taste_profile()) == grpc.StatusCode.UNAUTHENTICATED
+        assert await _code(admin.revoke_api_key(key)) == grpc.StatusCode.NOT_FOUND
+
+
+async def test_no_listener_key_reaches_any_admin_rpc(local_stack: LocalStack, new_listener) -> None:
+    """Bob's key, a wrong token or none: every Admin RPC is refused and changes nothing."""
+    state = local_stack.running()
+    assert state is not None
+    alice = f"alice-{uuid.uuid4().hex[:6]}"
+    _, alice_key = await new_listener(alice)
+    _, bob_key = await new_listener(f"bob-{uuid.uuid4().hex[:6]}")
+    intruder = f"intruder-{uuid.uuid4().hex[:6]}"
+    requests = {
+        "CreateUser": admin_pb2.CreateUserRequest(name=intruder),
+        "CreateApiKey": admin_pb2.CreateApiKeyRequest(user_name=alice),
+        "RevokeApiKey": admin_pb2.RevokeApiKeyRequest(key_id=alice_key.split("_")[1]),
+        "ListUsers": admin_pb2.ListUsersRequest(),
+        "UnlinkSpotify": admin_pb2.UnlinkSpotifyRequest(user_name=alice),
+    }
+    callers = {
+        f"Bearer {bob_key}": grpc.StatusCode.PERMISSION_DENIED,
+        "Bearer not-the-admin-token": grpc.StatusCode.UNAUTHENTICATED,
+        None: grpc.StatusCode.UNAUTHENTICATED,
+    }
+    async with grpc.aio.insecure_channel(state.gateway_address) as channel:
+        stub = admin_pb2_grpc.AdminStub(channel)
+        for name, request in requests.items():
+            for authorization, refused in callers.items():
+                metadata = (("authorization", authorization),) if authorization else ()
+                call = getattr(stub, name)(request, metadata=metadata, timeout=10)
+                assert await _code(call) == refused, (name, authorization)
+    every_rpc = {m.name for m in admin_pb2.DESCRIPTOR.services_by_name["Admin"].methods}
+    assert set(requests) == every_rpc, f"Admin RPCs without a case: {every_rpc - set(requests)}"
+    async with (
+        AdminClient(state.gateway_address, local_stack.admin_token()) as admin,
+        FullCircleClient(state.gateway_address, alice_key) as as_alice,
+    ):
+        users = {user.name: user for user in await admin.list_users()}
+        assert intruder not in users and users[alice].active_keys == 1
+        await asyncio.sleep(1.5)  # past KEY_CACHE_S: a revocation would show now
+        assert await _code(as_alice.taste_profile()) == grpc.StatusCode.NOT_FOUND  # accepted

@@ -1,6 +1,7 @@
 """Live Spotify sync through the running services: link with PKCE, sync on request through the
-gateway, page with the cursor, report a gap, and ask for a re-link when Spotify revokes the
-grant; Spotify itself is the local server, reached through the real spotipy code path."""
+gateway, page with the cursor, report a gap, ask for a re-link when Spotify revokes the grant,
+and unlink through the admin API; Spotify itself is the local server, reached through the real
+spotipy code path."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ import psycopg
 import pytest
 import requests
 
-from fullcircle.client import FullCircleClient
+from fullcircle.client import AdminClient, FullCircleClient
 from tests.support.spotify_local.server import (
     FaultPlan,
     LocalSpotifyServer,
     ScriptedPlay,
 )
-from tools.stack.local import StackState
+from tools.stack.local import LocalStack, StackState
 
 pytestmark = pytest.mark.e2e
 
@@ -71,8 +72,8 @@ async def _until(check, timeout_s: float = 60.0) -> None:
         await asyncio.sleep(0.25)
 
 
-async def test_linked_account_syncs_on_request_pages_reports_gaps_and_asks_to_relink(
-    stack: StackState, spotify: LocalSpotifyServer, new_listener
+async def test_linked_account_syncs_on_request_pages_reports_gaps_asks_to_relink_and_unlinks(
+    stack: StackState, local_stack: LocalStack, spotify: LocalSpotifyServer, new_listener
 ) -> None:
     listener = f"spotify-{uuid.uuid4().hex[:6]}"
     user_id, api_key = await new_listener(listener)
@@ -104,3 +105,17 @@ async def test_linked_account_syncs_on_request_pages_reports_gaps_and_asks_to_re
         await client.sync_spotify()
         await _until(lambda: _account(stack, user_id)[0] == "relink_required")
         assert _account(stack, user_id)[5] == 80
+
+    async with AdminClient(stack.gateway_address, local_stack.admin_token()) as admin:
+        await admin.unlink_spotify(listener)
+        with pytest.raises(grpc.aio.AioRpcError) as again:
+            await admin.unlink_spotify(listener)
+        assert again.value.code() == grpc.StatusCode.NOT_FOUND
+    with psycopg.connect(stack.database_url) as conn:
+        linked = conn.execute(
+            "SELECT count(*) FROM ingest.spotify_accounts WHERE user_id = %s", (user_id,)
+        ).fetchone()
+        kept = conn.execute(
+            "SELECT count(*) FROM ingest.plays WHERE user_id = %s AND source = 'api'", (user_id,)
+        ).fetchone()
+    assert linked == (0,) and kept == (80,), "unlinking forgets the tokens, keeps the plays"

@@ -44,9 +44,14 @@ def test_compose_sets_every_variable_the_local_stack_sets() -> None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isupper()
     }
     assert {"DATABASE_URL", "REDIS_URL", "GRPC_PORT", "MODEL_ADDRESS"} <= stack_variables
+    gateway_only = {"GATEWAY_ADMIN_TOKEN"}  # a secret no other service needs
+    assert gateway_only <= stack_variables
     for name in SERVICES:
-        environment = compose()["services"][name]["environment"]
-        assert stack_variables <= set(environment), stack_variables - set(environment)
+        environment = set(compose()["services"][name]["environment"])
+        expected = stack_variables if name == "gateway" else stack_variables - gateway_only
+        assert expected <= environment, expected - environment
+        if name != "gateway":
+            assert not gateway_only & environment, f"{name} must not get the admin token"
 
 
 def test_postgres_16_and_redis_7_with_append_only_persistence() -> None:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from uuid import UUID
 
 import grpc
 import typer
@@ -27,8 +28,7 @@ from fullcircle.bus import (
     list_dead_letters,
     replay_dead_letter,
 )
-from fullcircle.client import FullCircleClient
-from fullcircle.db import apply_migrations, migrations_folder
+from fullcircle.client import AdminClient, FullCircleClient
 from fullcircle.v1 import common_pb2, gateway_pb2
 from tools.stack.local import SERVICES, LocalStack, StackError, StackState, default_data_dir
 
@@ -87,6 +87,22 @@ def _save_key(data_dir: Path, name: str, api_key: str) -> None:
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
     path.write_text(json.dumps(credentials, indent=2))
+
+
+def _admin_call(data_dir: Path, call: Callable[[AdminClient], Awaitable[T]]) -> T:
+    """One call of the gateway's Admin API with the admin token: FULLCIRCLE_ADMIN_TOKEN, or
+    the one the local stack keeps in its data folder; its errors end the command as messages."""
+    state = _stack_state(data_dir)
+    token = os.environ.get("FULLCIRCLE_ADMIN_TOKEN") or LocalStack(data_dir).admin_token()
+
+    async def run() -> T:
+        async with AdminClient(state.gateway_address, token) as admin:
+            return await call(admin)
+
+    try:
+        return _run(run())
+    except grpc.aio.AioRpcError as exc:
+        raise _fail(exc.details() or str(exc.code())) from None
 
 
 def _gateway(data_dir: Path, user: str) -> tuple[str, str]:
@@ -267,7 +283,7 @@ def replay(
     from tools.cli.replay import replay as replay_from_postgres
 
     state = _stack_state(data_dir)
-    user_id = _user_id(state, user) if user else None
+    user_id = UUID(_user_id(data_dir, user)) if user else None
 
     async def publish() -> Any:
         settings = FullCircleSettings(database_url=state.database_url, redis_url=state.redis_url)
@@ -285,19 +301,13 @@ def replay(
     )
 
 
-def _user_id(state: StackState, name: str) -> Any:
-    from psycopg import AsyncConnection
-
-    from services.gateway.adapters.accounts import user_id_by_name
-
-    async def find() -> Any:
-        async with await AsyncConnection.connect(state.database_url) as conn:
-            return await user_id_by_name(conn, name)
-
-    user_id = _run(find())
-    if user_id is None:
-        raise _fail(f"no user {name!r}; create it with `fullcircle user add {name}`")
-    return user_id
+def _user_id(data_dir: Path, name: str) -> str:
+    """A listener's id, as the gateway's Admin API knows them."""
+    users = _admin_call(data_dir, lambda admin: admin.list_users())
+    for listener in users:
+        if listener.name == name:
+            return str(listener.user_id)
+    raise _fail(f"no user {name!r}; create it with `fullcircle user add {name}`")
 
 
 @spotify_app.command("link")
@@ -335,19 +345,7 @@ def spotify_link(
 @spotify_app.command("unlink")
 def spotify_unlink(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Forget the Spotify link and its tokens (the plays already imported stay)."""
-    from psycopg import AsyncConnection
-
-    from services.ingest.adapters.spotify_accounts import unlink_account
-
-    state = _stack_state(data_dir)
-    user_id = _user_id(state, user)
-
-    async def forget() -> bool:
-        async with await AsyncConnection.connect(state.database_url) as conn:
-            return await unlink_account(conn, user_id)
-
-    if not _run(forget()):
-        raise _fail(f"{user} has no linked Spotify account")
+    _admin_call(data_dir, lambda admin: admin.unlink_spotify(user))
     console.print(
         f"unlinked Spotify for {user}; you can also remove Full-Circle's access at "
         "spotify.com/account/apps"
@@ -373,74 +371,37 @@ def sync(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
 @user_app.command("add")
 def user_add(name: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Create a listener; prints their API key once (the CLI keeps a copy in the data folder)."""
-    from psycopg import AsyncConnection
-
-    from services.gateway.adapters.accounts import create_user
-
-    state = _stack_state(data_dir)
-
-    async def create() -> tuple[Any, str]:
-        await apply_migrations(state.database_url, "gateway", migrations_folder(_gateway_file()))
-        async with await AsyncConnection.connect(state.database_url) as conn:
-            user_id, key = await create_user(conn, name)
-            return user_id, key.token
-
-    from fullcircle.errors import FullCircleError
-
-    try:
-        user_id, token = _run(create())
-    except FullCircleError as exc:
-        raise _fail(str(exc)) from None
-    _save_key(data_dir, name, token)
-    console.print(f"user [bold]{name}[/] ({user_id})")
-    console.print(f"API key (shown once): [bold]{token}[/]")
+    created = _admin_call(data_dir, lambda admin: admin.create_user(name))
+    _save_key(data_dir, name, created.api_key)
+    console.print(f"user [bold]{name}[/] ({created.user_id})")
+    console.print(f"API key (shown once): [bold]{created.api_key}[/]")
 
 
 @user_app.command("key")
 def user_key(name: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Create another API key for a listener; prints it once (the CLI keeps this one)."""
-    from psycopg import AsyncConnection
-
-    from services.gateway.adapters.accounts import add_api_key, user_id_by_name
-
-    state = _stack_state(data_dir)
-
-    async def create() -> str | None:
-        async with await AsyncConnection.connect(state.database_url) as conn:
-            user_id = await user_id_by_name(conn, name)
-            if user_id is None:
-                return None
-            return (await add_api_key(conn, user_id)).token
-
-    token = _run(create())
-    if token is None:
-        raise _fail(f"no user {name!r}; create it with `fullcircle user add {name}`")
-    _save_key(data_dir, name, token)
-    console.print(f"new API key for {name} (shown once): [bold]{token}[/]")
+    created = _admin_call(data_dir, lambda admin: admin.create_api_key(name))
+    _save_key(data_dir, name, created.api_key)
+    console.print(f"new API key for {name} (shown once): [bold]{created.api_key}[/]")
 
 
 @user_app.command("revoke")
 def user_revoke(key_id: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Revoke an API key by its id: the 12 hex characters after `fc_`."""
-    from psycopg import AsyncConnection
-
-    from services.gateway.adapters.accounts import revoke_api_key
-
-    state = _stack_state(data_dir)
-
-    async def revoke() -> bool:
-        async with await AsyncConnection.connect(state.database_url) as conn:
-            return await revoke_api_key(conn, key_id.removeprefix("fc_").split("_")[0])
-
-    if not _run(revoke()):
-        raise _fail(f"no active key {key_id!r}")
+    _admin_call(data_dir, lambda admin: admin.revoke_api_key(key_id))
     console.print(f"revoked {key_id}; gateways refuse it within 30 s")
 
 
-def _gateway_file() -> str:
-    import services.gateway
-
-    return str(Path(services.gateway.__file__).parent / "__main__.py")
+@user_app.command("list")
+def user_list(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Every listener, with their number of active API keys."""
+    users = _admin_call(data_dir, lambda admin: admin.list_users())
+    table = Table("listener", "id", "created", "active keys")
+    for listener in users:
+        table.add_row(
+            listener.name, listener.user_id, listener.created_at, str(listener.active_keys)
+        )
+    console.print(table)
 
 
 @app.command("import")

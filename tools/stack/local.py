@@ -231,6 +231,10 @@ class LocalStack:
             "LASTFM_API_ROOT": state.lastfm_api_root,
         }
         env["SPOTIFY_TOKEN_SECRET"] = self.token_secret()
+        if service.split("-")[0] == "gateway":
+            env["GATEWAY_ADMIN_TOKEN"] = self.admin_token()
+        else:
+            env.pop("GATEWAY_ADMIN_TOKEN", None)  # a secret only gateways need
         if not self.env.get("LASTFM_API_KEY"):
             env["LASTFM_API_KEY"] = LOCAL_LASTFM_KEY
             env.setdefault("LASTFM_RATE_LIMIT", str(LOCAL_LASTFM_RATE))
@@ -239,9 +243,16 @@ class LocalStack:
     def token_secret(self) -> str:
         """The secret that seals Spotify tokens at rest: SPOTIFY_TOKEN_SECRET, or one made once
         for this data folder and kept in a file only its owner can read."""
-        if secret := self.env.get("SPOTIFY_TOKEN_SECRET"):
-            return secret
-        path = self.data_dir / "secret.key"
+        return self.env.get("SPOTIFY_TOKEN_SECRET") or self._kept_secret("secret.key")
+
+    def admin_token(self) -> str:
+        """The bearer token of the gateway's Admin API (the CLI's `user` commands):
+        GATEWAY_ADMIN_TOKEN, or one made once for this data folder and kept in a file only
+        its owner can read."""
+        return self.env.get("GATEWAY_ADMIN_TOKEN") or self._kept_secret("admin.token")
+
+    def _kept_secret(self, file_name: str) -> str:
+        path = self.data_dir / file_name
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
             path.touch(mode=0o600)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from psycopg import AsyncConnection
@@ -103,11 +105,34 @@ async def user_name(pool: AsyncConnectionPool, user_id: UUID) -> str:
     return str(row[0]) if row else ""
 
 
-async def revoke_api_key(conn: AsyncConnection, key_id: str) -> bool:
-    """Revoke a key by its id (the part after `fc_`); gateways stop accepting it within their
-    key cache time (KEY_CACHE_S, 30 s by default)."""
+async def revoke_api_key(conn: AsyncConnection, key_id: str) -> str | None:
+    """Revoke a key by its id (the part after `fc_`); the name of its owner, or None when no
+    active key has that id. Gateways stop accepting it within their key cache time
+    (KEY_CACHE_S, 30 s by default)."""
     cur = await conn.execute(
-        "UPDATE gateway.api_keys SET revoked_at = now() WHERE key_id = %s AND revoked_at IS NULL",
+        "UPDATE gateway.api_keys k SET revoked_at = now() FROM gateway.users u"
+        " WHERE k.key_id = %s AND k.revoked_at IS NULL AND u.user_id = k.user_id"
+        " RETURNING u.name",
         (key_id,),
     )
-    return cur.rowcount > 0
+    row = await cur.fetchone()
+    return str(row[0]) if row else None
+
+
+@dataclass(frozen=True)
+class Listener:
+    user_id: UUID
+    name: str
+    created_at: datetime
+    active_keys: int
+
+
+async def list_users(conn: AsyncConnection) -> list[Listener]:
+    """Every listener by name, with how many of their keys are not revoked."""
+    cur = await conn.execute(
+        "SELECT u.user_id, u.name, u.created_at, count(k.key_id) FILTER"
+        " (WHERE k.revoked_at IS NULL) FROM gateway.users u"
+        " LEFT JOIN gateway.api_keys k ON k.user_id = u.user_id"
+        " GROUP BY u.user_id ORDER BY u.name"
+    )
+    return [Listener(*row) for row in await cur.fetchall()]

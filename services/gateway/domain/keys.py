@@ -44,5 +44,10 @@ def parse_token(token: str) -> ApiKey | None:
     return ApiKey(key_id=key_id, secret=secret)
 
 
+def key_id_of(text: str) -> str:
+    """The key id in what an admin names a key by: the id itself, `fc_<id>` or a whole token."""
+    return text.strip().removeprefix(f"{PREFIX}_").split("_")[0]
+
+
 def secret_matches(secret: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_secret(secret), stored_hash)
