@@ -43,10 +43,10 @@ class StampedServer(LocalLastfmServer):
         self.arrivals: list[float] = []
         self._arrivals_lock = threading.Lock()
 
-    def _record_call(self, method: str) -> tuple[float, int | None]:
+    def _record_call(self, method: str, names: tuple[str, ...] = ()) -> tuple[float, int | None]:
         with self._arrivals_lock:
             self.arrivals.append(time.monotonic())
-        return super()._record_call(method)
+        return super()._record_call(method, names)
 
 
 def _catalog() -> Catalog:
