@@ -183,11 +183,13 @@ class Bus:
         event_type: type[E],
         handler: EventHandler[E],
         on_give_up: Callable[[E, str], Awaitable[None]] | None = None,
+        workers: int = 1,
     ) -> None:
         """Handle `event_type` in this service's consumer group, with a claimer for retries.
 
         `on_give_up(event, error)` runs when the event is moved to the dead letters, so the
-        service can tell whoever waits for it (an import that will not finish, say)."""
+        service can tell whoever waits for it (an import that will not finish, say). With
+        `workers` > 1 that many messages are handled at once (in order of arrival otherwise)."""
         stream = event_type.stream
         if self.service not in self.groups.get(stream, ()):
             raise TopologyError(f"{self.service} is not a consumer of {stream} in the topology")
@@ -244,8 +246,10 @@ class Bus:
             min_idle_time=self.settings.bus_claim_idle_ms,
             polling_interval=POLL_MS * 5,
         )
-        self.broker.subscriber(stream=main)(on_message_of(consumer))
-        self.broker.subscriber(stream=claimer)(on_message_of(f"{consumer}-claimer"))
+        self.broker.subscriber(stream=main, max_workers=workers)(on_message_of(consumer))
+        self.broker.subscriber(stream=claimer, max_workers=workers)(
+            on_message_of(f"{consumer}-claimer")
+        )
 
     @contextlib.asynccontextmanager
     async def _claim_kept(
