@@ -238,6 +238,10 @@ class Bus:
             consumer=consumer,
             polling_interval=POLL_MS,
             maxlen=self.settings.bus_stream_maxlen,
+            # Read no more than can be handled at once: a message read is pending, and one
+            # waiting behind a long handler would idle out and be run a second time by the
+            # claimer (FastStream reads every new message at once without a count).
+            max_records=workers,
         )
         claimer = StreamSub(
             stream,

@@ -239,23 +239,26 @@ async def test_a_handler_working_longer_than_the_claim_idle_time_keeps_its_claim
     worker = Bus(settings, "worker", topology=topology)
     worker.consume(work, handle)
     maker = Bus(settings, "maker", topology=topology)
-    await worker.start()
     await maker.start()
     try:
-        await maker.publish(work.model_validate(_request("long.zip").model_dump()))
+        for name in ("long.zip", "next.zip"):  # a backlog: both there when the worker starts
+            await maker.publish(work.model_validate(_request(name).model_dump()))
+        await worker.start()
         await _wait_for(lambda: started == ["long.zip"])
         # ten idle times: without the heartbeat the claimer (polling every second) takes the
-        # message after 300 ms idle and starts the handler a second time
+        # running message after 300 ms idle and starts the handler a second time; a message
+        # read along with it would idle out waiting and be started by the claimer too
         await asyncio.sleep(3.0)
         pending = await worker.redis.xpending_range(work.stream, "worker", "-", "+", 10)
         assert [entry["times_delivered"] for entry in pending] == [1]
         assert started == ["long.zip"]
         release.set()
+        await _wait_for(lambda: len(started) == 2)
         deadline = asyncio.get_running_loop().time() + 10
         while (await worker.redis.xpending(work.stream, "worker"))["pending"]:
             assert asyncio.get_running_loop().time() < deadline, "never acknowledged"
             await asyncio.sleep(0.05)
-        assert started == ["long.zip"]
+        assert started == ["long.zip", "next.zip"]
     finally:
         await maker.stop()
         await worker.stop()
