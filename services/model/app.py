@@ -17,8 +17,10 @@ Retraining policy (hybrid scorer):
   yet reflected, so feedback arriving while a remake runs is coalesced into the next one; its
   `recommendations.updated` names those events (the gateway answers SubmitFeedback on it). The
   next retrain learns from it (liked and disliked artists label the classifier's examples).
-- New candidate knowledge (`candidates.enriched`) remakes the set the same way, unless a set
-  made since already saw it: the listener's profile did not change, so nothing retrains.
+- New candidate knowledge (`candidates.enriched`) remakes the newest set the same way, unless
+  that set was made after the candidates were tagged: the listener's profile did not change,
+  so nothing retrains. (A newer profile's set made before them is remade too: enrich finds
+  them cached for that profile and announces nothing again.)
 """
 
 from __future__ import annotations
@@ -117,15 +119,12 @@ class Retrainer:
             await feedback.mark_reflected(self.pool, waiting, set_id)
 
     async def on_candidates_enriched(self, event: CandidatesEnriched) -> None:
-        """Candidates of the listener's current profile were tagged: remake its set with the
-        model in use, unless a newer profile supersedes it or a set made since saw them."""
+        """Candidates were tagged: remake the listener's newest set with the model in use,
+        unless it was made after they were (it saw them) or is of an older profile than the
+        event's (that profile's set, still to come, will see them)."""
         async with self._locks.setdefault(event.user_id, asyncio.Lock()):
             latest = await store.latest_set_made_at(self.pool, event.user_id)
-            if (
-                latest is None
-                or latest[0] != event.profile_version
-                or latest[2] > event.occurred_at
-            ):
+            if latest is None or latest[0] < event.profile_version or latest[2] > event.occurred_at:
                 return
             remade = await self._remake(event.user_id)
         if remade is not None:

@@ -1,12 +1,14 @@
 """The model's bus-only inputs besides profiles, on a real PostgreSQL and Redis: feedback is
 recorded once per event and feedback arriving during a remake is reflected by one remake that
 names it; new candidate knowledge remakes the set with the model in use, without retraining,
-once. Every announced set names its top artists (what enrich fetches tracks for)."""
+unless a set made since saw it. Every announced set names its top artists (what enrich fetches
+tracks for)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -128,10 +130,23 @@ async def test_new_candidates_remake_the_set_once_with_the_model_in_use(
         assert len(await learning_store.trained_models(pool, user_id)) == models  # no retrain
 
         await retrainer.on_candidates_enriched(tagged)  # redelivered: the remade set saw them
+        # of a profile whose set is still to come: that set will see them
         await retrainer.on_candidates_enriched(
-            tagged.model_copy(update={"profile_version": profile_version - 1})
+            tagged.model_copy(update={"profile_version": profile_version + 1})
         )
         assert len(await _sets(pool, user_id)) == 2
         assert len(await _announced(bus, user_id)) == 2
+        # tagged for an older profile after the newest set was made: it has not seen them
+        await retrainer.on_candidates_enriched(
+            CandidatesEnriched.model_validate(
+                {
+                    **tagged.model_dump(),
+                    "event_id": uuid.uuid4(),
+                    "occurred_at": datetime.now(UTC),
+                    "profile_version": profile_version - 1,
+                }
+            )
+        )
+        assert (await _sets(pool, user_id))[-1] == (profile_version, 2)
     finally:
         await bus.stop()
