@@ -310,6 +310,10 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
             try:
                 await asyncio.wait_for(reflected, self._feedback_wait(context))
             except TimeoutError:
+                # The model records feedback before it remakes the set (a retrain may hold the
+                # listener meanwhile) and filters hidden artists when it answers: a fresh
+                # answer is likelier to show the feedback than the cached one.
+                await self.cache.invalidate(user_id)
                 log.warning(
                     "feedback %s of %s not reflected in a set within the wait; accepted anyway",
                     feedback.event_id,
