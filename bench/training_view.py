@@ -19,8 +19,6 @@ from io import BytesIO
 from pathlib import Path
 
 import grpc
-from fullcircle.demo.catalog import generate_demo_catalog
-from fullcircle.demo.history import generate_demo_history
 
 from bench.servers import scratch_database
 from fullcircle.db import apply_migrations, open_pool
@@ -31,6 +29,8 @@ from services.features.servicer import TastesServicer
 from services.ingest.adapters import store
 from services.ingest.domain.announce import import_report
 from services.ingest.domain.exports import read_export
+from tools.demo.catalog import generate_demo_catalog
+from tools.demo.history import generate_demo_history
 
 ROOT = Path(__file__).resolve().parents[1]
 DEADLINE_S = 10.0  # the model's features_deadline_s

@@ -1,19 +1,26 @@
 """Bus wiring over Redis Streams with FastStream: one broker factory, consumer groups created at
-id 0, a claimer that retries pending messages, dead letters after N deliveries, capped streams.
+id 0, a claimer that retries pending messages, a heartbeat that keeps live work claimed, dead
+letters after N deliveries (never trimmed), capped streams, the topology enforced.
 
 Delivery is at-least-once, so every handler must be idempotent. A handler that raises leaves its
 message pending (FastStream's REJECT on Redis does not XACK); the claimer of the same group takes
 it again once it has been idle for `bus_claim_idle_ms`, and after `bus_max_deliveries` deliveries
 it is moved to `<stream>.dlq` with the error and acknowledged, so it never blocks what follows.
+While a handler runs, its consumer re-claims its own message every third of the idle time
+(XCLAIM ... JUSTID resets the idle time and leaves the delivery count alone), so work that takes
+longer than the idle time is not handed to the claimer and run a second time.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import logging
 import os
 import socket
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -30,7 +37,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from fullcircle.events import CONSUMER_GROUPS, Event, dead_letter_stream
+from fullcircle.events import CONSUMER_GROUPS, TOPOLOGY, Event, Topology, dead_letter_stream
 from fullcircle.settings import FullCircleSettings
 
 log = logging.getLogger(__name__)
@@ -39,6 +46,15 @@ E = TypeVar("E", bound=Event)
 EventHandler = Callable[[E], Awaitable[None]]
 
 POLL_MS = 200
+HEARTBEATS_PER_IDLE = 3
+
+# The stream whose handler is running in this task: what it publishes is checked against it.
+_handling: contextvars.ContextVar[str | None] = contextvars.ContextVar("handling", default=None)
+
+
+class TopologyError(RuntimeError):
+    """A service consumed or published a stream the topology (fullcircle/events.py) does not
+    give it: a wiring bug, raised where it happens rather than drawn as a loop later."""
 
 
 def consumer_name(service: str) -> str:
@@ -92,10 +108,16 @@ class Bus:
     """A service's view of the bus: publish events, consume streams with retry and dead letters."""
 
     def __init__(
-        self, settings: FullCircleSettings, service: str, middlewares: Sequence[Any] = ()
+        self,
+        settings: FullCircleSettings,
+        service: str,
+        middlewares: Sequence[Any] = (),
+        topology: Topology = TOPOLOGY,
     ) -> None:
         self.settings = settings
         self.service = service
+        self.topology = topology
+        self.groups = topology.consumer_groups()
         self.broker = make_broker(settings, middlewares)
         self._redis: Redis | None = None
 
@@ -107,7 +129,7 @@ class Bus:
 
     async def start(self) -> None:
         self._redis = make_redis(self.settings)
-        await ensure_consumer_groups(self._redis, CONSUMER_GROUPS)
+        await ensure_consumer_groups(self._redis, self.groups)
         await self.broker.start()
 
     async def stop(self) -> None:
@@ -120,7 +142,7 @@ class Bus:
         """Recreate consumer groups Redis lost (restarted without its data) and restart the
         subscribers that stopped on NOGROUP; returns how many were restarted. Postgres is the
         source of truth: what Redis lost is re-published with `fullcircle replay`."""
-        await ensure_consumer_groups(self.redis, CONSUMER_GROUPS)
+        await ensure_consumer_groups(self.redis, self.groups)
         stopped = [sub for sub in self.broker.subscribers if not sub.running]
         for subscriber in stopped:
             await subscriber.start()
@@ -133,52 +155,82 @@ class Bus:
         return len(stopped)
 
     async def publish(self, event: Event) -> None:
-        """Append `event` to its stream, capped at `bus_stream_maxlen` entries."""
+        """Append `event` to its stream, capped at `bus_stream_maxlen` entries. A pipeline
+        service publishes only the streams it produces, and a handler only those the topology
+        lets it (tools such as replay re-publish facts on their producers' behalf)."""
+        self._check_publish(event.stream)
         await self.broker.publish(
             event.model_dump(mode="json"),
             stream=event.stream,
             maxlen=self.settings.bus_stream_maxlen,
         )
 
+    def _check_publish(self, stream: str) -> None:
+        producer = self.topology.producers.get(stream)
+        if producer is None:
+            raise TopologyError(f"{stream} is not a stream of the topology")
+        if self.service in self.topology.producers.values() and producer != self.service:
+            raise TopologyError(f"{self.service} publishes {stream}, produced by {producer}")
+        consumed = _handling.get()
+        if consumed is not None and stream not in self.topology.publishes(self.service, consumed):
+            raise TopologyError(
+                f"{self.service}'s handler of {consumed} publishes {stream}, which the "
+                "topology does not declare"
+            )
+
     def consume(
         self,
         event_type: type[E],
         handler: EventHandler[E],
         on_give_up: Callable[[E, str], Awaitable[None]] | None = None,
+        workers: int = 1,
     ) -> None:
         """Handle `event_type` in this service's consumer group, with a claimer for retries.
 
         `on_give_up(event, error)` runs when the event is moved to the dead letters, so the
-        service can tell whoever waits for it (an import that will not finish, say)."""
+        service can tell whoever waits for it (an import that will not finish, say). With
+        `workers` > 1 that many messages are handled at once (in order of arrival otherwise)."""
         stream = event_type.stream
-        if self.service not in CONSUMER_GROUPS.get(stream, ()):
-            raise ValueError(f"{self.service} is not a consumer of {stream} in CONSUMER_GROUPS")
+        if self.service not in self.groups.get(stream, ()):
+            raise TopologyError(f"{self.service} is not a consumer of {stream} in the topology")
         consumer = consumer_name(self.service)
 
-        async def on_message(body: dict[str, Any], msg: RedisStreamMessage) -> None:
-            try:
-                event = event_type.model_validate(body)
-            except ValidationError as exc:
-                await self._dead_letter(stream, msg, f"invalid {event_type.__name__}: {exc}")
-                return
-            try:
-                await handler(event)
-            except Exception as exc:
-                deliveries = await self._deliveries(stream, msg)
-                if deliveries >= self.settings.bus_max_deliveries:
-                    await self._dead_letter(stream, msg, _describe(exc))
-                    if on_give_up is not None:
-                        await on_give_up(event, _describe(exc))
+        def on_message_of(owner: str) -> Callable[[dict[str, Any], RedisStreamMessage], Any]:
+            async def on_message(body: dict[str, Any], msg: RedisStreamMessage) -> None:
+                try:
+                    event = event_type.model_validate(body)
+                except ValidationError as exc:
+                    await self._dead_letter(stream, msg, f"invalid {event_type.__name__}: {exc}")
                     return
-                log.warning(
-                    "%s failed on %s (delivery %d of %d), will retry: %s",
-                    self.service,
-                    stream,
-                    deliveries,
-                    self.settings.bus_max_deliveries,
-                    exc,
-                )
-                raise
+                try:
+                    async with self._claim_kept(stream, owner, msg):
+                        token = _handling.set(stream)
+                        try:
+                            await handler(event)
+                        finally:
+                            _handling.reset(token)
+                except Exception as exc:
+                    deliveries = await self._deliveries(stream, msg)
+                    if deliveries >= self.settings.bus_max_deliveries:
+                        await self._dead_letter(stream, msg, _describe(exc))
+                        if on_give_up is not None:
+                            token = _handling.set(stream)
+                            try:
+                                await on_give_up(event, _describe(exc))
+                            finally:
+                                _handling.reset(token)
+                        return
+                    log.warning(
+                        "%s failed on %s (delivery %d of %d), will retry: %s",
+                        self.service,
+                        stream,
+                        deliveries,
+                        self.settings.bus_max_deliveries,
+                        exc,
+                    )
+                    raise
+
+            return on_message
 
         main = StreamSub(
             stream,
@@ -186,6 +238,10 @@ class Bus:
             consumer=consumer,
             polling_interval=POLL_MS,
             maxlen=self.settings.bus_stream_maxlen,
+            # Read no more than can be handled at once: a message read is pending, and one
+            # waiting behind a long handler would idle out and be run a second time by the
+            # claimer (FastStream reads every new message at once without a count).
+            max_records=workers,
         )
         claimer = StreamSub(
             stream,
@@ -194,8 +250,40 @@ class Bus:
             min_idle_time=self.settings.bus_claim_idle_ms,
             polling_interval=POLL_MS * 5,
         )
-        self.broker.subscriber(stream=main)(on_message)
-        self.broker.subscriber(stream=claimer)(on_message)
+        self.broker.subscriber(stream=main, max_workers=workers)(on_message_of(consumer))
+        self.broker.subscriber(stream=claimer, max_workers=workers)(
+            on_message_of(f"{consumer}-claimer")
+        )
+
+    @contextlib.asynccontextmanager
+    async def _claim_kept(
+        self, stream: str, owner: str, msg: RedisStreamMessage
+    ) -> AsyncIterator[None]:
+        """Re-claim the message for `owner` while the body runs, so its idle time never
+        reaches `bus_claim_idle_ms`; stop when the body returns or raises (a failed message
+        then idles out and the claimer retries it)."""
+        message_id = msg.raw_message["message_ids"][0]
+        interval_s = self.settings.bus_claim_idle_ms / 1000 / HEARTBEATS_PER_IDLE
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(interval_s)
+                try:
+                    await self.redis.xclaim(
+                        stream, self.service, owner, 0, [message_id], justid=True
+                    )
+                except (RedisConnectionError, RedisTimeoutError) as exc:
+                    log.warning(
+                        "%s: heartbeat of %s on %s failed: %s", owner, message_id, stream, exc
+                    )
+
+        heartbeat = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
 
     async def _deliveries(self, stream: str, msg: RedisStreamMessage) -> int:
         message_id = msg.raw_message["message_ids"][0]
@@ -214,9 +302,8 @@ class Bus:
             b"error": error[-4000:],
             b"failed_at": datetime.now(UTC).isoformat(),
         }
-        await self.redis.xadd(
-            dead_letter_stream(stream), fields, maxlen=self.settings.bus_stream_maxlen
-        )
+        dlq = dead_letter_stream(stream)
+        await self.redis.xadd(dlq, fields)  # never trimmed: a dead letter waits for a person
         await self.redis.xack(stream, self.service, message_id)
         log.error(
             "%s: message %s of %s moved to dead letters: %s",
@@ -225,6 +312,15 @@ class Bus:
             stream,
             error.splitlines()[0] if error else "",
         )
+        held = await self.redis.xlen(dlq)
+        if held > self.settings.bus_dead_letter_alert:
+            log.error(
+                "%s holds %d dead letters (alert above %d): list them with `fullcircle dlq "
+                "list`, then replay or drop them",
+                dlq,
+                held,
+                self.settings.bus_dead_letter_alert,
+            )
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,7 +1,10 @@
-"""Every event on the bus: its stream name, its versioned pydantic model, and who consumes it."""
+"""Every event on the bus: its stream name, its versioned pydantic model, and the topology
+(who produces each stream, who consumes it, what each handler may publish)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 from uuid import UUID, uuid4
@@ -12,28 +15,73 @@ IMPORTS_REQUESTED = "imports.requested.v1"
 IMPORTS_PROGRESS = "imports.progress.v1"
 PLAYS_INGESTED = "plays.ingested.v1"
 ARTISTS_ENRICHED = "artists.enriched.v1"
+CANDIDATES_ENRICHED = "candidates.enriched.v1"
 PROFILES_UPDATED = "profiles.updated.v1"
 RECOMMENDATIONS_UPDATED = "recommendations.updated.v1"
+TRACKS_ENRICHED = "tracks.enriched.v1"
 FEEDBACK_SUBMITTED = "feedback.submitted.v1"
 SYNC_REQUESTED = "sync.requested.v1"
 
-# stream -> the consumer groups (one per consuming service) that read it. Streams read
-# without a group (by every gateway replica) are in UNGROUPED_READERS too.
-CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
-    IMPORTS_REQUESTED: ("ingest",),
-    IMPORTS_PROGRESS: (),
-    PLAYS_INGESTED: ("enrich", "features"),
-    ARTISTS_ENRICHED: ("features",),
-    PROFILES_UPDATED: ("model", "enrich"),
-    RECOMMENDATIONS_UPDATED: ("enrich",),  # enrich: top tracks of the set's artists
-    FEEDBACK_SUBMITTED: ("model",),
-    SYNC_REQUESTED: ("ingest",),
-}
-# stream -> the service whose every replica reads it without a group (fan-out to clients).
-UNGROUPED_READERS: dict[str, str] = {
-    IMPORTS_PROGRESS: "gateway",
-    RECOMMENDATIONS_UPDATED: "gateway",
-}
+
+@dataclass(frozen=True)
+class Topology:
+    """Who produces each stream, what each consuming handler may publish, who reads a stream
+    without a group. The bus enforces it and the AsyncAPI document states it, so the causality
+    graph (stream consumed -> streams its handler publishes) is checked to be acyclic."""
+
+    producers: Mapping[str, str]  # stream -> the one service that produces it
+    handlers: Mapping[tuple[str, str], tuple[str, ...]]  # (service, stream) -> it may publish
+    ungrouped: Mapping[str, str]  # stream -> the service every replica of which reads it
+
+    def consumer_groups(self) -> dict[str, tuple[str, ...]]:
+        """stream -> the consumer groups (one per consuming service) that read it."""
+        return {
+            stream: tuple(service for service, consumed in self.handlers if consumed == stream)
+            for stream in self.producers
+        }
+
+    def publishes(self, service: str, stream: str) -> tuple[str, ...]:
+        """The streams `service`'s handler of `stream` may publish."""
+        return self.handlers.get((service, stream), ())
+
+
+TOPOLOGY = Topology(
+    producers={
+        IMPORTS_REQUESTED: "gateway",
+        IMPORTS_PROGRESS: "ingest",
+        PLAYS_INGESTED: "ingest",
+        ARTISTS_ENRICHED: "enrich",
+        CANDIDATES_ENRICHED: "enrich",
+        PROFILES_UPDATED: "features",
+        RECOMMENDATIONS_UPDATED: "model",
+        TRACKS_ENRICHED: "enrich",
+        FEEDBACK_SUBMITTED: "gateway",
+        SYNC_REQUESTED: "gateway",
+    },
+    handlers={
+        ("ingest", IMPORTS_REQUESTED): (IMPORTS_PROGRESS, PLAYS_INGESTED),
+        ("ingest", SYNC_REQUESTED): (PLAYS_INGESTED,),
+        # the listener's own artists: the only enrichment that changes their profile
+        ("enrich", PLAYS_INGESTED): (ARTISTS_ENRICHED,),
+        ("features", PLAYS_INGESTED): (PROFILES_UPDATED,),
+        ("features", ARTISTS_ENRICHED): (PROFILES_UPDATED,),
+        # candidate expansion: knowledge the model scores with, not the listener's profile
+        ("enrich", PROFILES_UPDATED): (CANDIDATES_ENRICHED,),
+        ("model", PROFILES_UPDATED): (RECOMMENDATIONS_UPDATED,),
+        ("model", CANDIDATES_ENRICHED): (RECOMMENDATIONS_UPDATED,),
+        ("model", FEEDBACK_SUBMITTED): (RECOMMENDATIONS_UPDATED,),
+        # top tracks of the set's top artists, named in the event: no call back to the model
+        ("enrich", RECOMMENDATIONS_UPDATED): (TRACKS_ENRICHED,),
+    },
+    # fan-out to the gateway's clients: sinks of the graph, they publish nothing
+    ungrouped={
+        IMPORTS_PROGRESS: "gateway",
+        RECOMMENDATIONS_UPDATED: "gateway",
+        TRACKS_ENRICHED: "gateway",
+    },
+)
+CONSUMER_GROUPS: dict[str, tuple[str, ...]] = TOPOLOGY.consumer_groups()
+UNGROUPED_READERS: Mapping[str, str] = TOPOLOGY.ungrouped
 
 
 def dead_letter_stream(stream: str) -> str:
@@ -109,10 +157,24 @@ class PlaysIngested(Event):
 
 
 class ArtistsEnriched(Event):
-    """Last.fm knowledge (tags, similar artists, top tracks) was stored for some artists."""
+    """Last.fm knowledge (tags, similar artists) was stored for some of a listener's own artists,
+    the ones in their plays: their profile changes with it."""
 
     stream: ClassVar[str] = ARTISTS_ENRICHED
     user_id: UUID | None = None
+    artists: int
+    tagged: int
+    not_found: int
+    api_calls: int
+
+
+class CandidatesEnriched(Event):
+    """Last.fm tags were stored for candidates of a listener (similar artists of their top
+    artists, top artists of their top tags): the set may change, their profile does not."""
+
+    stream: ClassVar[str] = CANDIDATES_ENRICHED
+    user_id: UUID
+    profile_version: int
     artists: int
     tagged: int
     not_found: int
@@ -133,16 +195,31 @@ class ProfilesUpdated(Event):
 
 
 class RecommendationsUpdated(Event):
-    """A new recommendation set of one listener was stored (by model), or top tracks were
-    attached to the artists of a stored one (by enrich, `tracks_attached`): either way the
-    answer for that set changed, so caches drop it and subscribers get it again."""
+    """A new recommendation set of one listener was stored. Names the set's top artists (so
+    enrich fetches their top tracks without asking the model) and the feedback events the set
+    reflects (so the gateway answers a feedback call once its effect is visible)."""
 
     stream: ClassVar[str] = RECOMMENDATIONS_UPDATED
     user_id: UUID
     set_id: UUID
     model_version: str
     items: int
-    tracks_attached: bool = False
+    top_artists: list[str] = Field(default_factory=list, description="at most 20, best first")
+    feedback_ids: list[UUID] = Field(
+        default_factory=list, description="feedback.submitted event ids the set reflects"
+    )
+
+
+class TracksEnriched(Event):
+    """Top tracks were fetched for the top artists of a stored set: the set is the same, the
+    answer for it (its tracks to play) is not, so caches drop it."""
+
+    stream: ClassVar[str] = TRACKS_ENRICHED
+    user_id: UUID
+    set_id: UUID
+    artists: int
+    with_tracks: int
+    not_found: int
 
 
 class FeedbackSubmitted(Event):
@@ -167,8 +244,10 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ImportProgress,
     PlaysIngested,
     ArtistsEnriched,
+    CandidatesEnriched,
     ProfilesUpdated,
     RecommendationsUpdated,
+    TracksEnriched,
     FeedbackSubmitted,
     SyncRequested,
 )

@@ -23,6 +23,12 @@ class FullCircleSettings(BaseSettings):
     bus_max_deliveries: int = Field(default=5, ge=1, description="deliveries before a dead letter")
     bus_claim_idle_ms: int = Field(default=30_000, ge=100, description="idle time before a retry")
     bus_stream_maxlen: int = Field(default=100_000, ge=100, description="cap of every stream")
+    bus_dead_letter_alert: int = Field(
+        default=1_000,
+        ge=0,
+        description="dead letters in one stream above which each new one "
+        "logs an error (dead letters are never trimmed)",
+    )
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(default=0, ge=0, description="gRPC port (health at least); 0 = any")
     grpc_grace_seconds: float = Field(default=10.0, ge=0)

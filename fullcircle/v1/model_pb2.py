@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from fullcircle.v1 import common_pb2 as fullcircle_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66ullcircle/v1/model.proto\x12\rfullcircle.v1\x1a\x1a\x66ullcircle/v1/common.proto\"7\n\x14ModelPlaylistRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\"6\n\x13ModelExplainRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61rtist\x18\x02 \x01(\t\"v\n\x14ModelFeedbackRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61rtist\x18\x02 \x01(\t\x12)\n\x04kind\x18\x03 \x01(\x0e\x32\x1b.fullcircle.v1.FeedbackKind\x12\x12\n\nexpires_at\x18\x04 \x01(\t\"\x14\n\x12ModelFeedbackReply\"\x8e\x01\n\x1bModelRecommendationsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12/\n\x04mode\x18\x03 \x01(\x0e\x32!.fullcircle.v1.RecommendationMode\x12\x0e\n\x06set_id\x18\x04 \x01(\t\x12\x0e\n\x06prompt\x18\x05 \x01(\t2\xf7\x02\n\x0bRecommender\x12\x62\n\x12GetRecommendations\x12*.fullcircle.v1.ModelRecommendationsRequest\x1a .fullcircle.v1.RecommendationSet\x12Z\n\x15\x45xplainRecommendation\x12\".fullcircle.v1.ModelExplainRequest\x1a\x1d.fullcircle.v1.Recommendation\x12X\n\x0eRecordFeedback\x12#.fullcircle.v1.ModelFeedbackRequest\x1a!.fullcircle.v1.ModelFeedbackReply\x12N\n\x0e\x43reatePlaylist\x12#.fullcircle.v1.ModelPlaylistRequest\x1a\x17.fullcircle.v1.Playlistb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66ullcircle/v1/model.proto\x12\rfullcircle.v1\x1a\x1a\x66ullcircle/v1/common.proto\"7\n\x14ModelPlaylistRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\"6\n\x13ModelExplainRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61rtist\x18\x02 \x01(\t\"\x8e\x01\n\x1bModelRecommendationsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12/\n\x04mode\x18\x03 \x01(\x0e\x32!.fullcircle.v1.RecommendationMode\x12\x0e\n\x06set_id\x18\x04 \x01(\t\x12\x0e\n\x06prompt\x18\x05 \x01(\t2\x9d\x02\n\x0bRecommender\x12\x62\n\x12GetRecommendations\x12*.fullcircle.v1.ModelRecommendationsRequest\x1a .fullcircle.v1.RecommendationSet\x12Z\n\x15\x45xplainRecommendation\x12\".fullcircle.v1.ModelExplainRequest\x1a\x1d.fullcircle.v1.Recommendation\x12N\n\x0e\x43reatePlaylist\x12#.fullcircle.v1.ModelPlaylistRequest\x1a\x17.fullcircle.v1.Playlistb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,12 +36,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MODELPLAYLISTREQUEST']._serialized_end=127
   _globals['_MODELEXPLAINREQUEST']._serialized_start=129
   _globals['_MODELEXPLAINREQUEST']._serialized_end=183
-  _globals['_MODELFEEDBACKREQUEST']._serialized_start=185
-  _globals['_MODELFEEDBACKREQUEST']._serialized_end=303
-  _globals['_MODELFEEDBACKREPLY']._serialized_start=305
-  _globals['_MODELFEEDBACKREPLY']._serialized_end=325
-  _globals['_MODELRECOMMENDATIONSREQUEST']._serialized_start=328
-  _globals['_MODELRECOMMENDATIONSREQUEST']._serialized_end=470
-  _globals['_RECOMMENDER']._serialized_start=473
-  _globals['_RECOMMENDER']._serialized_end=848
+  _globals['_MODELRECOMMENDATIONSREQUEST']._serialized_start=186
+  _globals['_MODELRECOMMENDATIONSREQUEST']._serialized_end=328
+  _globals['_RECOMMENDER']._serialized_start=331
+  _globals['_RECOMMENDER']._serialized_end=616
 # @@protoc_insertion_point(module_scope)

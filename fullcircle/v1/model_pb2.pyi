@@ -21,22 +21,6 @@ class ModelExplainRequest(_message.Message):
     artist: str
     def __init__(self, user_id: _Optional[str] = ..., artist: _Optional[str] = ...) -> None: ...
 
-class ModelFeedbackRequest(_message.Message):
-    __slots__ = ("user_id", "artist", "kind", "expires_at")
-    USER_ID_FIELD_NUMBER: _ClassVar[int]
-    ARTIST_FIELD_NUMBER: _ClassVar[int]
-    KIND_FIELD_NUMBER: _ClassVar[int]
-    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
-    user_id: str
-    artist: str
-    kind: _common_pb2.FeedbackKind
-    expires_at: str
-    def __init__(self, user_id: _Optional[str] = ..., artist: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.FeedbackKind, str]] = ..., expires_at: _Optional[str] = ...) -> None: ...
-
-class ModelFeedbackReply(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
-
 class ModelRecommendationsRequest(_message.Message):
     __slots__ = ("user_id", "limit", "mode", "set_id", "prompt")
     USER_ID_FIELD_NUMBER: _ClassVar[int]

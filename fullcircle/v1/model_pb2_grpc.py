@@ -45,11 +45,6 @@ class RecommenderStub:
                 request_serializer=fullcircle_dot_v1_dot_model__pb2.ModelExplainRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_common__pb2.Recommendation.FromString,
                 _registered_method=True)
-        self.RecordFeedback = channel.unary_unary(
-                '/fullcircle.v1.Recommender/RecordFeedback',
-                request_serializer=fullcircle_dot_v1_dot_model__pb2.ModelFeedbackRequest.SerializeToString,
-                response_deserializer=fullcircle_dot_v1_dot_model__pb2.ModelFeedbackReply.FromString,
-                _registered_method=True)
         self.CreatePlaylist = channel.unary_unary(
                 '/fullcircle.v1.Recommender/CreatePlaylist',
                 request_serializer=fullcircle_dot_v1_dot_model__pb2.ModelPlaylistRequest.SerializeToString,
@@ -67,12 +62,6 @@ class RecommenderServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExplainRecommendation(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def RecordFeedback(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -96,11 +85,6 @@ def add_RecommenderServicer_to_server(servicer, server):
                     servicer.ExplainRecommendation,
                     request_deserializer=fullcircle_dot_v1_dot_model__pb2.ModelExplainRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_common__pb2.Recommendation.SerializeToString,
-            ),
-            'RecordFeedback': grpc.unary_unary_rpc_method_handler(
-                    servicer.RecordFeedback,
-                    request_deserializer=fullcircle_dot_v1_dot_model__pb2.ModelFeedbackRequest.FromString,
-                    response_serializer=fullcircle_dot_v1_dot_model__pb2.ModelFeedbackReply.SerializeToString,
             ),
             'CreatePlaylist': grpc.unary_unary_rpc_method_handler(
                     servicer.CreatePlaylist,
@@ -162,33 +146,6 @@ class Recommender:
             '/fullcircle.v1.Recommender/ExplainRecommendation',
             fullcircle_dot_v1_dot_model__pb2.ModelExplainRequest.SerializeToString,
             fullcircle_dot_v1_dot_common__pb2.Recommendation.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def RecordFeedback(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/fullcircle.v1.Recommender/RecordFeedback',
-            fullcircle_dot_v1_dot_model__pb2.ModelFeedbackRequest.SerializeToString,
-            fullcircle_dot_v1_dot_model__pb2.ModelFeedbackReply.FromString,
             options,
             channel_credentials,
             insecure,

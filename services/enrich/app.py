@@ -1,32 +1,33 @@
-"""Enrich's entry layer: new plays -> the listener's artists tagged with similar artists;
-a new profile -> its candidates tagged; a new recommendation set -> the top tracks of its
-artists; then `artists.enriched`.
+"""Enrich's entry layer: new plays -> the listener's artists tagged with their similar artists
+(`artists.enriched`: their profile changes); a new profile -> its candidates tagged
+(`candidates.enriched`: the set may change, the profile does not); a new recommendation set ->
+the top tracks of the artists the event names (`tracks.enriched`: the answer for that set
+changed).
 
 Top tracks are fetched for the artists that end up recommended, not for every candidate: a set
 holds at most 100 artists and successive sets share most of them, while the candidates run to
-hundreds per profile. The set's artists come from the model over gRPC (enrich reads no model
-table). The set that was just announced is already out without those tracks; announcing
-`artists.enriched` when new tracks were found makes features and the model remake the set, and
-that one carries them (the gateway replaces its cached answers on the new set). Tracks that
-Last.fm does not have (error 6) are cached too and announce nothing, so the loop ends."""
+hundreds per profile. The set's top artists travel in `recommendations.updated`, so enrich calls
+no service. The set is announced once, without those tracks; the model attaches tracks when it
+answers, so `tracks.enriched` makes the gateway drop its cached answers for the set. Tracks that
+Last.fm does not have (error 6) are cached too and announce nothing."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-import grpc
-
 from fullcircle.events import (
     ArtistsEnriched,
+    CandidatesEnriched,
     PlaysIngested,
     ProfilesUpdated,
     RecommendationsUpdated,
+    TracksEnriched,
 )
 from fullcircle.service import ServiceRuntime
-from fullcircle.v1 import model_pb2, model_pb2_grpc
 from services.enrich.adapters import store
 from services.enrich.adapters.lastfm import ArtistTopTracks, LastfmClient
 from services.enrich.settings import EnrichSettings
@@ -34,13 +35,18 @@ from services.enrich.settings import EnrichSettings
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Enriched:
+    """What one round of fetching stored."""
+
+    artists: int
+    tagged: int
+    not_found: int
+    api_calls: int
+
+
 class Enricher:
-    def __init__(
-        self,
-        runtime: ServiceRuntime,
-        settings: EnrichSettings,
-        model: model_pb2_grpc.RecommenderStub | None = None,
-    ) -> None:
+    def __init__(self, runtime: ServiceRuntime, settings: EnrichSettings) -> None:
         self.pool = runtime.pool
         self.bus = runtime.bus
         self.settings = settings
@@ -53,13 +59,23 @@ class Enricher:
             settings.lastfm_retries,
             workers=settings.lastfm_concurrency,
         )
-        self.model = model
         self.slots = asyncio.Semaphore(settings.lastfm_concurrency)
         self._in_flight: dict[str, asyncio.Future[None]] = {}
 
     async def on_plays_ingested(self, event: PlaysIngested) -> None:
-        await self.enrich(event.user_id, event.artists, with_similar=True)
+        """The listener's own artists: what features builds their profile from."""
+        enriched = await self.enrich(event.user_id, event.artists, with_similar=True)
         await self.enrich_tracks(event.top_tracks)
+        if enriched is not None:
+            await self.bus.publish(
+                ArtistsEnriched(
+                    user_id=event.user_id,
+                    artists=enriched.artists,
+                    tagged=enriched.tagged,
+                    not_found=enriched.not_found,
+                    api_calls=enriched.api_calls,
+                )
+            )
 
     async def on_profile_updated(self, event: ProfilesUpdated) -> None:
         """Candidate expansion: the similar artists of the listener's top artists and the top
@@ -75,31 +91,36 @@ class Enricher:
         similar = await store.candidate_names(self.pool, event.top_artists, budget, self.ttl)
         by_tag = await store.tag_candidate_names(self.pool, top_tags, budget, self.ttl)
         candidates = list(dict.fromkeys([*similar[: budget - budget // 4], *by_tag]))[:budget]
-        await self.enrich(event.user_id, candidates, with_similar=False)
+        enriched = await self.enrich(event.user_id, candidates, with_similar=False)
+        if enriched is not None:
+            # a fact for the model, not for features: candidates are not the listener's artists
+            await self.bus.publish(
+                CandidatesEnriched(
+                    user_id=event.user_id,
+                    profile_version=event.profile_version,
+                    artists=enriched.artists,
+                    tagged=enriched.tagged,
+                    not_found=enriched.not_found,
+                    api_calls=enriched.api_calls,
+                )
+            )
 
     async def on_recommendations_updated(self, event: RecommendationsUpdated) -> None:
-        """Top tracks of the new set's artists that have none cached; a set gone or of another
-        listener is skipped (NOT_FOUND), any other model failure is retried from the bus."""
-        if self.model is None or self.settings.top_tracks_artists == 0 or event.tracks_attached:
-            return  # (tracks_attached: our own announcement of a set whose tracks we fetched)
-        try:
-            rec_set = await self.model.GetRecommendations(
-                model_pb2.ModelRecommendationsRequest(
-                    user_id=str(event.user_id),
-                    set_id=str(event.set_id),
-                    limit=self.settings.top_tracks_artists,
-                ),
-                timeout=self.settings.model_deadline_s,
+        """Top tracks of the set's top artists (named in the event) that have none cached;
+        `tracks.enriched` when some were found, so caches drop the set's answer."""
+        artists = event.top_artists[: self.settings.top_tracks_artists]
+        found = await self.fetch_top_tracks(event.user_id, artists)
+        with_tracks = sum(1 for top in found if top.tracks)
+        if with_tracks:
+            await self.bus.publish(
+                TracksEnriched(
+                    user_id=event.user_id,
+                    set_id=event.set_id,
+                    artists=len(found),
+                    with_tracks=with_tracks,
+                    not_found=sum(1 for top in found if not top.found),
+                )
             )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.NOT_FOUND:
-                raise
-            log.info("set %s of %s is gone; no top tracks to fetch", event.set_id, event.user_id)
-            return
-        found = await self.fetch_top_tracks(event.user_id, [item.artist for item in rec_set.items])
-        if any(top.tracks for top in found):
-            # The model attaches tracks when it answers: the set is the same, its answer is not.
-            await self.bus.publish(event.model_copy(update={"tracks_attached": True}))
 
     async def fetch_top_tracks(self, user_id: UUID, artists: list[str]) -> list[ArtistTopTracks]:
         """artist.getTopTracks for the artists whose cached answer is missing or stale."""
@@ -136,33 +157,35 @@ class Enricher:
                 tags = await asyncio.to_thread(self.client.track_top_tags, artist, track)
                 await store.save_track_tags(self.pool, tags)
 
-    async def enrich(self, user_id: UUID, names: list[str], *, with_similar: bool) -> None:
-        """Fetch what the cache lacks, store each answer as it arrives, announce what is new."""
+    async def enrich(
+        self, user_id: UUID, names: list[str], *, with_similar: bool
+    ) -> Enriched | None:
+        """Fetch what the cache lacks and store each answer as it arrives; None when the cache
+        had everything."""
         unique = {name.lower(): name for name in names if name.strip()}
         cached = await store.cached_keys(
             self.pool, list(unique), need_similar=with_similar, ttl=self.ttl
         )
         todo = [name for key, name in unique.items() if key not in cached]
         if not todo:
-            return
+            return None
         calls_before = self.client.calls
         similar_limit = self.settings.lastfm_similar_limit if with_similar else None
         results = await asyncio.gather(*(self._fetch(name, similar_limit) for name in todo))
-        await self.bus.publish(
-            ArtistsEnriched(
-                user_id=user_id,
-                artists=len(results),
-                tagged=sum(1 for found in results if found),
-                not_found=sum(1 for found in results if found is False),
-                api_calls=self.client.calls - calls_before,
-            )
+        enriched = Enriched(
+            artists=len(results),
+            tagged=sum(1 for found in results if found),
+            not_found=sum(1 for found in results if found is False),
+            api_calls=self.client.calls - calls_before,
         )
         log.info(
-            "enriched %d artists for %s (%d not on Last.fm)",
-            len(results),
+            "enriched %d %s for %s (%d not on Last.fm)",
+            enriched.artists,
+            "artists" if with_similar else "candidates",
             user_id,
-            sum(1 for found in results if found is False),
+            enriched.not_found,
         )
+        return enriched
 
     async def _fetch(self, name: str, similar_limit: int | None) -> bool | None:
         """Fetch and store one artist; None when another handler of this process stored
@@ -208,10 +231,7 @@ class Enricher:
 
 
 async def setup(runtime: ServiceRuntime) -> None:
-    settings = EnrichSettings()
-    channel = grpc.aio.insecure_channel(settings.model_address)
-    enricher = Enricher(runtime, settings, model_pb2_grpc.RecommenderStub(channel))
+    enricher = Enricher(runtime, EnrichSettings())
     runtime.bus.consume(PlaysIngested, enricher.on_plays_ingested)
     runtime.bus.consume(ProfilesUpdated, enricher.on_profile_updated)
     runtime.bus.consume(RecommendationsUpdated, enricher.on_recommendations_updated)
-    runtime.on_stop(channel.close)

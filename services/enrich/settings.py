@@ -25,9 +25,7 @@ class EnrichSettings(FullCircleSettings):
         default=20,
         ge=0,
         le=100,
-        description="artists at the top of each new set whose top tracks are fetched (20 is "
-        "the page GetRecommendations answers by default)",
+        description="artists at the top of each new set (named in its event) whose top "
+        "tracks are fetched (20 is the page GetRecommendations answers by default)",
     )
     top_tracks_limit: int = Field(default=10, ge=1, le=50, description="top tracks kept per artist")
-    model_address: str = "127.0.0.1:50052"
-    model_deadline_s: float = Field(default=10.0, gt=0, description="cap on a call to the model")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -52,6 +53,9 @@ FEEDBACK_EVENT_KINDS: dict[int, Literal["like", "dislike", "do_not_recommend"]] 
     common_pb2.FEEDBACK_KIND_DO_NOT_RECOMMEND: "do_not_recommend",
 }
 SETS_KEPT = 256
+DEADLINE_MARGIN_S = 0.2  # left of a call's deadline to answer it
+
+log = logging.getLogger(__name__)
 
 
 class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
@@ -81,6 +85,12 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         remaining = context.time_remaining()
         cap = self.settings.model_deadline_s
         return cap if remaining is None else max(0.05, min(cap, remaining))
+
+    def _feedback_wait(self, context: grpc.aio.ServicerContext) -> float:
+        """How long SubmitFeedback waits for its set: the setting, within the call's deadline."""
+        remaining = context.time_remaining()
+        wait = self.settings.feedback_wait_s
+        return wait if remaining is None else max(0.0, min(wait, remaining - DEADLINE_MARGIN_S))
 
     @rpc_errors
     async def ImportHistory(
@@ -127,9 +137,10 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
     ) -> AsyncIterator[gateway_pb2.ImportProgress]:
         user_id = current_user()
         import_id = _uuid(request.import_id, "import_id")
-        if await accounts.import_owner(self.pool, import_id) != user_id:
+        requested = await accounts.import_request(self.pool, import_id)
+        if requested is None or requested[0] != user_id:
             raise NotFound(f"no import {import_id} of yours")
-        async for progress in import_progress(self.bus.redis, import_id):
+        async for progress in import_progress(self.bus.redis, import_id, requested[1]):
             yield gateway_pb2.ImportProgress(
                 import_id=str(progress.import_id),
                 stage=progress.stage,
@@ -247,8 +258,7 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         self, user_id: UUID, set_id: str, event_id: str, deadline_s: float
     ) -> common_pb2.RecommendationSet:
         """A stored set as answered for one event, fetched once however many subscribers of the
-        listener are waiting for it (per event: a later event of the same set, with its top
-        tracks attached by enrich, is answered anew)."""
+        listener are waiting for it."""
         key = (user_id, set_id, event_id)
         pending = self._sets.get(key)
         if pending is None:
@@ -295,23 +305,25 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         expires_at = None
         if request.kind == common_pb2.FEEDBACK_KIND_DO_NOT_RECOMMEND:
             expires_at = datetime.now(UTC) + timedelta(days=request.expires_in_days or 90)
-        # Recorded by the model before answering, so the next answer already reflects it;
-        # the event then lets the model remake the set.
-        await self.model.RecordFeedback(
-            model_pb2.ModelFeedbackRequest(
-                user_id=str(user_id),
-                artist=request.artist,
-                kind=request.kind,
-                expires_at=expires_at.isoformat() if expires_at else "",
-            ),
-            timeout=self._deadline(context),
+        feedback = FeedbackSubmitted(
+            user_id=user_id, artist=_artist_name(request.artist), kind=kind, expires_at=expires_at
         )
-        await self.cache.invalidate(user_id)
-        await self.bus.publish(
-            FeedbackSubmitted(
-                user_id=user_id, artist=request.artist.strip(), kind=kind, expires_at=expires_at
-            )
-        )
+        # The bus is the one path to the model; answer once the set that reflects the
+        # feedback is announced (its cached answers dropped), so the next read shows it.
+        with self.fanout.reflecting(feedback.event_id) as reflected:
+            await self.bus.publish(feedback)
+            try:
+                await asyncio.wait_for(reflected, self._feedback_wait(context))
+            except TimeoutError:
+                # The model records feedback before it remakes the set (a retrain may hold the
+                # listener meanwhile) and filters hidden artists when it answers: a fresh
+                # answer is likelier to show the feedback than the cached one.
+                await self.cache.invalidate(user_id)
+                log.warning(
+                    "feedback %s of %s not reflected in a set within the wait; accepted anyway",
+                    feedback.event_id,
+                    user_id,
+                )
         return gateway_pb2.FeedbackAccepted(expires_at=expires_at.isoformat() if expires_at else "")
 
     @rpc_errors
@@ -415,3 +427,14 @@ def _event_id(value: str) -> str:
 def _stream_id(entry_id: str) -> tuple[int, int]:
     millis, _, sequence = entry_id.partition("-")
     return int(millis), int(sequence or 0)
+
+
+def _artist_name(value: str) -> str:
+    """An artist name a caller sent, stripped: 1 to 500 characters and no NUL (no artist name
+    holds one, and PostgreSQL text cannot store one: a caller's mistake)."""
+    name = value.strip()
+    if not name or len(name) > 500:
+        raise InvalidArgument("name the artist (1 to 500 characters)")
+    if "\x00" in name:
+        raise InvalidArgument(f"the artist holds a NUL character: {name[:64]!r}")
+    return name

@@ -18,6 +18,9 @@ class GatewaySettings(FullCircleSettings):
     key_rate_limit: float = Field(default=50.0, gt=0, description="calls a second per API key")
     key_burst: float = Field(default=100.0, ge=1)
     key_cache_s: float = Field(default=30.0, ge=0, description="how long a key's owner is cached")
+    feedback_wait_s: float = Field(
+        default=5.0, ge=0, description="how long SubmitFeedback waits for the set reflecting it"
+    )
     cache_ttl_s: int = Field(default=300, ge=1, description="cached recommendation answers")
     gateway_admin_token: SecretStr | None = Field(
         default=None, description="bearer token of the Admin API; unset: admin calls refused"

@@ -12,8 +12,15 @@ Retraining policy (hybrid scorer):
 - Gated: every trained model is stored with its version, parameters, features and metrics;
   it becomes the one in use only when its holdout NDCG@10 is not below the active model's on
   the same current holdout (learning.py); otherwise the active model makes the set.
-- Feedback remakes the set at once with the model in use (the next revision); the next
-  retrain learns from it (liked and disliked artists label the classifier's examples).
+- Feedback arrives on the bus only: each event is recorded once (by its id), then one remake
+  with the model in use (the next revision) reflects every feedback event of the listener not
+  yet reflected, so feedback arriving while a remake runs is coalesced into the next one; its
+  `recommendations.updated` names those events (the gateway answers SubmitFeedback on it). The
+  next retrain learns from it (liked and disliked artists label the classifier's examples).
+- New candidate knowledge (`candidates.enriched`) remakes the newest set the same way, unless
+  that set was made after the candidates were tagged: the listener's profile did not change,
+  so nothing retrains. (A newer profile's set made before them is remade too: enrich finds
+  them cached for that profile and announces nothing again.)
 """
 
 from __future__ import annotations
@@ -24,10 +31,15 @@ from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
-from fullcircle.events import FeedbackSubmitted, ProfilesUpdated, RecommendationsUpdated
+from fullcircle.events import (
+    CandidatesEnriched,
+    FeedbackSubmitted,
+    ProfilesUpdated,
+    RecommendationsUpdated,
+)
 from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import model_pb2, model_pb2_grpc
-from services.model.adapters import learning_store, store
+from services.model.adapters import feedback, learning_store, store
 from services.model.adapters.learning_store import CandidatePool, PoolLimits, StoredModel
 from services.model.adapters.tastes import TastesClient
 from services.model.domain.balance import balance_by_taste, taste_for
@@ -59,6 +71,10 @@ log = logging.getLogger(__name__)
 # What in a profile change can change the model: its inputs are plays and tags.
 RETRAIN_ON = frozenset({"plays", "tags"})
 FIXED_MODEL = "fixed"
+TOP_ARTISTS_IN_EVENT = 20  # the page GetRecommendations answers by default
+# Feedback handlers run side by side so feedback arriving during a remake is recorded at once
+# and reflected, together, by the next one.
+FEEDBACK_WORKERS = 8
 
 
 class Retrainer:
@@ -87,42 +103,81 @@ class Retrainer:
             )
         else:
             set_id, count = existing
-        await self.bus.publish(
-            RecommendationsUpdated(
-                user_id=event.user_id,
-                set_id=set_id,
-                model_version=model_version,
-                items=count,
-            )
-        )
+        await self._announce(event.user_id, set_id, model_version, count)
 
     async def on_feedback(self, event: FeedbackSubmitted) -> None:
-        """Feedback changes the next set too: the same profile, the next revision."""
-        latest = await store.latest_revision(self.pool, event.user_id)
+        """Record the feedback once, then remake the set for all the listener's feedback no set
+        reflects yet (none left: a remake that ran meanwhile took this one too)."""
+        await feedback.record(self.pool, event)
+        async with self._locks.setdefault(event.user_id, asyncio.Lock()):
+            waiting = await feedback.pending(self.pool, event.user_id)
+            if not waiting:
+                return
+            remade = await self._remake(event.user_id)
+            if remade is None:
+                return  # no set yet: the first one will be made with the feedback in force
+            set_id, count, model_version = remade
+            await self._announce(event.user_id, set_id, model_version, count, waiting)
+            await feedback.mark_reflected(self.pool, waiting, set_id)
+
+    async def on_candidates_enriched(self, event: CandidatesEnriched) -> None:
+        """Candidates were tagged: remake the listener's newest set with the model in use,
+        unless it was made after they were (it saw them) or is of an older profile than the
+        event's (that profile's set, still to come, will see them)."""
+        async with self._locks.setdefault(event.user_id, asyncio.Lock()):
+            latest = await store.latest_set_made_at(self.pool, event.user_id)
+            if latest is None or latest[0] < event.profile_version or latest[2] > event.occurred_at:
+                return
+            remade = await self._remake(event.user_id)
+        if remade is not None:
+            set_id, count, model_version = remade
+            await self._announce(event.user_id, set_id, model_version, count)
+
+    async def _remake(self, user_id: UUID) -> tuple[UUID, int, str] | None:
+        """The listener's set made again with the model in use: the same profile, the next
+        revision; None when the listener has no set yet."""
+        latest = await store.latest_set_made_at(self.pool, user_id)
         if latest is None:
-            return
-        profile_version, revision = latest
+            return None
+        profile_version, revision, _ = latest
         if self.settings.scorer == "hybrid":
-            active = await learning_store.active_model(self.pool, event.user_id)
+            active = await learning_store.active_model(self.pool, user_id)
             used, params = (
                 (active.model_version, active.params)
                 if active
-                else (self._fixed_version(event.user_id), self._fixed_params())
+                else (self._fixed_version(user_id), self._fixed_params())
             )
             model_version = f"{used}:r{revision + 1}"
             set_id, count = await self._recommend_learned(
-                event.user_id, profile_version, model_version, params, revision + 1
+                user_id, profile_version, model_version, params, revision + 1
             )
         else:
             model_version = (
-                f"{self.settings.scorer}:{event.user_id.hex[:12]}:p{profile_version}r{revision + 1}"
+                f"{self.settings.scorer}:{user_id.hex[:12]}:p{profile_version}r{revision + 1}"
             )
             set_id, count = await self._recommend(
-                event.user_id, profile_version, model_version, revision + 1
+                user_id, profile_version, model_version, revision + 1
             )
+        return set_id, count, model_version
+
+    async def _announce(
+        self,
+        user_id: UUID,
+        set_id: UUID,
+        model_version: str,
+        items: int,
+        feedback_ids: list[UUID] | None = None,
+    ) -> None:
+        """recommendations.updated for a stored set, naming its top artists (enrich fetches
+        their tracks from the event) and the feedback events it reflects."""
         await self.bus.publish(
             RecommendationsUpdated(
-                user_id=event.user_id, set_id=set_id, model_version=model_version, items=count
+                user_id=user_id,
+                set_id=set_id,
+                model_version=model_version,
+                items=items,
+                top_artists=await store.set_top_artists(self.pool, set_id, TOP_ARTISTS_IN_EVENT),
+                feedback_ids=feedback_ids or [],
             )
         )
 
@@ -146,11 +201,7 @@ class Retrainer:
                 )
             else:
                 set_id, count, model_version = existing
-        await self.bus.publish(
-            RecommendationsUpdated(
-                user_id=user_id, set_id=set_id, model_version=model_version, items=count
-            )
-        )
+        await self._announce(user_id, set_id, model_version, count)
 
     async def _superseded(self, event: ProfilesUpdated) -> bool:
         latest = await learning_store.latest_profile_version(self.pool, event.user_id)
@@ -360,7 +411,8 @@ async def setup(runtime: ServiceRuntime) -> None:
     settings = ModelSettings()
     retrainer = Retrainer(runtime, settings)
     runtime.bus.consume(ProfilesUpdated, retrainer.on_profile_updated)
-    runtime.bus.consume(FeedbackSubmitted, retrainer.on_feedback)
+    runtime.bus.consume(FeedbackSubmitted, retrainer.on_feedback, workers=FEEDBACK_WORKERS)
+    runtime.bus.consume(CandidatesEnriched, retrainer.on_candidates_enriched)
     runtime.on_stop(retrainer.tastes.close)
     runtime.grpc.add(
         model_pb2_grpc.add_RecommenderServicer_to_server,

@@ -148,19 +148,6 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
         ]
         return _playlist(request.prompt, read, build_playlist(read, choices, inputs.context_shares))
 
-    @rpc_errors
-    async def RecordFeedback(
-        self, request: model_pb2.ModelFeedbackRequest, context: grpc.aio.ServicerContext
-    ) -> model_pb2.ModelFeedbackReply:
-        user_id = _uuid(request.user_id, "user_id")
-        kind = FEEDBACK_KINDS.get(request.kind)
-        if kind is None:
-            raise InvalidArgument("feedback kind is LIKE, DISLIKE or DO_NOT_RECOMMEND")
-        artist = _artist_name(request.artist)
-        expires_at = datetime.fromisoformat(request.expires_at) if request.expires_at else None
-        await store.record_feedback(self.pool, user_id, artist, kind, expires_at)
-        return model_pb2.ModelFeedbackReply()
-
     async def _rediscovery(self, user_id: UUID, limit: int) -> common_pb2.RecommendationSet:
         now = datetime.now(UTC)
         past = await store.load_past_artists(self.pool, user_id)
@@ -201,13 +188,6 @@ def _playlist(prompt: str, read: PlaylistPrompt, items: list[PlaylistItem]) -> c
             for item in items
         ],
     )
-
-
-FEEDBACK_KINDS = {
-    common_pb2.FEEDBACK_KIND_LIKE: "like",
-    common_pb2.FEEDBACK_KIND_DISLIKE: "dislike",
-    common_pb2.FEEDBACK_KIND_DO_NOT_RECOMMEND: "do_not_recommend",
-}
 
 
 def _recommendation(item: store.StoredItem) -> common_pb2.Recommendation:

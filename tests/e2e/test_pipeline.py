@@ -19,7 +19,12 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from fullcircle.bus import decode_entry
 from fullcircle.client import FullCircleClient
-from fullcircle.events import RECOMMENDATIONS_UPDATED, RecommendationsUpdated
+from fullcircle.events import (
+    RECOMMENDATIONS_UPDATED,
+    TRACKS_ENRICHED,
+    RecommendationsUpdated,
+    TracksEnriched,
+)
 from fullcircle.grpc_server import check_health
 from fullcircle.v1 import common_pb2, gateway_pb2
 from services.enrich.lastfm_local.catalog import invented_top_tracks
@@ -170,9 +175,10 @@ async def _assert_tracks_to_play(
     client: FullCircleClient, stack: StackState, user_id: uuid.UUID
 ) -> None:
     """Every recommended new artist carries its top tracks as the (HetRec) catalog's Last.fm
-    answers them, once enrich has fetched them and announced the set again (`tracks_attached`,
-    which also drops the gateway's cached answer); every rediscovered artist carries the
-    listener's own most played tracks of it, with their Spotify URIs."""
+    answers them, once enrich has fetched them for the artists the set's event names and
+    announced `tracks.enriched` (which drops the gateway's cached answer; the set itself is
+    announced once); every rediscovered artist carries the listener's own most played tracks
+    of it, with their Spotify URIs."""
     deadline = asyncio.get_running_loop().time() + 180
     rec_set = await client.recommendations(limit=20)
     while not all(item.tracks for item in rec_set.items):
@@ -184,11 +190,21 @@ async def _assert_tracks_to_play(
             track.name for track in invented_top_tracks(item.artist)[:3]
         ]
         assert {track.source for track in item.tracks} == {"lastfm_top_tracks"}
+    bus = redis.Redis.from_url(stack.redis_url)
     announced = [
-        decode_entry(fields, RecommendationsUpdated)
-        for _, fields in redis.Redis.from_url(stack.redis_url).xrange(RECOMMENDATIONS_UPDATED)
+        event
+        for _, fields in bus.xrange(RECOMMENDATIONS_UPDATED)
+        if (event := decode_entry(fields, RecommendationsUpdated)).user_id == user_id
     ]
-    assert any(event.tracks_attached for event in announced if event.user_id == user_id)
+    sets = [event.set_id for event in announced]
+    assert len(sets) == len(set(sets)), "a set is announced once"
+    assert all(event.top_artists for event in announced)
+    tracked = [
+        event
+        for _, fields in bus.xrange(TRACKS_ENRICHED)
+        if (event := decode_entry(fields, TracksEnriched)).user_id == user_id
+    ]
+    assert tracked and {event.set_id for event in tracked} <= set(sets)
     old_favourites = await client.recommendations(10, common_pb2.RECOMMENDATION_MODE_REDISCOVERY)
     assert old_favourites.items
     for item in old_favourites.items:

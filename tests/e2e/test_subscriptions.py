@@ -1,5 +1,6 @@
-"""Live recommendations over gRPC: cached answers that a new set replaces at once, and a
-subscription that resumes from its last event id, across a gateway crash, losing nothing."""
+"""Live recommendations over gRPC: cached answers that a new set replaces at once (and that
+tracks.enriched refreshes without announcing the set again), and a subscription that resumes
+from its last event id, across a gateway crash, losing nothing."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 from fullcircle.bus import Bus
 from fullcircle.client import FullCircleClient
 from fullcircle.db import open_pool
-from fullcircle.events import RecommendationsUpdated
+from fullcircle.events import RecommendationsUpdated, TracksEnriched
 from fullcircle.settings import FullCircleSettings
+from services.enrich.adapters import store as enrich_store
+from services.enrich.adapters.lastfm import ArtistTopTracks, TopTrack
 from services.model.adapters.store import save_set
 from services.model.domain.explanation import explain
 from services.model.domain.scoring import ScoredArtist
@@ -65,6 +68,42 @@ async def test_a_cached_answer_is_replaced_as_soon_as_a_new_set_is_announced(
         while (await client.recommendations(2)).items[0].artist != "Newer Artist":
             assert asyncio.get_running_loop().time() < deadline, "the cache was not invalidated"
             await asyncio.sleep(0.1)
+
+
+async def test_tracks_enriched_refreshes_the_cached_answer_but_announces_no_set(
+    stack: StackState, new_listener
+) -> None:
+    user_id, key = await new_listener(f"tracks-{uuid.uuid4().hex[:6]}")
+    artist = f"Tracked Artist {uuid.uuid4().hex[:6]}"
+    set_id = await _new_set(stack, user_id, 1, [artist])
+    async with FullCircleClient(stack.gateway_address, key) as client:
+        subscription = aiter(client.subscribe(deadline_s=30))
+        assert (await anext(subscription)).set.set_id == set_id
+        assert not (await client.recommendations(1)).items[0].tracks  # cached without tracks
+        pool = await open_pool(stack.database_url, max_size=1)
+        try:
+            await enrich_store.save_top_tracks(
+                pool, ArtistTopTracks(artist, True, (TopTrack("First Song", 10),))
+            )
+        finally:
+            await pool.close()
+        bus = Bus(
+            FullCircleSettings(database_url=stack.database_url, redis_url=stack.redis_url),
+            "enrich",
+        )
+        await bus.start()
+        await bus.publish(
+            TracksEnriched(
+                user_id=user_id, set_id=uuid.UUID(set_id), artists=1, with_tracks=1, not_found=0
+            )
+        )
+        await bus.stop()
+        deadline = asyncio.get_running_loop().time() + 10
+        while not (await client.recommendations(1)).items[0].tracks:
+            assert asyncio.get_running_loop().time() < deadline, "the cache was not dropped"
+            await asyncio.sleep(0.1)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(anext(subscription), 2)  # the same set: not announced again
 
 
 async def test_a_subscriber_resumes_after_a_gateway_crash_without_losing_an_event(

@@ -1,18 +1,22 @@
 """The bus on a real Redis: backlog is never missed, failures are retried by the claimer,
-and a message that keeps failing lands in the dead letters without blocking the next one."""
+a message that keeps failing lands in the dead letters without blocking the next one, long work
+keeps its claim, dead letters are never trimmed, and the topology is enforced."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 
 import pytest
 from redis.asyncio import Redis
 
-from fullcircle.bus import Bus
+from fullcircle.bus import Bus, TopologyError
 from fullcircle.events import (
     IMPORTS_REQUESTED,
+    ImportProgress,
     ImportRequested,
+    Topology,
     dead_letter_stream,
 )
 from fullcircle.settings import FullCircleSettings
@@ -28,6 +32,27 @@ def _request(name: str) -> ImportRequested:
         file_name=name,
         size_bytes=1,
     )
+
+
+async def _publish(settings: FullCircleSettings, *events: ImportRequested) -> None:
+    """Publish as the stream's producer (the gateway) does."""
+    gateway = Bus(settings, "gateway")
+    await gateway.start()
+    try:
+        for event in events:
+            await gateway.publish(event)
+    finally:
+        await gateway.stop()
+
+
+def _own_stream() -> tuple[type[ImportRequested], Topology]:
+    """An event type on a stream of this test alone, consumed by "worker", made by "maker"."""
+    stream = f"test.work.{uuid.uuid4().hex[:8]}.v1"
+    work = type("WorkRequested", (ImportRequested,), {"stream": stream})
+    topology = Topology(
+        producers={stream: "maker"}, handlers={("worker", stream): ()}, ungrouped={}
+    )
+    return work, topology
 
 
 async def _wait_for(predicate, timeout_s: float = 10.0) -> None:
@@ -85,8 +110,9 @@ async def test_a_failure_is_retried_and_a_poison_message_is_dead_lettered(
     bus.consume(ImportRequested, handle, give_up)
     await bus.start()
     try:
-        for name in ("poison.zip", "flaky.zip", "fine.zip"):
-            await bus.publish(_request(name))
+        await _publish(
+            settings, *(_request(name) for name in ("poison.zip", "flaky.zip", "fine.zip"))
+        )
         await _wait_for(lambda: {"flaky.zip", "fine.zip"} <= set(handled) and given_up)
         assert attempts["flaky.zip"] == 2
         assert attempts["poison.zip"] == settings.bus_max_deliveries
@@ -149,8 +175,7 @@ async def test_dead_letters_can_be_listed_replayed_and_dropped(
     await bus.start()
     redis = Redis.from_url(settings.redis_url)
     try:
-        for name in ("first.zip", "second.zip"):
-            await bus.publish(_request(name))
+        await _publish(settings, _request("first.zip"), _request("second.zip"))
         deadline = asyncio.get_running_loop().time() + 15
         while len(await list_dead_letters(redis)) < 2:
             assert asyncio.get_running_loop().time() < deadline
@@ -184,7 +209,7 @@ async def test_a_consumer_recovers_when_redis_loses_its_data(
     await bus.start()
     redis = Redis.from_url(settings.redis_url)
     try:
-        await bus.publish(_request("before.zip"))
+        await _publish(settings, _request("before.zip"))
         await _wait_for(lambda: received == ["before.zip"])
         await redis.flushdb()  # Redis restarted without its data: streams and groups are gone
         deadline = asyncio.get_running_loop().time() + 10
@@ -192,8 +217,147 @@ async def test_a_consumer_recovers_when_redis_loses_its_data(
             assert asyncio.get_running_loop().time() < deadline, "NOGROUP never seen"
             await asyncio.sleep(0.05)
         assert await bus.recover() >= 1
-        await bus.publish(_request("after.zip"))
+        await _publish(settings, _request("after.zip"))
         await _wait_for(lambda: received == ["before.zip", "after.zip"])
     finally:
         await redis.aclose()
         await bus.stop()
+
+
+async def test_a_handler_working_longer_than_the_claim_idle_time_keeps_its_claim(
+    settings: FullCircleSettings,
+) -> None:
+    work, topology = _own_stream()
+    settings = settings.model_copy(update={"bus_claim_idle_ms": 300})
+    started: list[str] = []
+    release = asyncio.Event()
+
+    async def handle(event: ImportRequested) -> None:
+        started.append(event.file_name)
+        await release.wait()
+
+    worker = Bus(settings, "worker", topology=topology)
+    worker.consume(work, handle)
+    maker = Bus(settings, "maker", topology=topology)
+    await maker.start()
+    try:
+        for name in ("long.zip", "next.zip"):  # a backlog: both there when the worker starts
+            await maker.publish(work.model_validate(_request(name).model_dump()))
+        await worker.start()
+        await _wait_for(lambda: started == ["long.zip"])
+        # ten idle times: without the heartbeat the claimer (polling every second) takes the
+        # running message after 300 ms idle and starts the handler a second time; a message
+        # read along with it would idle out waiting and be started by the claimer too
+        await asyncio.sleep(3.0)
+        pending = await worker.redis.xpending_range(work.stream, "worker", "-", "+", 10)
+        assert [entry["times_delivered"] for entry in pending] == [1]
+        assert started == ["long.zip"]
+        release.set()
+        await _wait_for(lambda: len(started) == 2)
+        deadline = asyncio.get_running_loop().time() + 10
+        while (await worker.redis.xpending(work.stream, "worker"))["pending"]:
+            assert asyncio.get_running_loop().time() < deadline, "never acknowledged"
+            await asyncio.sleep(0.05)
+        assert started == ["long.zip", "next.zip"]
+    finally:
+        await maker.stop()
+        await worker.stop()
+
+
+async def test_a_failing_long_handler_is_still_retried_and_dead_lettered(
+    settings: FullCircleSettings,
+) -> None:
+    work, topology = _own_stream()
+    settings = settings.model_copy(update={"bus_claim_idle_ms": 300, "bus_max_deliveries": 3})
+    attempts: list[int] = []
+
+    async def handle(event: ImportRequested) -> None:
+        attempts.append(len(attempts) + 1)
+        await asyncio.sleep(0.6)  # twice the idle time, under the heartbeat
+        raise RuntimeError("the fetch failed")
+
+    worker = Bus(settings, "worker", topology=topology)
+    worker.consume(work, handle)
+    maker = Bus(settings, "maker", topology=topology)
+    await worker.start()
+    await maker.start()
+    try:
+        await maker.publish(work.model_validate(_request("failing.zip").model_dump()))
+        deadline = asyncio.get_running_loop().time() + 20
+        while not await worker.redis.xlen(dead_letter_stream(work.stream)):
+            assert asyncio.get_running_loop().time() < deadline, "never dead-lettered"
+            await asyncio.sleep(0.05)
+        assert attempts == [1, 2, 3]
+        assert (await worker.redis.xpending(work.stream, "worker"))["pending"] == 0
+    finally:
+        await maker.stop()
+        await worker.stop()
+
+
+async def test_dead_letters_are_never_trimmed_and_too_many_raise_an_alert(
+    settings: FullCircleSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    work, topology = _own_stream()
+    settings = settings.model_copy(update={"bus_stream_maxlen": 100, "bus_dead_letter_alert": 240})
+
+    async def handle(event: ImportRequested) -> None:
+        raise AssertionError("an invalid message never reaches the handler")
+
+    worker = Bus(settings, "worker", topology=topology)
+    worker.consume(work, handle)
+    await worker.start()
+    caplog.set_level(logging.ERROR, logger="fullcircle.bus")
+    try:
+        # 250 entries span three stream nodes, so a MAXLEN ~ 100 would trim the first away
+        for n in range(250):
+            await worker.redis.xadd(work.stream, {"not": f"an event {n}"})
+        dlq = dead_letter_stream(work.stream)
+        deadline = asyncio.get_running_loop().time() + 20
+        while await worker.redis.xlen(dlq) < 250:
+            assert asyncio.get_running_loop().time() < deadline, "dead letters went missing"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        assert await worker.redis.xlen(dlq) == 250
+        alerts = [r.getMessage() for r in caplog.records if "alert above 240" in r.getMessage()]
+        assert len(alerts) == 10 and alerts[-1].startswith(f"{dlq} holds 250 dead letters")
+    finally:
+        await worker.stop()
+
+
+async def test_a_handler_publishing_an_undeclared_stream_fails(
+    settings: FullCircleSettings,
+) -> None:
+    work, topology = _own_stream()
+    progress_topology = Topology(
+        producers={**topology.producers, ImportProgress.stream: "worker"},
+        handlers=topology.handlers,
+        ungrouped={},
+    )
+    errors: list[str] = []
+
+    async def handle(event: ImportRequested) -> None:
+        try:
+            await worker.publish(
+                ImportProgress(user_id=event.user_id, import_id=event.import_id, stage="done")
+            )
+        except TopologyError as exc:
+            errors.append(str(exc))
+
+    worker = Bus(settings, "worker", topology=progress_topology)
+    worker.consume(work, handle)
+    maker = Bus(settings, "maker", topology=progress_topology)
+    await worker.start()
+    await maker.start()
+    try:
+        with pytest.raises(TopologyError, match="produced by worker"):
+            await maker.publish(
+                ImportProgress(user_id=uuid.uuid4(), import_id=uuid.uuid4(), stage="done")
+            )
+        await maker.publish(work.model_validate(_request("x.zip").model_dump()))
+        await _wait_for(lambda: bool(errors))
+        assert "handler of" in errors[0] and "does not declare" in errors[0]
+        with pytest.raises(TopologyError, match="not a consumer"):
+            maker.consume(work, handle)
+    finally:
+        await maker.stop()
+        await worker.stop()

@@ -1,6 +1,7 @@
 """Enrich on real PostgreSQL and Redis against the local Last.fm server: every artist fetched
 once, a second run makes no call, a run killed half-way resumes without repeating anything
-it had stored, and recommended artists' top tracks are cached the same way."""
+it had stored, recommended artists' top tracks are cached the same way, and each kind of
+enrichment announces its own fact (the listener's artists, candidates, tracks)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,17 @@ from types import SimpleNamespace
 import pytest
 
 from fullcircle.bus import Bus, decode_entry
-from fullcircle.events import ARTISTS_ENRICHED, ArtistsEnriched
+from fullcircle.events import (
+    ARTISTS_ENRICHED,
+    CANDIDATES_ENRICHED,
+    TRACKS_ENRICHED,
+    ArtistsEnriched,
+    CandidatesEnriched,
+    PlaysIngested,
+    ProfilesUpdated,
+    RecommendationsUpdated,
+    TracksEnriched,
+)
 from fullcircle.settings import FullCircleSettings
 from services.enrich.app import Enricher
 from services.enrich.lastfm_local import Catalog, CatalogArtist, CatalogTrack, start_lastfm_server
@@ -22,6 +33,8 @@ from services.enrich.settings import EnrichSettings
 pytestmark = pytest.mark.integration
 
 ARTISTS = [f"Enrich Test Artist {n}" for n in range(40)]
+SEED = "Candidate Seed"
+CANDIDATES = [f"Candidate {n}" for n in range(5)]
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +51,14 @@ def lastfm() -> Iterator[LocalLastfmServer]:
         )
         for n, name in enumerate(ARTISTS)
     ]
+    artists.append(
+        CatalogArtist(
+            SEED, "", 50, 500, (("jazz", 100),), tuple((name, 0.8) for name in CANDIDATES), ()
+        )
+    )
+    artists.extend(
+        CatalogArtist(name, "", 10, 100, (("jazz", 90),), ((SEED, 0.8),), ()) for name in CANDIDATES
+    )
     with start_lastfm_server(Catalog(tuple(artists))) as server:
         yield server
 
@@ -145,8 +166,8 @@ async def test_top_tracks_are_fetched_once_per_artist_and_never_retag_anyone(
                 (names[2].lower(),),
             )
             assert await cur.fetchall() == [("Song 2 A", 1), ("Song 2 B", 2)]
-        # tracks change no taste: features must not recompute for them (the set is announced
-        # again on recommendations.updated instead, see on_recommendations_updated)
+        # tracks change no taste: features must not recompute for them (tracks.enriched tells
+        # the gateway instead, see on_recommendations_updated)
         assert await _announcements(bus, listener) == []
 
         lastfm.reset()
@@ -157,5 +178,57 @@ async def test_top_tracks_are_fetched_once_per_artist_and_never_retag_anyone(
         assert await enricher.fetch_top_tracks(listener, unknown) == []
         assert lastfm.stats()["calls_per_method"] == {"artist.gettoptracks": 1}
         assert await _announcements(bus, listener) == []
+    finally:
+        await bus.stop()
+
+
+async def _events(bus: Bus, stream: str, event_type, user_id: uuid.UUID) -> list:  # type: ignore[no-untyped-def]
+    entries = await bus.redis.xrange(stream)
+    events = [decode_entry(fields, event_type) for _, fields in entries]
+    return [event for event in events if event.user_id == user_id]
+
+
+async def test_the_listeners_artists_and_their_candidates_are_announced_apart(
+    settings: FullCircleSettings, pool, lastfm: LocalLastfmServer
+) -> None:
+    enricher, bus = await _enricher(settings, lastfm, pool)
+    listener = uuid.uuid4()
+    try:
+        await enricher.on_plays_ingested(
+            PlaysIngested(user_id=listener, source="extended", new_plays=3, artists=[SEED])
+        )
+        (own,) = await _announcements(bus, listener)
+        assert (own.artists, own.tagged) == (1, 1)
+        await enricher.on_profile_updated(
+            ProfilesUpdated(
+                user_id=listener, profile_version=7, listens=3, artists=1, top_artists=[SEED]
+            )
+        )
+        (candidates,) = await _events(bus, CANDIDATES_ENRICHED, CandidatesEnriched, listener)
+        assert (candidates.profile_version, candidates.artists) == (7, len(CANDIDATES))
+        # features consumes artists.enriched only: candidates never recompute the profile
+        assert len(await _announcements(bus, listener)) == 1
+    finally:
+        await bus.stop()
+
+
+async def test_a_new_set_gets_its_named_artists_top_tracks_and_one_tracks_enriched(
+    settings: FullCircleSettings, pool, lastfm: LocalLastfmServer
+) -> None:
+    names = ARTISTS[20:24]
+    enricher, bus = await _enricher(settings, lastfm, pool)
+    listener = uuid.uuid4()
+    announced = RecommendationsUpdated(
+        user_id=listener, set_id=uuid.uuid4(), model_version="m", items=4, top_artists=names
+    )
+    try:
+        lastfm.reset()
+        await enricher.on_recommendations_updated(announced)
+        assert lastfm.stats()["calls_per_method"] == {"artist.gettoptracks": 4}
+        (tracks,) = await _events(bus, TRACKS_ENRICHED, TracksEnriched, listener)
+        assert (tracks.set_id, tracks.artists, tracks.with_tracks) == (announced.set_id, 4, 4)
+        await enricher.on_recommendations_updated(announced)  # redelivered: all cached
+        assert len(await _events(bus, TRACKS_ENRICHED, TracksEnriched, listener)) == 1
+        assert lastfm.stats()["calls_per_method"] == {"artist.gettoptracks": 4}
     finally:
         await bus.stop()

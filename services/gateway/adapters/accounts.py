@@ -89,13 +89,16 @@ async def store_upload(
     return upload_id, import_id
 
 
-async def import_owner(pool: AsyncConnectionPool, import_id: UUID) -> UUID | None:
+async def import_request(
+    pool: AsyncConnectionPool, import_id: UUID
+) -> tuple[UUID, datetime] | None:
+    """(owner, when it was requested) of an import."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT user_id FROM gateway.uploads WHERE import_id = %s", (import_id,)
+            "SELECT user_id, created_at FROM gateway.uploads WHERE import_id = %s", (import_id,)
         )
         row = await cur.fetchone()
-    return row[0] if row else None
+    return (row[0], row[1]) if row else None
 
 
 async def user_name(pool: AsyncConnectionPool, user_id: UUID) -> str:

@@ -1,7 +1,8 @@
 """GetRecommendations answers cached per listener and request shape: in this gateway's memory
-first, then in Redis (shared by the replicas). A `recommendations.updated` event for the
-listener drops both (every replica reads every event); the Redis TTL bounds how long an answer
-computed concurrently with an invalidation can linger."""
+first, then in Redis (shared by the replicas). A `recommendations.updated` (a new set) or
+`tracks.enriched` (the set's artists now have tracks to play) event for the listener drops both
+(every replica reads every event); the Redis TTL bounds how long an answer computed
+concurrently with an invalidation can linger."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Reading the bus without a consumer group (every gateway replica sees every event): import
-progress for WatchImport, and the fan-out of `recommendations.updated` to live subscribers."""
+progress for WatchImport; the fan-out of `recommendations.updated` to live subscribers and to
+SubmitFeedback calls waiting for the set that reflects their feedback; `tracks.enriched`, which
+only drops cached answers (a set's tracks arriving is not a new set for subscribers)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from uuid import UUID
 
 from redis.asyncio import Redis
@@ -16,18 +19,31 @@ from fullcircle.bus import Bus, decode_entry
 from fullcircle.events import (
     IMPORTS_PROGRESS,
     RECOMMENDATIONS_UPDATED,
+    TRACKS_ENRICHED,
     ImportProgress,
     RecommendationsUpdated,
+    TracksEnriched,
 )
 
 log = logging.getLogger(__name__)
 
 BLOCK_MS = 1000
+# How long before its request an import's progress is looked for: the request time is
+# PostgreSQL's clock, stream ids are Redis's, and the two may disagree by some seconds.
+CLOCK_MARGIN_MS = 60_000
 
 
-async def import_progress(redis: Redis, import_id: UUID) -> AsyncIterator[ImportProgress]:
-    """Every progress event of one import, from the first, until it is done or has failed."""
-    last_id = "0"
+def stream_id_at(moment: datetime) -> str:
+    """The stream id of the first entry Redis could have added at `moment`, less the margin."""
+    return f"{max(0, int(moment.timestamp() * 1000) - CLOCK_MARGIN_MS)}-0"
+
+
+async def import_progress(
+    redis: Redis, import_id: UUID, requested_at: datetime
+) -> AsyncIterator[ImportProgress]:
+    """Every progress event of one import, until it is done or has failed; read from when it
+    was requested (its events are all later), not from the stream's first entry."""
+    last_id = stream_id_at(requested_at)
     while True:
         reply = await redis.xread({IMPORTS_PROGRESS: last_id}, count=500, block=BLOCK_MS)
         for _stream, entries in reply:
@@ -51,7 +67,9 @@ class Subscription:
 
 
 class RecommendationFanout:
-    """One reader of `recommendations.updated` per gateway, dispatching to that user's subscribers.
+    """One reader of `recommendations.updated` and `tracks.enriched` per gateway: every event
+    drops the listener's cached answers (`on_event`); a new set then goes to that listener's
+    subscribers and resolves the SubmitFeedback calls waiting for the feedback it reflects.
 
     A slow subscriber whose queue is full is marked overflowed (its RPC ends with a clear status)
     instead of slowing the reader or the other subscribers."""
@@ -66,6 +84,8 @@ class RecommendationFanout:
         self.queue_size = queue_size
         self.on_event = on_event
         self._subscribers: dict[UUID, set[Subscription]] = {}
+        self._feedback: dict[UUID, asyncio.Future[UUID]] = {}
+        self.reading = asyncio.Event()  # set once every event from now on will be seen
 
     @contextlib.contextmanager
     def subscribe(self, user_id: UUID) -> Iterator[Subscription]:
@@ -77,6 +97,17 @@ class RecommendationFanout:
             self._subscribers[user_id].discard(subscription)
             if not self._subscribers[user_id]:
                 del self._subscribers[user_id]
+
+    @contextlib.contextmanager
+    def reflecting(self, feedback_id: UUID) -> Iterator[asyncio.Future[UUID]]:
+        """A future resolved with the set id once a set reflecting the feedback event is
+        announced (register before publishing the feedback, so the answer cannot be missed)."""
+        reflected: asyncio.Future[UUID] = asyncio.get_running_loop().create_future()
+        self._feedback[feedback_id] = reflected
+        try:
+            yield reflected
+        finally:
+            self._feedback.pop(feedback_id, None)
 
     async def backlog(
         self, user_id: UUID, after_id: str
@@ -95,27 +126,42 @@ class RecommendationFanout:
             start = f"({entries[-1][0].decode()}"
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Read new events until `stopping` is set, starting after the stream's current end."""
-        latest = await self.bus.redis.xrevrange(RECOMMENDATIONS_UPDATED, count=1)
-        last_id = latest[0][0].decode() if latest else "0"
+        """Read new events until `stopping` is set, starting after each stream's current end."""
+        last_ids = {
+            stream: await self._end(stream) for stream in (RECOMMENDATIONS_UPDATED, TRACKS_ENRICHED)
+        }
+        self.reading.set()
         while not stopping.is_set():
             try:
-                reply = await self.bus.redis.xread(
-                    {RECOMMENDATIONS_UPDATED: last_id}, count=500, block=BLOCK_MS
-                )
+                reply = await self.bus.redis.xread(last_ids, count=500, block=BLOCK_MS)
             except (ConnectionError, OSError) as exc:
                 log.warning("recommendations fan-out lost Redis (%s); retrying", exc)
                 await asyncio.sleep(1)
                 continue
-            for _stream, entries in reply:
+            for stream, entries in reply:
+                name = stream.decode() if isinstance(stream, bytes) else stream
                 for entry_id, fields in entries:
-                    last_id = entry_id.decode()
+                    last_ids[name] = entry_id.decode()
+                    if name == TRACKS_ENRICHED:
+                        await self._changed(decode_entry(fields, TracksEnriched).user_id)
+                        continue
                     event = decode_entry(fields, RecommendationsUpdated)
-                    if self.on_event is not None:
-                        await self.on_event(event.user_id)
-                    self._dispatch(last_id, event)
+                    await self._changed(event.user_id)
+                    self._dispatch(last_ids[name], event)
+
+    async def _end(self, stream: str) -> str:
+        latest = await self.bus.redis.xrevrange(stream, count=1)
+        return latest[0][0].decode() if latest else "0"
+
+    async def _changed(self, user_id: UUID) -> None:
+        if self.on_event is not None:
+            await self.on_event(user_id)
 
     def _dispatch(self, entry_id: str, event: RecommendationsUpdated) -> None:
+        for feedback_id in event.feedback_ids:
+            waiting = self._feedback.get(feedback_id)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(event.set_id)
         for subscription in self._subscribers.get(event.user_id, ()):
             try:
                 subscription.queue.put_nowait((entry_id, event))

@@ -177,24 +177,6 @@ _HIDDEN_ARTISTS = """SELECT artist_key FROM model.feedback WHERE user_id = %s
     AND kind IN ('dislike', 'do_not_recommend') AND (expires_at IS NULL OR expires_at > now())"""
 
 
-async def record_feedback(
-    pool: AsyncConnectionPool,
-    user_id: UUID,
-    artist: str,
-    kind: str,
-    expires_at: datetime | None,
-) -> None:
-    async with pool.connection() as conn:
-        await conn.execute(
-            """INSERT INTO model.feedback (user_id, artist_key, artist, kind, expires_at)
-               VALUES (%s, %s, %s, %s, %s)
-               ON CONFLICT (user_id, artist_key) DO UPDATE SET kind = excluded.kind,
-                   artist = excluded.artist, expires_at = excluded.expires_at,
-                   created_at = now()""",
-            (user_id, artist.lower(), artist, kind, expires_at),
-        )
-
-
 async def feedback_keys(pool: AsyncConnectionPool, user_id: UUID) -> tuple[set[str], set[str]]:
     """(hidden, liked) artist keys of the listener's feedback in force now."""
     async with pool.connection() as conn:
@@ -208,16 +190,28 @@ async def feedback_keys(pool: AsyncConnectionPool, user_id: UUID) -> tuple[set[s
     return hidden, {key for key, kind in rows if kind == "like"}
 
 
-async def latest_revision(pool: AsyncConnectionPool, user_id: UUID) -> tuple[int, int] | None:
-    """(profile version, revision) of the listener's newest set."""
+async def latest_set_made_at(
+    pool: AsyncConnectionPool, user_id: UUID
+) -> tuple[int, int, datetime] | None:
+    """(profile version, revision, created at) of the listener's newest set."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT profile_version, revision FROM model.recommendation_sets WHERE user_id = %s"
-            " ORDER BY profile_version DESC, revision DESC LIMIT 1",
+            "SELECT profile_version, revision, created_at FROM model.recommendation_sets"
+            " WHERE user_id = %s ORDER BY profile_version DESC, revision DESC LIMIT 1",
             (user_id,),
         )
         row = await cur.fetchone()
-    return (int(row[0]), int(row[1])) if row else None
+    return (int(row[0]), int(row[1]), row[2]) if row else None
+
+
+async def set_top_artists(pool: AsyncConnectionPool, set_id: UUID, limit: int) -> list[str]:
+    """The first `limit` artists of a stored set, by rank (what its event names)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT artist FROM model.recommendations WHERE set_id = %s ORDER BY rank LIMIT %s",
+            (set_id, limit),
+        )
+        return [row[0] for row in await cur.fetchall()]
 
 
 async def explain_item(pool: AsyncConnectionPool, user_id: UUID, artist: str) -> StoredItem | None:
