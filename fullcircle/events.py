@@ -149,9 +149,6 @@ class PlaysIngested(Event):
     first_played_at: datetime | None = None
     last_played_at: datetime | None = None
     artists: list[str] = Field(default_factory=list, description="distinct artists in the batch")
-    top_tracks: list[tuple[str, str]] = Field(
-        default_factory=list, description="(artist, track) most listened to, at most 100"
-    )
     batch: int = 1
     batches: int = 1
 
@@ -192,6 +189,9 @@ class ProfilesUpdated(Event):
     changed: list[str] = Field(default_factory=list)
     top_artists: list[str] = Field(default_factory=list, description="at most 100, by weight")
     top_tags: list[str] = Field(default_factory=list, description="at most 20, by weight")
+    top_tracks: list[tuple[str, str]] = Field(
+        default_factory=list, description="(artist, track) most listened to, at most 100"
+    )
 
 
 class RecommendationsUpdated(Event):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
@@ -33,6 +34,15 @@ from services.enrich.adapters.lastfm import ArtistTopTracks, LastfmClient
 from services.enrich.settings import EnrichSettings
 
 log = logging.getLogger(__name__)
+
+
+def announce_chunks(names: list[str], first: int, every: int) -> list[list[str]]:
+    """`names` cut into the pieces announced one by one: `first`, then `every` at a time."""
+    if not names:
+        return []
+    return [names[:first]] + [
+        names[start : start + every] for start in range(first, len(names), every)
+    ]
 
 
 @dataclass(frozen=True)
@@ -63,10 +73,12 @@ class Enricher:
         self._in_flight: dict[str, asyncio.Future[None]] = {}
 
     async def on_plays_ingested(self, event: PlaysIngested) -> None:
-        """The listener's own artists: what features builds their profile from."""
-        enriched = await self.enrich(event.user_id, event.artists, with_similar=True)
-        await self.enrich_tracks(event.top_tracks)
-        if enriched is not None:
+        """The listener's own artists: what features builds their profile from. Announced a
+        chunk at a time (the event's artists come most-played first), so at Last.fm's 5 calls
+        a second the first profile with tags, and the first set, come after the first
+        `announce_first` artists instead of after the whole batch."""
+
+        async def announce(enriched: Enriched) -> None:
             await self.bus.publish(
                 ArtistsEnriched(
                     user_id=event.user_id,
@@ -76,6 +88,8 @@ class Enricher:
                     api_calls=enriched.api_calls,
                 )
             )
+
+        await self.enrich(event.user_id, event.artists, with_similar=True, on_chunk=announce)
 
     async def on_profile_updated(self, event: ProfilesUpdated) -> None:
         """Candidate expansion: the similar artists of the listener's top artists and the top
@@ -91,8 +105,8 @@ class Enricher:
         similar = await store.candidate_names(self.pool, event.top_artists, budget, self.ttl)
         by_tag = await store.tag_candidate_names(self.pool, top_tags, budget, self.ttl)
         candidates = list(dict.fromkeys([*similar[: budget - budget // 4], *by_tag]))[:budget]
-        enriched = await self.enrich(event.user_id, candidates, with_similar=False)
-        if enriched is not None:
+
+        async def announce(enriched: Enriched) -> None:
             # a fact for the model, not for features: candidates are not the listener's artists
             await self.bus.publish(
                 CandidatesEnriched(
@@ -104,6 +118,10 @@ class Enricher:
                     api_calls=enriched.api_calls,
                 )
             )
+
+        await self.enrich(event.user_id, candidates, with_similar=False, on_chunk=announce)
+        # the listener's most listened-to tracks (features' listens), for mood playlists
+        await self.enrich_tracks(event.top_tracks)
 
     async def on_recommendations_updated(self, event: RecommendationsUpdated) -> None:
         """Top tracks of the set's top artists (named in the event) that have none cached;
@@ -158,34 +176,41 @@ class Enricher:
                 await store.save_track_tags(self.pool, tags)
 
     async def enrich(
-        self, user_id: UUID, names: list[str], *, with_similar: bool
-    ) -> Enriched | None:
-        """Fetch what the cache lacks and store each answer as it arrives; None when the cache
-        had everything."""
+        self,
+        user_id: UUID,
+        names: list[str],
+        *,
+        with_similar: bool,
+        on_chunk: Callable[[Enriched], Awaitable[None]],
+    ) -> None:
+        """Fetch what the cache lacks, in the order given, storing each answer as it arrives;
+        `on_chunk` after the first `announce_first` artists fetched and then every
+        `announce_every` (nothing when the cache had everything)."""
         unique = {name.lower(): name for name in names if name.strip()}
         cached = await store.cached_keys(
             self.pool, list(unique), need_similar=with_similar, ttl=self.ttl
         )
         todo = [name for key, name in unique.items() if key not in cached]
-        if not todo:
-            return None
-        calls_before = self.client.calls
         similar_limit = self.settings.lastfm_similar_limit if with_similar else None
-        results = await asyncio.gather(*(self._fetch(name, similar_limit) for name in todo))
-        enriched = Enriched(
-            artists=len(results),
-            tagged=sum(1 for found in results if found),
-            not_found=sum(1 for found in results if found is False),
-            api_calls=self.client.calls - calls_before,
-        )
-        log.info(
-            "enriched %d %s for %s (%d not on Last.fm)",
-            enriched.artists,
-            "artists" if with_similar else "candidates",
-            user_id,
-            enriched.not_found,
-        )
-        return enriched
+        for chunk in announce_chunks(
+            todo, self.settings.announce_first, self.settings.announce_every
+        ):
+            calls_before = self.client.calls
+            results = await asyncio.gather(*(self._fetch(name, similar_limit) for name in chunk))
+            enriched = Enriched(
+                artists=len(results),
+                tagged=sum(1 for found in results if found),
+                not_found=sum(1 for found in results if found is False),
+                api_calls=self.client.calls - calls_before,
+            )
+            log.info(
+                "enriched %d %s for %s (%d not on Last.fm)",
+                enriched.artists,
+                "artists" if with_similar else "candidates",
+                user_id,
+                enriched.not_found,
+            )
+            await on_chunk(enriched)
 
     async def _fetch(self, name: str, similar_limit: int | None) -> bool | None:
         """Fetch and store one artist; None when another handler of this process stored

@@ -19,6 +19,12 @@ class EnrichSettings(FullCircleSettings):
     lastfm_similar_limit: int = Field(default=50, ge=1)
     lastfm_retries: int = Field(default=4, ge=0)
     cache_ttl_days: float = Field(default=30.0, gt=0)
+    announce_first: int = Field(
+        default=20, ge=1, description="artists fetched before the first enriched event"
+    )
+    announce_every: int = Field(
+        default=100, ge=1, description="artists fetched per enriched event after the first"
+    )
     candidate_budget: int = Field(default=300, ge=0, description="candidates tagged per update")
     candidate_tags: int = Field(default=5, ge=0, description="top tags whose top artists count")
     top_tracks_artists: int = Field(

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 TOP_ARTISTS_IN_EVENT = 100
 TOP_TAGS_IN_EVENT = 20
+TOP_TRACKS_IN_EVENT = 100
 
 
 class ProfileBuilder:
@@ -88,6 +89,10 @@ class ProfileBuilder:
                 changed=changed,
                 top_artists=[s.artist for s in stats[:TOP_ARTISTS_IN_EVENT]],
                 top_tags=list(tags)[:TOP_TAGS_IN_EVENT],
+                top_tracks=[
+                    (track.artist, track.track)
+                    for track in (listener.tracks or [])[:TOP_TRACKS_IN_EVENT]
+                ],
             )
         )
         log.info("profile v%d of %s: %d artists, %d tags", version, user_id, len(stats), len(tags))

@@ -12,7 +12,6 @@ from fullcircle.v1 import ingest_pb2, ingest_pb2_grpc
 from services.ingest.adapters import store
 from services.ingest.domain.announce import (
     import_report,
-    most_listened_tracks,
     plays_ingested_batches,
 )
 from services.ingest.domain.exports import ExportError, read_export
@@ -78,7 +77,6 @@ class Importer:
             export.format,
             deltas,
             self.settings.artists_per_event,
-            most_listened_tracks(export.plays),
         ):
             await self.bus.publish(event)
         log.info("import %s: %d plays read, %d new", request.import_id, plays_read, plays_new)

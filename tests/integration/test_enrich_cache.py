@@ -25,7 +25,7 @@ from fullcircle.events import (
     TracksEnriched,
 )
 from fullcircle.settings import FullCircleSettings
-from services.enrich.app import Enricher
+from services.enrich.app import Enriched, Enricher
 from services.enrich.lastfm_local import Catalog, CatalogArtist, CatalogTrack, start_lastfm_server
 from services.enrich.lastfm_local.server import FaultPlan, LocalLastfmServer
 from services.enrich.settings import EnrichSettings
@@ -63,7 +63,7 @@ def lastfm() -> Iterator[LocalLastfmServer]:
         yield server
 
 
-async def _enricher(settings: FullCircleSettings, lastfm: LocalLastfmServer, pool):  # type: ignore[no-untyped-def]
+async def _enricher(settings: FullCircleSettings, lastfm: LocalLastfmServer, pool, **tuning):  # type: ignore[no-untyped-def]
     bus = Bus(settings, "enrich")
     await bus.start()
     enrich_settings = EnrichSettings(
@@ -73,8 +73,13 @@ async def _enricher(settings: FullCircleSettings, lastfm: LocalLastfmServer, poo
         lastfm_api_root=lastfm.url,
         lastfm_rate_limit=200.0,
         lastfm_concurrency=4,
+        **tuning,
     )
     return Enricher(SimpleNamespace(pool=pool, bus=bus), enrich_settings), bus
+
+
+async def _ignore(enriched: Enriched) -> None:
+    """An announcement nobody listens to (the fetching is what these tests look at)."""
 
 
 async def _stored(pool, names: list[str]) -> int:  # type: ignore[no-untyped-def]
@@ -94,7 +99,9 @@ async def test_each_artist_is_fetched_once_and_a_second_run_makes_no_call(
     enricher, bus = await _enricher(settings, lastfm, pool)
     try:
         lastfm.reset()
-        await enricher.enrich(uuid.uuid4(), [*names, names[0].upper()], with_similar=True)
+        await enricher.enrich(
+            uuid.uuid4(), [*names, names[0].upper()], with_similar=True, on_chunk=_ignore
+        )
         first = lastfm.stats()["calls_per_method"]
         assert first == {"artist.gettoptags": 10, "artist.getsimilar": 10, "artist.getinfo": 10}
         async with pool.connection() as conn:
@@ -105,10 +112,14 @@ async def test_each_artist_is_fetched_once_and_a_second_run_makes_no_call(
             )
             assert await cur.fetchall() == [("hip hop", "genre"), ("chill", "mood")]
         lastfm.reset()
-        await enricher.enrich(uuid.uuid4(), names, with_similar=True)
+        await enricher.enrich(uuid.uuid4(), names, with_similar=True, on_chunk=_ignore)
         assert lastfm.stats()["total_calls"] == 0
-        await enricher.enrich(uuid.uuid4(), ["Nobody Knows This Artist"], with_similar=True)
-        await enricher.enrich(uuid.uuid4(), ["Nobody Knows This Artist"], with_similar=True)
+        await enricher.enrich(
+            uuid.uuid4(), ["Nobody Knows This Artist"], with_similar=True, on_chunk=_ignore
+        )
+        await enricher.enrich(
+            uuid.uuid4(), ["Nobody Knows This Artist"], with_similar=True, on_chunk=_ignore
+        )
         assert lastfm.stats()["calls_per_method"] == {"artist.gettoptags": 1}
     finally:
         await bus.stop()
@@ -122,7 +133,9 @@ async def test_a_killed_run_resumes_without_fetching_again_what_it_stored(
     try:
         lastfm.reset()
         lastfm.set_faults(FaultPlan(delay_s=0.05))
-        run = asyncio.create_task(enricher.enrich(uuid.uuid4(), names, with_similar=True))
+        run = asyncio.create_task(
+            enricher.enrich(uuid.uuid4(), names, with_similar=True, on_chunk=_ignore)
+        )
         while await _stored(pool, names) < 8:
             await asyncio.sleep(0.02)
         run.cancel()
@@ -132,7 +145,7 @@ async def test_a_killed_run_resumes_without_fetching_again_what_it_stored(
         stored_before = await _stored(pool, names)
         assert 8 <= stored_before < len(names)
         lastfm.reset()
-        await enricher.enrich(uuid.uuid4(), names, with_similar=True)
+        await enricher.enrich(uuid.uuid4(), names, with_similar=True, on_chunk=_ignore)
         calls = lastfm.stats()["calls_per_method"]
         missing = len(names) - stored_before
         assert calls["artist.gettoptags"] == missing
@@ -208,6 +221,49 @@ async def test_the_listeners_artists_and_their_candidates_are_announced_apart(
         assert (candidates.profile_version, candidates.artists) == (7, len(CANDIDATES))
         # features consumes artists.enriched only: candidates never recompute the profile
         assert len(await _announcements(bus, listener)) == 1
+    finally:
+        await bus.stop()
+
+
+async def test_the_listeners_artists_are_announced_a_chunk_at_a_time_heaviest_first(
+    settings: FullCircleSettings, pool, lastfm: LocalLastfmServer
+) -> None:
+    """At Last.fm's 5 calls a second a batch of 500 artists takes minutes: features hears of
+    the first (most played) artists after `announce_first`, not after the whole batch."""
+    enricher, bus = await _enricher(settings, lastfm, pool, announce_first=3, announce_every=4)
+    listener = uuid.uuid4()
+    names = [f"Chunked Artist {n}" for n in range(10)]  # not on Last.fm: one call each
+    try:
+        lastfm.reset()
+        await enricher.on_plays_ingested(
+            PlaysIngested(user_id=listener, source="extended", new_plays=10, artists=names)
+        )
+        announced = await _announcements(bus, listener)
+        assert [event.artists for event in announced] == [3, 4, 3]
+        assert [event.not_found for event in announced] == [3, 4, 3]
+        assert [event.api_calls for event in announced] == [3, 4, 3]
+        assert lastfm.stats()["calls_per_method"] == {"artist.gettoptags": 10}
+    finally:
+        await bus.stop()
+
+
+async def test_the_profiles_most_listened_tracks_get_their_tags_once(
+    settings: FullCircleSettings, pool, lastfm: LocalLastfmServer
+) -> None:
+    enricher, bus = await _enricher(settings, lastfm, pool)
+    listener = uuid.uuid4()
+    profile = ProfilesUpdated(
+        user_id=listener,
+        profile_version=1,
+        listens=3,
+        artists=1,
+        top_tracks=[(ARTISTS[30], "Song 30 A"), (ARTISTS[30], "Song 30 B")],
+    )
+    try:
+        lastfm.reset()
+        await enricher.on_profile_updated(profile)
+        await enricher.on_profile_updated(profile.model_copy(update={"profile_version": 2}))
+        assert lastfm.stats()["calls_per_method"].get("track.gettoptags") == 2
     finally:
         await bus.stop()
 

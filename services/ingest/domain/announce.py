@@ -30,7 +30,6 @@ def plays_ingested_batches(
     source: str,
     deltas: Sequence[ArtistDelta],
     artists_per_event: int,
-    top_tracks: Sequence[tuple[str, str]] = (),
 ) -> list[PlaysIngested]:
     """One `plays.ingested` per `artists_per_event` artists with new plays (none if nothing new).
 
@@ -49,7 +48,6 @@ def plays_ingested_batches(
             first_played_at=min(delta.first_played_at for delta in chunk),
             last_played_at=max(delta.last_played_at for delta in chunk),
             artists=[delta.artist for delta in chunk if delta.artist],
-            top_tracks=list(top_tracks) if number == 1 else [],
             batch=number,
             batches=len(chunks),
         )
@@ -71,19 +69,6 @@ def artist_deltas(plays: Sequence[Play]) -> list[ArtistDelta]:
             last[artist] = play.ended_at
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return [ArtistDelta(artist, count, first[artist], last[artist]) for artist, count in ranked]
-
-
-def most_listened_tracks(
-    plays: Sequence[Play], limit: int = 100, min_listen_ms: int = 30_000
-) -> list[tuple[str, str]]:
-    """The (artist, track) pairs with the most listens, most first (ties by name)."""
-    listens = Counter(
-        (play.artist_name, play.track_name)
-        for play in plays
-        if play.artist_name and play.track_name and play.ms_played >= min_listen_ms
-    )
-    ranked = sorted(listens.items(), key=lambda item: (-item[1], item[0]))
-    return [(artist, track) for (artist, track), _ in ranked[:limit]]
 
 
 def import_report(export: ParsedExport) -> dict[str, Any]:
