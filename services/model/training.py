@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -16,19 +17,28 @@ log = logging.getLogger(__name__)
 
 Result = TypeVar("Result")
 
+# Training is background work: on a machine where it and the server compete for the cores, the
+# scheduler gives the serving process the CPU first.
+TRAINING_NICENESS = 10
+
 
 class TrainingPool:
     """A process pool made once per service: jobs are module-level functions of plain data.
     'spawn' starts clean interpreters (no copy of the server's event loop, sockets or pool);
     a worker that dies (killed, out of memory) breaks the pool, which is made anew for the
-    next job while the failed one raises (its message is retried by the bus)."""
+    next job while the failed one raises (its message is retried by the bus). Workers run at a
+    lower CPU priority than the server."""
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
         self._executor: Executor = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(
+            self.processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_lower_priority,
+        )
 
     async def run(self, job: Callable[..., Result], *args: object) -> Result:
         """`job(*args)` in a training process."""
@@ -45,3 +55,7 @@ class TrainingPool:
     async def stop(self) -> None:
         """Finish the job under way, drop the queued ones (their messages are retried)."""
         await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+
+
+def _lower_priority() -> None:
+    os.nice(TRAINING_NICENESS)
