@@ -8,6 +8,8 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -20,6 +22,7 @@ Result = TypeVar("Result")
 # Training is background work: on a machine where it and the server compete for the cores, the
 # scheduler gives the serving process the CPU first.
 TRAINING_NICENESS = 10
+PARENT_CHECK_SECONDS = 1.0
 
 
 class TrainingPool:
@@ -27,7 +30,8 @@ class TrainingPool:
     'spawn' starts clean interpreters (no copy of the server's event loop, sockets or pool);
     a worker that dies (killed, out of memory) breaks the pool, which is made anew for the
     next job while the failed one raises (its message is retried by the bus). Workers run at a
-    lower CPU priority than the server."""
+    lower CPU priority than the server, and end when the server dies, even by SIGKILL (a
+    pool's workers otherwise live on as orphans)."""
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
@@ -37,7 +41,7 @@ class TrainingPool:
         return ProcessPoolExecutor(
             self.processes,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_lower_priority,
+            initializer=_start_worker,
         )
 
     async def run(self, job: Callable[..., Result], *args: object) -> Result:
@@ -57,5 +61,13 @@ class TrainingPool:
         await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
 
 
-def _lower_priority() -> None:
+def _start_worker() -> None:
     os.nice(TRAINING_NICENESS)
+    parent = os.getppid()
+
+    def exit_with_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=exit_with_parent, name="exit-with-server", daemon=True).start()
