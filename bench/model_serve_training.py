@@ -1,5 +1,6 @@
 """Serving while a model trains: GetRecommendations p50/p99 against the model service's
-Recommender (a real `python -m services.model` process) at rest and while it retrains a
+Recommender (a real `python -m services.model` process, next to the features service it
+reads) at rest and while it retrains a
 generated 3,000-artist listener (rounds of rest then a retrain), and the ratio of the two p99s
 (target: within 2x). Training
 runs in the service's training processes, so its CPU work does not hold the serving process's
@@ -276,22 +277,32 @@ def main(argv: list[str]) -> int:
             )
         port = free_port()
         env = stack_env(
-            database_url, BENCH_REDIS_DB, GRPC_PORT=str(port), RETRAIN_DEBOUNCE_SECONDS="0"
+            database_url,
+            BENCH_REDIS_DB,
+            GRPC_PORT=str(port),
+            RETRAIN_DEBOUNCE_SECONDS="0",
+            # features answers the model's training views where it serves them (Tastes)
+            FEATURES_ADDRESS=f"127.0.0.1:{free_port()}",
         )
-        model = subprocess.Popen(
-            [sys.executable, "-m", "services.model"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        features_env = {**env, "GRPC_PORT": env["FEATURES_ADDRESS"].rsplit(":", 1)[1]}
+        services = [
+            subprocess.Popen(
+                [sys.executable, "-m", f"services.{name}"],
+                env=service_env,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for name, service_env in (("features", features_env), ("model", env))
+        ]
         try:
             rest, during, trainings = asyncio.run(
                 run(database_url, env["REDIS_URL"], f"127.0.0.1:{port}", args)
             )
         finally:
-            model.terminate()
-            model.wait(30)
+            for service in services:
+                service.terminate()
+                service.wait(30)
     rest_p50, rest_p99 = figures(rest)
     train_p50, train_p99 = figures(during)
     print(
