@@ -3,6 +3,7 @@ as published read models; writes model versions and recommendation sets to its o
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections import defaultdict
@@ -17,6 +18,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.model.domain.rediscovery import PastArtist
 from services.model.domain.scoring import ScoredArtist
+
+READ_CHUNK_ROWS = 2_000
 
 
 @dataclass(frozen=True)
@@ -251,8 +254,12 @@ async def _artist_tags(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, 
         (list(keys),),
     )
     artist_tags: dict[str, dict[str, float]] = defaultdict(dict)
-    for key, tag, weight in await cur.fetchall():
-        artist_tags[key][tag] = float(weight)
+    # A listener's whole history is tens of thousands of rows: read in chunks, letting the
+    # event loop answer Recommender calls between them instead of stalling for one long read.
+    while rows := await cur.fetchmany(READ_CHUNK_ROWS):
+        for key, tag, weight in rows:
+            artist_tags[key][tag] = float(weight)
+        await asyncio.sleep(0)
     return artist_tags
 
 
