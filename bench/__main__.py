@@ -12,6 +12,7 @@ BENCHES = (
     "grpc_load",
     "features_recompute",
     "model_train",
+    "model_serve_training",
     "crash_all",
     "soak",
     "real_rate",

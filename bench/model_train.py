@@ -5,7 +5,8 @@ peak memory. Each figure is printed with its ratio to the target, and the traini
 times also against a ceiling measured in the same run: a plain numpy product of an artists x
 tags matrix with its transpose (the work any tag-based model of this listener must at least do).
 
-python -m bench model_train [--artists 3000] [--tags 1500] [--candidates 500] [--budget 5]
+python -m bench model_train [--artists 3000] [--tags 1500] [--candidates 500] [--seed 0]
+    [--classifier-settings 3] [--weight-trials 400] [--refine-passes 10]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from services.model.domain.explanation import explain
 from services.model.domain.learning import (
     Holdout,
     ListenerView,
+    SearchSettings,
     holdout_cutoff,
     positives_after,
     serving_inputs,
@@ -90,17 +92,24 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--artists", type=int, default=3_000)
     parser.add_argument("--tags", type=int, default=1_500)
     parser.add_argument("--candidates", type=int, default=500)
-    parser.add_argument("--budget", type=float, default=5.0, help="training search budget, s")
+    defaults = SearchSettings()
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--classifier-settings", type=int, default=defaults.classifier_settings)
+    parser.add_argument("--weight-trials", type=int, default=defaults.weight_trials)
+    parser.add_argument("--refine-passes", type=int, default=defaults.refine_passes)
     args = parser.parse_args(argv)
-    if min(args.artists, args.tags, args.candidates) < 1 or args.budget <= 0:
-        parser.error("--artists, --tags, --candidates and --budget must be positive")
+    if min(args.artists, args.tags, args.candidates) < 1:
+        parser.error("--artists, --tags and --candidates must be positive")
+    search = SearchSettings(
+        args.seed, args.classifier_settings, args.weight_trials, args.refine_passes
+    )
 
     scoring, histories, first_listens, pool = generated_listener(
         args.artists, args.tags, args.candidates
     )
     print(
         f"listener: {len(histories):,} artists, {args.tags:,} tags, "
-        f"{len(pool):,} candidates; search budget {args.budget:g} s"
+        f"{len(pool):,} candidates; search {search}"
     )
     started = time.perf_counter()  # (no tracemalloc here: it slows every allocation)
     cutoff = holdout_cutoff(first_listens)
@@ -118,7 +127,7 @@ def main(argv: list[str]) -> int:
         histories=past_histories,
         candidates=sorted([*pool, *positives]),
     )
-    model = train_model(Holdout(cutoff, past, positives), LabelRule(), HybridWeights(), args.budget)
+    model = train_model(Holdout(cutoff, past, positives), LabelRule(), HybridWeights(), search)
     now = ListenerView(scoring, histories, pool)
     inputs = serving_inputs(now, model.params)
     train_s = time.perf_counter() - started

@@ -1,11 +1,16 @@
 """Model's entry layer: a settled profile change -> (a retrained, gated model) -> a new
 recommendation set -> the event naming the model version used; and the Recommender gRPC server.
 
-Retraining policy (hybrid scorer):
+Retraining policy:
 - Debounced: a ProfilesUpdated waits `retrain_debounce_seconds`; if features has stored a newer
   profile of the listener by then (or before), the event is skipped and the newer one's event
   does the work, so a burst of profile changes makes one retrain and one set. Redelivered
   events find their set already made and publish it again (idempotent).
+- One retrain per listener at a time across every replica: the check for a set, the training
+  and the saving run under the listener's Postgres advisory lock, so two replicas given the
+  same event make one model and one set.
+- Training and ranking run in the service's training processes (training.py), not on the
+  event loop that serves Recommender.
 - Only changes that matter retrain: new plays or new tags (`changed` has "plays" or "tags"),
   or no model in use yet. Anything else (a cluster relabelling alone) makes a new set with the
   model in use.
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
@@ -40,37 +46,33 @@ from fullcircle.events import (
 from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import model_pb2, model_pb2_grpc
 from services.model.adapters import feedback, learning_store, store
-from services.model.adapters.learning_store import CandidatePool, PoolLimits, StoredModel
+from services.model.adapters.learning_store import PoolLimits
 from services.model.adapters.tastes import TastesClient
 from services.model.domain.balance import balance_by_taste, taste_for
-from services.model.domain.composite import composite_scores
 from services.model.domain.explanation import explain
 from services.model.domain.learning import (
+    ActiveModel,
     Holdout,
     ModelParams,
-    TrainedModel,
+    SearchSettings,
+    TrainingJob,
     holdout_cutoff,
-    holdout_score,
-    not_worse,
     positives_after,
-    serving_inputs,
-    train_model,
+    ranked_for_set,
+    train_and_gate,
 )
 from services.model.domain.liked import LabelRule
-from services.model.domain.scoring import (
-    CHANNELS,
-    HybridWeights,
-    ScoredArtist,
-    score_candidates,
-)
+from services.model.domain.scoring import CHANNELS, HybridWeights, ScoredArtist
 from services.model.servicer import RecommenderServicer
 from services.model.settings import ModelSettings
+from services.model.training import TrainingPool
 
 log = logging.getLogger(__name__)
 
 # What in a profile change can change the model: its inputs are plays and tags.
 RETRAIN_ON = frozenset({"plays", "tags"})
 FIXED_MODEL = "fixed"
+METHOD = "hybrid"  # model versions read "hybrid:<user>:m<version>"
 TOP_ARTISTS_IN_EVENT = 20  # the page GetRecommendations answers by default
 # Feedback handlers run side by side so feedback arriving during a remake is recorded at once
 # and reflected, together, by the next one.
@@ -78,38 +80,29 @@ FEEDBACK_WORKERS = 8
 
 
 class Retrainer:
-    def __init__(self, runtime: ServiceRuntime, settings: ModelSettings) -> None:
+    # What a retrain runs in a training process: a module-level function of plain data.
+    train_and_gate = staticmethod(train_and_gate)
+
+    def __init__(
+        self, runtime: ServiceRuntime, settings: ModelSettings, training: TrainingPool
+    ) -> None:
         self.pool = runtime.pool
         self.bus = runtime.bus
         self.settings = settings
+        self.training = training
         self.limits = PoolLimits(
             settings.seed_artists,
             settings.candidate_tags,
             settings.co_listening_neighbours,
             settings.co_listening_candidates,
         )
-        self._locks: dict[UUID, asyncio.Lock] = {}
         self.tastes = TastesClient(settings.features_address, settings.features_deadline_s)
-
-    async def on_profile_updated(self, event: ProfilesUpdated) -> None:
-        if self.settings.scorer == "hybrid":
-            await self._on_profile_learned(event)
-            return
-        model_version = f"{self.settings.scorer}:{event.user_id.hex[:12]}:p{event.profile_version}"
-        existing = await store.set_for_profile(self.pool, event.user_id, event.profile_version)
-        if existing is None:
-            set_id, count = await self._recommend(
-                event.user_id, event.profile_version, model_version
-            )
-        else:
-            set_id, count = existing
-        await self._announce(event.user_id, set_id, model_version, count)
 
     async def on_feedback(self, event: FeedbackSubmitted) -> None:
         """Record the feedback once, then remake the set for all the listener's feedback no set
         reflects yet (none left: a remake that ran meanwhile took this one too)."""
         await feedback.record(self.pool, event)
-        async with self._locks.setdefault(event.user_id, asyncio.Lock()):
+        async with learning_store.listener_lock(self.pool, event.user_id):
             waiting = await feedback.pending(self.pool, event.user_id)
             if not waiting:
                 return
@@ -124,7 +117,7 @@ class Retrainer:
         """Candidates were tagged: remake the listener's newest set with the model in use,
         unless it was made after they were (it saw them) or is of an older profile than the
         event's (that profile's set, still to come, will see them)."""
-        async with self._locks.setdefault(event.user_id, asyncio.Lock()):
+        async with learning_store.listener_lock(self.pool, event.user_id):
             latest = await store.latest_set_made_at(self.pool, event.user_id)
             if latest is None or latest[0] < event.profile_version or latest[2] > event.occurred_at:
                 return
@@ -140,24 +133,16 @@ class Retrainer:
         if latest is None:
             return None
         profile_version, revision, _ = latest
-        if self.settings.scorer == "hybrid":
-            active = await learning_store.active_model(self.pool, user_id)
-            used, params = (
-                (active.model_version, active.params)
-                if active
-                else (self._fixed_version(user_id), self._fixed_params())
-            )
-            model_version = f"{used}:r{revision + 1}"
-            set_id, count = await self._recommend_learned(
-                user_id, profile_version, model_version, params, revision + 1
-            )
-        else:
-            model_version = (
-                f"{self.settings.scorer}:{user_id.hex[:12]}:p{profile_version}r{revision + 1}"
-            )
-            set_id, count = await self._recommend(
-                user_id, profile_version, model_version, revision + 1
-            )
+        active = await learning_store.active_model(self.pool, user_id)
+        used, params = (
+            (active.model_version, active.params)
+            if active
+            else (self._fixed_version(user_id), self._fixed_params())
+        )
+        model_version = f"{used}:r{revision + 1}"
+        set_id, count = await self._recommend_learned(
+            user_id, profile_version, model_version, params, revision + 1
+        )
         return set_id, count, model_version
 
     async def _announce(
@@ -181,16 +166,16 @@ class Retrainer:
             )
         )
 
-    async def _on_profile_learned(self, event: ProfilesUpdated) -> None:
+    async def on_profile_updated(self, event: ProfilesUpdated) -> None:
         """Debounce, retrain when the change matters, gate, make the set, name the model."""
         if await self._superseded(event):
             return
         if self.settings.retrain_debounce_seconds > 0:
             await asyncio.sleep(self.settings.retrain_debounce_seconds)
         user_id = event.user_id
-        # The claimer redelivers a message idle for bus_claim_idle_ms, and a retrain can take
-        # longer: the copy waits here, then finds the set made and publishes it again.
-        async with self._locks.setdefault(user_id, asyncio.Lock()):
+        # Another replica (or a copy the claimer redelivered after bus_claim_idle_ms) may be
+        # retraining this listener: it waits here, then finds the set made and publishes it.
+        async with learning_store.listener_lock(self.pool, user_id):
             if await self._superseded(event):
                 return
             existing = await learning_store.existing_set(self.pool, user_id, event.profile_version)
@@ -223,9 +208,20 @@ class Retrainer:
         if active is not None and not RETRAIN_ON & set(event.changed):
             return active.model_version, active.params
         holdout = await self._holdout(user_id)
-        model, accepted = await asyncio.to_thread(self._train_and_gate, holdout, active)
+        job = TrainingJob(
+            holdout,
+            self._label_rule(),
+            HybridWeights(),
+            self._search(),
+            ActiveModel(active.model_version, active.params) if active else None,
+        )
+        started = time.perf_counter()
+        model, accepted = await self.training.run(self.train_and_gate, job)
+        model = replace(
+            model, metrics={**model.metrics, "seconds": round(time.perf_counter() - started, 3)}
+        )
         model_version = await learning_store.save_trained_model(
-            self.pool, user_id, event.profile_version, self.settings.scorer, model, accepted
+            self.pool, user_id, event.profile_version, METHOD, model, accepted
         )
         log.info(
             "trained %s for %s: %s, %s",
@@ -257,31 +253,12 @@ class Retrainer:
             return f"no candidates before {cutoff.isoformat()} (no Last.fm knowledge yet)"
         return Holdout(cutoff, past.view, positives)
 
-    def _train_and_gate(
-        self, holdout: Holdout | str, active: StoredModel | None
-    ) -> tuple[TrainedModel, bool]:
-        """Train on the holdout and measure the active model on the same one (CPU-bound: runs
-        in a worker thread)."""
-        model = self._train(holdout)
-        active_ndcg = (
-            holdout_score(active.params, holdout)
-            if active is not None and not isinstance(holdout, str)
-            else None
-        )
-        if active is not None and isinstance(holdout, str):
-            accepted = False  # nothing to measure either on: the model in use stays
-        else:
-            accepted = not_worse(model.holdout_ndcg, active_ndcg)
-        gate = {
-            "active_model": active.model_version if active else None,
-            "active_holdout_ndcg@10": active_ndcg,
-            "accepted": accepted,
-        }
-        return replace(model, metrics={**model.metrics, "gate": gate}), accepted
-
-    def _train(self, holdout: Holdout | str) -> TrainedModel:
-        return train_model(
-            holdout, self._label_rule(), HybridWeights(), self.settings.train_budget_seconds
+    def _search(self) -> SearchSettings:
+        return SearchSettings(
+            self.settings.train_seed,
+            self.settings.classifier_settings,
+            self.settings.weight_trials,
+            self.settings.refine_passes,
         )
 
     def _label_rule(self) -> LabelRule:
@@ -290,10 +267,10 @@ class Retrainer:
         )
 
     def _fixed_params(self) -> ModelParams:
-        return ModelParams(HybridWeights(), None, self._label_rule())
+        return ModelParams(HybridWeights(), None, self._label_rule(), self.settings.train_seed)
 
     def _fixed_version(self, user_id: UUID) -> str:
-        return f"{self.settings.scorer}:{user_id.hex[:12]}:{FIXED_MODEL}"
+        return f"{METHOD}:{user_id.hex[:12]}:{FIXED_MODEL}"
 
     async def _recommend_learned(
         self,
@@ -317,52 +294,22 @@ class Retrainer:
             liked=liked,
             extra_artists=disliked,
         )
-        scored = await asyncio.to_thread(self._rank, candidates, params, liked, disliked)
+        # more than are kept, so every taste has some to balance with
+        scored = await self.training.run(
+            ranked_for_set,
+            candidates.view,
+            candidates.display_names,
+            candidates.sources,
+            params,
+            liked,
+            disliked,
+            self.settings.set_size * 5,
+        )
         metrics = {
             "candidates": len(candidates.view.candidates),
             "seeds": len(candidates.view.scoring.known_artists),
             "weights": dict(zip(CHANNELS, params.weights.mixing(), strict=True)),
         }
-        set_id, count = await self._save(
-            user_id, profile_version, model_version, scored, metrics, revision
-        )
-        await learning_store.save_sources(
-            self.pool, set_id, {item.artist: item.sources for item in scored}
-        )
-        return set_id, count
-
-    def _rank(
-        self,
-        candidates: CandidatePool,
-        params: ModelParams,
-        liked: frozenset[str],
-        disliked: frozenset[str],
-    ) -> list[ScoredArtist]:
-        """The best candidates, more than are kept so every taste has some to balance with,
-        named as the listener's data spells them, with their provenance."""
-        inputs = serving_inputs(candidates.view, params, liked, disliked)
-        ranked = score_candidates(inputs, candidates.view.candidates, params.weights)
-        names = candidates.display_names
-        return [
-            ScoredArtist(
-                artist=names.get(item.artist, item.artist),
-                score=item.score,
-                parts={_display_label(label, names): value for label, value in item.parts.items()},
-                top_seed_artists=tuple(names.get(seed, seed) for seed in item.top_seed_artists),
-                top_tags=item.top_tags,
-                sources=candidates.sources.get(item.artist, ()),
-            )
-            for item in ranked[: self.settings.set_size * 5]
-        ]
-
-    async def _recommend(
-        self, user_id: UUID, profile_version: int, model_version: str, revision: int = 0
-    ) -> tuple[UUID, int]:
-        """The seed composite's set (scorer = composite)."""
-        hidden, _ = await store.feedback_keys(self.pool, user_id)
-        taste = await store.load_taste_inputs(self.pool, user_id, self.settings.seed_artists)
-        scored = composite_scores(taste, self.settings.set_size, exclude=frozenset(hidden))
-        metrics = {"candidates": len(scored), "seeds": len(taste.endorsements)}
         return await self._save(user_id, profile_version, model_version, scored, metrics, revision)
 
     async def _save(
@@ -374,7 +321,7 @@ class Retrainer:
         metrics: dict[str, Any],
         revision: int,
     ) -> tuple[UUID, int]:
-        """Balance by taste, explain and store a set."""
+        """Balance by taste, explain and store a set with each item's provenance."""
         tastes = await store.load_tastes(self.pool, user_id)
         taste_of = [
             taste_for(item.top_seed_artists, item.top_tags, tastes.artist_cluster, tastes.tags)
@@ -390,7 +337,7 @@ class Retrainer:
             user_id,
             profile_version,
             model_version,
-            self.settings.scorer,
+            METHOD,
             metrics,
             items,
             revision,
@@ -399,17 +346,11 @@ class Retrainer:
         return set_id, len(items)
 
 
-def _display_label(label: str, names: dict[str, str]) -> str:
-    """'similar to kano' -> 'similar to Kano': parts name artists as the listener spells them."""
-    if label.startswith("similar to "):
-        key = label.removeprefix("similar to ")
-        return f"similar to {names.get(key, key)}"
-    return label
-
-
 async def setup(runtime: ServiceRuntime) -> None:
     settings = ModelSettings()
-    retrainer = Retrainer(runtime, settings)
+    training = TrainingPool(settings.training_processes)
+    runtime.on_stop(training.stop)
+    retrainer = Retrainer(runtime, settings, training)
     runtime.bus.consume(ProfilesUpdated, retrainer.on_profile_updated)
     runtime.bus.consume(FeedbackSubmitted, retrainer.on_feedback, workers=FEEDBACK_WORKERS)
     runtime.bus.consume(CandidatesEnriched, retrainer.on_candidates_enriched)

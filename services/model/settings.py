@@ -20,11 +20,6 @@ class ModelSettings(FullCircleSettings):
     set_size: int = Field(default=100, ge=1, description="recommendations stored per set")
     seed_artists: int = Field(default=300, ge=1, description="top artists whose similars count")
     candidate_tags: int = Field(default=5, ge=0, description="top tags whose top artists count")
-    scorer: Literal["hybrid", "composite"] = Field(
-        default="hybrid",
-        description="hybrid (weights learned per listener, else tuned on protocol B) or the seed"
-        " composite",
-    )
     liked_label: Literal["skips", "top_weight"] = Field(
         default="skips",
         description="liked = top share by decayed weight and rarely skipped (skips), or the "
@@ -34,8 +29,20 @@ class ModelSettings(FullCircleSettings):
     max_skip_rate: float = Field(
         default=0.5, ge=0, le=1, description="a liked artist is skipped on at most this share"
     )
-    train_budget_seconds: float = Field(
-        default=5.0, gt=0, description="time for the classifier and weight search per retrain"
+    train_seed: int = Field(
+        default=0, ge=0, description="seed of every random draw in training (same seed, same model)"
+    )
+    classifier_settings: int = Field(
+        default=3, ge=1, le=5, description="forest settings cross-validated per retrain"
+    )
+    weight_trials: int = Field(
+        default=400, ge=0, description="random part-weight settings tried per retrain"
+    )
+    refine_passes: int = Field(
+        default=10, ge=0, description="coordinate refinement passes after the random settings"
+    )
+    training_processes: int = Field(
+        default=1, ge=1, description="processes that train models, apart from the server's"
     )
     holdout_share: float = Field(
         default=0.2, gt=0, lt=1, description="newest share of artists held out (by first listen)"

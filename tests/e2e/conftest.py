@@ -107,7 +107,9 @@ def private_stack(shared_data: Path) -> Iterator[LocalStack]:
         "FULLCIRCLE_LASTFM_CATALOG": f"hetrec:{shared_data / 'hetrec2011-lastfm-2k'}",
         "BUS_CLAIM_IDLE_MS": "2000",
         "HEALTH_INTERVAL_S": "1",
-        "TRAIN_BUDGET_SECONDS": "1",  # the drills test delivery, not the model's search
+        # the drills test delivery, not the model's search
+        "CLASSIFIER_SETTINGS": "1",
+        "WEIGHT_TRIALS": "100",
     }
     # Not under pytest's temp root (see tests/conftest.py): the embedded server runs as its
     # own user and must keep access to its folder.

@@ -16,6 +16,7 @@ from fullcircle.settings import FullCircleSettings
 from fullcircle.v1 import features_pb2, features_pb2_grpc
 from services.features.domain.listener import ListenRules
 from services.features.servicer import TastesServicer
+from services.model.training import TrainingPool
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("gateway", "ingest", "enrich", "features", "model")
@@ -78,3 +79,11 @@ async def tastes_server(pool: Any) -> AsyncIterator[Callable[[ListenRules], Awai
     yield start
     for server in servers:
         await server.stop(0)
+
+
+@pytest.fixture(scope="session")
+async def training() -> AsyncIterator[TrainingPool]:
+    """The training processes of one model replica (spawned once for the session)."""
+    processes = TrainingPool(1)
+    yield processes
+    await processes.stop()

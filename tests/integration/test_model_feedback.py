@@ -26,6 +26,7 @@ from fullcircle.settings import FullCircleSettings
 from services.features.domain.listener import ListenRules
 from services.model.adapters import learning_store
 from services.model.app import Retrainer
+from services.model.training import TrainingPool
 from tests.integration.test_model_versions import model_settings, seed_listener
 
 pytestmark = pytest.mark.integration
@@ -57,7 +58,7 @@ async def _recorded(pool: Any, user_id: uuid.UUID) -> int:
 
 
 async def _first_set(
-    pool: Any, settings: FullCircleSettings, tastes_server: Any
+    pool: Any, settings: FullCircleSettings, tastes_server: Any, training: TrainingPool
 ) -> tuple[Any, ...]:
     features_address = await tastes_server(ListenRules())
     user_id = uuid.uuid4()
@@ -67,6 +68,7 @@ async def _first_set(
     retrainer = Retrainer(
         SimpleNamespace(pool=pool, bus=bus),  # type: ignore[arg-type]
         model_settings(settings, features_address),
+        training,
     )
     await retrainer.on_profile_updated(
         ProfilesUpdated(
@@ -82,10 +84,10 @@ async def _first_set(
 
 
 async def test_feedback_during_a_remake_is_recorded_once_and_reflected_by_one_remake(
-    pool: Any, settings: FullCircleSettings, tastes_server: Any
+    pool: Any, settings: FullCircleSettings, tastes_server: Any, training: TrainingPool
 ) -> None:
     user_id, profile_version, bus, retrainer, first = await _first_set(
-        pool, settings, tastes_server
+        pool, settings, tastes_server, training
     )
     try:
         assert 0 < len(first.top_artists) <= 20 and first.feedback_ids == []
@@ -93,8 +95,9 @@ async def test_feedback_during_a_remake_is_recorded_once_and_reflected_by_one_re
         events = [
             FeedbackSubmitted(user_id=user_id, artist=artist, kind="dislike") for artist in disliked
         ]
-        busy = retrainer._locks.setdefault(user_id, asyncio.Lock())
-        async with busy:  # a remake is running: the three arrive meanwhile (one twice)
+        # a remake is running (it holds the listener's lock): the three arrive meanwhile (one
+        # twice)
+        async with learning_store.listener_lock(pool, user_id):
             handlers = [
                 asyncio.create_task(retrainer.on_feedback(event)) for event in [*events, events[0]]
             ]
@@ -118,10 +121,10 @@ async def test_feedback_during_a_remake_is_recorded_once_and_reflected_by_one_re
 
 
 async def test_new_candidates_remake_the_set_once_with_the_model_in_use(
-    pool: Any, settings: FullCircleSettings, tastes_server: Any
+    pool: Any, settings: FullCircleSettings, tastes_server: Any, training: TrainingPool
 ) -> None:
     user_id, profile_version, bus, retrainer, first = await _first_set(
-        pool, settings, tastes_server
+        pool, settings, tastes_server, training
     )
     try:
         models = len(await learning_store.trained_models(pool, user_id))

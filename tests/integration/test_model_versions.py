@@ -1,7 +1,8 @@
 """Trained models on a real PostgreSQL and Redis: every retrain is stored as the listener's next
 version with its parameters, features and holdout metrics; a new model is used only when it is
 not worse than the active one on the same current holdout; each set and each
-recommendations.updated names the model version that made it; candidates keep their sources.
+recommendations.updated names the model version that made it; candidates keep their sources,
+written with the set; two replicas given the same profile change make one model and one set.
 
 The listener is generated (plays over a year, Last.fm-like tags and similar artists in the
 enrich tables): the checks are about the SQL and the policy, the learning itself is covered by
@@ -21,16 +22,25 @@ import pytest
 from redis.asyncio import Redis
 
 from fullcircle.bus import Bus
+from fullcircle.db import open_pool
 from fullcircle.events import RECOMMENDATIONS_UPDATED, ProfilesUpdated
 from fullcircle.settings import FullCircleSettings
 from services.features.adapters import store as features_store
 from services.features.domain.listener import ListenRules
 from services.features.domain.taste import PlayColumns, artist_stats, tag_profile
-from services.model.adapters import learning_store
+from services.model.adapters import learning_store, store
 from services.model.app import Retrainer
-from services.model.domain.learning import Holdout, TrainedModel, holdout_score
-from services.model.domain.scoring import HybridWeights
+from services.model.domain.explanation import explain
+from services.model.domain.learning import (
+    TrainedModel,
+    TrainingJob,
+    gate,
+    holdout_score,
+    train_model,
+)
+from services.model.domain.scoring import HybridWeights, ScoredArtist
 from services.model.settings import ModelSettings
+from services.model.training import TrainingPool
 
 pytestmark = pytest.mark.integration
 
@@ -131,37 +141,40 @@ def model_settings(settings: FullCircleSettings, features_address: str) -> Model
         redis_url=settings.redis_url,
         features_address=features_address,
         retrain_debounce_seconds=0.0,
-        train_budget_seconds=1.0,
         set_size=20,
     )
 
 
-class UninformedRetrainer(Retrainer):
+def uninformed_train_and_gate(job: TrainingJob) -> tuple[TrainedModel, bool]:
     """Trains as usual, then swaps in the single-part ranking (similar artists only, tags
     only, popularity only) that does worst on the holdout: a model the gate must judge on its
-    honest holdout score."""
-
-    def _train(self, holdout: Holdout | str) -> TrainedModel:
-        model = super()._train(holdout)
-        assert not isinstance(holdout, str)
-        single_parts = [
-            replace(model.params, weights=weights, classifier=None)
-            for weights in (
-                HybridWeights(similar=1.0, tags=0.0),
-                HybridWeights(similar=0.0, tags=1.0),
-                HybridWeights(similar=0.0, tags=0.0, popularity=1.0),
-            )
-        ]
-        params = min(single_parts, key=lambda params: holdout_score(params, holdout))
-        return replace(
-            model,
-            params=params,
-            metrics={**model.metrics, "holdout_ndcg@10": holdout_score(params, holdout)},
+    honest holdout score. (Module-level: it runs in a training process.)"""
+    holdout = job.holdout
+    assert not isinstance(holdout, str)
+    model = train_model(holdout, job.label, job.fixed, job.search)
+    single_parts = [
+        replace(model.params, weights=weights, classifier=None)
+        for weights in (
+            HybridWeights(similar=1.0, tags=0.0),
+            HybridWeights(similar=0.0, tags=1.0),
+            HybridWeights(similar=0.0, tags=0.0, popularity=1.0),
         )
+    ]
+    params = min(single_parts, key=lambda params: holdout_score(params, holdout))
+    uninformed = replace(
+        model,
+        params=params,
+        metrics={**model.metrics, "holdout_ndcg@10": holdout_score(params, holdout)},
+    )
+    return gate(uninformed, holdout, job.active)
+
+
+class UninformedRetrainer(Retrainer):
+    train_and_gate = staticmethod(uninformed_train_and_gate)
 
 
 async def test_every_retrain_is_versioned_and_only_a_not_worse_model_is_used(
-    pool: Any, settings: FullCircleSettings, tastes_server: Any
+    pool: Any, settings: FullCircleSettings, tastes_server: Any, training: TrainingPool
 ) -> None:
     features_address = await tastes_server(ListenRules())
     user_id = uuid.uuid4()
@@ -173,6 +186,7 @@ async def test_every_retrain_is_versioned_and_only_a_not_worse_model_is_used(
         retrainer = Retrainer(
             runtime,  # type: ignore[arg-type]
             model_settings(settings, features_address),
+            training,
         )
         event = ProfilesUpdated(
             user_id=user_id,
@@ -205,6 +219,7 @@ async def test_every_retrain_is_versioned_and_only_a_not_worse_model_is_used(
         worse = UninformedRetrainer(
             runtime,  # type: ignore[arg-type]
             model_settings(settings, features_address),
+            training,
         )
         kept_version, kept_params = await worse._model_for(event)
         models = await learning_store.trained_models(pool, user_id)
@@ -243,7 +258,7 @@ async def test_every_retrain_is_versioned_and_only_a_not_worse_model_is_used(
 
 
 async def test_a_burst_of_profile_changes_makes_one_set(
-    pool: Any, settings: FullCircleSettings, tastes_server: Any
+    pool: Any, settings: FullCircleSettings, tastes_server: Any, training: TrainingPool
 ) -> None:
     features_address = await tastes_server(ListenRules())
     user_id = uuid.uuid4()
@@ -256,6 +271,7 @@ async def test_a_burst_of_profile_changes_makes_one_set(
             model_settings(settings, features_address).model_copy(
                 update={"retrain_debounce_seconds": 0.5}
             ),
+            training,
         )
         older = ProfilesUpdated(
             user_id=user_id,
@@ -294,6 +310,79 @@ async def test_a_burst_of_profile_changes_makes_one_set(
         assert all(sets[0][1].encode() in data for data in published)
     finally:
         await bus.stop()
+
+
+async def test_two_replicas_given_the_same_change_make_one_model_and_one_set(
+    pool: Any, settings: FullCircleSettings, tastes_server: Any, training: TrainingPool
+) -> None:
+    features_address = await tastes_server(ListenRules())
+    user_id = uuid.uuid4()
+    profile_version = await seed_listener(pool, user_id)
+    event = ProfilesUpdated(
+        user_id=user_id, profile_version=profile_version, listens=1, artists=60, changed=["plays"]
+    )
+    # the second replica: its own database pool, bus and training processes
+    other_pool = await open_pool(settings.database_url, max_size=4)
+    other_training = TrainingPool(1)
+    buses = [Bus(settings, "model"), Bus(settings, "model")]
+    for bus in buses:
+        await bus.start()
+    try:
+        replicas = [
+            Retrainer(
+                SimpleNamespace(pool=db, bus=bus),  # type: ignore[arg-type]
+                model_settings(settings, features_address),
+                processes,
+            )
+            for db, bus, processes in zip(
+                (pool, other_pool), buses, (training, other_training), strict=True
+            )
+        ]
+        await asyncio.gather(*(replica.on_profile_updated(event) for replica in replicas))
+        models = await learning_store.trained_models(pool, user_id)
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT set_id, model_version FROM model.recommendation_sets"
+                " WHERE user_id = %s AND profile_version = %s",
+                (user_id, profile_version),
+            )
+            sets = await cur.fetchall()
+        assert len(models) == 1 and len(sets) == 1
+        assert sets[0][1] == models[0]["model_version"]
+        redis = Redis.from_url(settings.redis_url)
+        try:
+            entries = await redis.xrange(RECOMMENDATIONS_UPDATED)
+        finally:
+            await redis.aclose()
+        published = [
+            e[1][b"__data__"] for e in entries if str(user_id).encode() in e[1][b"__data__"]
+        ]
+        assert len(published) == 2  # each replica announces the one set
+        assert all(str(sets[0][0]).encode() in data for data in published)
+    finally:
+        for bus in buses:
+            await bus.stop()
+        await other_training.stop()
+        await other_pool.close()
+
+
+async def test_a_set_is_stored_with_its_sources(pool: Any) -> None:
+    user_id = uuid.uuid4()
+    scored = ScoredArtist("Ghetts", 1.0, {"similar to Kano": 1.0}, ("Kano",), (), ("similar",))
+    both = replace(scored, artist="Feid", sources=("tag_top", "co_listening"))
+    items = [(item, *explain(item.parts), "") for item in (scored, both)]
+    set_id = await store.save_set(
+        pool, user_id, 1, f"hybrid:{user_id.hex[:12]}:m1", "hybrid", {}, items
+    )
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT artist, sources FROM model.recommendations WHERE set_id = %s ORDER BY rank",
+            (set_id,),
+        )
+        assert await cur.fetchall() == [
+            ("Ghetts", ["similar"]),
+            ("Feid", ["tag_top", "co_listening"]),
+        ]
 
 
 async def seed_newer_profile(pool: Any, user_id: uuid.UUID) -> int:

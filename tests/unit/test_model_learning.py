@@ -1,8 +1,12 @@
 """The learned model: liked labels and the forest, co-listening, part channels, the weight search
-on a time-ordered holdout, the fallback for short histories, and the not-worse gate."""
+on a time-ordered holdout, the fallback for short histories, the not-worse gate, and training
+that is reproducible (same history, settings and seed: same model, whatever the clock says, in
+this process or a training process)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -13,17 +17,23 @@ import scipy.sparse as sp
 from services.model.domain.colistening import co_listening_scores
 from services.model.domain.learning import (
     MAX_LEARNED_SHARE,
+    ActiveModel,
     Holdout,
     ListenerView,
     ModelParams,
+    SearchSettings,
+    TrainingJob,
+    holdout_channels,
     holdout_cutoff,
     holdout_score,
     learned_share,
     ndcg_at,
     not_worse,
     positives_after,
+    ranked_for_set,
     search_mixing,
     serving_inputs,
+    train_and_gate,
     train_model,
 )
 from services.model.domain.liked import (
@@ -110,8 +120,8 @@ def test_the_forest_learns_which_tags_the_listener_likes() -> None:
     inputs, histories = tag_scene()
     examples = liked_examples(histories, LabelRule(liked_share=1 / 3))
     features = artist_features(examples.artists, inputs, tag_vocabulary(inputs))
-    choice = choose_params(features, examples.labels, budget_seconds=0.0)
-    assert choice is not None and choice.settings_tried == 1  # the first always runs
+    choice = choose_params(features, examples.labels, settings=1)
+    assert choice is not None and choice.settings_tried == 1
     assert choice.cv_auc > 0.9
     probabilities = liked_probabilities(
         examples, ["jazz candidate", "metal candidate"], inputs, choice.params
@@ -121,7 +131,7 @@ def test_the_forest_learns_which_tags_the_listener_likes() -> None:
 
 def test_no_forest_without_both_classes() -> None:
     features = sp.csr_matrix(np.eye(4))
-    assert choose_params(features, np.array([True, False, False, False]), 1.0) is None
+    assert choose_params(features, np.array([True, False, False, False]), 3) is None
 
 
 def small_inputs() -> ScoringInputs:
@@ -197,7 +207,7 @@ def test_the_weight_search_finds_the_part_that_ranks_the_holdout() -> None:
     channels[:, 1] = rng.random(len(relevant)) * 0.1 + relevant  # tags: separates
     channels[:, 3] = rng.random(len(relevant))  # liked: noise
     start = [1.0, 0.8, 0.0, 0.0, 0.0]
-    mixing, ndcg, tried = search_mixing(channels, relevant, 10, start, budget_seconds=0.0)
+    mixing, ndcg, tried = search_mixing(channels, relevant, 10, start, trials=100, refine_passes=10)
     assert ndcg_at(channels @ np.array(start), relevant, 10) < 0.2
     assert ndcg == pytest.approx(1.0) and tried >= 100
     assert mixing[1] == 1.0 and mixing[4] == 0.0  # co-listening is all zero: stays off
@@ -211,7 +221,7 @@ def test_popularity_stays_fixed_and_learned_parts_carry_at_most_half_of_the_top(
     channels[:, 2] = rng.random(len(relevant)) * 0.1 + relevant  # popularity: separates
     channels[:, 3] = rng.random(len(relevant)) * 0.1 + relevant  # liked: separates too
     start = [1.0, 0.8, 0.0, 0.0, 0.0]
-    mixing, ndcg, _ = search_mixing(channels, relevant, 10, start, budget_seconds=0.0)
+    mixing, ndcg, _ = search_mixing(channels, relevant, 10, start, trials=100, refine_passes=10)
     assert mixing[2] == 0.0
     assert mixing[3] > 0 and ndcg > ndcg_at(channels @ np.array(start), relevant, 10)
     assert learned_share(channels, mixing) <= MAX_LEARNED_SHARE
@@ -221,7 +231,7 @@ def test_ties_keep_the_fixed_weights() -> None:
     channels = np.ones((20, len(CHANNELS)))
     relevant = np.zeros(20, dtype=bool)
     relevant[0] = True
-    mixing, _, _ = search_mixing(channels, relevant, 1, [1.0, 0.8, 0.0, 0.0, 0.0], 0.0)
+    mixing, _, _ = search_mixing(channels, relevant, 1, [1.0, 0.8, 0.0, 0.0, 0.0], 100, 10)
     assert mixing.tolist() == [1.0, 0.8, 0.0, 0.0, 0.0]
 
 
@@ -276,7 +286,7 @@ def learning_scene() -> tuple[Holdout, ListenerView]:
 
 def test_training_learns_weights_not_worse_than_the_fixed_ones_and_is_reproducible() -> None:
     holdout, now = learning_scene()
-    model = train_model(holdout, LabelRule(), HybridWeights(), budget_seconds=2.0)
+    model = train_model(holdout, LabelRule(), HybridWeights())
     metrics = model.metrics
     assert model.validated and metrics["positives"] == len(holdout.positives)
     assert model.holdout_ndcg is not None
@@ -300,7 +310,7 @@ def test_training_learns_weights_not_worse_than_the_fixed_ones_and_is_reproducib
 
 
 def test_a_short_history_gets_the_fixed_weights_unvalidated() -> None:
-    model = train_model("12 artists", LabelRule(), HybridWeights(), 1.0)
+    model = train_model("12 artists", LabelRule(), HybridWeights())
     assert not model.validated and model.metrics["reason"] == "12 artists"
     assert model.params.weights == HybridWeights() and model.params.classifier is None
 
@@ -311,3 +321,78 @@ def test_the_gate_uses_a_new_model_only_when_not_worse() -> None:
     assert not_worse(0.31, 0.30)
     assert not not_worse(0.29, 0.30)
     assert not not_worse(None, 0.30)  # unvalidated never replaces a validated one
+
+
+def test_the_searches_count_their_trials() -> None:
+    inputs, histories = tag_scene()
+    examples = liked_examples(histories, LabelRule(liked_share=1 / 3))
+    features = artist_features(examples.artists, inputs, tag_vocabulary(inputs))
+    choice = choose_params(features, examples.labels, settings=3)
+    assert choice is not None and choice.settings_tried == 3
+    rng, relevant = _holdout()
+    channels = rng.random((len(relevant), len(CHANNELS)))
+    _, _, tried = search_mixing(channels, relevant, 10, [1.0, 0.8, 0.0, 0.0, 0.0], 7, 0)
+    assert tried <= 8  # the start and at most 7 random settings, no refinement
+
+
+def model_outputs(
+    search: SearchSettings,
+) -> tuple[ModelParams, dict[str, object], np.ndarray, list[tuple[str, float]]]:
+    """Train on the generated listener; the model, its metrics, the forest's part channels on
+    the holdout (its liked-artist predictions among them) and the set it ranks now."""
+    holdout, now = learning_scene()
+    model = train_model(holdout, LabelRule(), HybridWeights(), search)
+    forest = ModelParams(
+        replace(model.params.weights, liked=0.5), dict(PARAM_GRID[0]), LabelRule(), search.seed
+    )
+    channels, _ = holdout_channels(
+        holdout, forest.classifier, forest.label, forest.weights, search.seed
+    )
+    ranked = ranked_for_set(now, {}, {}, forest, frozenset(), frozenset(), keep=50)
+    return model.params, model.metrics, channels, [(item.artist, item.score) for item in ranked]
+
+
+def test_the_same_history_settings_and_seed_train_the_same_model_whatever_the_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    search = SearchSettings(seed=3, classifier_settings=2, weight_trials=200)
+    quiet = model_outputs(search)
+    # a loaded machine: every look at the clock finds a minute gone
+    ticks = iter(range(10**9))
+    monkeypatch.setattr(time, "perf_counter", lambda: 60.0 * next(ticks))
+    monkeypatch.setattr(time, "monotonic", lambda: 60.0 * next(ticks))
+    loaded = model_outputs(search)
+    assert loaded[0] == quiet[0]  # weights, classifier settings, label rule and seed, exactly
+    assert loaded[1] == quiet[1]
+    assert quiet[1]["weight_settings_tried"] > 200 and quiet[1]["classifier_settings_tried"] == 2
+    assert np.array_equal(loaded[2], quiet[2])  # the forest's predictions, bit for bit
+    assert loaded[3] == quiet[3]  # the scores of the set
+
+
+def test_another_seed_may_train_another_forest() -> None:
+    first = model_outputs(SearchSettings(seed=1, classifier_settings=1, weight_trials=50))
+    second = model_outputs(SearchSettings(seed=2, classifier_settings=1, weight_trials=50))
+    assert first[0].seed == 1 and second[0].seed == 2
+    assert not np.array_equal(first[2], second[2])
+
+
+def test_a_training_process_trains_the_model_this_process_would() -> None:
+    from services.model.training import TrainingPool
+
+    holdout, _ = learning_scene()
+    search = SearchSettings(classifier_settings=1, weight_trials=50)
+    in_use = train_model(holdout, LabelRule(), HybridWeights(), search).params
+    job = TrainingJob(holdout, LabelRule(), HybridWeights(), search, ActiveModel("m1", in_use))
+
+    async def in_a_process() -> tuple[object, bool]:
+        pool = TrainingPool(1)
+        try:
+            return await pool.run(train_and_gate, job)
+        finally:
+            await pool.stop()
+
+    model, accepted = asyncio.run(in_a_process())
+    here, accepted_here = train_and_gate(job)
+    assert model == here and accepted == accepted_here
+    # the same configuration measured on the same holdout: not worse, so accepted
+    assert accepted and here.metrics["gate"]["active_holdout_ndcg@10"] == here.holdout_ndcg

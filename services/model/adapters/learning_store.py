@@ -1,6 +1,6 @@
 """SQL adapter of the learned model: the listener as of now or as of a holdout cutoff (histories,
 candidates with their provenance, co-listening of other users of the instance), and the
-versioned trained models with the one in use.
+versioned trained models with the one in use; the per-listener retrain lock.
 
 Reads features (artist stats, tag profile, profiles) and enrich (tags, similar artists, tag
 top artists, listeners) as published read models, and the listener as of a cutoff from
@@ -9,11 +9,13 @@ features' Tastes API; writes only the model schema.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import statistics
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -253,20 +255,6 @@ async def existing_set(
     return (row[0], int(row[1]), row[2]) if row else None
 
 
-async def save_sources(
-    pool: AsyncConnectionPool, set_id: UUID, sources: Mapping[str, Sequence[str]]
-) -> None:
-    """Record where each recommended artist (as stored in the set) came from."""
-    artists = list(sources)
-    async with pool.connection() as conn:
-        await conn.execute(
-            """UPDATE model.recommendations r SET sources = string_to_array(v.sources, ',')
-               FROM unnest(%s::text[], %s::text[]) AS v(artist, sources)
-               WHERE r.set_id = %s AND r.artist = v.artist""",
-            (artists, [",".join(sources[artist]) for artist in artists], set_id),
-        )
-
-
 def _merge_histories(
     rows: Sequence[tuple[Any, ...]],
 ) -> tuple[list[ArtistHistory], dict[str, str]]:
@@ -372,3 +360,31 @@ async def _co_listening(
     return co_listening_scores(
         known, others, limits.co_listening_neighbours, limits.co_listening_candidates
     )
+
+
+# Retraining a listener, as opposed to numbering their models (save_trained_model's lock).
+_RETRAIN_LOCK_SEED = 12
+LOCK_POLL_SECONDS = 0.2
+
+
+@asynccontextmanager
+async def listener_lock(
+    pool: AsyncConnectionPool, user_id: UUID, poll_seconds: float = LOCK_POLL_SECONDS
+) -> AsyncIterator[None]:
+    """Hold the listener's retrain lock, shared by every model replica on this database.
+
+    A transaction-scoped advisory lock: the end of the transaction (also a crash or a lost
+    connection) frees it, so no pooled connection goes back holding it. A waiter polls with
+    pg_try_advisory_xact_lock instead of blocking in pg_advisory_xact_lock, so waiting never
+    ties up a pooled connection the lock's holder may need."""
+    while True:
+        async with pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, %s))",
+                (str(user_id), _RETRAIN_LOCK_SEED),
+            )
+            row = await cur.fetchone()
+            if row is not None and row[0]:
+                yield
+                return
+        await asyncio.sleep(poll_seconds)

@@ -3,6 +3,7 @@ as published read models; writes model versions and recommendation sets to its o
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections import defaultdict
@@ -15,9 +16,10 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from services.model.domain.composite import TasteInputs
 from services.model.domain.rediscovery import PastArtist
 from services.model.domain.scoring import ScoredArtist
+
+READ_CHUNK_ROWS = 2_000
 
 
 @dataclass(frozen=True)
@@ -40,32 +42,6 @@ class StoredSet:
     items: list[StoredItem]
 
 
-async def load_taste_inputs(
-    pool: AsyncConnectionPool, user_id: UUID, seed_artists: int
-) -> TasteInputs:
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT artist_name, endorsement FROM features.artist_stats WHERE user_id = %s",
-            (user_id,),
-        )
-        stats = await cur.fetchall()
-        endorsements = {name.lower(): float(e) for name, e in stats}
-        display = {name.lower(): name for name, _ in stats}
-        seeds = sorted(endorsements, key=lambda key: -endorsements[key])[:seed_artists]
-        similar = await _similar_artists(conn, seeds, display)
-        candidates = {c for pairs in similar.values() for c, _ in pairs} - set(endorsements)
-        artist_tags = await _artist_tags(conn, list(candidates))
-        cur = await conn.execute(
-            "SELECT tag, weight FROM features.tag_profile WHERE user_id = %s", (user_id,)
-        )
-        profile = {tag: float(weight) for tag, weight in await cur.fetchall()}
-    return TasteInputs(
-        endorsements={key: endorsements[key] for key in endorsements},
-        display_names=display,
-        similar=similar,
-        artist_tags=artist_tags,
-        tag_profile=profile,
-    )
 
 
 async def load_past_artists(pool: AsyncConnectionPool, user_id: UUID) -> list[PastArtist]:
@@ -78,22 +54,6 @@ async def load_past_artists(pool: AsyncConnectionPool, user_id: UUID) -> list[Pa
         return [PastArtist(*row) for row in await cur.fetchall()]
 
 
-async def set_for_profile(
-    pool: AsyncConnectionPool, user_id: UUID, profile_version: int, revision: int = 0
-) -> tuple[UUID, int] | None:
-    """The set already made for this profile version and revision, and its size."""
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT s.set_id, count(r.rank) FROM model.recommendation_sets s"
-            " LEFT JOIN model.recommendations r ON r.set_id = s.set_id"
-            " WHERE s.user_id = %s AND s.profile_version = %s AND s.revision = %s"
-            " GROUP BY s.set_id",
-            (user_id, profile_version, revision),
-        )
-        row = await cur.fetchone()
-    return (row[0], int(row[1])) if row else None
-
-
 async def save_set(
     pool: AsyncConnectionPool,
     user_id: UUID,
@@ -104,7 +64,8 @@ async def save_set(
     items: Sequence[tuple[ScoredArtist, str, list[dict[str, Any]], str]],
     revision: int = 0,
 ) -> UUID:
-    """Store a model version and its recommendation set; items are (scored, because, parts)."""
+    """Store a model version and its recommendation set in one transaction; items are (scored,
+    because, parts, taste), each with its sources."""
     set_id = uuid.uuid4()
     async with pool.connection() as conn, conn.transaction():
         await conn.execute(
@@ -120,7 +81,7 @@ async def save_set(
         )
         async with conn.cursor().copy(
             "COPY model.recommendations (set_id, rank, artist, mode, score, because, parts,"
-            " similar_to, top_tags, taste) FROM STDIN"
+            " similar_to, top_tags, taste, sources) FROM STDIN"
         ) as copy:
             for rank, (scored, because, parts, taste) in enumerate(items, start=1):
                 await copy.write_row(
@@ -135,6 +96,7 @@ async def save_set(
                         list(scored.top_seed_artists),
                         list(scored.top_tags),
                         taste,
+                        list(scored.sources),
                     )
                 )
     return set_id
@@ -175,19 +137,6 @@ async def load_set(
 # set says, from the moment the feedback is recorded.
 _HIDDEN_ARTISTS = """SELECT artist_key FROM model.feedback WHERE user_id = %s
     AND kind IN ('dislike', 'do_not_recommend') AND (expires_at IS NULL OR expires_at > now())"""
-
-
-async def feedback_keys(pool: AsyncConnectionPool, user_id: UUID) -> tuple[set[str], set[str]]:
-    """(hidden, liked) artist keys of the listener's feedback in force now."""
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT artist_key, kind FROM model.feedback WHERE user_id = %s"
-            " AND (expires_at IS NULL OR expires_at > now())",
-            (user_id,),
-        )
-        rows = await cur.fetchall()
-    hidden = {key for key, kind in rows if kind != "like"}
-    return hidden, {key for key, kind in rows if kind == "like"}
 
 
 async def latest_set_made_at(
@@ -252,8 +201,12 @@ async def _artist_tags(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, 
         (list(keys),),
     )
     artist_tags: dict[str, dict[str, float]] = defaultdict(dict)
-    for key, tag, weight in await cur.fetchall():
-        artist_tags[key][tag] = float(weight)
+    # A listener's whole history is tens of thousands of rows: read in chunks, letting the
+    # event loop answer Recommender calls between them instead of stalling for one long read.
+    while rows := await cur.fetchmany(READ_CHUNK_ROWS):
+        for key, tag, weight in rows:
+            artist_tags[key][tag] = float(weight)
+        await asyncio.sleep(0)
     return artist_tags
 
 

@@ -6,13 +6,17 @@ is the training input (weights, labels, candidates, all as of T); the artists th
 started to play at or after T are the positives. A model is its learned configuration: the
 part mixing weights (similar, tags, popularity, liked-artist model, co-listening), the liked
 classifier's hyperparameters and its label rule. Training:
-1. the classifier's hyperparameters by cross-validation on the pre-T artists (liked.py), in
-   part of the time budget;
+1. the classifier's hyperparameters by cross-validation on the pre-T artists (liked.py), over
+   the first `classifier_settings` of its grid;
 2. the forest fitted on all pre-T artists scores the pre-T candidates; every candidate's part
    channels (scoring.part_channels) are computed once;
-3. the mixing weights by random search plus coordinate refinement over NDCG@10 of the
-   positives among those candidates, from the fixed weights, in the rest of the budget; a
-   setting replaces the best only when strictly better, so ties keep the fixed weights.
+3. the mixing weights by `weight_trials` random settings plus at most `refine_passes` passes
+   of coordinate refinement over NDCG@10 of the positives among those candidates, from the
+   fixed weights; a setting replaces the best only when strictly better, so ties keep the
+   fixed weights.
+Every search counts its trials and draws from one seed (SearchSettings), never from the
+clock: the same history, settings and seed train the same model, on a quiet machine or a
+loaded one. The seed is stored with the model, so its forest is refitted the same way.
 
 The rule for too short a history (no validation possible, the fixed weights of scoring.py
 are used, liked-artist and co-listening parts off): fewer than `min_training_artists` (20)
@@ -20,12 +24,14 @@ artists before T or fewer than `min_positives` (5) after it.
 
 The gate: a new model is used only when its holdout NDCG@10 is not below the active model's,
 measured on the same current holdout (the active configuration refitted on the same pre-T
-artists, which is deterministic: fixed seeds, one job).
+artists with its own seed, which is deterministic: one job).
+
+Training is plain data in, plain data out (TrainingJob -> train_and_gate, and ranked_for_set):
+the service runs it in a process pool, away from its serving event loop.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -44,14 +50,17 @@ from services.model.domain.liked import (
     liked_probabilities,
     tag_vocabulary,
 )
-from services.model.domain.scoring import CHANNELS, HybridWeights, ScoringInputs, part_channels
+from services.model.domain.scoring import (
+    CHANNELS,
+    HybridWeights,
+    ScoredArtist,
+    ScoringInputs,
+    part_channels,
+    score_candidates,
+)
 
 CUTOFF = 10
-CLASSIFIER_BUDGET_SHARE = 0.6
-MIN_WEIGHT_TRIALS = 100  # tried whatever the budget: a setting costs a ranking of candidates
-MAX_WEIGHT_TRIALS = 400
 REFINE_FACTORS = (0.0, 0.5, 2.0)
-MAX_REFINE_PASSES = 10
 # Guard rails on what one listener's holdout (a fifth of their artists) may decide:
 # - popularity keeps the fixed weight (0 by default, chosen on protocol B's 1,892 listeners);
 #   left free, the search gave the demo listener 99% popularity: the newest artists of a
@@ -62,6 +71,22 @@ MAX_REFINE_PASSES = 10
 SEARCHED = np.array([name != "popularity" for name in CHANNELS])
 ANCHORED = np.array([name in ("similar", "tags") for name in CHANNELS])
 MAX_LEARNED_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How much training searches, in trials, and the seed of every random draw. The defaults
+    train the 3,000-artist bench listener (bench/model_train.py) in about the 4 s the former
+    5 s time budget took on a 2-core machine."""
+
+    seed: int = 0
+    classifier_settings: int = 3  # of liked.PARAM_GRID, cross-validated in order
+    weight_trials: int = 400  # random mixing settings, each a ranking of the candidates
+    refine_passes: int = 10  # coordinate refinement, stopping early once a pass gains nothing
+
+    def __post_init__(self) -> None:
+        if self.classifier_settings < 1 or self.weight_trials < 0 or self.refine_passes < 0:
+            raise ValueError("classifier_settings must be >= 1, the other counts >= 0")
 
 
 @dataclass(frozen=True)
@@ -88,12 +113,14 @@ class ModelParams:
     weights: HybridWeights
     classifier: dict[str, Any] | None
     label: LabelRule
+    seed: int = 0  # the forest's random state, in training and when it is refitted to serve
 
     def to_json(self) -> dict[str, Any]:
         return {
             "weights": asdict(self.weights),
             "classifier": self.classifier,
             "label": asdict(self.label),
+            "seed": self.seed,
         }
 
     @classmethod
@@ -102,6 +129,7 @@ class ModelParams:
             weights=HybridWeights(**data["weights"]),
             classifier=data.get("classifier"),
             label=LabelRule(**data["label"]),
+            seed=int(data.get("seed", 0)),
         )
 
 
@@ -167,13 +195,14 @@ def search_mixing(
     relevant: np.ndarray,
     n_relevant: int,
     start: Sequence[float],
-    budget_seconds: float,
+    trials: int,
+    refine_passes: int,
     seed: int = 0,
 ) -> tuple[np.ndarray, float, int]:
-    """Mixing weights (CHANNELS order, largest 1) maximising NDCG@10 on the holdout: random
-    search then coordinate refinement from `start`; channels that are all zero keep weight 0.
-    Returns the weights, their NDCG@10 and the number of settings tried."""
-    started = time.perf_counter()
+    """Mixing weights (CHANNELS order, largest 1) maximising NDCG@10 on the holdout: `trials`
+    random settings then up to `refine_passes` passes of coordinate refinement from `start`;
+    channels that are all zero keep weight 0. Returns the weights, their NDCG@10 and the
+    number of settings tried."""
     fixed = np.asarray(start, dtype=np.float64)
     available = np.abs(channels).sum(axis=0) > 0
     searched = available & SEARCHED
@@ -197,13 +226,11 @@ def search_mixing(
         if ndcg > best_ndcg + 1e-12:
             best, best_ndcg = mixing, ndcg
 
-    for trial in range(MAX_WEIGHT_TRIALS):
-        if trial >= MIN_WEIGHT_TRIALS and time.perf_counter() - started >= budget_seconds:
-            break
+    for _ in range(trials):
         mixing = 10.0 ** rng.uniform(-2.0, 1.0, size=len(CHANNELS))
         mixing[rng.random(len(CHANNELS)) < 0.25] = 0.0
         consider(np.where(searched, mixing, best * ~SEARCHED))
-    for _ in range(MAX_REFINE_PASSES):
+    for _ in range(refine_passes):
         before = best_ndcg
         for channel in np.flatnonzero(searched):
             for factor in REFINE_FACTORS:
@@ -212,7 +239,7 @@ def search_mixing(
                     mixing[channel] * factor if mixing[channel] else 0.1 * (factor > 0)
                 )
                 consider(mixing)
-        if best_ndcg <= before or time.perf_counter() - started >= budget_seconds:
+        if best_ndcg <= before:
             break
     return best / best.max(), best_ndcg, tried
 
@@ -231,14 +258,13 @@ def train_model(
     holdout: Holdout | str,
     label: LabelRule,
     fixed: HybridWeights,
-    budget_seconds: float,
-    seed: int = 0,
+    search: SearchSettings = SearchSettings(),
 ) -> TrainedModel:
     """Learn a model on the holdout, or the fixed weights when `holdout` is the reason there
     is none (see the module docstring)."""
-    started = time.perf_counter()
+    seed = search.seed
     if isinstance(holdout, str):
-        params = ModelParams(fixed.with_mixing([*fixed.mixing()[:3], 0.0, 0.0]), None, label)
+        params = ModelParams(fixed.with_mixing([*fixed.mixing()[:3], 0.0, 0.0]), None, label, seed)
         return TrainedModel(
             params,
             {"parts": _parts_used(params.weights), "classifier": []},
@@ -250,19 +276,24 @@ def train_model(
     choice: ClassifierChoice | None = choose_params(
         artist_features(examples.artists, past.scoring, vocabulary),
         examples.labels,
-        budget_seconds * CLASSIFIER_BUDGET_SHARE,
+        search.classifier_settings,
         seed,
     )
     classifier = choice.params if choice else None
     channels, relevant = holdout_channels(holdout, classifier, label, fixed, seed)
     start = [*fixed.mixing()[:3], 0.0, 0.0]
     fixed_ndcg = ndcg_at(channels @ np.array(start), relevant, len(holdout.positives))
-    remaining = max(0.0, budget_seconds - (time.perf_counter() - started))
     mixing, ndcg, tried = search_mixing(
-        channels, relevant, len(holdout.positives), start, remaining, seed
+        channels,
+        relevant,
+        len(holdout.positives),
+        start,
+        search.weight_trials,
+        search.refine_passes,
+        seed,
     )
     weights = fixed.with_mixing(mixing.tolist())
-    params = ModelParams(weights, classifier if weights.liked > 0 else None, label)
+    params = ModelParams(weights, classifier if weights.liked > 0 else None, label, seed)
     return TrainedModel(
         params,
         {
@@ -284,7 +315,7 @@ def train_model(
             "liked_examples": len(examples.artists),
             "liked_positives": int(examples.labels.sum()),
             "weight_settings_tried": tried,
-            "seconds": round(time.perf_counter() - started, 3),
+            "seed": seed,
         },
     )
 
@@ -309,10 +340,10 @@ def holdout_channels(
     return channels, relevant
 
 
-def holdout_score(params: ModelParams, holdout: Holdout, seed: int = 0) -> float:
+def holdout_score(params: ModelParams, holdout: Holdout) -> float:
     """NDCG@10 of a stored configuration on this holdout (the gate's measure)."""
     channels, relevant = holdout_channels(
-        holdout, params.classifier, params.label, params.weights, seed
+        holdout, params.classifier, params.label, params.weights, params.seed
     )
     return ndcg_at(channels @ np.array(params.weights.mixing()), relevant, len(holdout.positives))
 
@@ -327,12 +358,57 @@ def not_worse(candidate: float | None, active: float | None) -> bool:
     return candidate >= active
 
 
+@dataclass(frozen=True)
+class ActiveModel:
+    """The model in use, as the gate measures it."""
+
+    model_version: str
+    params: ModelParams
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """One retrain as plain, picklable data: what train_and_gate needs in a training process."""
+
+    holdout: Holdout | str
+    label: LabelRule
+    fixed: HybridWeights
+    search: SearchSettings
+    active: ActiveModel | None
+
+
+def train_and_gate(job: TrainingJob) -> tuple[TrainedModel, bool]:
+    """Train on the job's holdout, then gate the model against the one in use."""
+    return gate(train_model(job.holdout, job.label, job.fixed, job.search), job.holdout, job.active)
+
+
+def gate(
+    model: TrainedModel, holdout: Holdout | str, active: ActiveModel | None
+) -> tuple[TrainedModel, bool]:
+    """Whether `model` may replace the active one (measured on the same holdout), and the model
+    with the comparison in its metrics."""
+    active_ndcg = (
+        holdout_score(active.params, holdout)
+        if active is not None and not isinstance(holdout, str)
+        else None
+    )
+    if active is not None and isinstance(holdout, str):
+        accepted = False  # nothing to measure either on: the model in use stays
+    else:
+        accepted = not_worse(model.holdout_ndcg, active_ndcg)
+    comparison = {
+        "active_model": active.model_version if active else None,
+        "active_holdout_ndcg@10": active_ndcg,
+        "accepted": accepted,
+    }
+    return replace(model, metrics={**model.metrics, "gate": comparison}), accepted
+
+
 def serving_inputs(
     now: ListenerView,
     params: ModelParams,
     liked_feedback: frozenset[str] = frozenset(),
     disliked_feedback: frozenset[str] = frozenset(),
-    seed: int = 0,
 ) -> ScoringInputs:
     """The scoring inputs with the liked-artist probabilities of the candidates, the forest
     fitted on all the listener's artists now (feedback included) with the model's settings."""
@@ -340,10 +416,46 @@ def serving_inputs(
         return now.scoring
     examples = liked_examples(now.histories, params.label, liked_feedback, disliked_feedback)
     probabilities = liked_probabilities(
-        examples, now.candidates, now.scoring, params.classifier, seed
+        examples, now.candidates, now.scoring, params.classifier, params.seed
     )
     return replace(now.scoring, liked_probability=probabilities)
 
 
 def _parts_used(weights: HybridWeights) -> list[str]:
     return [name for name, weight in zip(CHANNELS, weights.mixing(), strict=True) if weight > 0]
+
+
+def ranked_for_set(
+    now: ListenerView,
+    display_names: Mapping[str, str],
+    sources: Mapping[str, tuple[str, ...]],
+    params: ModelParams,
+    liked: frozenset[str],
+    disliked: frozenset[str],
+    keep: int,
+) -> list[ScoredArtist]:
+    """The `keep` best candidates now (the forest refitted with the model's settings), named as
+    the listener's data spells them, with their provenance."""
+    inputs = serving_inputs(now, params, liked, disliked)
+    ranked = score_candidates(inputs, now.candidates, params.weights)
+    return [
+        ScoredArtist(
+            artist=display_names.get(item.artist, item.artist),
+            score=item.score,
+            parts={
+                _display_label(label, display_names): value for label, value in item.parts.items()
+            },
+            top_seed_artists=tuple(display_names.get(seed, seed) for seed in item.top_seed_artists),
+            top_tags=item.top_tags,
+            sources=sources.get(item.artist, ()),
+        )
+        for item in ranked[:keep]
+    ]
+
+
+def _display_label(label: str, names: Mapping[str, str]) -> str:
+    """'similar to kano' -> 'similar to Kano': parts name artists as the listener spells them."""
+    if label.startswith("similar to "):
+        key = label.removeprefix("similar to ")
+        return f"similar to {names.get(key, key)}"
+    return label
