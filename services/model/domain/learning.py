@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from fullcircle.ranking import ndcg_at_k
 from services.model.domain.liked import (
     ArtistHistory,
     ClassifierChoice,
@@ -180,14 +181,12 @@ def positives_after(first_listens: Mapping[str, datetime], cutoff: datetime) -> 
 def ndcg_at(
     scores: np.ndarray, relevant: np.ndarray, n_relevant: int, cutoff: int = CUTOFF
 ) -> float:
-    """Binary NDCG@cutoff of the candidates ranked by score (ties by candidate order); the
-    ideal counts every positive, also those no candidate reached."""
+    """Binary NDCG@cutoff (the kernel's definition) of the candidates ranked by score (ties by
+    candidate order); the ideal counts every positive, also those no candidate reached."""
     if n_relevant <= 0 or len(scores) == 0:
         return 0.0
     top = np.argsort(-scores, kind="stable")[:cutoff]
-    discounts = 1.0 / np.log2(np.arange(2, cutoff + 2))
-    ideal = discounts[: min(cutoff, n_relevant)].sum()
-    return float(discounts[: len(top)][relevant[top]].sum() / ideal)
+    return ndcg_at_k(relevant[top], n_relevant, cutoff)
 
 
 def search_mixing(
