@@ -13,6 +13,7 @@ Last.fm does not have (error 6) are cached too and announce nothing, so the loop
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from datetime import timedelta
 from uuid import UUID
@@ -25,10 +26,12 @@ from fullcircle.events import (
     ProfilesUpdated,
     RecommendationsUpdated,
 )
+from fullcircle.ratelimit import shared_rate_limit
 from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import model_pb2, model_pb2_grpc
 from services.enrich.adapters import store
-from services.enrich.adapters.lastfm import ArtistTopTracks, LastfmClient
+from services.enrich.adapters.claims import FetchClaims
+from services.enrich.adapters.lastfm import ArtistTopTracks, LastfmClient, call_spacing_s
 from services.enrich.settings import EnrichSettings
 
 log = logging.getLogger(__name__)
@@ -46,16 +49,21 @@ class Enricher:
         self.settings = settings
         self.ttl = timedelta(days=settings.cache_ttl_days)
         key = settings.lastfm_api_key.get_secret_value() if settings.lastfm_api_key else ""
+        rate = settings.lastfm_rate_limit
         self.client = LastfmClient(
             key,
             settings.lastfm_api_root,
-            settings.lastfm_rate_limit,
+            rate,
             settings.lastfm_retries,
+            limit=shared_rate_limit(
+                settings.redis_url, lastfm_limit_key(key), rate, spacing_s=call_spacing_s(rate)
+            ),
             workers=settings.lastfm_concurrency,
         )
         self.model = model
         self.slots = asyncio.Semaphore(settings.lastfm_concurrency)
         self._in_flight: dict[str, asyncio.Future[None]] = {}
+        self.claims = FetchClaims(lambda: runtime.bus.redis, settings.fetch_claim_ms)
 
     async def on_plays_ingested(self, event: PlaysIngested) -> None:
         await self.enrich(event.user_id, event.artists, with_similar=True)
@@ -165,11 +173,17 @@ class Enricher:
         )
 
     async def _fetch(self, name: str, similar_limit: int | None) -> bool | None:
-        """Fetch and store one artist; None when another handler of this process stored
-        what is needed meanwhile (the listener's artists and candidates often overlap)."""
+        """Fetch and store one artist; None when another handler, of this replica or another,
+        stored what is needed meanwhile (the listener's artists and candidates often overlap,
+        and replicas handle overlapping batches)."""
         key = name.lower()
-        while (running := self._in_flight.get(key)) is not None:
-            await asyncio.shield(running)
+        while True:
+            if (running := self._in_flight.get(key)) is not None:
+                await asyncio.shield(running)
+            elif await self.claims.try_claim(key):
+                break
+            else:  # another replica is fetching it
+                await self.claims.wait_released(key)
             cached = await store.cached_keys(
                 self.pool, [key], need_similar=similar_limit is not None, ttl=self.ttl
             )
@@ -178,7 +192,7 @@ class Enricher:
         done = asyncio.get_running_loop().create_future()
         self._in_flight[key] = done
         try:
-            async with self.slots:
+            async with self.claims.held(key), self.slots:
                 # Checked again now that this fetch is registered: another handler may have
                 # stored it between our caller's cache check and here (seen once in CI: one
                 # artist fetched twice after enrich was killed mid-tagging and restarted).
@@ -205,6 +219,11 @@ class Enricher:
         finally:
             del self._in_flight[key]
             done.set_result(None)
+
+
+def lastfm_limit_key(api_key: str) -> str:
+    """The Redis key of one Last.fm API key's shared rate (a digest: the key stays secret)."""
+    return "lastfm:" + hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
 async def setup(runtime: ServiceRuntime) -> None:

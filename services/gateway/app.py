@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from fullcircle.grpc_server import check_health
+from fullcircle.ratelimit import async_shared_rate_limit
 from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import gateway_pb2, gateway_pb2_grpc, ingest_pb2_grpc, model_pb2_grpc
 from services.gateway.adapters.cache import RecommendationCache
@@ -25,7 +26,9 @@ async def setup(runtime: ServiceRuntime) -> None:
     servicer = FullCircleServicer(settings, runtime.pool, runtime.bus, model, fanout, cache, links)
     runtime.grpc.interceptors.append(
         AuthInterceptor(
-            runtime.pool, settings.key_rate_limit, settings.key_burst, settings.key_cache_s
+            runtime.pool,
+            async_shared_rate_limit(settings.redis_url, "gateway:key", settings.key_rate_limit),
+            settings.key_cache_s,
         )
     )
     runtime.grpc.add(
