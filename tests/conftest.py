@@ -20,8 +20,7 @@ import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# FULLCIRCLE_SHARED_DATA: for a checkout that is not next to `shared` (a git worktree, say)
-SHARED_DATA = Path(os.environ.get("FULLCIRCLE_SHARED_DATA") or ROOT.parent / "shared" / "data")
+SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
