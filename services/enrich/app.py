@@ -63,7 +63,7 @@ class Enricher:
         self.model = model
         self.slots = asyncio.Semaphore(settings.lastfm_concurrency)
         self._in_flight: dict[str, asyncio.Future[None]] = {}
-        self.claims = FetchClaims(lambda: runtime.bus.redis, settings.fetch_claim_ms)
+        self.claims = FetchClaims(settings.redis_url, settings.fetch_claim_ms)
 
     async def on_plays_ingested(self, event: PlaysIngested) -> None:
         await self.enrich(event.user_id, event.artists, with_similar=True)
@@ -116,7 +116,8 @@ class Enricher:
         todo = [name for key, name in unique.items() if key not in fresh]
         if not todo:
             return []
-        results = await asyncio.gather(*(self._fetch_top_tracks(name) for name in todo))
+        fetched = await asyncio.gather(*(self._fetch_top_tracks(name) for name in todo))
+        results = [top for top in fetched if top is not None]
         with_tracks = sum(1 for top in results if top.tracks)
         not_found = sum(1 for top in results if not top.found)
         log.info(
@@ -128,12 +129,16 @@ class Enricher:
         )
         return results
 
-    async def _fetch_top_tracks(self, name: str) -> ArtistTopTracks:
-        async with self.slots:
-            top = await asyncio.to_thread(
-                self.client.artist_top_tracks, name, self.settings.top_tracks_limit
-            )
-        await store.save_top_tracks(self.pool, top)
+    async def _fetch_top_tracks(self, name: str) -> ArtistTopTracks | None:
+        """None when another handler or replica stored them meanwhile."""
+        async with self.claims.claimed("top-tracks:" + name.lower()):
+            if await store.cached_top_tracks(self.pool, [name], self.ttl):
+                return None
+            async with self.slots:
+                top = await asyncio.to_thread(
+                    self.client.artist_top_tracks, name, self.settings.top_tracks_limit
+                )
+            await store.save_top_tracks(self.pool, top)
         return top
 
     async def enrich_tracks(self, tracks: list[tuple[str, str]]) -> None:
@@ -234,3 +239,4 @@ async def setup(runtime: ServiceRuntime) -> None:
     runtime.bus.consume(ProfilesUpdated, enricher.on_profile_updated)
     runtime.bus.consume(RecommendationsUpdated, enricher.on_recommendations_updated)
     runtime.on_stop(channel.close)
+    runtime.on_stop(enricher.claims.close)

@@ -260,8 +260,8 @@ async def test_two_enrich_replicas_fetch_each_artist_once(
     )
     for bus in buses:
         await bus.start()
+    replicas = [Enricher(SimpleNamespace(pool=pool, bus=bus), enrich_settings) for bus in buses]
     try:
-        replicas = [Enricher(SimpleNamespace(pool=pool, bus=bus), enrich_settings) for bus in buses]
         lastfm.reset()
         lastfm.set_faults(FaultPlan(delay_s=0.05))  # long enough for the batches to overlap
         # overlapping batches, as two replicas get them from one listener's plays
@@ -270,6 +270,8 @@ async def test_two_enrich_replicas_fetch_each_artist_once(
             replicas[1].enrich(uuid.uuid4(), REPLICA_ARTISTS[4:], with_similar=True),
         )
     finally:
+        for replica in replicas:
+            await replica.claims.close()
         for bus in buses:
             await bus.stop()
     calls = lastfm.stats()["calls_per_method"]

@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 PREFIX = "enrich:fetching:"
 # Only the holder may renew or drop its claim: a claim that expired and was taken by another
@@ -28,13 +28,32 @@ _RELEASE = (
 
 
 class FetchClaims:
+    """Claims over a client of their own: a batch asks for hundreds of artists at once, and its
+    pool waits for a free connection (BlockingConnectionPool) instead of failing the handler
+    with "too many connections" as the bus client's would."""
+
     def __init__(
-        self, redis: Callable[[], Redis], ttl_ms: int = 30_000, poll_s: float = 0.1
+        self, redis_url: str, ttl_ms: int = 30_000, poll_s: float = 0.25, connections: int = 16
     ) -> None:
-        self._redis = redis
+        self.redis_url = redis_url
         self.ttl_ms = ttl_ms
         self.poll_s = poll_s
+        self.connections = connections
         self.holder = f"{socket.gethostname()}-{os.getpid()}"
+        self._client: Redis | None = None
+
+    def _redis(self) -> Redis:
+        if self._client is None:
+            pool = BlockingConnectionPool.from_url(
+                self.redis_url, max_connections=self.connections, timeout=None
+            )
+            self._client = Redis(connection_pool=pool)
+        return self._client
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def try_claim(self, artist_key: str) -> bool:
         """Claim the artist for this process; False when someone else holds it."""
@@ -47,6 +66,15 @@ class FetchClaims:
         # Polled: the holder is another process, there is nothing local to wait on.
         while await self._redis().exists(PREFIX + artist_key):  # noqa: ASYNC110
             await asyncio.sleep(self.poll_s)
+
+    @contextlib.asynccontextmanager
+    async def claimed(self, key: str) -> AsyncIterator[None]:
+        """Hold `key`'s claim for the block, waiting for whoever holds it first (the block then
+        finds their answer in the cache)."""
+        while not await self.try_claim(key):
+            await self.wait_released(key)
+        async with self.held(key):
+            yield
 
     @contextlib.asynccontextmanager
     async def held(self, artist_key: str) -> AsyncIterator[None]:
