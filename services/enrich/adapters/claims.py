@@ -1,9 +1,9 @@
-"""Which enrich replica is fetching which artist from Last.fm: one Redis key per artist.
+"""Which enrich replica is fetching what from Last.fm: one Redis key per artist (or track).
 
-A fetch claims its artist with SET NX PX and keeps the claim alive while it runs; another
-replica (or handler) that wants the same artist waits for the claim to go and reads the cache
-instead of fetching again. A replica that dies mid-fetch stops renewing, so its claim expires
-and the artist is fetched by whoever asks next."""
+A fetch claims its key with SET NX PX and keeps the claim alive while it runs; another replica
+(or handler) that wants the same answer waits for the claim to go and reads the cache instead
+of fetching again. A replica that dies mid-fetch stops renewing, so its claim expires and the
+answer is fetched by whoever asks next."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
 PREFIX = "enrich:fetching:"
 # Only the holder may renew or drop its claim: a claim that expired and was taken by another
@@ -28,9 +29,9 @@ _RELEASE = (
 
 
 class FetchClaims:
-    """Claims over a client of their own: a batch asks for hundreds of artists at once, and its
-    pool waits for a free connection (BlockingConnectionPool) instead of failing the handler
-    with "too many connections" as the bus client's would."""
+    """Claims over a client of their own, at most `connections` commands at once: a batch asks
+    for hundreds of artists together, which would exhaust a shared client's pool ("too many
+    connections") and fail the handler."""
 
     def __init__(
         self, redis_url: str, ttl_ms: int = 30_000, poll_s: float = 0.25, connections: int = 16
@@ -38,33 +39,29 @@ class FetchClaims:
         self.redis_url = redis_url
         self.ttl_ms = ttl_ms
         self.poll_s = poll_s
-        self.connections = connections
         self.holder = f"{socket.gethostname()}-{os.getpid()}"
+        self._commands = asyncio.Semaphore(connections)
         self._client: Redis | None = None
 
-    def _redis(self) -> Redis:
+    async def _run(self, *command: Any) -> Any:
         if self._client is None:
-            pool = BlockingConnectionPool.from_url(
-                self.redis_url, max_connections=self.connections, timeout=None
-            )
-            self._client = Redis(connection_pool=pool)
-        return self._client
+            self._client = Redis.from_url(self.redis_url)
+        async with self._commands:
+            return await self._client.execute_command(*command)
 
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
 
-    async def try_claim(self, artist_key: str) -> bool:
-        """Claim the artist for this process; False when someone else holds it."""
-        return bool(
-            await self._redis().set(PREFIX + artist_key, self.holder, nx=True, px=self.ttl_ms)
-        )
+    async def try_claim(self, key: str) -> bool:
+        """Claim `key` for this process; False when someone else holds it."""
+        return bool(await self._run("SET", PREFIX + key, self.holder, "NX", "PX", self.ttl_ms))
 
-    async def wait_released(self, artist_key: str) -> None:
-        """Until nobody holds the artist's claim (released, or expired with its holder)."""
+    async def wait_released(self, key: str) -> None:
+        """Until nobody holds `key`'s claim (released, or expired with its holder)."""
         # Polled: the holder is another process, there is nothing local to wait on.
-        while await self._redis().exists(PREFIX + artist_key):  # noqa: ASYNC110
+        while await self._run("EXISTS", PREFIX + key):  # noqa: ASYNC110
             await asyncio.sleep(self.poll_s)
 
     @contextlib.asynccontextmanager
@@ -77,18 +74,23 @@ class FetchClaims:
             yield
 
     @contextlib.asynccontextmanager
-    async def held(self, artist_key: str) -> AsyncIterator[None]:
+    async def held(self, key: str) -> AsyncIterator[None]:
         """Keep a claim taken with `try_claim` alive for the block, then release it."""
-        renewing = asyncio.create_task(self._renew(artist_key))
+        done = asyncio.Event()
+        # Stopped by the event, never cancelled: a Redis command cancelled half-way can leave
+        # the task that waits for it hanging.
+        renewing = asyncio.create_task(self._renew(key, done))
         try:
             yield
         finally:
-            renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewing
-            await self._redis().eval(_RELEASE, 1, PREFIX + artist_key, self.holder)
+            done.set()
+            await renewing
+            await self._run("EVAL", _RELEASE, 1, PREFIX + key, self.holder)
 
-    async def _renew(self, artist_key: str) -> None:
+    async def _renew(self, key: str, done: asyncio.Event) -> None:
         while True:
-            await asyncio.sleep(self.ttl_ms / 3000)
-            await self._redis().eval(_RENEW, 1, PREFIX + artist_key, self.holder, self.ttl_ms)
+            try:
+                await asyncio.wait_for(done.wait(), self.ttl_ms / 3000)
+                return
+            except TimeoutError:
+                await self._run("EVAL", _RENEW, 1, PREFIX + key, self.holder, self.ttl_ms)
