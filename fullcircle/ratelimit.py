@@ -13,7 +13,6 @@ apart; the window still bounds every process together."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import random
 import threading
@@ -75,22 +74,17 @@ class RateLimit:
 
 
 class AsyncRateLimit:
-    """`RateLimit` for the event loop, awaited instead of blocked on; one window per `subject`
-    under `key` (an API key id, say), each at `per_second`."""
+    """`RateLimit` for the event loop: one window per `subject` under `key` (an API key id,
+    say), each at `per_second`."""
 
     def __init__(self, limiter: AsyncMovingWindow, key: str, per_second: float) -> None:
         self.limiter, self.key = limiter, key
         self.item = _per_second(per_second)
 
     async def try_acquire(self, subject: str = "") -> bool:
-        """Take a slot of `subject`'s window if one is free now."""
+        """Take a slot of `subject`'s window if one is free now (a caller over its limit is
+        refused, not kept waiting)."""
         return await self.limiter.hit(self.item, self.key, subject)
-
-    async def acquire(self, subject: str = "") -> None:
-        """Wait until a slot of `subject`'s window is free and take it."""
-        while not await self.limiter.hit(self.item, self.key, subject):
-            reset, _ = await self.limiter.get_window_stats(self.item, self.key, subject)
-            await asyncio.sleep(_wait_until(reset, self.item.amount))
 
 
 def _wait_until(reset: float, per_second: int) -> float:
