@@ -14,8 +14,8 @@ import threading
 import time
 from pathlib import Path
 
+from fullcircle.ratelimit import max_calls_in_window
 from services.enrich.adapters.lastfm import ArtistKnowledge, LastfmClient
-from services.enrich.domain.ratelimit import max_calls_in_window
 from services.enrich.lastfm_local import Catalog, LocalLastfmServer, catalog_from_hetrec
 from services.ingest.domain.exports import read_export_path
 

@@ -158,7 +158,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--subscribers", type=int, default=1000)
     args = parser.parse_args(argv)
     with scratch_database() as database_url, tempfile.TemporaryDirectory() as folder:
-        env = stack_env(database_url, BENCH_REDIS_DB, KEY_RATE_LIMIT="1000000", KEY_BURST="1000000")
+        env = stack_env(database_url, BENCH_REDIS_DB, KEY_RATE_LIMIT="1000000")
         stack = LocalStack(Path(folder), env)
         state = stack.up(report=lambda line: None)
         try:

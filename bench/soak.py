@@ -258,7 +258,6 @@ def main(argv: list[str]) -> int:
             BUS_STREAM_MAXLEN=str(STREAM_MAXLEN),
             FULLCIRCLE_LASTFM_CATALOG=str(Path(folder) / "demo_catalog.json"),
             KEY_RATE_LIMIT="1000000",
-            KEY_BURST="1000000",
         )
         stack = LocalStack(Path(folder) / "stack", env)
         state = stack.up(report=lambda line: None)

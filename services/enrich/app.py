@@ -14,6 +14,7 @@ Last.fm does not have (error 6) are cached too and announce nothing."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,9 +29,11 @@ from fullcircle.events import (
     RecommendationsUpdated,
     TracksEnriched,
 )
+from fullcircle.ratelimit import shared_rate_limit
 from fullcircle.service import ServiceRuntime
 from services.enrich.adapters import store
-from services.enrich.adapters.lastfm import ArtistTopTracks, LastfmClient
+from services.enrich.adapters.claims import FetchClaims
+from services.enrich.adapters.lastfm import ArtistTopTracks, LastfmClient, call_spacing_s
 from services.enrich.settings import EnrichSettings
 
 log = logging.getLogger(__name__)
@@ -62,15 +65,20 @@ class Enricher:
         self.settings = settings
         self.ttl = timedelta(days=settings.cache_ttl_days)
         key = settings.lastfm_api_key.get_secret_value() if settings.lastfm_api_key else ""
+        rate = settings.lastfm_rate_limit
         self.client = LastfmClient(
             key,
             settings.lastfm_api_root,
-            settings.lastfm_rate_limit,
+            rate,
             settings.lastfm_retries,
+            limit=shared_rate_limit(
+                settings.redis_url, lastfm_limit_key(key), rate, spacing_s=call_spacing_s(rate)
+            ),
             workers=settings.lastfm_concurrency,
         )
         self.slots = asyncio.Semaphore(settings.lastfm_concurrency)
         self._in_flight: dict[str, asyncio.Future[None]] = {}
+        self.claims = FetchClaims(settings.redis_url, settings.fetch_claim_ms)
 
     async def on_plays_ingested(self, event: PlaysIngested) -> None:
         """The listener's own artists: what features builds their profile from. Announced a
@@ -147,7 +155,8 @@ class Enricher:
         todo = [name for key, name in unique.items() if key not in fresh]
         if not todo:
             return []
-        results = await asyncio.gather(*(self._fetch_top_tracks(name) for name in todo))
+        fetched = await asyncio.gather(*(self._fetch_top_tracks(name) for name in todo))
+        results = [top for top in fetched if top is not None]
         with_tracks = sum(1 for top in results if top.tracks)
         not_found = sum(1 for top in results if not top.found)
         log.info(
@@ -159,21 +168,32 @@ class Enricher:
         )
         return results
 
-    async def _fetch_top_tracks(self, name: str) -> ArtistTopTracks:
-        async with self.slots:
-            top = await asyncio.to_thread(
-                self.client.artist_top_tracks, name, self.settings.top_tracks_limit
-            )
-        await store.save_top_tracks(self.pool, top)
+    async def _fetch_top_tracks(self, name: str) -> ArtistTopTracks | None:
+        """None when another handler or replica stored them meanwhile."""
+        async with self.claims.claimed("top-tracks:" + name.lower()):
+            if await store.cached_top_tracks(self.pool, [name], self.ttl):
+                return None
+            async with self.slots:
+                top = await asyncio.to_thread(
+                    self.client.artist_top_tracks, name, self.settings.top_tracks_limit
+                )
+            await store.save_top_tracks(self.pool, top)
         return top
 
     async def enrich_tracks(self, tracks: list[tuple[str, str]]) -> None:
         """Track top tags of the listener's most listened-to tracks, once each."""
         fresh = await store.cached_tracks(self.pool, tracks, self.ttl)
         for artist, track in tracks:
-            if store.track_key(artist, track) not in fresh:
-                tags = await asyncio.to_thread(self.client.track_top_tags, artist, track)
-                await store.save_track_tags(self.pool, tags)
+            key = store.track_key(artist, track)
+            if key in fresh:
+                continue
+            # claimed, and the cache read again under the claim: a batch still being worked
+            # on past the bus's claim idle time is delivered again, to this replica or
+            # another, and the two deliveries run side by side
+            async with self.claims.claimed("track-tags:" + key):
+                if key not in await store.cached_tracks(self.pool, [(artist, track)], self.ttl):
+                    tags = await asyncio.to_thread(self.client.track_top_tags, artist, track)
+                    await store.save_track_tags(self.pool, tags)
 
     async def enrich(
         self,
@@ -213,11 +233,17 @@ class Enricher:
             await on_chunk(enriched)
 
     async def _fetch(self, name: str, similar_limit: int | None) -> bool | None:
-        """Fetch and store one artist; None when another handler of this process stored
-        what is needed meanwhile (the listener's artists and candidates often overlap)."""
+        """Fetch and store one artist; None when another handler, of this replica or another,
+        stored what is needed meanwhile (the listener's artists and candidates often overlap,
+        and replicas handle overlapping batches)."""
         key = name.lower()
-        while (running := self._in_flight.get(key)) is not None:
-            await asyncio.shield(running)
+        while True:
+            if (running := self._in_flight.get(key)) is not None:
+                await asyncio.shield(running)
+            elif await self.claims.try_claim(key):
+                break
+            else:  # another replica is fetching it
+                await self.claims.wait_released(key)
             cached = await store.cached_keys(
                 self.pool, [key], need_similar=similar_limit is not None, ttl=self.ttl
             )
@@ -226,7 +252,7 @@ class Enricher:
         done = asyncio.get_running_loop().create_future()
         self._in_flight[key] = done
         try:
-            async with self.slots:
+            async with self.claims.held(key), self.slots:
                 # Checked again now that this fetch is registered: another handler may have
                 # stored it between our caller's cache check and here (seen once in CI: one
                 # artist fetched twice after enrich was killed mid-tagging and restarted).
@@ -255,8 +281,14 @@ class Enricher:
             done.set_result(None)
 
 
+def lastfm_limit_key(api_key: str) -> str:
+    """The Redis key of one Last.fm API key's shared rate (a digest: the key stays secret)."""
+    return "lastfm:" + hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
 async def setup(runtime: ServiceRuntime) -> None:
     enricher = Enricher(runtime, EnrichSettings())
     runtime.bus.consume(PlaysIngested, enricher.on_plays_ingested)
     runtime.bus.consume(ProfilesUpdated, enricher.on_profile_updated)
     runtime.bus.consume(RecommendationsUpdated, enricher.on_recommendations_updated)
+    runtime.on_stop(enricher.claims.close)

@@ -18,6 +18,11 @@ class EnrichSettings(FullCircleSettings):
     lastfm_concurrency: int = Field(default=8, ge=1)
     lastfm_similar_limit: int = Field(default=50, ge=1)
     lastfm_retries: int = Field(default=4, ge=0)
+    fetch_claim_ms: int = Field(
+        default=30_000,
+        ge=1000,
+        description="how long a replica's claim on an artist it fetches lives unless renewed",
+    )
     cache_ttl_days: float = Field(default=30.0, gt=0)
     announce_first: int = Field(
         default=20, ge=1, description="artists fetched before the first enriched event"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import grpc
 
 from fullcircle.grpc_server import check_health
+from fullcircle.ratelimit import async_shared_rate_limit
 from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import (
     features_pb2_grpc,
@@ -37,7 +38,9 @@ async def setup(runtime: ServiceRuntime) -> None:
     )
     runtime.grpc.interceptors.append(
         AuthInterceptor(
-            runtime.pool, settings.key_rate_limit, settings.key_burst, settings.key_cache_s
+            runtime.pool,
+            async_shared_rate_limit(settings.redis_url, "gateway:key", settings.key_rate_limit),
+            settings.key_cache_s,
         )
     )
     runtime.grpc.add(

@@ -2,7 +2,8 @@
 
 Health and reflection pass unauthenticated. For everything else the bearer key is checked
 (its owner is cached for `key_cache_s`, so a revoked key stops working within that time),
-the key's token bucket is charged, and the caller's user id is put in a context variable that
+a slot of the key's rate limit is taken (a moving window in Redis, shared by every gateway
+replica), and the caller's user id is put in a context variable that
 the servicer reads with `current_user()`: no RPC can name another user."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from fullcircle.errors import FullCircleError, ResourceExhausted, Unauthenticated, status_for
 from fullcircle.grpc_server import around_each_call
+from fullcircle.ratelimit import AsyncRateLimit
 from services.gateway.adapters import accounts
 from services.gateway.domain.keys import parse_token
 
@@ -38,32 +40,14 @@ def current_user() -> UUID:
         raise Unauthenticated("this call was not authenticated") from None
 
 
-class KeyBucket:
-    """Per-key token bucket: `rate` calls a second on average, `burst` at once."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst = rate, burst
-        self.tokens, self.updated = burst, time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
-
-
 class AuthInterceptor(grpc.aio.ServerInterceptor):
     def __init__(
-        self, pool: AsyncConnectionPool, rate: float, burst: float, key_cache_s: float = 30.0
+        self, pool: AsyncConnectionPool, key_limit: AsyncRateLimit, key_cache_s: float = 30.0
     ) -> None:
         self.pool = pool
-        self.rate, self.burst = rate, burst
+        self.key_limit = key_limit
         self.key_cache_s = key_cache_s
         self._owners: dict[str, tuple[UUID, float]] = {}
-        self._buckets: dict[str, KeyBucket] = {}
 
     async def intercept_service(
         self,
@@ -94,9 +78,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 )
             user_id = found
             self._owners[token] = (user_id, time.monotonic() + self.key_cache_s)
-        bucket = self._buckets.setdefault(key.key_id, KeyBucket(self.rate, self.burst))
-        if not bucket.take():
-            raise ResourceExhausted(f"over {self.rate:g} calls a second for this key; slow down")
+        if not await self.key_limit.try_acquire(key.key_id):
+            raise ResourceExhausted(
+                f"over {self.key_limit.item.amount} calls a second for this key; slow down"
+            )
         return user_id
 
 

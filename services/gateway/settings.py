@@ -15,8 +15,9 @@ class GatewaySettings(FullCircleSettings):
     model_deadline_s: float = Field(default=5.0, gt=0, description="cap on a call to a service")
     max_upload_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     subscriber_queue: int = Field(default=64, ge=1, description="events buffered per subscriber")
-    key_rate_limit: float = Field(default=50.0, gt=0, description="calls a second per API key")
-    key_burst: float = Field(default=100.0, ge=1)
+    key_rate_limit: float = Field(
+        default=50.0, ge=1, description="calls per API key in any one second, all replicas"
+    )
     key_cache_s: float = Field(default=30.0, ge=0, description="how long a key's owner is cached")
     feedback_wait_s: float = Field(
         default=5.0, ge=0, description="how long SubmitFeedback waits for the set reflecting it"

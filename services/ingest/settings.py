@@ -21,3 +21,9 @@ class IngestSettings(FullCircleSettings):
     spotify_poll_s: float = Field(
         default=30.0, gt=0, description="how often due syncs are looked for"
     )
+    spotify_lease_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="how long a sync holds its account; outlasts a sync's retries, and is how "
+        "long a crashed replica's account waits for another replica",
+    )

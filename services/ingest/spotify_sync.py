@@ -2,7 +2,11 @@
 
 Every sync fetches `recently-played` after the stored cursor (spotipy, in a worker thread),
 stores what is new, moves the cursor, and announces the new plays like an import does. A grant
-Spotify refuses marks the account "relink required" instead of retrying forever."""
+Spotify refuses marks the account "relink required" instead of retrying forever.
+
+Spotify rotates refresh tokens, so two replicas syncing one account at once would both refresh
+the same token and the loser would find it revoked: a sync first leases its account in
+PostgreSQL (`FOR UPDATE SKIP LOCKED`), and a crashed replica's lease runs out."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from fullcircle.bus import Bus
+from fullcircle.bus import Bus, consumer_name
 from fullcircle.events import SyncRequested
 from services.ingest.adapters import spotify_accounts, store
 from services.ingest.adapters.spotify import (
@@ -63,6 +67,8 @@ class SpotifySync:
         self.client = RecentlyPlayedClient(
             endpoints=SpotifyEndpoints(settings.spotify_accounts_url, settings.spotify_api_url)
         )
+        self.holder = consumer_name("ingest")
+        self.lease = timedelta(seconds=settings.spotify_lease_s)
         self._running: set[UUID] = set()
 
     async def on_sync_requested(self, request: SyncRequested) -> None:
@@ -72,27 +78,40 @@ class SpotifySync:
         """Sync every account whose next scheduled time has come, until the service stops."""
         while not stopping.is_set():
             try:
-                for user_id in await spotify_accounts.due_accounts(self.pool, datetime.now(UTC)):
-                    await self.sync(user_id)
+                await self.sync_due()
             except Exception:
                 log.exception("scheduled Spotify sync failed; trying again later")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), self.settings.spotify_poll_s)
 
+    async def sync_due(self) -> int:
+        """Sync the due accounts this replica can claim, one lease at a time; how many."""
+        synced = 0
+        while account := await spotify_accounts.claim_due_account(
+            self.pool, self.holder, self.lease
+        ):
+            await self._leased(account)
+            synced += 1
+        return synced
+
     async def sync(self, user_id: UUID) -> SyncBatch | None:
-        """One sync of one listener; None when they have no usable link."""
+        """One sync of one listener; None when they have no usable link or a sync of theirs
+        is running (here or on another replica)."""
         if user_id in self._running:
             return None
-        self._running.add(user_id)
-        try:
-            return await self._sync(user_id)
-        finally:
-            self._running.discard(user_id)
+        account = await spotify_accounts.claim_account(self.pool, user_id, self.holder, self.lease)
+        return None if account is None else await self._leased(account)
 
-    async def _sync(self, user_id: UUID) -> SyncBatch | None:
-        account = await spotify_accounts.load_account(self.pool, user_id)
-        if account is None or account.status != "linked":
-            return None
+    async def _leased(self, account: spotify_accounts.SpotifyAccount) -> SyncBatch | None:
+        self._running.add(account.user_id)
+        try:
+            return await self._sync(account)
+        finally:
+            self._running.discard(account.user_id)
+            await spotify_accounts.release(self.pool, account.user_id, self.holder)
+
+    async def _sync(self, account: spotify_accounts.SpotifyAccount) -> SyncBatch | None:
+        user_id = account.user_id
         loop = asyncio.get_running_loop()
 
         def persist(tokens: TokenSet) -> None:

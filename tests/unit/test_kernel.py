@@ -15,8 +15,8 @@ from fullcircle.db import MigrationError, load_migrations
 from fullcircle.errors import InvalidArgument, NotFound, status_for
 from fullcircle.events import ALL_EVENTS, CONSUMER_GROUPS, PlaysIngested
 from fullcircle.logs import RedactingFormatter, redact
+from fullcircle.ratelimit import max_calls_in_window, process_rate_limit
 from fullcircle.tags import canonical_tag
-from services.enrich.domain.ratelimit import TokenBucket
 from services.gateway.domain.keys import new_api_key, parse_token, secret_matches
 from services.ingest.domain.announce import ArtistDelta, plays_ingested_batches
 
@@ -34,13 +34,10 @@ def test_api_keys_round_trip_and_only_their_hash_is_kept() -> None:
         assert parse_token(malformed) is None
 
 
-def test_token_bucket_spaces_calls_to_the_rate() -> None:
-    now = [0.0]
-    bucket = TokenBucket(5.0, clock=lambda: now[0])
-    waits = [bucket.reserve() for _ in range(6)]
-    assert waits == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
-    now[0] = 10.0
-    assert bucket.reserve() == 0.0
+def test_a_rate_limit_grants_whole_calls_up_to_its_rate_in_any_second() -> None:
+    limit = process_rate_limit("kernel-test", 5.7)  # never rounded up past the rate
+    assert [limit.try_acquire() for _ in range(6)] == [True] * 5 + [False]
+    assert max_calls_in_window([0.0, 0.5, 0.99, 1.0, 1.2]) == 4  # [0.5, 1.5) holds four
 
 
 @pytest.mark.parametrize("spelling", ["Hip-Hop", "hip hop", " HIP_hop ", "hip  -  hop"])

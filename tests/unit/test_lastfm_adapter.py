@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from fullcircle.ratelimit import max_calls_in_window
 from services.enrich.adapters.lastfm import (
     LastfmClient,
     LastfmRejected,
@@ -19,7 +20,6 @@ from services.enrich.adapters.lastfm import (
     SimilarArtist,
     TopTrack,
 )
-from services.enrich.domain.ratelimit import max_calls_in_window
 from services.enrich.domain.tags import CleanTag, TagKind
 from services.enrich.lastfm_local import (
     Catalog,

@@ -34,6 +34,12 @@ def service_command(service: str) -> list[str]:
     return ["python", "-m", f"services.{service}"]
 
 
+def service_of(name: str) -> str:
+    """The service a process of the stack runs: "enrich" for "enrich" and for "enrich-2"."""
+    base, _, number = name.rpartition("-")
+    return base if base in SERVICES and number.isdigit() else name
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -295,8 +301,8 @@ class LocalStack:
             )
 
     def restart(self, service: str, *, kill: bool = True, timeout_s: float = 60.0) -> StackState:
-        """Stop one service (SIGKILL: a crash; or SIGTERM), start it again on the same ports and
-        wait until it is healthy again."""
+        """Stop one service or replica (SIGKILL: a crash; or SIGTERM), start it again on the
+        same ports and wait until it is healthy again."""
         state = StackState.load(self.data_dir)
         if state is None or service not in state.pids:
             raise StackError(f"{service} is not part of a running stack in {self.data_dir}")
@@ -305,16 +311,17 @@ class LocalStack:
             os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
             _wait_gone(pid, 15.0)
         state.pids[service] = self._spawn(
-            service, service_command(service), self._service_env(state, service)
+            service, service_command(service_of(service)), self._service_env(state, service)
         )
         state.save()
         self._wait_process_healthy(state, service, timeout_s, "did not come back")
         return state
 
     def add_replica(self, service: str, timeout_s: float = 60.0) -> tuple[str, int]:
-        """Start one more process of a running service (a second gateway, say) on its own
-        ports, against the same PostgreSQL, Redis and peers, and wait until it is healthy.
-        Returns its name ("gateway-2") and gRPC port; `remove_replica` or `down` stops it."""
+        """Start one more process of a running service (any of SERVICES) on its own ports,
+        against the same PostgreSQL, Redis and peers, and wait until it is healthy. Its bus
+        consumer name is its own (the pid), so it shares its service's consumer groups.
+        Returns its name ("enrich-2") and gRPC port; `remove_replica` or `down` stops it."""
         state = StackState.load(self.data_dir)
         if state is None or service not in state.pids:
             raise StackError(f"{service} is not part of a running stack in {self.data_dir}")
@@ -410,7 +417,7 @@ class LocalStack:
         if state is None:
             report("no stack state here; nothing to stop")
             return
-        replicas = tuple(name for name in state.pids if name.rsplit("-", 1)[0] in SERVICES)
+        replicas = tuple(name for name in state.pids if service_of(name) != name)
         for phase in ((*SERVICES, *replicas), ("lastfm", "redis")):
             for name in phase:
                 pid = state.pids.get(name)

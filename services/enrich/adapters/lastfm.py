@@ -1,6 +1,6 @@
 """Last.fm through pylast: tags, similar artists, popularity, corrections, tag charts and an
-artist's top tracks, at
-the rate limit shared by every thread of the process, with backoff, retries and timeouts.
+artist's top tracks, at the rate limit of the API key (shared through Redis by every enrich
+replica of that key), with the kernel's retry policy and timeouts.
 
 The same code path serves the real Last.fm and the local catalog server: for a plain-http API
 root (the local server) pylast's https request is carried over http by a transport mount."""
@@ -19,8 +19,10 @@ from xml.dom import minidom
 
 import httpx2
 import pylast
+from tenacity import RetryCallState
 
-from services.enrich.domain.ratelimit import TokenBucket
+from fullcircle.ratelimit import RateLimit, process_rate_limit
+from fullcircle.retry import jittered_backoff, retrying
 from services.enrich.domain.tags import CleanTag, clean_artist_tags, clean_tags
 
 log = logging.getLogger(__name__)
@@ -30,9 +32,9 @@ T = TypeVar("T")
 NOT_FOUND = "6"
 RATE_LIMITED = "29"
 RETRYABLE = {"8", "11", "16", "29", "500", "502", "503", "504"}
-# Last.fm counts calls at its end, where arrival jitter can squeeze one call more into a
-# second than the client spaced out. 3% headroom (30 ms a second) was measured to be too
-# little (6 calls in one second at 5/s over 1,003 calls); 10% tolerates ~110 ms of jitter.
+# Last.fm counts calls where they arrive, and arrival jitter can squeeze one call more into a
+# second than the client granted. A process's calls leave 1 / (0.96 x rate) apart: 3% headroom
+# was measured to be too little (6 calls in one second at 5/s over 1,003 calls).
 RATE_HEADROOM = 0.96
 
 
@@ -157,6 +159,13 @@ class _NotFound(Exception):
     pass
 
 
+_RETRIED = (pylast.WSError, pylast.NetworkError, pylast.MalformedResponseError)
+
+
+def _is_rate_limited(error: BaseException | None) -> bool:
+    return isinstance(error, pylast.WSError) and str(error.status) == RATE_LIMITED
+
+
 class _LastfmTransport(httpx2.HTTPTransport):
     """One connection pool for the process, with our timeout; plain http for the local server.
 
@@ -207,8 +216,14 @@ def _count(text: str) -> int:
         return 0
 
 
+def call_spacing_s(rate: float) -> float:
+    """How far apart one process's calls leave at `rate` a second, with the headroom."""
+    return 1.0 / (rate * RATE_HEADROOM)
+
+
 class LastfmClient:
-    """Thread-safe: one token bucket and one backoff pause for every call of the process."""
+    """Thread-safe: one rate limit (`limit`, else one for this process at `rate` a second) and
+    one backoff pause for every call of the process."""
 
     def __init__(
         self,
@@ -217,6 +232,7 @@ class LastfmClient:
         rate: float,
         retries: int,
         *,
+        limit: RateLimit | None = None,
         workers: int = 8,
         timeout_s: float = 20.0,
         backoff_s: float = 0.2,
@@ -229,7 +245,7 @@ class LastfmClient:
             f"https://{parts.netloc}": _LastfmTransport(timeout_s, parts.scheme == "http")
         }
         self.rate = rate
-        self.bucket = TokenBucket(rate * RATE_HEADROOM)
+        self.limit = limit or process_rate_limit("lastfm", rate, spacing_s=call_spacing_s(rate))
         self.retries = retries
         self.workers = workers
         self.backoff_s = backoff_s
@@ -374,7 +390,7 @@ class LastfmClient:
         self, names: Sequence[str], similar_limit: int | None, *, with_info: bool = False
     ) -> list[ArtistKnowledge]:
         """`artist` for many artists on the client's thread pool, in the order given; the
-        shared token bucket keeps the whole pool at the rate limit."""
+        shared rate limit keeps the whole pool (and every replica) at the key's rate."""
         with ThreadPoolExecutor(self.workers, thread_name_prefix="lastfm") as pool:
             return list(
                 pool.map(lambda name: self.artist(name, similar_limit, with_info=with_info), names)
@@ -383,9 +399,10 @@ class LastfmClient:
     def _call(self, request: Callable[[], T]) -> T:
         """One Last.fm request at the rate limit: error 6 raises _NotFound at once, 29 pauses
         every thread, 8/11/16/5xx, timeouts and garbled answers are retried with backoff."""
-        for attempt in range(self.retries + 1):
+
+        def attempt() -> T:
             self._wait_out_pause()
-            self.bucket.acquire()
+            self.limit.acquire()
             with self._lock:
                 self._calls += 1
             try:
@@ -397,22 +414,33 @@ class LastfmClient:
                 if status not in RETRYABLE:
                     hint = "; check LASTFM_API_KEY" if status in {"10", "26"} else ""
                     raise LastfmRejected(f"Last.fm refused the request: {exc}{hint}") from exc
-                failure: Exception = exc
-                if status == RATE_LIMITED:
-                    backoff = self.rate_limit_backoff_s * 2**attempt
-                    self._pause(backoff)
-                else:
-                    backoff = self.backoff_s * 2**attempt
-            except (pylast.NetworkError, pylast.MalformedResponseError) as exc:
-                failure = exc
-                backoff = self.backoff_s * 2**attempt
-            if attempt == self.retries:
-                raise LastfmUnavailable(
-                    f"Last.fm failed {attempt + 1} times, last with: {failure}"
-                ) from failure
-            log.warning("Last.fm: %s; retrying in %.1fs", failure, backoff)
-            time.sleep(backoff)
-        raise AssertionError("unreachable")
+                raise
+
+        failures = jittered_backoff(self.backoff_s)
+        rate_limited = jittered_backoff(self.rate_limit_backoff_s)
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            return float((rate_limited if _is_rate_limited(error) else failures)(state))
+
+        def pause_everyone(error: BaseException, wait_s: float) -> None:
+            # Last.fm's 29 is about the key, not this call: every thread waits it out.
+            if _is_rate_limited(error):
+                self._pause(wait_s)
+
+        policy = retrying(
+            retry_on=lambda error: isinstance(error, _RETRIED),
+            attempts=self.retries + 1,
+            wait=wait,
+            what="Last.fm",
+            on_retry=pause_everyone,
+        )
+        try:
+            return policy(attempt)
+        except _RETRIED as exc:
+            raise LastfmUnavailable(
+                f"Last.fm failed {policy.statistics['attempt_number']} times, last with: {exc}"
+            ) from exc
 
     def _pause(self, seconds: float) -> None:
         with self._lock:

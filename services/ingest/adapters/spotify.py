@@ -1,7 +1,8 @@
 """Spotify through spotipy: linking an account (Authorization Code with PKCE) and syncing plays.
 
-All retry policy lives in `RecentlyPlayedClient`: spotipy gets a plain `requests.Session`, so its
-own urllib3 retries (which would swallow 429's Retry-After) never run. Nothing touches the disk.
+All retry policy lives in `RecentlyPlayedClient` (the kernel's tenacity policy): spotipy gets a
+plain `requests.Session`, so its own urllib3 retries (which would swallow 429's Retry-After)
+never run. Nothing touches the disk.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +22,9 @@ import requests
 import spotipy
 from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.exceptions import SpotifyException, SpotifyOauthError
+from tenacity import RetryCallState
 
+from fullcircle.retry import jittered_backoff, retrying
 from services.ingest.domain.sync import RECENTLY_PLAYED_LIMIT, SyncBatch, sync_batch_from_pages
 from services.ingest.domain.token_box import TokenSet
 
@@ -355,28 +359,22 @@ class RecentlyPlayedClient:
         request: Callable[[spotipy.Spotify], _T],
         user_name: str | None,
     ) -> _T:
-        rate_limited = server_errors = 0
+        """One Web API request under the kernel's retry policy: 429 waits as long as Retry-After
+        says, 5xx and network errors back off with jitter, a 401 refreshes the token once."""
+        policy = self.retry
+        failures: Counter[type[_Retried]] = Counter()
         refreshed = False
-        while True:
+
+        def attempt() -> _T:
+            nonlocal refreshed
             try:
                 return request(spotify)
             except SpotifyException as error:
                 status = error.http_status
                 if status == 429:
-                    rate_limited += 1
-                    wait = _retry_after_s(error.headers)
-                    wait = self.retry.backoff_base_s if wait is None else wait
-                    if rate_limited > self.retry.max_rate_limited:
-                        raise SpotifyUnavailable(
-                            f"Spotify kept rate limiting ({rate_limited} times)", wait
-                        ) from None
-                    if wait > self.retry.max_retry_after_s:
-                        raise SpotifyUnavailable(
-                            f"Spotify asks to wait {wait:.0f}s, longer than a sync waits", wait
-                        ) from None
-                    log.warning("spotify rate limit: waiting %.1fs as Retry-After asks", wait)
-                    self._sleep(wait)
-                elif status == 401:
+                    failures[_RateLimited] += 1
+                    raise _RateLimited(_retry_after_s(error.headers)) from None
+                if status == 401:
                     if refreshed:
                         raise SpotifyRelinkRequired(
                             "a freshly refreshed access token was refused", user_name
@@ -389,22 +387,71 @@ class RecentlyPlayedClient:
                             raise SpotifyRelinkRequired(relink.detail, user_name) from None
                         raise
                     refreshed = True
-                elif status >= 500:
-                    server_errors += 1
-                    self._back_off(server_errors, f"HTTP {status}")
-                else:
-                    raise SpotifyError(
-                        f"Spotify answered {status} to recently-played: {error.msg}"
-                    ) from None
+                    raise _TokenRefreshed from None
+                if status >= 500:
+                    failures[_ServerFailed] += 1
+                    raise _ServerFailed(f"HTTP {status}") from None
+                raise SpotifyError(
+                    f"Spotify answered {status} to recently-played: {error.msg}"
+                ) from None
             except (requests.ConnectionError, requests.Timeout) as error:
-                server_errors += 1
-                self._back_off(server_errors, type(error).__name__)
+                failures[_ServerFailed] += 1
+                raise _ServerFailed(type(error).__name__) from None
 
-    def _back_off(self, failures: int, reason: str) -> None:
-        if failures > self.retry.max_server_errors:
+        backoff = jittered_backoff(policy.backoff_base_s, policy.backoff_cap_s)
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, _TokenRefreshed):
+                return 0.0
+            if isinstance(error, _RateLimited):
+                return policy.backoff_base_s if error.wait_s is None else error.wait_s
+            return float(backoff(state))
+
+        def give_up(state: RetryCallState) -> bool:
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, _RateLimited):
+                return (
+                    failures[_RateLimited] > policy.max_rate_limited
+                    or state.upcoming_sleep > policy.max_retry_after_s
+                )
+            return failures[_ServerFailed] > policy.max_server_errors
+
+        try:
+            return retrying(
+                retry_on=lambda error: isinstance(error, _Retried),
+                stop=give_up,
+                wait=wait,
+                what="spotify",
+                sleep=self._sleep,
+            )(attempt)
+        except _RateLimited as limited:
+            wait_s = policy.backoff_base_s if limited.wait_s is None else limited.wait_s
+            if failures[_RateLimited] > policy.max_rate_limited:
+                message = f"Spotify kept rate limiting ({failures[_RateLimited]} times)"
+            else:
+                message = f"Spotify asks to wait {wait_s:.0f}s, longer than a sync waits"
+            raise SpotifyUnavailable(message, wait_s) from None
+        except _ServerFailed as failed:
             raise SpotifyUnavailable(
-                f"Spotify is unavailable ({reason}, {failures} attempts); the next sync retries"
+                f"Spotify is unavailable ({failed}, {failures[_ServerFailed]} attempts); "
+                "the next sync retries"
             ) from None
-        wait = min(self.retry.backoff_cap_s, self.retry.backoff_base_s * 2 ** (failures - 1))
-        log.warning("spotify %s: retry %d in %.2fs", reason, failures, wait)
-        self._sleep(wait)
+
+
+class _Retried(Exception):
+    """A failure `_call` tries again (never leaves the module)."""
+
+
+class _RateLimited(_Retried):
+    def __init__(self, wait_s: float | None) -> None:
+        super().__init__(f"rate limited, Retry-After {wait_s}")
+        self.wait_s = wait_s
+
+
+class _ServerFailed(_Retried):
+    pass
+
+
+class _TokenRefreshed(_Retried):
+    pass

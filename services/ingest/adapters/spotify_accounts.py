@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from psycopg import AsyncConnection
@@ -55,23 +55,43 @@ async def unlink_account(conn: AsyncConnection, user_id: UUID) -> bool:
     return cur.rowcount > 0
 
 
-async def load_account(pool: AsyncConnectionPool, user_id: UUID) -> SpotifyAccount | None:
+# An account is free when no lease holds it; a lease whose holder crashed runs out on its own.
+_FREE = "status = 'linked' AND (lease_until IS NULL OR lease_until < now())"
+
+
+async def claim_due_account(
+    pool: AsyncConnectionPool, holder: str, lease: timedelta
+) -> SpotifyAccount | None:
+    """Lease the account due longest to `holder`; one another replica is claiming at this
+    moment is skipped (SKIP LOCKED), not waited for. One at a time, so replicas share them."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            f"SELECT {_COLUMNS} FROM ingest.spotify_accounts WHERE user_id = %s", (user_id,)
+            f"""UPDATE ingest.spotify_accounts SET lease_until = now() + %s, leased_by = %s
+                WHERE user_id IN (
+                    SELECT user_id FROM ingest.spotify_accounts
+                    WHERE {_FREE} AND next_sync_at <= now()
+                    ORDER BY next_sync_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+                RETURNING {_COLUMNS}""",
+            (lease, holder),
         )
         row = await cur.fetchone()
     return SpotifyAccount(*row) if row else None
 
 
-async def due_accounts(pool: AsyncConnectionPool, now: datetime) -> list[UUID]:
+async def claim_account(
+    pool: AsyncConnectionPool, user_id: UUID, holder: str, lease: timedelta
+) -> SpotifyAccount | None:
+    """Lease one linked account to `holder` (a sync on request); None when it is not linked
+    or another sync holds it (that sync reads the same new plays)."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT user_id FROM ingest.spotify_accounts"
-            " WHERE status = 'linked' AND next_sync_at <= %s ORDER BY next_sync_at",
-            (now,),
+            f"""UPDATE ingest.spotify_accounts SET lease_until = now() + %s, leased_by = %s
+                WHERE user_id = %s AND {_FREE}
+                RETURNING {_COLUMNS}""",
+            (lease, holder, user_id),
         )
-        return [row[0] for row in await cur.fetchall()]
+        row = await cur.fetchone()
+    return SpotifyAccount(*row) if row else None
 
 
 async def save_tokens(pool: AsyncConnectionPool, user_id: UUID, sealed_tokens: bytes) -> None:
@@ -91,12 +111,13 @@ async def record_sync(
     possible_gap: bool,
     next_sync_at: datetime,
 ) -> None:
+    """The sync's outcome, and its lease given back."""
     async with pool.connection() as conn:
         await conn.execute(
             """UPDATE ingest.spotify_accounts SET cursor_ms = coalesce(%s, cursor_ms),
                    last_sync_at = now(), last_sync_plays = %s, last_error = NULL,
                    possible_gap_at = CASE WHEN %s THEN now() ELSE possible_gap_at END,
-                   next_sync_at = %s
+                   next_sync_at = %s, lease_until = NULL, leased_by = NULL
                WHERE user_id = %s""",
             (cursor_ms, plays, possible_gap, next_sync_at, user_id),
         )
@@ -110,12 +131,24 @@ async def record_failure(
     *,
     relink_required: bool,
 ) -> None:
+    """The failed sync's error and when to try again, and its lease given back."""
     async with pool.connection() as conn:
         await conn.execute(
             """UPDATE ingest.spotify_accounts SET last_error = %s, next_sync_at = %s,
-                   status = CASE WHEN %s THEN 'relink_required' ELSE status END
+                   status = CASE WHEN %s THEN 'relink_required' ELSE status END,
+                   lease_until = NULL, leased_by = NULL
                WHERE user_id = %s""",
             (error, next_sync_at, relink_required, user_id),
+        )
+
+
+async def release(pool: AsyncConnectionPool, user_id: UUID, holder: str) -> None:
+    """Give a lease back early (the sync stopped before it recorded an outcome)."""
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE ingest.spotify_accounts SET lease_until = NULL, leased_by = NULL"
+            " WHERE user_id = %s AND leased_by = %s",
+            (user_id, holder),
         )
 
 

@@ -1,0 +1,96 @@
+"""Which enrich replica is fetching what from Last.fm: one Redis key per artist (or track).
+
+A fetch claims its key with SET NX PX and keeps the claim alive while it runs; another replica
+(or handler) that wants the same answer waits for the claim to go and reads the cache instead
+of fetching again. A replica that dies mid-fetch stops renewing, so its claim expires and the
+answer is fetched by whoever asks next."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+from redis.asyncio import Redis
+
+PREFIX = "enrich:fetching:"
+# Only the holder may renew or drop its claim: a claim that expired and was taken by another
+# replica is theirs now.
+_RENEW = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then"
+    " return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+)
+_RELEASE = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
+
+
+class FetchClaims:
+    """Claims over a client of their own, at most `connections` commands at once: a batch asks
+    for hundreds of artists together, which would exhaust a shared client's pool ("too many
+    connections") and fail the handler."""
+
+    def __init__(
+        self, redis_url: str, ttl_ms: int = 30_000, poll_s: float = 0.25, connections: int = 16
+    ) -> None:
+        self.redis_url = redis_url
+        self.ttl_ms = ttl_ms
+        self.poll_s = poll_s
+        self.holder = f"{socket.gethostname()}-{os.getpid()}"
+        self._commands = asyncio.Semaphore(connections)
+        self._client: Redis | None = None
+
+    async def _run(self, *command: Any) -> Any:
+        if self._client is None:
+            self._client = Redis.from_url(self.redis_url)
+        async with self._commands:
+            return await self._client.execute_command(*command)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def try_claim(self, key: str) -> bool:
+        """Claim `key` for this process; False when someone else holds it."""
+        return bool(await self._run("SET", PREFIX + key, self.holder, "NX", "PX", self.ttl_ms))
+
+    async def wait_released(self, key: str) -> None:
+        """Until nobody holds `key`'s claim (released, or expired with its holder)."""
+        # Polled: the holder is another process, there is nothing local to wait on.
+        while await self._run("EXISTS", PREFIX + key):  # noqa: ASYNC110
+            await asyncio.sleep(self.poll_s)
+
+    @contextlib.asynccontextmanager
+    async def claimed(self, key: str) -> AsyncIterator[None]:
+        """Hold `key`'s claim for the block, waiting for whoever holds it first (the block then
+        finds their answer in the cache)."""
+        while not await self.try_claim(key):
+            await self.wait_released(key)
+        async with self.held(key):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def held(self, key: str) -> AsyncIterator[None]:
+        """Keep a claim taken with `try_claim` alive for the block, then release it."""
+        done = asyncio.Event()
+        # Stopped by the event, never cancelled: a Redis command cancelled half-way can leave
+        # the task that waits for it hanging.
+        renewing = asyncio.create_task(self._renew(key, done))
+        try:
+            yield
+        finally:
+            done.set()
+            await renewing
+            await self._run("EVAL", _RELEASE, 1, PREFIX + key, self.holder)
+
+    async def _renew(self, key: str, done: asyncio.Event) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(done.wait(), self.ttl_ms / 3000)
+                return
+            except TimeoutError:
+                await self._run("EVAL", _RENEW, 1, PREFIX + key, self.holder, self.ttl_ms)
