@@ -24,6 +24,10 @@ from limits.aio.storage import RedisStorage as AsyncRedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindow
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry as SyncRetry
+
+from fullcircle.bus import RETRIED_ERRORS, redis_retry
 
 NAMESPACE = "fullcircle"
 
@@ -96,14 +100,26 @@ def _wait_until(reset: float, per_second: int) -> float:
 def shared_rate_limit(
     redis_url: str, key: str, per_second: float, *, spacing_s: float = 0.0
 ) -> RateLimit:
-    """A limit every process reaching this Redis shares (blocking client, for worker threads)."""
-    limiter = MovingWindowRateLimiter(RedisStorage(redis_url))
+    """A limit every process reaching this Redis shares (blocking client, for worker threads).
+    Reconnects with backoff through a Redis restart, like the bus."""
+    storage = RedisStorage(
+        redis_url,
+        retry=SyncRetry(ExponentialBackoff(cap=2.0, base=0.05), retries=10),
+        retry_on_error=RETRIED_ERRORS,  # type: ignore[arg-type]
+    )
+    limiter = MovingWindowRateLimiter(storage)
     return RateLimit(limiter, key, per_second, spacing_s=spacing_s)
 
 
 def async_shared_rate_limit(redis_url: str, key: str, per_second: float) -> AsyncRateLimit:
-    """A limit every process reaching this Redis shares (redis-py's asyncio client)."""
-    storage = AsyncRedisStorage(f"async+{redis_url}", implementation="redispy")
+    """A limit every process reaching this Redis shares (redis-py's asyncio client); reconnects
+    with backoff through a Redis restart, like the bus."""
+    storage = AsyncRedisStorage(
+        f"async+{redis_url}",
+        implementation="redispy",
+        retry=redis_retry(),
+        retry_on_error=RETRIED_ERRORS,  # type: ignore[arg-type]
+    )
     return AsyncRateLimit(AsyncMovingWindow(storage), key, per_second)
 
 
