@@ -161,6 +161,12 @@ class SpotifySync:
             possible_gap=batch.possible_gap,
             next_sync_at=next_sync,
         )
+        log.info(
+            "Spotify sync of %s: %d plays read, %d new",
+            account.user_name,
+            len(batch.plays),
+            sum(delta.new_plays for delta in deltas),
+        )
         if batch.possible_gap:
             log.warning(
                 "possible gap for %s: more than 50 plays since the last sync; import the "

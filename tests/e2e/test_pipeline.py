@@ -171,6 +171,24 @@ async def test_the_gateway_answers_health_and_lists_its_services_by_reflection(
     assert {"fullcircle.v1.FullCircle", "grpc.health.v1.Health"} <= names
 
 
+def _unknown_to_lastfm(stack: StackState) -> set[str]:
+    with psycopg.connect(stack.database_url) as conn:
+        rows = conn.execute(
+            "SELECT artist_key FROM enrich.top_track_fetches WHERE status = 'not_found'"
+        ).fetchall()
+    return {key for (key,) in rows}
+
+
+def _stored_top_tracks(stack: StackState, artists: list[str]) -> dict[str, int]:
+    with psycopg.connect(stack.database_url) as conn:
+        rows = conn.execute(
+            "SELECT artist_key, count(*) FROM enrich.artist_top_tracks"
+            " WHERE artist_key = ANY(%s) GROUP BY artist_key",
+            ([artist.lower() for artist in artists],),
+        ).fetchall()
+    return {key: int(count) for key, count in rows}
+
+
 async def _assert_tracks_to_play(
     client: FullCircleClient, stack: StackState, user_id: uuid.UUID
 ) -> None:
@@ -181,11 +199,21 @@ async def _assert_tracks_to_play(
     of it, with their Spotify URIs."""
     deadline = asyncio.get_running_loop().time() + 180
     rec_set = await client.recommendations(limit=20)
-    while not all(item.tracks for item in rec_set.items):
-        assert asyncio.get_running_loop().time() < deadline, "recommendations without tracks"
+    # An artist Last.fm does not know has no top tracks to give (co-listening brings in the
+    # other listeners' artists, and the HetRec catalog knows few of them).
+    while without := [
+        item.artist
+        for item in rec_set.items
+        if not item.tracks and item.artist.lower() not in _unknown_to_lastfm(stack)
+    ]:
+        assert asyncio.get_running_loop().time() < deadline, (
+            f"recommendations without tracks: {without}; their stored top tracks:"
+            f" {_stored_top_tracks(stack, without)}"
+        )
         await asyncio.sleep(1)
         rec_set = await client.recommendations(limit=20)
-    for item in rec_set.items:
+    assert sum(1 for item in rec_set.items if item.tracks) >= len(rec_set.items) // 2
+    for item in (item for item in rec_set.items if item.tracks):
         assert [track.name for track in item.tracks] == [
             track.name for track in invented_top_tracks(item.artist)[:3]
         ]

@@ -1,8 +1,8 @@
 """Two replicas of every service (ingest, enrich, features, model, gateway) on one stack: real
-exports imported and Spotify accounts synced while enrich's second replica is SIGKILLed
-mid-run. Both replicas of each group do work, each artist is fetched from Last.fm once, each
-due Spotify account refreshed once, each profile version trained once, and the listener ends
-exactly as on one replica of each."""
+exports imported and Spotify accounts synced while the second replicas of enrich, features and
+model are SIGKILLed mid-run. Both replicas of each group do work, each artist is fetched from
+Last.fm once, each due Spotify account refreshed once, each profile version trained once, and
+the listener ends exactly as on one replica of each."""
 
 from __future__ import annotations
 
@@ -98,6 +98,13 @@ def _received(state: StackState, name: str) -> float:
     return _metric(state, name, "faststream_received_messages_total")
 
 
+def _synced_spotify(stack: LocalStack, name: str) -> bool:
+    """Whether an ingest replica synced a Spotify account (scheduled syncs are claimed from
+    Postgres, not read from the bus: a replica may do its share there)."""
+    log = stack.logs / f"{name}.log"
+    return log.exists() and "Spotify sync of" in log.read_text(errors="replace")
+
+
 def _rows(database_url: str, sql: str, *args: object) -> list[tuple]:
     with psycopg.connect(database_url) as conn:
         return conn.execute(sql, args).fetchall()
@@ -155,9 +162,15 @@ async def test_two_replicas_of_every_service_do_each_thing_once_and_end_as_one(
 
     # enrich-2 is SIGKILLed once it has taken work: its unacknowledged messages must be
     # claimed by enrich-1 and its artist claims expire; it is not started again.
-    await _until(lambda: _received(state, "enrich-2") > 0, "enrich-2 got no work")
-    os.kill(state.pids["enrich-2"], signal.SIGKILL)
-    await asyncio.to_thread(replicated.remove_replica, "enrich-2")
+    # So are features-2 and model-2 (a recompute, a retrain: long work), each once it has taken
+    # work: what they held is claimed by the survivor, the model's training lock goes with its
+    # connection. None is started again.
+    killed: list[str] = []
+    for name in ("enrich-2", "features-2", "model-2"):
+        await _until(lambda name=name: _received(state, name) > 0, f"{name} got no work")
+        os.kill(state.pids[name], signal.SIGKILL)
+        await asyncio.to_thread(replicated.remove_replica, name)
+        killed.append(name)
 
     settled = await wait_settled(state.database_url, state.redis_url, user_id, timeout_s=150)
     await wait_settled(state.database_url, state.redis_url, small_id, timeout_s=60)
@@ -178,12 +191,14 @@ async def test_two_replicas_of_every_service_do_each_thing_once_and_end_as_one(
     state = replicated.running()
     assert state is not None, "a replica died"
 
-    # Both replicas of every consuming group did work (enrich-2 was seen working above), and
-    # both gateways served calls.
+    # Both replicas of every consuming group did work (the killed ones were seen working
+    # above), and both gateways served calls.
     for service in ("ingest", "enrich", "features", "model"):
         for name in (service, f"{service}-2"):
-            if name != "enrich-2":
-                assert _received(state, name) > 0, f"{name} consumed nothing"
+            if name not in killed:
+                assert _received(state, name) > 0 or _synced_spotify(replicated, name), (
+                    f"{name} did nothing"
+                )
     for name in ("gateway", "gateway-2"):
         assert _metric(state, name, "fullcircle_grpc_requests_total") > 0, f"{name} idle"
 
@@ -204,9 +219,8 @@ async def test_two_replicas_of_every_service_do_each_thing_once_and_end_as_one(
     )
     assert repeated == [], f"fetched twice: {repeated[:10]}"
 
-    # One trained model per listener and profile version. The model's per-listener training
-    # lock (a Postgres advisory lock) comes from another branch: until it is merged this can
-    # fail here, with two model replicas training one profile version at once.
+    # One trained model per listener and profile version (the model's per-listener training
+    # lock is a Postgres advisory lock shared by the replicas).
     trained_twice = _rows(
         state.database_url,
         "SELECT user_id, profile_version, count(*) FROM model.trained_models"
@@ -220,7 +234,7 @@ async def test_two_replicas_of_every_service_do_each_thing_once_and_end_as_one(
     # The same end state as one replica of each: the same export again, for a new listener,
     # on the stack with every second replica gone.
     for service in SERVICES:
-        if service != "enrich":
+        if f"{service}-2" not in killed:
             await asyncio.to_thread(replicated.remove_replica, f"{service}-2")
     state = replicated.running()
     assert state is not None and set(state.pids) >= set(SERVICES)
