@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Self
 
 import grpc
 
@@ -22,24 +23,33 @@ def _channel(address: str, root_certificates: bytes | None) -> grpc.aio.Channel:
     return grpc.aio.secure_channel(address, credentials, options=options)
 
 
-class FullCircleClient:
-    """One channel to the gateway; every call carries the API key and a deadline."""
+class _GatewayChannel:
+    """One channel to the gateway whose every call carries `credential` as its bearer token."""
 
-    def __init__(self, address: str, api_key: str, root_certificates: bytes | None = None) -> None:
+    def __init__(
+        self, address: str, credential: str, root_certificates: bytes | None = None
+    ) -> None:
         """`root_certificates`: PEM of the CA that signed a TLS gateway's certificate; with
         None the channel is plain (the local stack on loopback)."""
         self.channel = _channel(address, root_certificates)
-        self.stub = gateway_pb2_grpc.FullCircleStub(self.channel)
-        self.metadata = (("authorization", f"Bearer {api_key}"),)
+        self.metadata = (("authorization", f"Bearer {credential}"),)
 
     async def close(self) -> None:
         await self.channel.close()
 
-    async def __aenter__(self) -> FullCircleClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *_: object) -> None:
         await self.close()
+
+
+class FullCircleClient(_GatewayChannel):
+    """The public API with a listener's API key; every call carries a deadline."""
+
+    def __init__(self, address: str, api_key: str, root_certificates: bytes | None = None) -> None:
+        super().__init__(address, api_key, root_certificates)
+        self.stub = gateway_pb2_grpc.FullCircleStub(self.channel)
 
     async def import_history(self, path: Path, deadline_s: float = 600.0) -> str:
         """Upload an export file in chunks; returns the import id."""
@@ -144,25 +154,14 @@ class FullCircleClient:
         return reply
 
 
-class AdminClient:
-    """One channel to the gateway's Admin API; every call carries the admin token and a
-    deadline."""
+class AdminClient(_GatewayChannel):
+    """The gateway's Admin API with the admin token; every call carries a deadline."""
 
     def __init__(
         self, address: str, admin_token: str, root_certificates: bytes | None = None
     ) -> None:
-        self.channel = _channel(address, root_certificates)
+        super().__init__(address, admin_token, root_certificates)
         self.stub = admin_pb2_grpc.AdminStub(self.channel)
-        self.metadata = (("authorization", f"Bearer {admin_token}"),)
-
-    async def close(self) -> None:
-        await self.channel.close()
-
-    async def __aenter__(self) -> AdminClient:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.close()
 
     async def create_user(self, name: str) -> admin_pb2.CreateUserReply:
         """A new listener and their first API key (shown in this reply only)."""

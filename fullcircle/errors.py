@@ -15,6 +15,18 @@ class InvalidArgument(FullCircleError):
     code = grpc.StatusCode.INVALID_ARGUMENT
 
 
+def artist_name_argument(value: str) -> str:
+    """An artist name a caller sent, stripped: 1 to 500 characters and no NUL (no artist name
+    holds one, and PostgreSQL text cannot store one: a caller's mistake). The gateway checks
+    feedback with it before it goes on the bus; the model, the names its RPCs are given."""
+    name = value.strip()
+    if not name or len(name) > 500:
+        raise InvalidArgument("name the artist (1 to 500 characters)")
+    if "\x00" in name:
+        raise InvalidArgument(f"the artist holds a NUL character: {name[:64]!r}")
+    return name
+
+
 class NotFound(FullCircleError):
     code = grpc.StatusCode.NOT_FOUND
 

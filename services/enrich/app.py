@@ -77,7 +77,6 @@ class Enricher:
             workers=settings.lastfm_concurrency,
         )
         self.slots = asyncio.Semaphore(settings.lastfm_concurrency)
-        self._in_flight: dict[str, asyncio.Future[None]] = {}
         self.claims = FetchClaims(settings.redis_url, settings.fetch_claim_ms)
 
     async def on_plays_ingested(self, event: PlaysIngested) -> None:
@@ -235,31 +234,16 @@ class Enricher:
     async def _fetch(self, name: str, similar_limit: int | None) -> bool | None:
         """Fetch and store one artist; None when another handler, of this replica or another,
         stored what is needed meanwhile (the listener's artists and candidates often overlap,
-        and replicas handle overlapping batches)."""
+        and replicas handle overlapping batches). The Redis claim serialises them all: a
+        handler of this process waits for it as one of another replica does."""
         key = name.lower()
-        while True:
-            if (running := self._in_flight.get(key)) is not None:
-                await asyncio.shield(running)
-            elif await self.claims.try_claim(key):
-                break
-            else:  # another replica is fetching it
-                await self.claims.wait_released(key)
-            cached = await store.cached_keys(
-                self.pool, [key], need_similar=similar_limit is not None, ttl=self.ttl
-            )
-            if key in cached:
+        need_similar = similar_limit is not None
+        async with self.claims.claimed(key):
+            # Read again under the claim: whoever held it before stored the answer (seen once
+            # in CI: one artist fetched twice after enrich was killed mid-tagging).
+            if await store.cached_keys(self.pool, [key], need_similar=need_similar, ttl=self.ttl):
                 return None
-        done = asyncio.get_running_loop().create_future()
-        self._in_flight[key] = done
-        try:
-            async with self.claims.held(key), self.slots:
-                # Checked again now that this fetch is registered: another handler may have
-                # stored it between our caller's cache check and here (seen once in CI: one
-                # artist fetched twice after enrich was killed mid-tagging and restarted).
-                if await store.cached_keys(
-                    self.pool, [key], need_similar=similar_limit is not None, ttl=self.ttl
-                ):
-                    return None
+            async with self.slots:
                 if similar_limit is not None and await store.cached_keys(
                     self.pool, [key], need_similar=False, ttl=self.ttl
                 ):
@@ -272,13 +256,10 @@ class Enricher:
                     await store.save_similar(self.pool, name, similar, info)
                     return similar.found
                 knowledge = await asyncio.to_thread(
-                    self.client.artist, name, similar_limit, with_info=similar_limit is not None
+                    self.client.artist, name, similar_limit, with_info=need_similar
                 )
                 await store.save_artist(self.pool, knowledge)
                 return knowledge.found
-        finally:
-            del self._in_flight[key]
-            done.set_result(None)
 
 
 def lastfm_limit_key(api_key: str) -> str:

@@ -17,7 +17,7 @@ import grpc
 from psycopg_pool import AsyncConnectionPool
 
 from fullcircle.bus import Bus
-from fullcircle.errors import InvalidArgument, NotFound, ResourceExhausted
+from fullcircle.errors import InvalidArgument, NotFound, ResourceExhausted, artist_name_argument
 from fullcircle.events import (
     FeedbackSubmitted,
     ImportRequested,
@@ -306,7 +306,10 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         if request.kind == common_pb2.FEEDBACK_KIND_DO_NOT_RECOMMEND:
             expires_at = datetime.now(UTC) + timedelta(days=request.expires_in_days or 90)
         feedback = FeedbackSubmitted(
-            user_id=user_id, artist=_artist_name(request.artist), kind=kind, expires_at=expires_at
+            user_id=user_id,
+            artist=artist_name_argument(request.artist),
+            kind=kind,
+            expires_at=expires_at,
         )
         # The bus is the one path to the model; answer once the set that reflects the
         # feedback is announced (its cached answers dropped), so the next read shows it.
@@ -428,13 +431,3 @@ def _stream_id(entry_id: str) -> tuple[int, int]:
     millis, _, sequence = entry_id.partition("-")
     return int(millis), int(sequence or 0)
 
-
-def _artist_name(value: str) -> str:
-    """An artist name a caller sent, stripped: 1 to 500 characters and no NUL (no artist name
-    holds one, and PostgreSQL text cannot store one: a caller's mistake)."""
-    name = value.strip()
-    if not name or len(name) > 500:
-        raise InvalidArgument("name the artist (1 to 500 characters)")
-    if "\x00" in name:
-        raise InvalidArgument(f"the artist holds a NUL character: {name[:64]!r}")
-    return name

@@ -10,7 +10,7 @@ from uuid import UUID
 import grpc
 from psycopg_pool import AsyncConnectionPool
 
-from fullcircle.errors import InvalidArgument, NotFound
+from fullcircle.errors import InvalidArgument, NotFound, artist_name_argument
 from fullcircle.grpc_server import rpc_errors
 from fullcircle.moods import mood_vector
 from fullcircle.v1 import common_pb2, model_pb2, model_pb2_grpc
@@ -111,7 +111,7 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
         self, request: model_pb2.ModelExplainRequest, context: grpc.aio.ServicerContext
     ) -> common_pb2.Recommendation:
         user_id = _uuid(request.user_id, "user_id")
-        item = await store.explain_item(self.pool, user_id, _artist_name(request.artist))
+        item = await store.explain_item(self.pool, user_id, artist_name_argument(request.artist))
         if item is None:
             raise NotFound(
                 f"{request.artist[:200]!r} is not in your current recommendations; "
@@ -202,16 +202,6 @@ def _recommendation(item: store.StoredItem) -> common_pb2.Recommendation:
         taste=item.taste,
     )
 
-
-def _artist_name(value: str) -> str:
-    """An artist name a caller sent, stripped: 1 to 500 characters and no NUL (no artist name
-    holds one, and PostgreSQL text cannot store one: a caller's mistake)."""
-    name = value.strip()
-    if not name or len(name) > 500:
-        raise InvalidArgument("name the artist (1 to 500 characters)")
-    if "\x00" in name:
-        raise InvalidArgument(f"the artist holds a NUL character: {name[:64]!r}")
-    return name
 
 
 def _uuid(value: str, field_name: str) -> UUID:
