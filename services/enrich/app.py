@@ -33,7 +33,7 @@ from fullcircle.ratelimit import shared_rate_limit
 from fullcircle.service import ServiceRuntime
 from services.enrich.adapters import store
 from services.enrich.adapters.claims import FetchClaims
-from services.enrich.adapters.lastfm import ArtistTopTracks, LastfmClient, call_spacing_s
+from services.enrich.adapters.lastfm import LastfmClient, call_spacing_s
 from services.enrich.settings import EnrichSettings
 
 log = logging.getLogger(__name__)
@@ -131,53 +131,57 @@ class Enricher:
         await self.enrich_tracks(event.top_tracks)
 
     async def on_recommendations_updated(self, event: RecommendationsUpdated) -> None:
-        """Top tracks of the set's top artists (named in the event) that have none cached;
-        `tracks.enriched` when some were found, so caches drop the set's answer."""
+        """Top tracks of the set's top artists (named in the event) that had none cached;
+        `tracks.enriched` when some of them have tracks now, so caches drop the set's answer
+        (the gateway may have answered for the set before they came)."""
         artists = event.top_artists[: self.settings.top_tracks_artists]
-        found = await self.fetch_top_tracks(event.user_id, artists)
-        with_tracks = sum(1 for top in found if top.tracks)
+        came = await self.fetch_top_tracks(event.user_id, artists)
+        with_tracks = sum(1 for count in came.values() if count)
         if with_tracks:
             await self.bus.publish(
                 TracksEnriched(
                     user_id=event.user_id,
                     set_id=event.set_id,
-                    artists=len(found),
+                    artists=len(came),
                     with_tracks=with_tracks,
-                    not_found=sum(1 for top in found if not top.found),
+                    not_found=sum(1 for count in came.values() if count is None),
                 )
             )
 
-    async def fetch_top_tracks(self, user_id: UUID, artists: list[str]) -> list[ArtistTopTracks]:
-        """artist.getTopTracks for the artists whose cached answer is missing or stale."""
+    async def fetch_top_tracks(self, user_id: UUID, artists: list[str]) -> dict[str, int | None]:
+        """artist.getTopTracks for the artists whose cached answer is missing or stale; how many
+        tracks each of them has now (None: not on Last.fm), whoever fetched them: this handler,
+        or another handler or replica that held the artist's claim first (sets of listeners
+        with one taste name the same artists at once)."""
         unique = {name.lower(): name for name in artists if name.strip()}
         fresh = await store.cached_top_tracks(self.pool, list(unique.values()), self.ttl)
         todo = [name for key, name in unique.items() if key not in fresh]
         if not todo:
-            return []
+            return {}
         fetched = await asyncio.gather(*(self._fetch_top_tracks(name) for name in todo))
-        results = [top for top in fetched if top is not None]
-        with_tracks = sum(1 for top in results if top.tracks)
-        not_found = sum(1 for top in results if not top.found)
+        came = await store.top_track_counts(self.pool, todo)
         log.info(
-            "top tracks of %d recommended artists for %s (%d with tracks, %d not on Last.fm)",
-            len(results),
+            "top tracks of %d recommended artists for %s (%d fetched here, %d with tracks,"
+            " %d not on Last.fm)",
+            len(came),
             user_id,
-            with_tracks,
-            not_found,
+            sum(fetched),
+            sum(1 for count in came.values() if count),
+            sum(1 for count in came.values() if count is None),
         )
-        return results
+        return came
 
-    async def _fetch_top_tracks(self, name: str) -> ArtistTopTracks | None:
-        """None when another handler or replica stored them meanwhile."""
+    async def _fetch_top_tracks(self, name: str) -> bool:
+        """False when another handler or replica stored them meanwhile."""
         async with self.claims.claimed("top-tracks:" + name.lower()):
             if await store.cached_top_tracks(self.pool, [name], self.ttl):
-                return None
+                return False
             async with self.slots:
                 top = await asyncio.to_thread(
                     self.client.artist_top_tracks, name, self.settings.top_tracks_limit
                 )
             await store.save_top_tracks(self.pool, top)
-        return top
+        return True
 
     async def enrich_tracks(self, tracks: list[tuple[str, str]]) -> None:
         """Track top tags of the listener's most listened-to tracks, once each."""

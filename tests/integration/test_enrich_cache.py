@@ -171,7 +171,7 @@ async def test_top_tracks_are_fetched_once_per_artist_and_never_retag_anyone(
         lastfm.reset()
         fetched = await enricher.fetch_top_tracks(listener, [*names, names[0].upper()])
         assert lastfm.stats()["calls_per_method"] == {"artist.gettoptracks": 6}
-        assert [top.tracks[0].name for top in fetched] == [f"Song {n} A" for n in range(6)]
+        assert fetched == {name.lower(): 2 for name in names}
         async with pool.connection() as conn:
             cur = await conn.execute(
                 "SELECT track, rank FROM enrich.artist_top_tracks WHERE artist_key = %s"
@@ -184,11 +184,10 @@ async def test_top_tracks_are_fetched_once_per_artist_and_never_retag_anyone(
         assert await _announcements(bus, listener) == []
 
         lastfm.reset()
-        assert await enricher.fetch_top_tracks(listener, names) == []
+        assert await enricher.fetch_top_tracks(listener, names) == {}
         unknown = ["Nobody Plays This Artist"]
-        (missing,) = await enricher.fetch_top_tracks(listener, unknown)
-        assert not missing.found
-        assert await enricher.fetch_top_tracks(listener, unknown) == []
+        assert await enricher.fetch_top_tracks(listener, unknown) == {unknown[0].lower(): None}
+        assert await enricher.fetch_top_tracks(listener, unknown) == {}
         assert lastfm.stats()["calls_per_method"] == {"artist.gettoptracks": 1}
         assert await _announcements(bus, listener) == []
     finally:
@@ -287,4 +286,31 @@ async def test_a_new_set_gets_its_named_artists_top_tracks_and_one_tracks_enrich
         assert len(await _events(bus, TRACKS_ENRICHED, TracksEnriched, listener)) == 1
         assert lastfm.stats()["calls_per_method"] == {"artist.gettoptracks": 4}
     finally:
+        await bus.stop()
+
+
+async def test_two_listeners_sets_naming_one_artist_at_once_both_hear_of_its_tracks(
+    settings: FullCircleSettings, pool, lastfm: LocalLastfmServer
+) -> None:
+    """Listeners of one taste get sets naming the same artists at once: one handler fetches an
+    artist's tracks, the other waits on its claim and finds them stored; both sets' answers
+    were made before the tracks came, so both get `tracks.enriched`."""
+    names = ARTISTS[24:27]
+    enricher, bus = await _enricher(settings, lastfm, pool)
+    sets = [
+        RecommendationsUpdated(
+            user_id=uuid.uuid4(), set_id=uuid.uuid4(), model_version="m", items=3, top_artists=names
+        )
+        for _ in range(2)
+    ]
+    try:
+        lastfm.reset()
+        lastfm.set_faults(FaultPlan(delay_s=0.1))  # the second set arrives mid-fetch
+        await asyncio.gather(*(enricher.on_recommendations_updated(event) for event in sets))
+        assert lastfm.stats()["calls_per_method"] == {"artist.gettoptracks": 3}
+        for event in sets:
+            (tracks,) = await _events(bus, TRACKS_ENRICHED, TracksEnriched, event.user_id)
+            assert (tracks.set_id, tracks.artists, tracks.with_tracks) == (event.set_id, 3, 3)
+    finally:
+        lastfm.reset()
         await bus.stop()

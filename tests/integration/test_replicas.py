@@ -265,8 +265,10 @@ async def test_two_enrich_replicas_fetch_each_artist_once(
     try:
         lastfm.reset()
         lastfm.set_faults(FaultPlan(delay_s=0.05))  # long enough for the batches to overlap
-        # overlapping batches, as two replicas get them from one listener's plays
+        # overlapping batches, as two replicas get them from one listener's plays, and the
+        # first replica's batch delivered to it again while it still works on it
         listener = uuid.uuid4()
+        batches = (REPLICA_ARTISTS[:12], REPLICA_ARTISTS[4:], REPLICA_ARTISTS[:12])
         await asyncio.gather(
             *(
                 replica.on_plays_ingested(
@@ -274,9 +276,7 @@ async def test_two_enrich_replicas_fetch_each_artist_once(
                         user_id=listener, source="extended", new_plays=len(names), artists=names
                     )
                 )
-                for replica, names in zip(
-                    replicas, (REPLICA_ARTISTS[:12], REPLICA_ARTISTS[4:]), strict=True
-                )
+                for replica, names in zip((*replicas, replicas[0]), batches, strict=True)
             )
         )
     finally:

@@ -202,6 +202,24 @@ async def cached_top_tracks(
         return {row[0] for row in await cur.fetchall()}
 
 
+async def top_track_counts(
+    pool: AsyncConnectionPool, names: Sequence[str]
+) -> dict[str, int | None]:
+    """How many top tracks each stored artist has (None: Last.fm does not know them); artists
+    never fetched are left out."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT f.artist_key, f.status, count(t.rank) FROM enrich.top_track_fetches f
+               LEFT JOIN enrich.artist_top_tracks t USING (artist_key)
+               WHERE f.artist_key = ANY(%s) GROUP BY f.artist_key, f.status""",
+            ([name.lower() for name in names],),
+        )
+        return {
+            key: None if status == "not_found" else int(count)
+            for key, status, count in await cur.fetchall()
+        }
+
+
 async def save_top_tracks(pool: AsyncConnectionPool, top: ArtistTopTracks) -> None:
     """Replace one artist's top tracks at once, so a killed enrich resumes where it stopped."""
     key = top.artist.lower()
