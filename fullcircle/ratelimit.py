@@ -13,6 +13,7 @@ apart; the window still bounds every process together."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import threading
@@ -79,16 +80,22 @@ class RateLimit:
 
 class AsyncRateLimit:
     """`RateLimit` for the event loop: one window per `subject` under `key` (an API key id,
-    say), each at `per_second`."""
+    say), each at `per_second`. At most `concurrency` grants are asked of Redis at once: a burst
+    of 600 calls from one key opened a connection each and ran `limits`' pool out ("Too many
+    connections", answered UNKNOWN)."""
 
-    def __init__(self, limiter: AsyncMovingWindow, key: str, per_second: float) -> None:
+    def __init__(
+        self, limiter: AsyncMovingWindow, key: str, per_second: float, concurrency: int = 32
+    ) -> None:
         self.limiter, self.key = limiter, key
         self.item = _per_second(per_second)
+        self._asking = asyncio.Semaphore(concurrency)
 
     async def try_acquire(self, subject: str = "") -> bool:
         """Take a slot of `subject`'s window if one is free now (a caller over its limit is
         refused, not kept waiting)."""
-        return await self.limiter.hit(self.item, self.key, subject)
+        async with self._asking:
+            return await self.limiter.hit(self.item, self.key, subject)
 
 
 def _wait_until(reset: float, per_second: int) -> float:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from uuid import UUID
 
 import grpc
-from psycopg_pool import AsyncConnectionPool
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from redis.exceptions import RedisError
 
 from fullcircle.errors import FullCircleError, ResourceExhausted, Unauthenticated, status_for
 from fullcircle.grpc_server import around_each_call
@@ -23,6 +26,7 @@ from fullcircle.ratelimit import AsyncRateLimit
 from services.gateway.adapters import accounts
 from services.gateway.domain.keys import parse_token
 
+log = logging.getLogger(__name__)
 _caller: contextvars.ContextVar[UUID] = contextvars.ContextVar("fullcircle_caller")
 OPEN_SERVICES = (
     "/grpc.health.v1.Health/",
@@ -107,6 +111,12 @@ def _wrap(handler: grpc.RpcMethodHandler, authenticate: Authenticate) -> grpc.Rp
             _caller.set(await authenticate(context))
         except FullCircleError as exc:
             await context.abort(*status_for(exc))
+        except (RedisError, psycopg.Error, PoolTimeout) as exc:
+            # the key store or the rate window out of reach: the caller may try again
+            log.warning("could not check a caller's key: %s", type(exc).__name__)
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE, "the API key could not be checked now; try again"
+            )
         yield
 
     return around_each_call(handler, as_caller)

@@ -7,12 +7,13 @@ the listener ends exactly as on one replica of each."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
@@ -22,6 +23,7 @@ import pytest
 import requests
 
 from bench.pipeline import bus_state, wait_settled
+from fullcircle.bus import POLL_MS
 from fullcircle.client import FullCircleClient
 from services.gateway.adapters.accounts import create_user
 from tests.support.spotify_local.server import (
@@ -116,6 +118,25 @@ async def _listener(state: StackState, name: str) -> tuple[UUID, str]:
         return user_id, key.token
 
 
+@contextlib.asynccontextmanager
+async def _paused(state: StackState, name: str) -> AsyncIterator[None]:
+    """`name` stopped (SIGSTOP) for the block, from the moment its blocking read of the bus has
+    run out (Redis hands a new message to a reader blocked in XREADGROUP even while its process
+    is stopped)."""
+    os.kill(state.pids[name], signal.SIGSTOP)
+    try:
+        await asyncio.sleep(5 * POLL_MS / 1000)
+        yield
+    finally:
+        os.kill(state.pids[name], signal.SIGCONT)
+
+
+async def _imported(client: FullCircleClient, export: Path) -> None:
+    import_id = await client.import_history(export)
+    updates = [update async for update in client.watch_import(import_id, deadline_s=180)]
+    assert updates and updates[-1].stage == "done", updates[-1:]
+
+
 async def _until(check, what: str, timeout_s: float = 120.0) -> None:  # type: ignore[no-untyped-def]
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not await asyncio.to_thread(check):
@@ -141,24 +162,22 @@ async def test_two_replicas_of_every_service_do_each_thing_once_and_end_as_one(
             assert await _link(client, spotify, listener)
         linked.append(user_id)
     spotify.reset()
+
+    # Two imports, one for each ingest replica (the other one paused meanwhile: which consumer
+    # of a group reads a message is Redis's choice, and a fast replica took both once); the
+    # big one feeds every other group.
+    user_id, key = await _listener(state, f"replica-big-{uuid.uuid4().hex[:4]}")
+    small_id, small_key = await _listener(state, f"replica-small-{uuid.uuid4().hex[:4]}")
+    async with FullCircleClient(state.gateway_address, key) as client, _paused(state, "ingest-2"):
+        await _imported(client, shared_data / EXPORT)
+    async with FullCircleClient(second_gateway, small_key) as small, _paused(state, "ingest"):
+        await _imported(small, shared_data / SMALL_EXPORT)
     _rows(
         state.database_url,
         "UPDATE ingest.spotify_accounts SET next_sync_at = now() WHERE user_id = ANY(%s)"
         " RETURNING user_id",
         linked,
     )
-
-    # Two imports at once, one for each ingest replica; the big one feeds every other group.
-    user_id, key = await _listener(state, f"replica-big-{uuid.uuid4().hex[:4]}")
-    small_id, small_key = await _listener(state, f"replica-small-{uuid.uuid4().hex[:4]}")
-    async with (
-        FullCircleClient(state.gateway_address, key) as client,
-        FullCircleClient(second_gateway, small_key) as small_client,
-    ):
-        await asyncio.gather(
-            client.import_history(shared_data / EXPORT),
-            small_client.import_history(shared_data / SMALL_EXPORT),
-        )
 
     # enrich-2 is SIGKILLed once it has taken work: its unacknowledged messages must be
     # claimed by enrich-1 and its artist claims expire; it is not started again.
