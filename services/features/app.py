@@ -12,7 +12,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
-from fullcircle.events import ArtistsEnriched, PlaysIngested, ProfilesUpdated
+from fullcircle.erasure import AccountEraser
+from fullcircle.events import (
+    AccountDeletionRequested,
+    ArtistsEnriched,
+    FeaturesAccountErased,
+    PlaysDeleted,
+    PlaysIngested,
+    ProfilesUpdated,
+)
 from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import features_pb2, features_pb2_grpc
 from services.features.adapters import store
@@ -42,6 +50,11 @@ class ProfileBuilder:
 
     async def on_plays_ingested(self, event: PlaysIngested) -> None:
         await self.refresh(event.user_id, event.occurred_at, "plays")
+
+    async def on_plays_deleted(self, event: PlaysDeleted) -> None:
+        """Fewer plays change the profile as more plays do (a refused deletion changed none)."""
+        if not event.refused:
+            await self.refresh(event.user_id, event.occurred_at, "plays")
 
     async def on_artists_enriched(self, event: ArtistsEnriched) -> None:
         if event.user_id is not None:
@@ -103,6 +116,9 @@ async def setup(runtime: ServiceRuntime) -> None:
     builder = ProfileBuilder(runtime, settings)
     runtime.bus.consume(PlaysIngested, builder.on_plays_ingested)
     runtime.bus.consume(ArtistsEnriched, builder.on_artists_enriched)
+    runtime.bus.consume(PlaysDeleted, builder.on_plays_deleted)
+    eraser = AccountEraser(runtime.pool, runtime.bus, FeaturesAccountErased)
+    runtime.bus.consume(AccountDeletionRequested, eraser.on_account_deletion)
     runtime.grpc.add(
         features_pb2_grpc.add_TastesServicer_to_server,
         TastesServicer(runtime.pool, settings.listen_rules()),

@@ -37,9 +37,12 @@ from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
+from fullcircle.erasure import AccountEraser
 from fullcircle.events import (
+    AccountDeletionRequested,
     CandidatesEnriched,
     FeedbackSubmitted,
+    ModelAccountErased,
     ProfilesUpdated,
     RecommendationsUpdated,
 )
@@ -354,6 +357,10 @@ async def setup(runtime: ServiceRuntime) -> None:
     runtime.bus.consume(ProfilesUpdated, retrainer.on_profile_updated)
     runtime.bus.consume(FeedbackSubmitted, retrainer.on_feedback, workers=FEEDBACK_WORKERS)
     runtime.bus.consume(CandidatesEnriched, retrainer.on_candidates_enriched)
+    eraser = AccountEraser(
+        runtime.pool, runtime.bus, ModelAccountErased, learning_store.wait_for_listener_lock
+    )
+    runtime.bus.consume(AccountDeletionRequested, eraser.on_account_deletion)
     runtime.on_stop(retrainer.tastes.close)
     runtime.grpc.add(
         model_pb2_grpc.add_RecommenderServicer_to_server,
