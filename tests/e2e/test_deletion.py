@@ -13,9 +13,11 @@ from pathlib import Path
 import grpc
 import psycopg
 import pytest
+import redis
 from psycopg import sql
 
 from fullcircle.client import FullCircleClient
+from fullcircle.events import PROFILES_UPDATED, dead_letter_stream
 from fullcircle.v1 import common_pb2, gateway_pb2
 from tools.stack.local import StackState
 
@@ -201,3 +203,30 @@ async def test_another_listeners_import_and_bad_requests_delete_nothing(
             ).read()
         assert unconfirmed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert _plays(stack, alice_id) == plays
+
+
+async def test_deleting_every_play_leaves_a_listener_the_pipeline_still_serves(
+    stack: StackState, new_listener, shared_data: Path
+) -> None:
+    user_id, key = await new_listener(f"emptied-{uuid.uuid4().hex[:6]}")
+    async with FullCircleClient(stack.gateway_address, key) as client:
+        events = aiter(client.subscribe(deadline_s=3 * WAIT_S))
+        await _imported(client, shared_data / HISTORY.format(year=2023))
+        await _set_of(events, stack, 0)
+        stored = _plays(stack, user_id)
+
+        final = (await client.delete_plays(everything=True))[-1]
+
+        assert dict(final.removed) == {"plays": stored, "imports": 1, "uploads": 1}
+        emptied = await _profile_version_with(stack, user_id, 0)
+        while True:  # the model makes the emptied profile's set (it has nothing to go on)
+            event = await asyncio.wait_for(anext(events), WAIT_S)
+            if _set_profile_version(stack, event.set.set_id) >= emptied:
+                break
+        assert not event.set.items
+        assert not (await client.recommendations()).items
+        profile = await client.taste_profile()
+    assert profile.plays == 0 and not profile.top_artists
+    assert _plays(stack, user_id) == 0
+    dead = redis.Redis.from_url(stack.redis_url).xrange(dead_letter_stream(PROFILES_UPDATED))
+    assert not [f for _, f in dead if any(str(user_id).encode() in v for v in f.values())]

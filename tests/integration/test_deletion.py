@@ -354,3 +354,23 @@ async def test_gateway_erases_the_user_keys_and_uploads(pool: Any) -> None:
     assert removed == {"users": 1, "api_keys": 1, "uploads": 1}
     assert await _rows_of(pool, alice, "gateway") == {}
     assert await _rows_of(pool, bob, "gateway") == bobs == {"users": 1, "api_keys": 1, "uploads": 1}
+
+
+async def test_deleting_everything_leaves_an_empty_profile(
+    pool: Any, settings: FullCircleSettings, bus_of: Any, ingest_bus: Bus, shared_data: Path
+) -> None:
+    alice = uuid.uuid4()
+    await _stored(pool, alice, _history(shared_data, 2022))
+    features_bus = await bus_of("features")
+    builder = _builder(pool, settings, features_bus)
+    await builder.refresh(alice, datetime.now(UTC), "plays")
+    deleter = PlayDeleter(SimpleNamespace(pool=pool, bus=ingest_bus))  # type: ignore[arg-type]
+    await deleter.on_deletion_requested(PlaysDeletionRequested(user_id=alice, everything=True))
+    (answer,) = await _answers(ingest_bus, PlaysDeleted)
+    await builder.on_plays_deleted(answer)
+
+    _, emptied = await _answers(features_bus, ProfilesUpdated)
+    assert answer.removed["plays"] > 0 and answer.removed["imports"] == 1
+    assert emptied.artists == 0 and emptied.listens == 0 and emptied.top_artists == []
+    assert await _profile_artists(pool, alice) == set()
+    assert await _plays(pool, alice) == 0
