@@ -163,7 +163,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     importer = Importer(runtime, settings)
     runtime.bus.consume(ImportRequested, importer.on_import_requested, importer.on_give_up)
     runtime.bus.consume(PlaysDeletionRequested, PlayDeleter(runtime).on_deletion_requested)
-    eraser = AccountEraser(runtime.pool, runtime.bus, IngestAccountErased)
+    eraser = AccountEraser(runtime.pool, runtime.bus, IngestAccountErased, store.lock_listener)
     runtime.bus.consume(AccountDeletionRequested, eraser.on_account_deletion)
     parts = spotify_parts(settings)
     runtime.grpc.add(

@@ -6,6 +6,8 @@ leaves no row of the listener in its schema while other listeners keep every row
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -374,3 +376,57 @@ async def test_deleting_everything_leaves_an_empty_profile(
     assert emptied.artists == 0 and emptied.listens == 0 and emptied.top_artists == []
     assert await _profile_artists(pool, alice) == set()
     assert await _plays(pool, alice) == 0
+
+
+async def _waiting_on_a_lock(pool: Any) -> bool:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            " AND wait_event = 'advisory'"
+        )
+        row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+async def test_an_account_erased_while_an_import_stores_loses_that_import_too(
+    pool: Any, ingest_bus: Bus, shared_data: Path
+) -> None:
+    alice = uuid.uuid4()
+    await _stored(pool, alice, _history(shared_data, 2022))
+    later = _history(shared_data, 2023)
+    parsing, release = threading.Event(), threading.Event()
+
+    def slow_parse(_hand: Any) -> ParsedExport:
+        parsing.set()
+        release.wait()
+        return later
+
+    async def unwatched(_: int) -> None:
+        return None
+
+    import_id = uuid.uuid4()
+    await store.start_import(pool, import_id, alice, "later.json")
+    importing = asyncio.ensure_future(
+        store.store_export(
+            pool,
+            alice,
+            import_id,
+            slow_parse,
+            chunk_rows=5_000,
+            report_of=import_report,
+            on_chunk=unwatched,
+        )
+    )
+    await asyncio.to_thread(parsing.wait)  # the import's transaction is open, its plays unseen
+    erasing = asyncio.ensure_future(
+        AccountEraser(pool, ingest_bus, IngestAccountErased, store.lock_listener)
+        .on_account_deletion(AccountDeletionRequested(user_id=alice))
+    )  # fmt: skip
+    while not erasing.done() and not await _waiting_on_a_lock(pool):
+        await asyncio.sleep(0.05)
+    release.set()
+    await importing
+    await erasing
+
+    assert await _rows_of(pool, alice, "ingest") == {}

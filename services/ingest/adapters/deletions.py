@@ -10,6 +10,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from fullcircle.events import PlaysDeletionRequested
+from services.ingest.adapters.store import lock_listener
 
 
 class DeletionRefused(Exception):
@@ -27,6 +28,7 @@ async def delete_plays(
     returns rows removed per kind. Deleting again removes nothing more."""
     async with pool.connection() as conn, conn.transaction():
         await _refuse_while_importing(conn, request.user_id)
+        await lock_listener(conn, request.user_id)
         if request.import_id is not None:
             return await _delete_import(conn, request.user_id, request.import_id)
         if request.everything:
