@@ -52,8 +52,9 @@ class ProfileBuilder:
         await self.refresh(event.user_id, event.occurred_at, "plays")
 
     async def on_plays_deleted(self, event: PlaysDeleted) -> None:
-        """Fewer plays change the profile as more plays do (a refused deletion changed none)."""
-        if not event.refused:
+        """Fewer plays change the profile as more plays do (a refused deletion, or one that
+        found nothing to delete, changed none)."""
+        if event.removed.get("plays"):
             await self.refresh(event.user_id, event.occurred_at, "plays")
 
     async def on_artists_enriched(self, event: ArtistsEnriched) -> None:

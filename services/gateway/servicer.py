@@ -429,7 +429,9 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
             deletion.event_id,
             reports,
             set(),
-            "your taste profile is recomputed and a new set made (SubscribeRecommendations)",
+            "your taste profile is recomputed and a new set made (SubscribeRecommendations)"
+            if answer.removed.get("plays")
+            else "no play of yours matched, so nothing is recomputed",
         )
 
     async def _ingest_answer(self, deletion: PlaysDeletionRequested) -> PlaysDeleted:

@@ -6,6 +6,7 @@ import, and bad deletion requests are refused with a clear status and delete not
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +20,9 @@ from psycopg import sql
 from fullcircle.client import FullCircleClient
 from fullcircle.events import PROFILES_UPDATED, dead_letter_stream
 from fullcircle.v1 import common_pb2, gateway_pb2
-from tools.stack.local import StackState
+from tools.stack.local import LocalStack, StackState
+
+from .test_admin import _cli
 
 pytestmark = pytest.mark.e2e
 
@@ -230,3 +233,41 @@ async def test_deleting_every_play_leaves_a_listener_the_pipeline_still_serves(
     assert _plays(stack, user_id) == 0
     dead = redis.Redis.from_url(stack.redis_url).xrange(dead_letter_stream(PROFILES_UPDATED))
     assert not [f for _, f in dead if any(str(user_id).encode() in v for v in f.values())]
+
+
+async def test_the_cli_deletes_plays_and_the_account_and_says_what_went(
+    local_stack: LocalStack,
+) -> None:
+    state = local_stack.running()
+    assert state is not None
+    name = f"cli-leaver-{uuid.uuid4().hex[:6]}"
+    assert _cli(local_stack, "user", "add", name).returncode == 0
+    key = json.loads((local_stack.data_dir / "credentials.json").read_text())[name]
+    user = ("--user", name)
+    for mistake, says in [
+        (("--artist", "Lana Del Rey"), "add --yes"),
+        (("--artist", "Lana Del Rey", "--all", "--yes"), "one of --import ID"),
+        (("--from", "2024-03-01", "--yes"), "needs both --from and --to"),
+        (("--import", str(uuid.uuid4()), "--yes"), "of yours"),
+        (("--from", "2024-03-02", "--to", "2024-03-01", "--yes"), "empty or inverted"),
+    ]:
+        refused = _cli(local_stack, "plays", "delete", *user, *mistake)
+        assert refused.returncode == 1 and says in refused.stdout, refused.stdout
+        assert "Traceback" not in refused.stdout + refused.stderr
+
+    nothing = _cli(local_stack, "plays", "delete", *user, "--artist", "Nobody Here", "--yes")
+    assert nothing.returncode == 0, nothing.stdout + nothing.stderr
+    assert "removed 0 plays" in nothing.stdout and "nothing is recomputed" in nothing.stdout
+
+    unconfirmed = _cli(local_stack, "account", "delete", *user)
+    assert unconfirmed.returncode == 1 and "add --yes" in unconfirmed.stdout
+    deleted = _cli(local_stack, "account", "delete", *user, "--yes")
+    assert deleted.returncode == 0, deleted.stdout + deleted.stderr
+    assert all(service in deleted.stdout for service in ("gateway", "ingest", "features", "model"))
+    assert "1 users" in deleted.stdout and "the account is deleted" in deleted.stdout
+    assert name not in json.loads((local_stack.data_dir / "credentials.json").read_text())
+    await asyncio.sleep(1.5)  # KEY_CACHE_S is 1 s in this stack
+    async with FullCircleClient(state.gateway_address, key) as gone:
+        with pytest.raises(grpc.aio.AioRpcError) as denied:
+            await gone.taste_profile()
+    assert denied.value.code() == grpc.StatusCode.UNAUTHENTICATED
