@@ -192,8 +192,14 @@ class Retrainer:
         await self._announce(user_id, set_id, model_version, count)
 
     async def _superseded(self, event: ProfilesUpdated) -> bool:
+        """A newer profile makes the event's work moot, and so does none: features stores a
+        profile before announcing it, so none means it was erased with the account (a set
+        made now, after the model's own erasure, would outlive the listener)."""
         latest = await learning_store.latest_profile_version(self.pool, event.user_id)
-        if latest is not None and latest > event.profile_version:
+        if latest is None:
+            log.info("profile of %s is gone (account deleted): no set for it", event.user_id)
+            return True
+        if latest > event.profile_version:
             log.info(
                 "profile v%d of %s superseded by v%d: no retrain for it",
                 event.profile_version,

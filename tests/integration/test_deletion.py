@@ -39,6 +39,9 @@ from services.ingest.deletions import PlayDeleter
 from services.ingest.domain.announce import import_report
 from services.ingest.domain.exports import ParsedExport, read_export_path
 from services.model.adapters.learning_store import wait_for_listener_lock
+from services.model.app import Retrainer
+from services.model.settings import ModelSettings
+from services.model.training import TrainingPool
 
 pytestmark = pytest.mark.integration
 
@@ -430,3 +433,24 @@ async def test_an_account_erased_while_an_import_stores_loses_that_import_too(
     await erasing
 
     assert await _rows_of(pool, alice, "ingest") == {}
+
+
+async def test_a_profile_change_of_an_erased_listener_makes_no_set(
+    pool: Any, settings: FullCircleSettings, bus_of: Any, training: TrainingPool
+) -> None:
+    """A profile announced before the account deletion and handled after it (the retrain's
+    debounce outlasts the erasures) leaves nothing behind in the model."""
+    alice = uuid.uuid4()
+    retrainer = Retrainer(
+        SimpleNamespace(pool=pool, bus=await bus_of("model")),  # type: ignore[arg-type]
+        ModelSettings(
+            database_url=settings.database_url,
+            redis_url=settings.redis_url,
+            retrain_debounce_seconds=0.0,
+        ),
+        training,
+    )
+    await retrainer.on_profile_updated(
+        ProfilesUpdated(user_id=alice, profile_version=3, listens=40, artists=9, changed=["plays"])
+    )
+    assert await _rows_of(pool, alice, "model") == {}
