@@ -67,6 +67,11 @@ class ProfileBuilder:
             return
         computed_at = self.clock()
         plays, platforms = await store.load_plays(self.pool, user_id)
+        if last is None and not plays.artist:
+            # nothing to profile and no profile to empty: a listener whose account was erased
+            # (enrich's tags for their artists can arrive later) is not brought back
+            log.info("no plays and no profile of %s: nothing to compute", user_id)
+            return
         artist_tags = await store.load_artist_tags(self.pool, sorted(set(plays.artist)))
         # The same function the model's training views come from (servicer.py), as of now.
         listener = await asyncio.to_thread(

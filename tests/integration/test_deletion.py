@@ -23,6 +23,7 @@ from fullcircle.erasure import AccountEraser
 from fullcircle.events import (
     AccountDeletionRequested,
     AccountErased,
+    ArtistsEnriched,
     FeaturesAccountErased,
     IngestAccountErased,
     ModelAccountErased,
@@ -454,3 +455,23 @@ async def test_a_profile_change_of_an_erased_listener_makes_no_set(
         ProfilesUpdated(user_id=alice, profile_version=3, listens=40, artists=9, changed=["plays"])
     )
     assert await _rows_of(pool, alice, "model") == {}
+
+
+async def test_tags_arriving_after_the_account_is_erased_bring_no_profile_back(
+    pool: Any, settings: FullCircleSettings, bus_of: Any, ingest_bus: Bus, shared_data: Path
+) -> None:
+    alice = uuid.uuid4()
+    await _stored(pool, alice, _history(shared_data, 2022))
+    features_bus = await bus_of("features")
+    builder = _builder(pool, settings, features_bus)
+    await builder.refresh(alice, datetime.now(UTC), "plays")
+    await _erase(pool, ingest_bus, IngestAccountErased, alice)
+    await _erase(pool, features_bus, FeaturesAccountErased, alice)
+
+    # enrich tagged the listener's artists meanwhile, at Last.fm's pace
+    await builder.on_artists_enriched(
+        ArtistsEnriched(user_id=alice, artists=22, tagged=20, not_found=2, api_calls=44)
+    )
+
+    assert await _rows_of(pool, alice, "features") == {}
+    assert len(await _answers(features_bus, ProfilesUpdated)) == 1  # the one before
