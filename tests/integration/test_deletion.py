@@ -126,6 +126,17 @@ async def ingest_bus(bus_of: Any) -> Bus:
     return bus
 
 
+async def _profiled(
+    pool: Any, settings: FullCircleSettings, bus_of: Any, shared_data: Path
+) -> tuple[uuid.UUID, ProfileBuilder]:
+    """A new listener with a year of real history and the profile features made of it."""
+    listener = uuid.uuid4()
+    await _stored(pool, listener, _history(shared_data, 2022))
+    builder = _builder(pool, settings, await bus_of("features"))
+    await builder.refresh(listener, datetime.now(UTC), "plays")
+    return listener, builder
+
+
 def _builder(pool: Any, settings: FullCircleSettings, bus: Bus) -> ProfileBuilder:
     return ProfileBuilder(
         SimpleNamespace(pool=pool, bus=bus),  # type: ignore[arg-type]
@@ -365,11 +376,8 @@ async def test_gateway_erases_the_user_keys_and_uploads(pool: Any) -> None:
 async def test_deleting_everything_leaves_an_empty_profile(
     pool: Any, settings: FullCircleSettings, bus_of: Any, ingest_bus: Bus, shared_data: Path
 ) -> None:
-    alice = uuid.uuid4()
-    await _stored(pool, alice, _history(shared_data, 2022))
-    features_bus = await bus_of("features")
-    builder = _builder(pool, settings, features_bus)
-    await builder.refresh(alice, datetime.now(UTC), "plays")
+    alice, builder = await _profiled(pool, settings, bus_of, shared_data)
+    features_bus = builder.bus
     deleter = PlayDeleter(SimpleNamespace(pool=pool, bus=ingest_bus))  # type: ignore[arg-type]
     await deleter.on_deletion_requested(PlaysDeletionRequested(user_id=alice, everything=True))
     (answer,) = await _answers(ingest_bus, PlaysDeleted)
@@ -460,11 +468,8 @@ async def test_a_profile_change_of_an_erased_listener_makes_no_set(
 async def test_tags_arriving_after_the_account_is_erased_bring_no_profile_back(
     pool: Any, settings: FullCircleSettings, bus_of: Any, ingest_bus: Bus, shared_data: Path
 ) -> None:
-    alice = uuid.uuid4()
-    await _stored(pool, alice, _history(shared_data, 2022))
-    features_bus = await bus_of("features")
-    builder = _builder(pool, settings, features_bus)
-    await builder.refresh(alice, datetime.now(UTC), "plays")
+    alice, builder = await _profiled(pool, settings, bus_of, shared_data)
+    features_bus = builder.bus
     await _erase(pool, ingest_bus, IngestAccountErased, alice)
     await _erase(pool, features_bus, FeaturesAccountErased, alice)
 
