@@ -153,6 +153,46 @@ class FullCircleClient(_GatewayChannel):
         )
         return reply
 
+    async def delete_plays(
+        self,
+        *,
+        import_id: str = "",
+        played_between: tuple[str, str] | None = None,
+        artist: str = "",
+        everything: bool = False,
+        deadline_s: float = 120.0,
+    ) -> list[gateway_pb2.DeletionReport]:
+        """Delete one import's plays, those that ended in [from, to), one artist's, or all
+        (name exactly one); the services' reports, the final one (totals) last."""
+        request = gateway_pb2.DeletePlaysRequest()
+        if import_id:
+            request.import_id = import_id
+        elif played_between is not None:
+            request.played_between.from_time, request.played_between.to_time = played_between
+        elif artist:
+            request.artist = artist
+        elif everything:
+            request.all = True
+        return await self._reports(
+            self.stub.DeletePlays(request, metadata=self.metadata, timeout=deadline_s)
+        )
+
+    async def delete_account(self, deadline_s: float = 120.0) -> list[gateway_pb2.DeletionReport]:
+        """Delete the listener's account and everything of theirs; the services' reports, the
+        final one (totals, and any service that had not answered yet) last."""
+        call = self.stub.DeleteAccount(
+            gateway_pb2.DeleteAccountRequest(confirm=True),
+            metadata=self.metadata,
+            timeout=deadline_s,
+        )
+        return await self._reports(call)
+
+    @staticmethod
+    async def _reports(
+        call: AsyncIterator[gateway_pb2.DeletionReport],
+    ) -> list[gateway_pb2.DeletionReport]:
+        return [report async for report in call]
+
 
 class AdminClient(_GatewayChannel):
     """The gateway's Admin API with the admin token; every call carries a deadline."""

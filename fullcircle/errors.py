@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import grpc
 
 
@@ -27,6 +29,14 @@ def artist_name_argument(value: str) -> str:
     return name
 
 
+def id_argument(value: str, field_name: str) -> UUID:
+    """An id a caller sent (an import id, say): not one is INVALID_ARGUMENT, naming the field."""
+    try:
+        return UUID(value)
+    except ValueError:
+        raise InvalidArgument(f"{field_name} is not a valid id: {value[:64]!r}") from None
+
+
 class NotFound(FullCircleError):
     code = grpc.StatusCode.NOT_FOUND
 
@@ -37,6 +47,10 @@ class Unauthenticated(FullCircleError):
 
 class PermissionDenied(FullCircleError):
     code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class FailedPrecondition(FullCircleError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
 
 
 class ResourceExhausted(FullCircleError):

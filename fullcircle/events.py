@@ -21,6 +21,13 @@ RECOMMENDATIONS_UPDATED = "recommendations.updated.v1"
 TRACKS_ENRICHED = "tracks.enriched.v1"
 FEEDBACK_SUBMITTED = "feedback.submitted.v1"
 SYNC_REQUESTED = "sync.requested.v1"
+PLAYS_DELETION_REQUESTED = "plays.deletion.requested.v1"
+PLAYS_DELETED = "plays.deleted.v1"
+ACCOUNT_DELETION_REQUESTED = "account.deletion.requested.v1"
+# one stream per service that owns rows of a listener (each stream has one producer)
+INGEST_ACCOUNT_ERASED = "ingest.account.erased.v1"
+FEATURES_ACCOUNT_ERASED = "features.account.erased.v1"
+MODEL_ACCOUNT_ERASED = "model.account.erased.v1"
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,12 @@ TOPOLOGY = Topology(
         TRACKS_ENRICHED: "enrich",
         FEEDBACK_SUBMITTED: "gateway",
         SYNC_REQUESTED: "gateway",
+        PLAYS_DELETION_REQUESTED: "gateway",
+        PLAYS_DELETED: "ingest",
+        ACCOUNT_DELETION_REQUESTED: "gateway",
+        INGEST_ACCOUNT_ERASED: "ingest",
+        FEATURES_ACCOUNT_ERASED: "features",
+        MODEL_ACCOUNT_ERASED: "model",
     },
     handlers={
         ("ingest", IMPORTS_REQUESTED): (IMPORTS_PROGRESS, PLAYS_INGESTED),
@@ -72,12 +85,24 @@ TOPOLOGY = Topology(
         ("model", FEEDBACK_SUBMITTED): (RECOMMENDATIONS_UPDATED,),
         # top tracks of the set's top artists, named in the event: no call back to the model
         ("enrich", RECOMMENDATIONS_UPDATED): (TRACKS_ENRICHED,),
+        # fewer plays are a profile change like more plays: recompute, then a new set
+        ("ingest", PLAYS_DELETION_REQUESTED): (PLAYS_DELETED,),
+        ("features", PLAYS_DELETED): (PROFILES_UPDATED,),
+        # every owner of a listener's rows erases its own and says what it removed
+        ("ingest", ACCOUNT_DELETION_REQUESTED): (INGEST_ACCOUNT_ERASED,),
+        ("features", ACCOUNT_DELETION_REQUESTED): (FEATURES_ACCOUNT_ERASED,),
+        ("model", ACCOUNT_DELETION_REQUESTED): (MODEL_ACCOUNT_ERASED,),
     },
     # fan-out to the gateway's clients: sinks of the graph, they publish nothing
     ungrouped={
         IMPORTS_PROGRESS: "gateway",
         RECOMMENDATIONS_UPDATED: "gateway",
         TRACKS_ENRICHED: "gateway",
+        # the answer of a DeletePlays / DeleteAccount call, on whichever replica it is
+        PLAYS_DELETED: "gateway",
+        INGEST_ACCOUNT_ERASED: "gateway",
+        FEATURES_ACCOUNT_ERASED: "gateway",
+        MODEL_ACCOUNT_ERASED: "gateway",
     },
 )
 CONSUMER_GROUPS: dict[str, tuple[str, ...]] = TOPOLOGY.consumer_groups()
@@ -239,6 +264,69 @@ class SyncRequested(Event):
     user_id: UUID
 
 
+class PlaysDeletionRequested(Event):
+    """A listener asked to delete some of their plays: exactly one of one import's, those that
+    ended in [played_from, played_to), one artist's (case-insensitive), or all of them."""
+
+    stream: ClassVar[str] = PLAYS_DELETION_REQUESTED
+    user_id: UUID
+    import_id: UUID | None = None
+    played_from: datetime | None = None
+    played_to: datetime | None = None
+    artist: str | None = None
+    everything: bool = False
+
+
+class PlaysDeleted(Event):
+    """Ingest's answer to one deletion request: rows removed per kind (plays, imports), or why
+    nothing was (`refused`: not_found, running; `message` says what to do)."""
+
+    stream: ClassVar[str] = PLAYS_DELETED
+    user_id: UUID
+    request_id: UUID
+    removed: dict[str, int] = Field(default_factory=dict)
+    refused: Literal["", "not_found", "running"] = ""
+    message: str = ""
+
+
+class AccountDeletionRequested(Event):
+    """A listener asked for their account to go: every service owning rows of theirs erases
+    them and answers with its own `*.account.erased` event."""
+
+    stream: ClassVar[str] = ACCOUNT_DELETION_REQUESTED
+    user_id: UUID
+
+
+class AccountErased(Event):
+    """What one service removed of a listener for one account deletion: rows per table."""
+
+    service: ClassVar[str]
+    user_id: UUID
+    request_id: UUID
+    removed: dict[str, int] = Field(default_factory=dict)
+
+
+class IngestAccountErased(AccountErased):
+    stream: ClassVar[str] = INGEST_ACCOUNT_ERASED
+    service: ClassVar[str] = "ingest"
+
+
+class FeaturesAccountErased(AccountErased):
+    stream: ClassVar[str] = FEATURES_ACCOUNT_ERASED
+    service: ClassVar[str] = "features"
+
+
+class ModelAccountErased(AccountErased):
+    stream: ClassVar[str] = MODEL_ACCOUNT_ERASED
+    service: ClassVar[str] = "model"
+
+
+ACCOUNT_ERASED_EVENTS: tuple[type[AccountErased], ...] = (
+    IngestAccountErased,
+    FeaturesAccountErased,
+    ModelAccountErased,
+)
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     ImportRequested,
     ImportProgress,
@@ -250,4 +338,8 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     TracksEnriched,
     FeedbackSubmitted,
     SyncRequested,
+    PlaysDeletionRequested,
+    PlaysDeleted,
+    AccountDeletionRequested,
+    *ACCOUNT_ERASED_EVENTS,
 )

@@ -165,3 +165,52 @@ class CreatePlaylistRequest(_message.Message):
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     prompt: str
     def __init__(self, prompt: _Optional[str] = ...) -> None: ...
+
+class PlayedBetween(_message.Message):
+    __slots__ = ("from_time", "to_time")
+    FROM_TIME_FIELD_NUMBER: _ClassVar[int]
+    TO_TIME_FIELD_NUMBER: _ClassVar[int]
+    from_time: str
+    to_time: str
+    def __init__(self, from_time: _Optional[str] = ..., to_time: _Optional[str] = ...) -> None: ...
+
+class DeletePlaysRequest(_message.Message):
+    __slots__ = ("import_id", "played_between", "artist", "all")
+    IMPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAYED_BETWEEN_FIELD_NUMBER: _ClassVar[int]
+    ARTIST_FIELD_NUMBER: _ClassVar[int]
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    import_id: str
+    played_between: PlayedBetween
+    artist: str
+    all: bool
+    def __init__(self, import_id: _Optional[str] = ..., played_between: _Optional[_Union[PlayedBetween, _Mapping]] = ..., artist: _Optional[str] = ..., all: _Optional[bool] = ...) -> None: ...
+
+class DeleteAccountRequest(_message.Message):
+    __slots__ = ("confirm",)
+    CONFIRM_FIELD_NUMBER: _ClassVar[int]
+    confirm: bool
+    def __init__(self, confirm: _Optional[bool] = ...) -> None: ...
+
+class DeletionReport(_message.Message):
+    __slots__ = ("request_id", "service", "removed", "finished", "message", "pending")
+    class RemovedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    service: str
+    removed: _containers.ScalarMap[str, int]
+    finished: bool
+    message: str
+    pending: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request_id: _Optional[str] = ..., service: _Optional[str] = ..., removed: _Optional[_Mapping[str, int]] = ..., finished: _Optional[bool] = ..., message: _Optional[str] = ..., pending: _Optional[_Iterable[str]] = ...) -> None: ...

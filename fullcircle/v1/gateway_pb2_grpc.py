@@ -85,6 +85,16 @@ class FullCircleStub:
                 request_serializer=fullcircle_dot_v1_dot_gateway__pb2.SyncSpotifyRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_gateway__pb2.SyncSpotifyAccepted.FromString,
                 _registered_method=True)
+        self.DeletePlays = channel.unary_stream(
+                '/fullcircle.v1.FullCircle/DeletePlays',
+                request_serializer=fullcircle_dot_v1_dot_gateway__pb2.DeletePlaysRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_gateway__pb2.DeletionReport.FromString,
+                _registered_method=True)
+        self.DeleteAccount = channel.unary_stream(
+                '/fullcircle.v1.FullCircle/DeleteAccount',
+                request_serializer=fullcircle_dot_v1_dot_gateway__pb2.DeleteAccountRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_gateway__pb2.DeletionReport.FromString,
+                _registered_method=True)
 
 
 class FullCircleServicer:
@@ -163,6 +173,27 @@ class FullCircleServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeletePlays(self, request, context):
+        """Delete some of the caller's plays: one import's, a time range's, one artist's or all.
+        Streams ingest's report (what was removed, per kind), then a final one; the taste
+        profile is then recomputed and a new set made, as after an import (watch it with
+        SubscribeRecommendations). NOT_FOUND for an import that is not the caller's;
+        FAILED_PRECONDITION while an import of theirs is still running.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAccount(self, request, context):
+        """Delete the caller's account: every row of theirs in every service, every upload, and
+        their keys (this key stops working). Streams each service's report as it arrives, then
+        a final one naming any service that had not answered within DELETION_WAIT_S (its rows
+        are erased when it is back: the request waits for it on the bus).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FullCircleServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -215,6 +246,16 @@ def add_FullCircleServicer_to_server(servicer, server):
                     servicer.SyncSpotify,
                     request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.SyncSpotifyRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_gateway__pb2.SyncSpotifyAccepted.SerializeToString,
+            ),
+            'DeletePlays': grpc.unary_stream_rpc_method_handler(
+                    servicer.DeletePlays,
+                    request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.DeletePlaysRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_gateway__pb2.DeletionReport.SerializeToString,
+            ),
+            'DeleteAccount': grpc.unary_stream_rpc_method_handler(
+                    servicer.DeleteAccount,
+                    request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.DeleteAccountRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_gateway__pb2.DeletionReport.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -487,6 +528,60 @@ class FullCircle:
             '/fullcircle.v1.FullCircle/SyncSpotify',
             fullcircle_dot_v1_dot_gateway__pb2.SyncSpotifyRequest.SerializeToString,
             fullcircle_dot_v1_dot_gateway__pb2.SyncSpotifyAccepted.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePlays(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/fullcircle.v1.FullCircle/DeletePlays',
+            fullcircle_dot_v1_dot_gateway__pb2.DeletePlaysRequest.SerializeToString,
+            fullcircle_dot_v1_dot_gateway__pb2.DeletionReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/fullcircle.v1.FullCircle/DeleteAccount',
+            fullcircle_dot_v1_dot_gateway__pb2.DeleteAccountRequest.SerializeToString,
+            fullcircle_dot_v1_dot_gateway__pb2.DeletionReport.FromString,
             options,
             channel_credentials,
             insecure,

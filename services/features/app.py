@@ -12,7 +12,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
-from fullcircle.events import ArtistsEnriched, PlaysIngested, ProfilesUpdated
+from fullcircle.erasure import AccountEraser
+from fullcircle.events import (
+    AccountDeletionRequested,
+    ArtistsEnriched,
+    FeaturesAccountErased,
+    PlaysDeleted,
+    PlaysIngested,
+    ProfilesUpdated,
+)
 from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import features_pb2, features_pb2_grpc
 from services.features.adapters import store
@@ -43,6 +51,12 @@ class ProfileBuilder:
     async def on_plays_ingested(self, event: PlaysIngested) -> None:
         await self.refresh(event.user_id, event.occurred_at, "plays")
 
+    async def on_plays_deleted(self, event: PlaysDeleted) -> None:
+        """Fewer plays change the profile as more plays do (a refused deletion, or one that
+        found nothing to delete, changed none)."""
+        if event.removed.get("plays"):
+            await self.refresh(event.user_id, event.occurred_at, "plays")
+
     async def on_artists_enriched(self, event: ArtistsEnriched) -> None:
         if event.user_id is not None:
             await self.refresh(event.user_id, event.occurred_at, "tags")
@@ -53,6 +67,11 @@ class ProfileBuilder:
             return
         computed_at = self.clock()
         plays, platforms = await store.load_plays(self.pool, user_id)
+        if last is None and not plays.artist:
+            # nothing to profile and no profile to empty: a listener whose account was erased
+            # (enrich's tags for their artists can arrive later) is not brought back
+            log.info("no plays and no profile of %s: nothing to compute", user_id)
+            return
         artist_tags = await store.load_artist_tags(self.pool, sorted(set(plays.artist)))
         # The same function the model's training views come from (servicer.py), as of now.
         listener = await asyncio.to_thread(
@@ -103,6 +122,9 @@ async def setup(runtime: ServiceRuntime) -> None:
     builder = ProfileBuilder(runtime, settings)
     runtime.bus.consume(PlaysIngested, builder.on_plays_ingested)
     runtime.bus.consume(ArtistsEnriched, builder.on_artists_enriched)
+    runtime.bus.consume(PlaysDeleted, builder.on_plays_deleted)
+    eraser = AccountEraser(runtime.pool, runtime.bus, FeaturesAccountErased)
+    runtime.bus.consume(AccountDeletionRequested, eraser.on_account_deletion)
     runtime.grpc.add(
         features_pb2_grpc.add_TastesServicer_to_server,
         TastesServicer(runtime.pool, settings.listen_rules()),

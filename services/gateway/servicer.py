@@ -17,10 +17,23 @@ import grpc
 from psycopg_pool import AsyncConnectionPool
 
 from fullcircle.bus import Bus
-from fullcircle.errors import InvalidArgument, NotFound, ResourceExhausted, artist_name_argument
+from fullcircle.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+    artist_name_argument,
+    id_argument,
+)
 from fullcircle.events import (
+    ACCOUNT_ERASED_EVENTS,
+    AccountDeletionRequested,
+    AccountErased,
     FeedbackSubmitted,
     ImportRequested,
+    PlaysDeleted,
+    PlaysDeletionRequested,
     RecommendationsUpdated,
     SyncRequested,
 )
@@ -41,9 +54,16 @@ from services.gateway.adapters.cache import RecommendationCache
 from services.gateway.adapters.streams import (
     RecommendationFanout,
     Subscription,
+    deletion_answers,
     import_progress,
 )
 from services.gateway.auth import current_user
+from services.gateway.domain.deletion import (
+    ACCOUNT_OWNERS,
+    final_report,
+    plays_selection,
+    report,
+)
 from services.gateway.settings import GatewaySettings
 
 MAX_LIMIT = 100
@@ -136,7 +156,7 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         self, request: gateway_pb2.WatchImportRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.ImportProgress]:
         user_id = current_user()
-        import_id = _uuid(request.import_id, "import_id")
+        import_id = id_argument(request.import_id, "import_id")
         requested = await accounts.import_request(self.pool, import_id)
         if requested is None or requested[0] != user_id:
             raise NotFound(f"no import {import_id} of yours")
@@ -385,6 +405,92 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         )
         return reply
 
+    @rpc_errors
+    async def DeletePlays(
+        self, request: gateway_pb2.DeletePlaysRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[gateway_pb2.DeletionReport]:
+        user_id = current_user()
+        deletion = PlaysDeletionRequested.model_validate(
+            {"user_id": user_id, **plays_selection(request)}
+        )
+        answer = await self._ingest_answer(deletion)
+        if answer.refused == "not_found":
+            raise NotFound(answer.message)
+        if answer.refused == "running":
+            raise FailedPrecondition(answer.message)
+        reports = [report(deletion.event_id, "ingest", answer.removed)]
+        yield reports[0]
+        if deletion.import_id is not None or deletion.everything:
+            # the uploads hold the same plays (and more: Spotify's IP addresses)
+            uploads = await accounts.delete_uploads(self.pool, user_id, deletion.import_id)
+            reports.append(report(deletion.event_id, "gateway", {"uploads": uploads}))
+            yield reports[-1]
+        yield final_report(
+            deletion.event_id,
+            reports,
+            set(),
+            "your taste profile is recomputed and a new set made (SubscribeRecommendations)"
+            if answer.removed.get("plays")
+            else "no play of yours matched, so nothing is recomputed",
+        )
+
+    async def _ingest_answer(self, deletion: PlaysDeletionRequested) -> PlaysDeleted:
+        """Ingest's answer to the deletion, published now; UNAVAILABLE if none comes in time
+        (the request stays on the bus and is carried out when ingest is back)."""
+        await self.bus.publish(deletion)
+        # read from before the request: an answer that came first is not missed
+        answers = deletion_answers(self.bus.redis, (PlaysDeleted,), deletion)
+        try:
+            async with asyncio.timeout(self.settings.deletion_wait_s):
+                answer = await anext(answers)
+        except TimeoutError:
+            raise Unavailable(
+                f"ingest has not answered deletion {deletion.event_id} within "
+                f"{self.settings.deletion_wait_s:g} s; it is carried out when ingest is back"
+            ) from None
+        finally:
+            await answers.aclose()
+        assert isinstance(answer, PlaysDeleted)
+        return answer
+
+    @rpc_errors
+    async def DeleteAccount(
+        self, request: gateway_pb2.DeleteAccountRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[gateway_pb2.DeletionReport]:
+        user_id = current_user()
+        if not request.confirm:
+            raise InvalidArgument(
+                "set confirm: deleting the account removes every play, profile, set and "
+                "upload of yours and cannot be undone"
+            )
+        deletion = AccountDeletionRequested(user_id=user_id)
+        # on the bus before the gateway's rows go: the other owners erase theirs even if
+        # this call ends now, and the caller's key works until then
+        await self.bus.publish(deletion)
+        reports = [
+            report(deletion.event_id, "gateway", await accounts.erase_account(self.pool, user_id))
+        ]
+        await self.cache.invalidate(user_id)
+        yield reports[0]
+        pending = set(ACCOUNT_OWNERS)
+        answers = deletion_answers(self.bus.redis, ACCOUNT_ERASED_EVENTS, deletion)
+        try:
+            async with asyncio.timeout(self.settings.deletion_wait_s):
+                async for answer in answers:
+                    assert isinstance(answer, AccountErased)
+                    if answer.service not in pending:
+                        continue
+                    pending.discard(answer.service)
+                    reports.append(report(deletion.event_id, answer.service, answer.removed))
+                    yield reports[-1]
+                    if not pending:
+                        break
+        except TimeoutError:
+            log.warning("account deletion %s: no answer yet from %s", deletion.event_id, pending)
+        finally:
+            await answers.aclose()
+        yield final_report(deletion.event_id, reports, pending, "the account is deleted")
+
 
 async def _next_event(subscription: Subscription) -> tuple[str, RecommendationsUpdated]:
     """The subscriber's next event, or RESOURCE_EXHAUSTED once it has fallen too far behind."""
@@ -405,13 +511,6 @@ async def _next_event(subscription: Subscription) -> tuple[str, RecommendationsU
     return getter.result()
 
 
-def _uuid(value: str, field_name: str) -> UUID:
-    try:
-        return UUID(value)
-    except ValueError:
-        raise InvalidArgument(f"{field_name} is not a valid id: {value[:64]!r}") from None
-
-
 def _event_id(value: str) -> str:
     """A resume point as SubscribeRecommendations handed it out (`<millis>-<seq>`), checked
     before it reaches Redis: anything else is the caller's mistake, not an internal error."""
@@ -430,4 +529,3 @@ def _event_id(value: str) -> str:
 def _stream_id(entry_id: str) -> tuple[int, int]:
     millis, _, sequence = entry_id.partition("-")
     return int(millis), int(sequence or 0)
-

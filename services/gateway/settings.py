@@ -22,6 +22,11 @@ class GatewaySettings(FullCircleSettings):
     feedback_wait_s: float = Field(
         default=5.0, ge=0, description="how long SubmitFeedback waits for the set reflecting it"
     )
+    deletion_wait_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="how long DeletePlays and DeleteAccount wait for the services' answers",
+    )
     cache_ttl_s: int = Field(default=300, ge=1, description="cached recommendation answers")
     gateway_admin_token: SecretStr | None = Field(
         default=None, description="bearer token of the Admin API; unset: admin calls refused"

@@ -6,10 +6,19 @@ import logging
 from typing import Any
 
 from fullcircle.bus import Bus
-from fullcircle.events import ImportProgress, ImportRequested, SyncRequested
+from fullcircle.erasure import AccountEraser
+from fullcircle.events import (
+    AccountDeletionRequested,
+    ImportProgress,
+    ImportRequested,
+    IngestAccountErased,
+    PlaysDeletionRequested,
+    SyncRequested,
+)
 from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import ingest_pb2, ingest_pb2_grpc
 from services.ingest.adapters import store
+from services.ingest.deletions import PlayDeleter
 from services.ingest.domain.announce import (
     import_report,
     plays_ingested_batches,
@@ -153,6 +162,9 @@ async def setup(runtime: ServiceRuntime) -> None:
     settings = IngestSettings()
     importer = Importer(runtime, settings)
     runtime.bus.consume(ImportRequested, importer.on_import_requested, importer.on_give_up)
+    runtime.bus.consume(PlaysDeletionRequested, PlayDeleter(runtime).on_deletion_requested)
+    eraser = AccountEraser(runtime.pool, runtime.bus, IngestAccountErased, store.lock_listener)
+    runtime.bus.consume(AccountDeletionRequested, eraser.on_account_deletion)
     parts = spotify_parts(settings)
     runtime.grpc.add(
         ingest_pb2_grpc.add_SpotifyLinksServicer_to_server,

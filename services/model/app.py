@@ -37,9 +37,12 @@ from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
+from fullcircle.erasure import AccountEraser
 from fullcircle.events import (
+    AccountDeletionRequested,
     CandidatesEnriched,
     FeedbackSubmitted,
+    ModelAccountErased,
     ProfilesUpdated,
     RecommendationsUpdated,
 )
@@ -189,8 +192,14 @@ class Retrainer:
         await self._announce(user_id, set_id, model_version, count)
 
     async def _superseded(self, event: ProfilesUpdated) -> bool:
+        """A newer profile makes the event's work moot, and so does none: features stores a
+        profile before announcing it, so none means it was erased with the account (a set
+        made now, after the model's own erasure, would outlive the listener)."""
         latest = await learning_store.latest_profile_version(self.pool, event.user_id)
-        if latest is not None and latest > event.profile_version:
+        if latest is None:
+            log.info("profile of %s is gone (account deleted): no set for it", event.user_id)
+            return True
+        if latest > event.profile_version:
             log.info(
                 "profile v%d of %s superseded by v%d: no retrain for it",
                 event.profile_version,
@@ -354,6 +363,10 @@ async def setup(runtime: ServiceRuntime) -> None:
     runtime.bus.consume(ProfilesUpdated, retrainer.on_profile_updated)
     runtime.bus.consume(FeedbackSubmitted, retrainer.on_feedback, workers=FEEDBACK_WORKERS)
     runtime.bus.consume(CandidatesEnriched, retrainer.on_candidates_enriched)
+    eraser = AccountEraser(
+        runtime.pool, runtime.bus, ModelAccountErased, learning_store.wait_for_listener_lock
+    )
+    runtime.bus.consume(AccountDeletionRequested, eraser.on_account_deletion)
     runtime.on_stop(retrainer.tastes.close)
     runtime.grpc.add(
         model_pb2_grpc.add_RecommenderServicer_to_server,

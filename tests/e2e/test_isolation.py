@@ -41,11 +41,19 @@ async def _feedback_of(database_url: str, user_id: uuid.UUID) -> list[tuple[str]
         return [tuple(row) for row in await cur.fetchall()]
 
 
+async def _plays_of(database_url: str, user_id: uuid.UUID) -> int:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cur = await conn.execute("SELECT count(*) FROM ingest.plays WHERE user_id = %s", (user_id,))
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
 async def test_bobs_key_reaches_nothing_of_alices_through_any_rpc(
     local_stack: LocalStack, new_listener, shared_data: Path
 ) -> None:
     state = local_stack.running()
     assert state is not None
+    database_url = state.database_url
     alice_id, alice_key = await new_listener(f"alice-{uuid.uuid4().hex[:6]}")
     bob_id, bob_key = await new_listener(f"bob-{uuid.uuid4().hex[:6]}")
     await _new_set(state, alice_id, 1, ALICE_ARTISTS)
@@ -109,6 +117,18 @@ async def test_bobs_key_reaches_nothing_of_alices_through_any_rpc(
         stolen = f"http://127.0.0.1:8888/callback?code=anything&state={state}"
         assert await _code(bob.link_spotify(redirect_url=stolen)) == grpc.StatusCode.NOT_FOUND
         checked.add("LinkSpotify")
+
+        alices_plays = await _plays_of(database_url, alice_id)
+        deleting_alices = bob.delete_plays(import_id=alice_import)
+        assert await _code(deleting_alices) == grpc.StatusCode.NOT_FOUND
+        await bob.delete_plays(everything=True)  # Bob's own plays only
+        assert await _plays_of(database_url, bob_id) == 0
+        assert await _plays_of(database_url, alice_id) == alices_plays > 0
+        checked.add("DeletePlays")
+        await bob.delete_account()  # Bob's account only
+        assert await _plays_of(database_url, alice_id) == alices_plays
+        assert await _code(alice.taste_profile()) != grpc.StatusCode.UNAUTHENTICATED
+        checked.add("DeleteAccount")
 
     every_rpc = {m.name for m in gateway_pb2.DESCRIPTOR.services_by_name["FullCircle"].methods}
     assert checked == every_rpc, f"RPCs without an isolation case: {every_rpc - checked}"

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fullcircle.bus import Bus
+from fullcircle.erasure import CLOCK_MARGIN_MS
 from fullcircle.events import (
     IMPORTS_PROGRESS,
     ImportProgress,
@@ -19,11 +20,7 @@ from fullcircle.events import (
     TracksEnriched,
 )
 from fullcircle.settings import FullCircleSettings
-from services.gateway.adapters.streams import (
-    CLOCK_MARGIN_MS,
-    RecommendationFanout,
-    import_progress,
-)
+from services.gateway.adapters.streams import RecommendationFanout, import_progress
 
 pytestmark = pytest.mark.integration
 

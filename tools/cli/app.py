@@ -43,6 +43,10 @@ app.add_typer(dlq_app, name="dlq")
 spotify_app = typer.Typer(help="Link a Spotify account for live sync.", no_args_is_help=True)
 app.add_typer(spotify_app, name="spotify")
 app.add_typer(eval_app, name="eval")
+plays_app = typer.Typer(help="The listener's stored plays.", no_args_is_help=True)
+app.add_typer(plays_app, name="plays")
+account_app = typer.Typer(help="The listener's account.", no_args_is_help=True)
+app.add_typer(account_app, name="account")
 console = Console()
 T = TypeVar("T")
 
@@ -366,6 +370,88 @@ def sync(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     except grpc.aio.AioRpcError as exc:
         raise _fail(exc.details() or str(exc.code())) from None
     console.print(f"sync requested ({request_id}); new plays show up in `fullcircle recs`")
+
+
+@plays_app.command("delete")
+def plays_delete(
+    user: UserOpt,
+    import_id: Annotated[str, typer.Option("--import", help="one import's plays (its id)")] = "",
+    played_from: Annotated[
+        str, typer.Option("--from", help="plays that ended from this time (YYYY-MM-DD or RFC 3339)")
+    ] = "",
+    played_to: Annotated[str, typer.Option("--to", help="... up to (not including) this one")] = "",
+    artist: Annotated[str, typer.Option("--artist", help="one artist's plays")] = "",
+    everything: Annotated[bool, typer.Option("--all", help="every play and import")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="confirm: deleted plays are gone")] = False,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Delete plays: one import's, a time range's, one artist's or all; the profile is then
+    recomputed and a new set made."""
+    ranged = bool(played_from or played_to)
+    if sum([bool(import_id), ranged, bool(artist), everything]) != 1:
+        raise _fail(
+            "name the plays with one of --import ID, --from DATE --to DATE, --artist, --all"
+        )
+    if ranged and not (played_from and played_to):
+        raise _fail("a time range needs both --from and --to")
+    if not yes:
+        raise _fail("deleted plays cannot be brought back; add --yes to delete them")
+    gateway = _gateway(data_dir, user)
+
+    async def delete() -> list[gateway_pb2.DeletionReport]:
+        async with FullCircleClient(*gateway) as client:
+            return await client.delete_plays(
+                import_id=import_id,
+                played_between=(played_from, played_to) if ranged else None,
+                artist=artist,
+                everything=everything,
+            )
+
+    _print_deletion(_deletion(delete))
+
+
+@account_app.command("delete")
+def account_delete(
+    user: UserOpt,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="confirm: nothing can be brought back")
+    ] = False,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Delete the listener's account: every play, profile, set, upload and key of theirs."""
+    if not yes:
+        raise _fail(f"this deletes {user}'s account and everything of theirs for good; add --yes")
+    gateway = _gateway(data_dir, user)
+
+    async def delete() -> list[gateway_pb2.DeletionReport]:
+        async with FullCircleClient(*gateway) as client:
+            return await client.delete_account()
+
+    reports = _deletion(delete)
+    credentials = _load_credentials(data_dir)
+    if credentials.pop(user, None) is not None:
+        _credentials_file(data_dir).write_text(json.dumps(credentials, indent=2))
+    _print_deletion(reports)
+
+
+def _deletion(
+    call: Callable[[], Coroutine[Any, Any, list[gateway_pb2.DeletionReport]]],
+) -> list[gateway_pb2.DeletionReport]:
+    """The reports of one deletion call; its errors end the command as messages."""
+    try:
+        return _run(call())
+    except grpc.aio.AioRpcError as exc:
+        raise _fail(exc.details() or str(exc.code())) from None
+
+
+def _print_deletion(reports: list[gateway_pb2.DeletionReport]) -> None:
+    table = Table("service", "removed", title="deleted")
+    for report in reports[:-1]:
+        removed = ", ".join(f"{rows:,} {kind}" for kind, rows in sorted(report.removed.items()))
+        table.add_row(report.service, removed or "nothing")
+    console.print(table)
+    final = reports[-1]
+    console.print(f"[{'yellow' if final.pending else 'green'}]done[/]: {final.message}")
 
 
 @user_app.command("add")

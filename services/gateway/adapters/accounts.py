@@ -12,6 +12,7 @@ from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
 from psycopg_pool import AsyncConnectionPool
 
+from fullcircle.erasure import erase_listener
 from fullcircle.errors import InvalidArgument
 from services.gateway.domain.keys import ApiKey, new_api_key, parse_token, secret_matches
 
@@ -99,6 +100,27 @@ async def import_request(
         )
         row = await cur.fetchone()
     return (row[0], row[1]) if row else None
+
+
+async def delete_uploads(
+    pool: AsyncConnectionPool, user_id: UUID, import_id: UUID | None = None
+) -> int:
+    """Delete the listener's uploads (their parts go with them), or only one import's; how
+    many went. Run once ingest has deleted the import's plays: its upload holds them too."""
+    values: tuple[UUID, ...]
+    condition, values = "user_id = %s", (user_id,)
+    if import_id is not None:
+        condition, values = "user_id = %s AND import_id = %s", (user_id, import_id)
+    async with pool.connection() as conn:
+        cur = await conn.execute(f"DELETE FROM gateway.uploads WHERE {condition}", values)
+    return cur.rowcount
+
+
+async def erase_account(pool: AsyncConnectionPool, user_id: UUID) -> dict[str, int]:
+    """Every gateway row of the listener (user, keys, uploads), in one transaction; rows
+    removed per table. The listener's keys stop working with it."""
+    async with pool.connection() as conn, conn.transaction():
+        return await erase_listener(conn, "gateway", user_id)
 
 
 async def user_name(pool: AsyncConnectionPool, user_id: UUID) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -16,10 +16,12 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from fullcircle.bus import Bus, decode_entry
+from fullcircle.erasure import stream_id_before
 from fullcircle.events import (
     IMPORTS_PROGRESS,
     RECOMMENDATIONS_UPDATED,
     TRACKS_ENRICHED,
+    Event,
     ImportProgress,
     RecommendationsUpdated,
     TracksEnriched,
@@ -28,14 +30,6 @@ from fullcircle.events import (
 log = logging.getLogger(__name__)
 
 BLOCK_MS = 1000
-# How long before its request an import's progress is looked for: the request time is
-# PostgreSQL's clock, stream ids are Redis's, and the two may disagree by some seconds.
-CLOCK_MARGIN_MS = 60_000
-
-
-def stream_id_at(moment: datetime) -> str:
-    """The stream id of the first entry Redis could have added at `moment`, less the margin."""
-    return f"{max(0, int(moment.timestamp() * 1000) - CLOCK_MARGIN_MS)}-0"
 
 
 async def import_progress(
@@ -43,7 +37,8 @@ async def import_progress(
 ) -> AsyncIterator[ImportProgress]:
     """Every progress event of one import, until it is done or has failed; read from when it
     was requested (its events are all later), not from the stream's first entry."""
-    last_id = stream_id_at(requested_at)
+    # the request time is PostgreSQL's clock, stream ids are Redis's: read from a margin before
+    last_id = stream_id_before(requested_at)
     while True:
         reply = await redis.xread({IMPORTS_PROGRESS: last_id}, count=500, block=BLOCK_MS)
         for _stream, entries in reply:
@@ -55,6 +50,24 @@ async def import_progress(
                 yield progress
                 if progress.finished:
                     return
+
+
+async def deletion_answers(
+    redis: Redis, answers: tuple[type[Event], ...], request: Event
+) -> AsyncGenerator[Event, None]:
+    """The answers (events with `request_id`) to one deletion request as they arrive, read
+    from a margin before the request on every answering stream; ends when the caller stops."""
+    by_stream = {answer.stream: answer for answer in answers}
+    last_ids = dict.fromkeys(by_stream, stream_id_before(request.occurred_at))
+    while True:
+        reply = await redis.xread(dict(last_ids), count=500, block=BLOCK_MS)
+        for stream, entries in reply:
+            name = stream.decode() if isinstance(stream, bytes) else stream
+            for entry_id, fields in entries:
+                last_ids[name] = entry_id.decode()
+                answer = decode_entry(fields, by_stream[name])
+                if getattr(answer, "request_id", None) == request.event_id:
+                    yield answer
 
 
 @dataclass(eq=False)

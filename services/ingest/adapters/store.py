@@ -19,6 +19,7 @@ from services.ingest.domain.exports import ParsedExport
 from services.ingest.domain.plays import COPY_COLUMNS, COPY_TYPES, Play
 
 _COLUMNS = ", ".join(COPY_COLUMNS)
+_WRITE_LOCK_SEED = 7  # of the listener's advisory lock (model's retrain lock has its own)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,15 @@ async def fail_import(pool: AsyncConnectionPool, import_id: UUID, error: str) ->
         )
 
 
+async def lock_listener(conn: AsyncConnection, user_id: UUID) -> None:
+    """Hold the listener's write lock until `conn`'s transaction ends, waiting for whoever has
+    it: storing plays and erasing them exclude each other, so an account erased while an
+    import or a sync was storing does not get that import's plays back when it commits."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, %s))", (str(user_id), _WRITE_LOCK_SEED)
+    )
+
+
 async def store_export(
     pool: AsyncConnectionPool,
     user_id: UUID,
@@ -101,6 +111,7 @@ async def store_export(
         loop.call_soon_threadsafe(batches.put_nowait, plays)
 
     async with pool.connection() as conn, conn.transaction():
+        await lock_listener(conn, user_id)
         first = await _is_first_import(conn, user_id)
         if not first:
             await _create_stage(conn)
@@ -167,6 +178,7 @@ async def store_synced_plays(
         return None
 
     async with pool.connection() as conn, conn.transaction():
+        await lock_listener(conn, user_id)
         return await _insert_new_plays(conn, user_id, None, plays, len(plays) or 1, no_progress)
 
 

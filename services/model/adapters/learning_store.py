@@ -367,6 +367,15 @@ _RETRAIN_LOCK_SEED = 12
 LOCK_POLL_SECONDS = 0.2
 
 
+async def wait_for_listener_lock(conn: AsyncConnection, user_id: UUID) -> None:
+    """Take the listener's retrain lock in `conn`'s transaction, waiting for a retrain that
+    holds it: an account erased meanwhile would get the retrain's set back after it."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, %s))",
+        (str(user_id), _RETRAIN_LOCK_SEED),
+    )
+
+
 @asynccontextmanager
 async def listener_lock(
     pool: AsyncConnectionPool, user_id: UUID, poll_seconds: float = LOCK_POLL_SECONDS
