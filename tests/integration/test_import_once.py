@@ -1,11 +1,13 @@
-"""An import is done once: the same imports.requested delivered twice (one after the other, or
-both at once) stores its plays once, keeps one report with the true counts and announces one
-done, on a real PostgreSQL and Redis; implausible dates in it are counted in that report."""
+"""Imports on a real PostgreSQL and Redis. An import is done once: the same imports.requested
+delivered twice (one after the other, or both at once) stores its plays once, keeps one report
+with the true counts and announces one done; implausible dates in it are counted in that
+report. And a one-row upload of a far-future play leaves the listener's recommendations sane."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,10 +22,13 @@ from fullcircle import events
 from fullcircle.bus import Bus, decode_entry
 from fullcircle.service import ServiceRuntime
 from fullcircle.settings import FullCircleSettings
+from services.features.adapters.store import load_plays
+from services.features.domain.listener import ListenRules, listener_as_of
 from services.gateway.adapters.accounts import create_user, store_upload
 from services.ingest.app import Importer
 from services.ingest.domain.exports import read_export
 from services.ingest.settings import IngestSettings
+from services.model.domain.scoring import HybridWeights, ScoringInputs, score_candidates
 
 pytestmark = pytest.mark.integration
 
@@ -41,10 +46,11 @@ def _upload(shared_data: Path) -> bytes:
 
 
 async def _request(
-    pool: Any, settings: FullCircleSettings, payload: bytes
+    pool: Any, settings: FullCircleSettings, payload: bytes, user_id: uuid.UUID | None = None
 ) -> events.ImportRequested:
-    async with await AsyncConnection.connect(settings.database_url) as conn:
-        user_id, _ = await create_user(conn, f"once-{uuid.uuid4().hex[:12]}")
+    if user_id is None:
+        async with await AsyncConnection.connect(settings.database_url) as conn:
+            user_id, _ = await create_user(conn, f"once-{uuid.uuid4().hex[:12]}")
     upload_id, import_id = await store_upload(pool, user_id, FILE_NAME, payload)
     return events.ImportRequested(
         user_id=user_id,
@@ -168,3 +174,57 @@ async def test_a_redelivered_failed_import_says_so_once(
     progress = await _events(settings.redis_url, events.ImportProgress, request.import_id)
     failed = [event for event in progress if event.stage == "failed"]
     assert len(failed) == 1 and "neither a zip nor a JSON file" in failed[0].message
+
+
+async def _recommendations(pool: Any, user_id: uuid.UUID) -> list[tuple[str, float]]:
+    """The listener's profile recomputed from their stored plays (features' domain, as of the
+    request), then scored by the model: each of their artists has one similar candidate."""
+    plays, _ = await load_plays(pool, user_id)
+    listener = listener_as_of(plays, REQUESTED_AT, {}, ListenRules())
+    known = {stats.artist: stats.decayed_weight for stats in listener.stats}
+    inputs = ScoringInputs(
+        known_artists=known,
+        artist_tags={},
+        similar_artists={artist: [(f"like {artist}", 1.0)] for artist in known},
+        listeners={f"like {artist}": 10_000.0 for artist in known},
+        popularity_reference=1_000_000.0,
+    )
+    ranked = score_candidates(inputs, None, HybridWeights())
+    return [(scored.artist, scored.score) for scored in ranked]
+
+
+async def test_a_one_row_upload_of_a_far_future_play_leaves_recommendations_sane(
+    pool: Any, settings: FullCircleSettings, importer: Any, shared_data: Path
+) -> None:
+    history = (shared_data / "spotify-history-efrrowini" / FILE_NAME).read_bytes()
+    first = await _request(pool, settings, history)
+    await importer.on_import_requested(first)
+    before = await _recommendations(pool, first.user_id)
+    template = next(row for row in json.loads(history) if row.get("spotify_track_uri"))
+    one_row = json.dumps([{**template, "ts": "9999-12-31T23:59:59Z"}]).encode()
+    upload = await _request(pool, settings, one_row, first.user_id)
+    await importer.on_import_requested(upload)
+
+    progress = await _events(settings.redis_url, events.ImportProgress, upload.import_id)
+    done = progress[-1]
+    assert (done.stage, done.plays_new, done.rejected) == ("done", 0, 1)
+    assert done.message.endswith("1 row rejected: 1 dated in the future")
+    # Such plays stored before ingest rejected them are in the history too.
+    async with pool.connection() as conn:
+        for ended_at in ("9999-12-31T23:59:59Z", "1900-01-01T00:00:00Z"):
+            await conn.execute(
+                "INSERT INTO ingest.plays (user_id, play_key, ended_at, ms_played, artist_name,"
+                " track_name, source) VALUES (%s, %s, %s, 200000, %s, 'A Track', 'extended')",
+                (
+                    first.user_id,
+                    f"legacy|{ended_at}",
+                    ended_at,
+                    template["master_metadata_album_artist_name"],
+                ),
+            )
+    after = await _recommendations(pool, first.user_id)
+
+    scores = [score for _, score in after]
+    assert all(math.isfinite(score) for score in scores)
+    assert len(set(scores)) > len(scores) // 2, "the scores collapsed to a few values"
+    assert [artist for artist, _ in after[:10]] == [artist for artist, _ in before[:10]]
