@@ -93,8 +93,9 @@ class Importer:
     ) -> None:
         """Announce how the import ended, from its stored record, unless a delivery of the
         same request did already: the done (or failed) progress and, when done, its
-        plays.ingested (`deltas` when this delivery stored them, else read back)."""
-        async with store.announcing(self.pool, request.import_id) as record:
+        plays.ingested (`deltas` when this delivery stored them, else read back). A new
+        request for a finished import (`fullcircle replay`) announces the same record again."""
+        async with store.announcing(self.pool, request.import_id, request.event_id) as record:
             if record is None:
                 log.info("import %s: its end was announced already", request.import_id)
                 return

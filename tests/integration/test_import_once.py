@@ -144,8 +144,8 @@ async def test_an_import_delivered_twice_at_once_is_done_once(
 async def test_an_import_whose_announcement_was_cut_short_is_announced_by_the_redelivery(
     pool: Any, settings: FullCircleSettings, importer: Importer, shared_data: Path
 ) -> None:
-    """Stored and committed, then the process died before its done went out (announced_at
-    never set): the redelivery announces it, from the stored report, and only once."""
+    """Stored and committed, then the process died before its done went out (announced_for
+    never recorded): the redelivery announces it, from the stored report, and only once."""
     payload = _upload(shared_data)
     request = await _request(pool, settings, payload)
     await importer.on_import_requested(request)
@@ -156,13 +156,37 @@ async def test_an_import_whose_announcement_was_cut_short_is_announced_by_the_re
         await redis.aclose()
     async with pool.connection() as conn:
         await conn.execute(
-            "UPDATE ingest.imports SET announced_at = NULL WHERE import_id = %s",
+            "UPDATE ingest.imports SET announced_for = NULL WHERE import_id = %s",
             (request.import_id,),
         )
     await asyncio.gather(
         importer.on_import_requested(request), importer.on_import_requested(request)
     )
     await _assert_done_once(pool, settings, request, payload)
+
+
+async def test_a_replayed_request_announces_the_same_report_again(
+    pool: Any, settings: FullCircleSettings, importer: Importer, shared_data: Path
+) -> None:
+    """`fullcircle replay` (Redis lost the bus) requests a finished import anew, as a new
+    event: it announces the stored record again, never a new report of duplicates."""
+    payload = _upload(shared_data)
+    request = await _request(pool, settings, payload)
+    await importer.on_import_requested(request)
+    replayed = request.model_copy(
+        update={"event_id": uuid.uuid4(), "occurred_at": datetime.now(UTC)}
+    )
+    await importer.on_import_requested(replayed)
+    await importer.on_import_requested(replayed)
+
+    progress = await _events(settings.redis_url, events.ImportProgress, request.import_id)
+    done = [
+        (e.plays_read, e.plays_new, e.duplicates, e.message) for e in progress if e.stage == "done"
+    ]
+    assert len(done) == 2 and done[0] == done[1]
+    assert done[0][2] == 0
+    status, read, new, duplicates, *_ = await _record(pool, request.import_id)
+    assert (status, new, duplicates) == ("done", read, 0)
 
 
 async def test_a_redelivered_failed_import_says_so_once(

@@ -91,24 +91,27 @@ async def fail_import(pool: AsyncConnectionPool, import_id: UUID, error: str) ->
 
 @asynccontextmanager
 async def announcing(
-    pool: AsyncConnectionPool, import_id: UUID
+    pool: AsyncConnectionPool, import_id: UUID, request_id: UUID
 ) -> AsyncIterator[ImportRecord | None]:
-    """The finished import's record while its end is announced, or None when it is announced
-    already (or not finished). The record stays locked until the block ends, then is marked
-    announced: a delivery of the same request meanwhile waits here and then gets None, and
-    a crash before the mark leaves it unannounced for the redelivery to announce."""
+    """The finished import's record while its end is announced for the request `request_id`
+    (the imports.requested event's id), or None when it was announced for that request already
+    (or is not finished). The record stays locked until the block ends, then is marked
+    announced for the request: another delivery of it meanwhile waits here and then gets None,
+    a crash before the mark leaves it for the redelivery, and a new request for the same
+    import (`fullcircle replay`) gets the stored record to announce again."""
     async with pool.connection() as conn, conn.transaction():
         cur = await conn.execute(
             f"SELECT {_RECORD_COLUMNS} FROM ingest.imports WHERE import_id = %s"
-            " AND status <> 'running' AND announced_at IS NULL FOR UPDATE",
-            (import_id,),
+            " AND status <> 'running' AND announced_for IS DISTINCT FROM %s FOR UPDATE",
+            (import_id, request_id),
         )
         row = await cur.fetchone()
         yield ImportRecord(*row) if row else None
         if row:
             await conn.execute(
-                "UPDATE ingest.imports SET announced_at = now() WHERE import_id = %s",
-                (import_id,),
+                "UPDATE ingest.imports SET announced_for = %s, announced_at = now()"
+                " WHERE import_id = %s",
+                (request_id, import_id),
             )
 
 
