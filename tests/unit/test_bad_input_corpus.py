@@ -611,6 +611,9 @@ def test_implausible_account_dates_are_rejected_by_reason() -> None:
 
 
 def test_dates_are_judged_against_the_request_not_the_clock() -> None:
+    """A redelivered import (a crash, a dead letter replayed days later) judges its rows by
+    the time of the request, as the first delivery did, so its report cannot change; that it
+    is stored and announced once is tests/integration/test_import_once.py's part."""
     payload = one_row(ts="2030-01-01T00:00:00Z")
     late = read_export("Streaming_History_Audio_2030.json", payload, requested_at=REQUESTED_AT)
     assert late.rejected == {IN_THE_FUTURE: 1}
