@@ -72,8 +72,8 @@ def artist_deltas(plays: Sequence[Play]) -> list[ArtistDelta]:
 
 
 def rejected_summary(reasons: Mapping[str, int]) -> str:
-    """ "12 rows rejected: 10 dated before Spotify existed, 2 dated in the future", most
-    frequent reason first ("0 rows rejected" when there is none)."""
+    """The rejected rows by reason, the most frequent first: "12 rows rejected: 10 dated
+    before Spotify existed, 2 dated in the future" ("0 rows rejected" when there is none)."""
     total = sum(reasons.values())
     counted = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
     because = ", ".join(f"{count:,} {reason}" for reason, count in counted)
