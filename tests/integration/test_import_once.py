@@ -33,12 +33,12 @@ from services.model.domain.scoring import HybridWeights, ScoringInputs, score_ca
 pytestmark = pytest.mark.integration
 
 REQUESTED_AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-FILE_NAME = "Streaming_History_Audio_2022.json"
+FILE_NAME = "Streaming_History_Audio_2024.json"
 DAMAGED_STAMPS = ("9999-12-31T23:59:59Z", "1900-01-01T00:00:00Z")
 
 
 def _upload(shared_data: Path) -> bytes:
-    """efrrowini's 2022 history with a far-future and a 1900 play added."""
+    """efrrowini's 2024 history with a far-future and a 1900 play added."""
     rows = json.loads((shared_data / "spotify-history-efrrowini" / FILE_NAME).read_bytes())
     template = next(row for row in rows if row.get("spotify_track_uri"))
     damaged = [{**template, "ts": ts} for ts in DAMAGED_STAMPS]
