@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fullcircle.bus import Bus
 from fullcircle.erasure import AccountEraser
@@ -20,6 +19,8 @@ from fullcircle.v1 import ingest_pb2, ingest_pb2_grpc
 from services.ingest.adapters import store
 from services.ingest.deletions import PlayDeleter
 from services.ingest.domain.announce import (
+    ArtistDelta,
+    done_summary,
     import_report,
     plays_ingested_batches,
 )
@@ -30,9 +31,13 @@ from services.ingest.spotify_sync import SpotifySync, spotify_parts
 
 log = logging.getLogger(__name__)
 
+# The counts of a finished import's record its done progress carries, under the same names.
+_DONE_COUNTS = ("plays_read", "plays_new", "duplicates", "set_aside", "rejected")
+
 
 class Importer:
-    """Runs one import at a time per message; safe to run twice for the same import."""
+    """Runs one import per request; however often a request is delivered (one after another
+    or at once), the import is stored once and its end announced once."""
 
     def __init__(self, runtime: ServiceRuntime, settings: IngestSettings) -> None:
         self.pool = runtime.pool
@@ -42,7 +47,7 @@ class Importer:
     async def on_import_requested(self, request: ImportRequested) -> None:
         previous = await store.get_import(self.pool, request.import_id)
         if previous is not None and previous.status != "running":
-            await self._announce_again(request, previous)
+            await self._announce(request)
             return
         await store.start_import(self.pool, request.import_id, request.user_id, request.file_name)
         upload = await store.load_upload(self.pool, request.upload_id)
@@ -61,34 +66,27 @@ class Importer:
                 self.pool,
                 request.user_id,
                 request.import_id,
-                lambda hand: read_export(file_name, payload, hand=hand),
+                # The request's time, not the clock's: a redelivery judges every date alike.
+                lambda hand: read_export(
+                    file_name, payload, hand=hand, requested_at=request.occurred_at
+                ),
                 chunk_rows=self.settings.import_batch_rows,
                 report_of=import_report,
                 on_chunk=stored,
             )
+        except store.ImportFinished:
+            await self._announce(request)
+            return
         except ExportError as exc:
             await self._fail(request, str(exc))
             return
-        report = import_report(export)
-        plays_read = len(export.plays)
-        plays_new = sum(delta.new_plays for delta in deltas)
-        await self._finish(
-            request,
-            plays_read,
-            plays_new,
-            report["set_aside"],
-            report["rejected"],
-            report["files"],
-        )
-        for event in plays_ingested_batches(
-            request.user_id,
+        await self._announce(request, deltas)
+        log.info(
+            "import %s: %d plays read, %d new",
             request.import_id,
-            export.format,
-            deltas,
-            self.settings.artists_per_event,
-        ):
-            await self.bus.publish(event)
-        log.info("import %s: %d plays read, %d new", request.import_id, plays_read, plays_new)
+            len(export.plays),
+            sum(delta.new_plays for delta in deltas),
+        )
 
     async def on_give_up(self, request: ImportRequested, error: str) -> None:
         """The import kept failing for reasons of ours, not the file's: say so, keep the upload."""
@@ -99,51 +97,50 @@ class Importer:
             "kept, so an operator can replay it from the dead letters",
         )
 
-    async def _announce_again(self, request: ImportRequested, previous: store.ImportRecord) -> None:
-        """A redelivered request for a finished import: say again how it ended (at-least-once)."""
-        if previous.status == "failed":
-            await self._fail(request, previous.error or "the import failed")
-            return
-        await self._finish(
-            request, previous.plays_read, previous.plays_new, previous.set_aside, previous.rejected
-        )
-        deltas = await store.import_deltas(self.pool, request.import_id)
-        for event in plays_ingested_batches(
-            request.user_id,
-            request.import_id,
-            "extended",
-            deltas,
-            self.settings.artists_per_event,
-        ):
-            await self.bus.publish(event)
-
-    async def _finish(
-        self,
-        request: ImportRequested,
-        read: int,
-        new: int,
-        set_aside: int,
-        rejected: int,
-        files: list[dict[str, Any]] | None = None,
+    async def _announce(
+        self, request: ImportRequested, deltas: list[ArtistDelta] | None = None
     ) -> None:
-        await self._progress(
-            request,
-            "done",
-            plays_read=read,
-            plays_stored=read,
-            plays_new=new,
-            duplicates=read - new,
-            set_aside=set_aside,
-            rejected=rejected,
-            message=f"{read} plays read, {new} new, {read - new} already stored, "
-            f"{set_aside} podcast/audiobook rows set aside, {rejected} rows rejected",
-            files=files or [],
-        )
+        """Announce how the import ended, from its stored record, unless a delivery of the
+        same request did already: the done (or failed) progress and, when done, its
+        plays.ingested (`deltas` when this delivery stored them, else read back). A new
+        request for a finished import (`fullcircle replay`) announces the same record again."""
+        async with store.announcing(self.pool, request.import_id, request.event_id) as record:
+            if record is None:
+                log.info("import %s: its end was announced already", request.import_id)
+                return
+            if record.status == "failed":
+                await self._progress(request, "failed", message=record.error or "the import failed")
+                return
+            report = record.report or {}
+            if deltas is None:
+                deltas = await store.import_deltas(self.pool, request.import_id)
+            counts = {name: getattr(record, name) for name in _DONE_COUNTS}
+            await self._progress(
+                request,
+                "done",
+                plays_stored=record.plays_read,
+                message=done_summary(
+                    record.plays_read,
+                    record.plays_new,
+                    record.set_aside,
+                    report.get("rejected_reasons", {}),
+                ),
+                files=report.get("files", []),
+                **counts,
+            )
+            for event in plays_ingested_batches(
+                request.user_id,
+                request.import_id,
+                report.get("format", "extended"),
+                deltas,
+                self.settings.artists_per_event,
+            ):
+                await self.bus.publish(event)
 
     async def _fail(self, request: ImportRequested, error: str) -> None:
-        await store.fail_import(self.pool, request.import_id, error)
-        await self._progress(request, "failed", message=error)
-        log.warning("import %s failed: %s", request.import_id, error)
+        if await store.fail_import(self.pool, request.import_id, error):
+            log.warning("import %s failed: %s", request.import_id, error)
+        await self._announce(request)
 
     async def _progress(self, request: ImportRequested, stage: str, **counts: object) -> None:
         await self.bus.publish(

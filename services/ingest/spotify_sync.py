@@ -31,8 +31,8 @@ from services.ingest.adapters.spotify import (
     SpotifyUnavailable,
     StoredTokens,
 )
-from services.ingest.domain.announce import plays_ingested_batches
-from services.ingest.domain.sync import SyncBatch, next_sync_times
+from services.ingest.domain.announce import plays_ingested_batches, rejected_summary
+from services.ingest.domain.sync import SyncBatch, next_sync_times, plausible_batch
 from services.ingest.domain.token_box import TokenBox, TokenSet
 from services.ingest.settings import IngestSettings
 
@@ -152,6 +152,7 @@ class SpotifySync:
             )
             log.warning("Spotify sync of %s failed: %s", account.user_name, exc)
             return None
+        batch = plausible_batch(batch, now)
         deltas = await store.store_synced_plays(self.pool, user_id, batch.plays)
         await spotify_accounts.record_sync(
             self.pool,
@@ -162,10 +163,11 @@ class SpotifySync:
             next_sync_at=next_sync,
         )
         log.info(
-            "Spotify sync of %s: %d plays read, %d new",
+            "Spotify sync of %s: %d plays read, %d new%s",
             account.user_name,
             len(batch.plays),
             sum(delta.new_plays for delta in deltas),
+            f", {rejected_summary(batch.rejected)}" if batch.rejected else "",
         )
         if batch.possible_gap:
             log.warning(

@@ -13,8 +13,9 @@ import psycopg
 import pytest
 from redis.asyncio import Redis
 
+from fullcircle.bus import decode_entry
 from fullcircle.client import FullCircleClient
-from fullcircle.events import IMPORTS_REQUESTED, PLAYS_INGESTED
+from fullcircle.events import IMPORTS_PROGRESS, IMPORTS_REQUESTED, PLAYS_INGESTED, ImportProgress
 from tools.stack.local import SERVICES, LocalStack
 
 pytestmark = pytest.mark.e2e
@@ -26,6 +27,16 @@ def _count(database_url: str, sql: str, *args: object) -> int:
     with psycopg.connect(database_url) as conn:
         row = conn.execute(sql, args).fetchone()
     return int(row[0]) if row else 0
+
+
+async def _done_announcements(redis_url: str, import_id: str) -> int:
+    redis = Redis.from_url(redis_url)
+    try:
+        entries = await redis.xrange(IMPORTS_PROGRESS)
+    finally:
+        await redis.aclose()
+    progress = [decode_entry(fields, ImportProgress) for _, fields in entries]
+    return sum(str(p.import_id) == import_id and p.stage == "done" for p in progress)
 
 
 async def _pending(redis_url: str, stream: str, group: str) -> int:
@@ -58,6 +69,10 @@ async def test_killing_ingest_mid_import_and_enrich_mid_tagging_loses_nothing(
     distinct_sql = "SELECT count(DISTINCT play_key) FROM ingest.plays WHERE user_id = %s"
     assert _count(state.database_url, plays_sql, user_id) == SANABIL_PLAYS
     assert _count(state.database_url, distinct_sql, user_id) == SANABIL_PLAYS
+    # The redelivered import kept its one report with the true counts (issue 13: it was
+    # overwritten with "0 new, all duplicates").
+    report_sql = "SELECT plays_new - duplicates FROM ingest.imports WHERE import_id = %s"
+    assert _count(state.database_url, report_sql, import_id) == SANABIL_PLAYS
 
     artists_sql = """SELECT count(DISTINCT lower(p.artist_name)) FROM ingest.plays p
                      LEFT JOIN enrich.artists a ON a.artist_key = lower(p.artist_name)
@@ -74,6 +89,7 @@ async def test_killing_ingest_mid_import_and_enrich_mid_tagging_loses_nothing(
         while await _pending(state.redis_url, stream, group):
             assert asyncio.get_running_loop().time() < deadline, f"{group} left {stream} pending"
             await asyncio.sleep(0.5)
+    assert await _done_announcements(state.redis_url, import_id) == 1
     fetched_twice = """SELECT count(*) FROM (SELECT artist_key FROM enrich.fetch_log
                        WHERE method LIKE 'artist.getTopTags%%' GROUP BY artist_key
                        HAVING count(*) > 1) AS repeated"""

@@ -28,6 +28,14 @@ from services.ingest.domain.history_rows import MAX_MS_PLAYED, UNSTORABLE_TEXT
 EFRROWINI = (
     Path(__file__).resolve().parents[2].parent / "shared" / "data" / "spotify-history-efrrowini"
 )
+# Every upload of the corpus is imported as if requested at this moment (after the last stream
+# of efrrowini's export, 2026-05-31), so a play dated "in the future" means the same on any day.
+REQUESTED_AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+# What the window is expected to be, written out here rather than read from the code under test.
+SPOTIFY_FOUNDED = datetime(2006, 4, 23, tzinfo=UTC)
+LATEST_PLAUSIBLE = REQUESTED_AT + timedelta(days=1)
+BEFORE_SPOTIFY = "dated before Spotify existed"
+IN_THE_FUTURE = "dated in the future"
 
 # derandomize=True: the same examples on every run and machine; database=None: no .hypothesis
 # writes, so the "nothing is written to disk" check below sees only what read_export does.
@@ -111,7 +119,9 @@ def parsed_or_refused(name: str, payload: bytes, **limits: int) -> ParsedExport 
     """read_export's result or refusal, checked; any other exception fails the test."""
     before = sandbox_listing()
     try:
-        outcome: ParsedExport | ExportError = read_export(name, payload, **limits)
+        outcome: ParsedExport | ExportError = read_export(
+            name, payload, requested_at=REQUESTED_AT, **limits
+        )
     except ExportError as refusal:
         outcome = refusal
     assert sandbox_listing() == before, "read_export wrote to the working or temp directory"
@@ -269,8 +279,12 @@ def _decodes(raw: bytes) -> bool:
     return True
 
 
-# Years 2..9998 keep every UTC offset inside datetime's range (years 1 and 9999: a test below).
-instants = st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31))
+# Years 2..9998 keep every UTC offset inside datetime's range (years 1 and 9999: a test below);
+# half the instants are drawn where a Spotify play can be, so accepted spellings are exercised.
+instants = st.one_of(
+    st.datetimes(min_value=datetime(2006, 4, 24), max_value=datetime(2026, 5, 31)),
+    st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31)),
+)
 offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
     lambda minutes: timezone(timedelta(minutes=minutes))
 )
@@ -534,34 +548,78 @@ def test_timestamps_become_utc_instants_or_rejections(
             meant[track_uri] = datetime.fromisoformat(text)
     export = parsed("Streaming_History_Audio_2024.json", json.dumps([EXTENDED_ROW, *rows]).encode())
 
+    instants = {
+        uri: moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        for uri, moment in meant.items()
+    }
+    kept = {
+        uri for uri, moment in instants.items() if SPOTIFY_FOUNDED <= moment <= LATEST_PLAUSIBLE
+    }
     plays = {play.track_uri: play for play in export.plays}
-    assert set(plays) - {EXTENDED_ROW["spotify_track_uri"]} == set(meant)
-    for track_uri, moment in meant.items():
+    assert set(plays) - {EXTENDED_ROW["spotify_track_uri"]} == kept
+    for track_uri in kept:
         ended_at = plays[track_uri].ended_at
         assert ended_at.tzinfo is UTC
-        assert ended_at == (moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+        assert ended_at == instants[track_uri]
         assert plays[track_uri].play_key == f"{ended_at.isoformat()[:19]}Z|{track_uri}"
     assert export.rejected.get("ts is not a date and time", 0) == len(rows) - len(meant)
+    early = sum(moment < SPOTIFY_FOUNDED for moment in instants.values())
+    assert export.rejected.get(BEFORE_SPOTIFY, 0) == early
+    assert export.rejected.get(IN_THE_FUTURE, 0) == len(meant) - len(kept) - early
 
 
-@pytest.mark.parametrize(
-    "ts",
-    [
-        "0001-01-01T00:00:00Z",
-        "0001-01-01T00:00:00",
-        "9999-12-31T23:59:59.999999Z",
-        "9999-12-31T23:59:59+00:00",
-        "1970-01-01T00:00:00Z",
-        "2038-01-19T03:14:08Z",
-    ],
-)
-def test_ancient_and_far_future_timestamps_are_kept_in_utc(ts: str) -> None:
-    export = parsed(
-        "Streaming_History_Audio_2024.json", json.dumps([{**EXTENDED_ROW, "ts": ts}]).encode()
-    )
-    (play,) = export.plays
-    assert play.ended_at.tzinfo is UTC
-    assert play.ended_at.replace(tzinfo=None) == datetime.fromisoformat(ts).replace(tzinfo=None)
+# The dates that poisoned a listener (issue 13): a placeholder at the end of the calendar, the
+# usual "unknown" defaults, a clock a week ahead; and the edges of the window itself.
+IMPLAUSIBLE_DATES = {
+    "9999-12-31T23:59:59Z": IN_THE_FUTURE,
+    "9999-12-31T23:59:59.999999Z": IN_THE_FUTURE,
+    "2038-01-19T03:14:08Z": IN_THE_FUTURE,
+    (REQUESTED_AT + timedelta(days=7)).isoformat()[:19] + "Z": IN_THE_FUTURE,
+    (LATEST_PLAUSIBLE + timedelta(seconds=1)).isoformat()[:19] + "Z": IN_THE_FUTURE,
+    "1900-01-01T00:00:00Z": BEFORE_SPOTIFY,
+    "1970-01-01T00:00:00Z": BEFORE_SPOTIFY,
+    "0001-01-01T00:00:00Z": BEFORE_SPOTIFY,
+    "2006-04-22T23:59:59Z": BEFORE_SPOTIFY,
+}
+PLAUSIBLE_EDGES = ("2006-04-23T00:00:00Z", LATEST_PLAUSIBLE.isoformat()[:19] + "Z")
+
+
+@pytest.mark.parametrize("checked_path", [False, True], ids=["typed", "checked"])
+def test_implausible_dates_are_rejected_by_reason(checked_path: bool) -> None:
+    rows = [
+        {**EXTENDED_ROW, "ts": ts, "spotify_track_uri": f"spotify:track:{n:022d}"}
+        for n, ts in enumerate([*IMPLAUSIBLE_DATES, *PLAUSIBLE_EDGES])
+    ]
+    if checked_path:  # one mistyped row sends the file down the checked path
+        rows.append({**EXTENDED_ROW, "ms_played": "61839"})
+    export = parsed("Streaming_History_Audio_2024.json", json.dumps(rows).encode())
+    expected = Counter(IMPLAUSIBLE_DATES.values())
+    assert {reason: export.rejected[reason] for reason in expected} == expected
+    assert sorted(play.ended_at for play in export.plays) == [
+        datetime.fromisoformat(ts) for ts in PLAUSIBLE_EDGES
+    ]
+
+
+def test_implausible_account_dates_are_rejected_by_reason() -> None:
+    rows = [
+        {**ACCOUNT_ROW, "endTime": end_time}
+        for end_time in ("9999-12-31 23:59", "1900-01-01 00:00", "1970-01-01 00:00")
+    ]
+    export = parsed("StreamingHistory_music_0.json", json.dumps([ACCOUNT_ROW, *rows]).encode())
+    assert export.rejected == {IN_THE_FUTURE: 1, BEFORE_SPOTIFY: 2}
+    assert [play.ended_at for play in export.plays] == [datetime(2023, 11, 19, 1, 29, tzinfo=UTC)]
+
+
+def test_dates_are_judged_against_the_request_not_the_clock() -> None:
+    """A redelivered import (a crash, a dead letter replayed days later) judges its rows by
+    the time of the request, as the first delivery did, so its report cannot change; that it
+    is stored and announced once is tests/integration/test_import_once.py's part."""
+    payload = one_row(ts="2030-01-01T00:00:00Z")
+    late = read_export("Streaming_History_Audio_2030.json", payload, requested_at=REQUESTED_AT)
+    assert late.rejected == {IN_THE_FUTURE: 1}
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    on_time = read_export("Streaming_History_Audio_2030.json", payload, requested_at=later)
+    assert on_time.rejected == {} and len(on_time.plays) == 1
 
 
 # --- names: odd Unicode, invalid UTF-8, SQL metacharacters, giant strings --------------------

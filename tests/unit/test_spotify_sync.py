@@ -18,6 +18,7 @@ from services.ingest.domain.sync import (
     newest_cursor_ms,
     next_sync_times,
     parse_played_at,
+    plausible_batch,
     play_from_recently_played,
     plays_from_recently_played,
     sync_batch_from_pages,
@@ -149,6 +150,40 @@ def test_a_full_single_page_newer_than_the_cursor_is_a_possible_gap(zmb3: dict[s
     assert not has_possible_gap([zmb3, zmb3], after_ms=0, page_limit=limit)
     # First sync: there is no previous cursor to have a gap after.
     assert not has_possible_gap([zmb3], after_ms=None, page_limit=limit)
+
+
+def _restamped(item: dict[str, Any], played_at: str) -> dict[str, Any]:
+    return {**item, "played_at": played_at}
+
+
+def test_a_sync_rejects_plays_dated_outside_the_window_and_keeps_its_cursor_sane(
+    zmb3: dict[str, Any],
+) -> None:
+    synced_at = datetime(2017, 6, 1, tzinfo=UTC)  # days after zmb3's recording
+    real = zmb3["items"][:3]
+    page = {
+        "items": [
+            _restamped(zmb3["items"][3], "9999-12-31T23:59:59Z"),
+            _restamped(zmb3["items"][4], "2017-06-08T00:00:00.000Z"),  # a week ahead
+            _restamped(zmb3["items"][5], "1970-01-01T00:00:00Z"),
+            _restamped(zmb3["items"][6], "1900-01-01T00:00:00Z"),
+            *real,
+        ],
+        "cursors": None,
+    }
+    batch = plausible_batch(sync_batch_from_pages([page], after_ms=None), synced_at)
+
+    assert batch.rejected == {"dated in the future": 2, "dated before Spotify existed": 2}
+    assert [play.track_uri for play in batch.plays] == [
+        play.track_uri for play in plays_from_recently_played(real)
+    ]
+    # The 9999 play would have moved the cursor past every real play still to come.
+    assert batch.cursor_ms == unix_ms(synced_at)
+
+
+def test_a_sync_of_plausible_plays_is_left_as_it_is(zmb3: dict[str, Any]) -> None:
+    batch = sync_batch_from_pages([zmb3], after_ms=None)
+    assert plausible_batch(batch, datetime(2017, 6, 1, tzinfo=UTC)) == batch
 
 
 # --- the sync schedule -----------------------------------------------------------------------

@@ -98,8 +98,13 @@ L2_PENALTY = 300.0
 def exp_decay_weights(
     ages_seconds: np.ndarray, half_life_days: float = DEFAULT_HALF_LIFE_DAYS
 ) -> np.ndarray:
-    """Weight 2^(-age / half-life) of each listen, ages in seconds."""
-    ages_days = np.asarray(ages_seconds, dtype=np.float64) / SECONDS_PER_DAY
+    """Weight 2^(-age / half-life) of each listen, ages in seconds, each in [0, 1].
+
+    A negative age (a play stamped after the moment it is weighed at: a clock ahead, a
+    9999-12-31 placeholder stored before ingest rejected such dates) counts as age 0: as
+    2^(+age) it overflowed to inf, and one such play made every endorsement NaN. A very old
+    play's weight underflows to 0, which is what it is worth."""
+    ages_days = np.maximum(np.asarray(ages_seconds, dtype=np.float64), 0.0) / SECONDS_PER_DAY
     return np.exp2(-ages_days / half_life_days)
 
 
@@ -156,7 +161,8 @@ class DecayedScore:
     last_update_ts: float = 0.0
 
     def _decay(self, seconds: float) -> float:
-        return float(np.exp2(-seconds / SECONDS_PER_DAY / self.half_life_days))
+        # Never above 1: asked for a moment before the last listen, the count is not grown.
+        return float(np.exp2(-max(seconds, 0.0) / SECONDS_PER_DAY / self.half_life_days))
 
     def add(self, ts: float, weight: float = 1.0) -> None:
         """Count a listen at `ts`; a late, out-of-order listen is decayed to the current state."""

@@ -34,6 +34,17 @@ class ImportRecord:
     set_aside: int
     rejected: int
     error: str | None
+    report: dict[str, Any] | None
+
+
+class ImportFinished(Exception):
+    """The import was finished by another delivery of its request while this one waited."""
+
+
+_RECORD_COLUMNS = (
+    "import_id, user_id, file_name, status, plays_read, plays_new, duplicates,"
+    " set_aside, rejected, error, report"
+)
 
 
 async def load_upload(pool: AsyncConnectionPool, upload_id: UUID) -> tuple[str, bytes] | None:
@@ -49,9 +60,7 @@ async def load_upload(pool: AsyncConnectionPool, upload_id: UUID) -> tuple[str, 
 async def get_import(pool: AsyncConnectionPool, import_id: UUID) -> ImportRecord | None:
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT import_id, user_id, file_name, status, plays_read, plays_new, duplicates,"
-            " set_aside, rejected, error FROM ingest.imports WHERE import_id = %s",
-            (import_id,),
+            f"SELECT {_RECORD_COLUMNS} FROM ingest.imports WHERE import_id = %s", (import_id,)
         )
         row = await cur.fetchone()
     return ImportRecord(*row) if row else None
@@ -60,22 +69,51 @@ async def get_import(pool: AsyncConnectionPool, import_id: UUID) -> ImportRecord
 async def start_import(
     pool: AsyncConnectionPool, import_id: UUID, user_id: UUID, file_name: str
 ) -> None:
+    """Record the import as running; a record that exists already (a redelivered request) is
+    left as it is, so a finished import is never set running again."""
     async with pool.connection() as conn:
         await conn.execute(
             "INSERT INTO ingest.imports (import_id, user_id, file_name, status)"
-            " VALUES (%s, %s, %s, 'running')"
-            " ON CONFLICT (import_id) DO UPDATE SET status = 'running', started_at = now()",
+            " VALUES (%s, %s, %s, 'running') ON CONFLICT (import_id) DO NOTHING",
             (import_id, user_id, file_name),
         )
 
 
-async def fail_import(pool: AsyncConnectionPool, import_id: UUID, error: str) -> None:
+async def fail_import(pool: AsyncConnectionPool, import_id: UUID, error: str) -> bool:
+    """Mark a running import failed; False when it had finished already (then it stays so)."""
     async with pool.connection() as conn:
-        await conn.execute(
+        cur = await conn.execute(
             "UPDATE ingest.imports SET status = 'failed', error = %s, finished_at = now()"
-            " WHERE import_id = %s",
+            " WHERE import_id = %s AND status = 'running'",
             (error, import_id),
         )
+        return cur.rowcount == 1
+
+
+@asynccontextmanager
+async def announcing(
+    pool: AsyncConnectionPool, import_id: UUID, request_id: UUID
+) -> AsyncIterator[ImportRecord | None]:
+    """The finished import's record while its end is announced for the request `request_id`
+    (the imports.requested event's id), or None when it was announced for that request already
+    (or is not finished). The record stays locked until the block ends, then is marked
+    announced for the request: another delivery of it meanwhile waits here and then gets None,
+    a crash before the mark leaves it for the redelivery, and a new request for the same
+    import (`fullcircle replay`) gets the stored record to announce again."""
+    async with pool.connection() as conn, conn.transaction():
+        cur = await conn.execute(
+            f"SELECT {_RECORD_COLUMNS} FROM ingest.imports WHERE import_id = %s"
+            " AND status <> 'running' AND announced_for IS DISTINCT FROM %s FOR UPDATE",
+            (import_id, request_id),
+        )
+        row = await cur.fetchone()
+        yield ImportRecord(*row) if row else None
+        if row:
+            await conn.execute(
+                "UPDATE ingest.imports SET announced_for = %s, announced_at = now()"
+                " WHERE import_id = %s",
+                (request_id, import_id),
+            )
 
 
 async def lock_listener(conn: AsyncConnection, user_id: UUID) -> None:
@@ -103,7 +141,10 @@ async def store_export(
     (`ParsedExport.late_plays`). An ExportError from the parse rolls everything back.
 
     `parse(hand)` calls `read_export(..., hand=hand)`; a parse that ignores `hand` (an export
-    parsed already) leaves every play late, so it is stored in one COPY at the end."""
+    parsed already) leaves every play late, so it is stored in one COPY at the end.
+
+    The import's record is locked first: another delivery of the same request waits for
+    this one to commit, then raises `ImportFinished` instead of storing it again."""
     loop = asyncio.get_running_loop()
     batches: asyncio.Queue[list[Play] | None] = asyncio.Queue()
 
@@ -112,6 +153,7 @@ async def store_export(
 
     async with pool.connection() as conn, conn.transaction():
         await lock_listener(conn, user_id)
+        await _hold_running_import(conn, import_id)
         first = await _is_first_import(conn, user_id)
         if not first:
             await _create_stage(conn)
@@ -143,6 +185,16 @@ async def store_export(
             deltas = await _insert_from_stage(conn, user_id, import_id)
         await _finish_import(conn, import_id, len(export.plays), deltas, report_of(export))
     return export, deltas
+
+
+async def _hold_running_import(conn: AsyncConnection, import_id: UUID) -> None:
+    """Lock the import's record for this transaction; `ImportFinished` if it is not running."""
+    cur = await conn.execute(
+        "SELECT status FROM ingest.imports WHERE import_id = %s FOR UPDATE", (import_id,)
+    )
+    row = await cur.fetchone()
+    if row is None or row[0] != "running":
+        raise ImportFinished(f"import {import_id} is {row[0] if row else 'not recorded'}")
 
 
 async def _finish_import(

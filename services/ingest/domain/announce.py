@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,6 +69,27 @@ def artist_deltas(plays: Sequence[Play]) -> list[ArtistDelta]:
             last[artist] = play.ended_at
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return [ArtistDelta(artist, count, first[artist], last[artist]) for artist, count in ranked]
+
+
+def rejected_summary(reasons: Mapping[str, int]) -> str:
+    """The rejected rows by reason, the most frequent first: "12 rows rejected: 10 dated
+    before Spotify existed, 2 dated in the future" ("0 rows rejected" when there is none)."""
+    total = sum(reasons.values())
+    counted = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+    because = ", ".join(f"{count:,} {reason}" for reason, count in counted)
+    return f"{total:,} {'row' if total == 1 else 'rows'} rejected" + (
+        f": {because}" if because else ""
+    )
+
+
+def done_summary(
+    plays_read: int, plays_new: int, set_aside: int, rejected_reasons: Mapping[str, int]
+) -> str:
+    """The one-line summary a finished import ends with."""
+    return (
+        f"{plays_read} plays read, {plays_new} new, {plays_read - plays_new} already stored, "
+        f"{set_aside} podcast/audiobook rows set aside, {rejected_summary(rejected_reasons)}"
+    )
 
 
 def import_report(export: ParsedExport) -> dict[str, Any]:

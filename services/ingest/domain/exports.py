@@ -2,7 +2,8 @@
 
 All-or-nothing rule: a payload that is not a zip/JSON, or any JSON file in it that fails to parse,
 rejects the whole import (ExportError, nothing stored); inside valid files, rows with wrong value
-types are rejected one by one, counted by reason in the file's report, and the good rows are kept.
+types or implausible dates (see `plausible`) are rejected one by one, counted by reason in the
+file's report, and the good rows are kept.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from operator import attrgetter
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, TypeVar, cast
@@ -32,6 +34,7 @@ from services.ingest.domain.history_rows import (
     typed_extended_play,
     typed_extended_rows,
 )
+from services.ingest.domain.plausible import PlayWindow, play_window
 from services.ingest.domain.plays import Play
 
 ExportFormat = Literal["extended", "account"]
@@ -119,22 +122,28 @@ def read_export(
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES,
     hand: Callable[[list[Play]], None] | None = None,
+    requested_at: datetime | None = None,
 ) -> ParsedExport:
     """Parse an uploaded export: Spotify's zip as delivered, or one of its JSON files.
 
     `hand`, when given, receives the extended history's plays file by file as each file is
     read (final within their file), so they can be stored while the next file is parsed; see
     `ParsedExport.late_plays` for what is left at the end. An error in a later file still
-    raises ExportError: the consumer must then drop what it was handed (all or nothing)."""
+    raises ExportError: the consumer must then drop what it was handed (all or nothing).
+
+    `requested_at` is when the import was requested: plays more than a day after it are
+    rejected as dated in the future. Ingest passes the request's time; None (a file read
+    from disk by a tool) means now."""
+    dates = _Windows.of(requested_at)
     if len(payload) > max_upload_bytes:
         raise ExportError(
             f"{name}: {_mebibytes(len(payload))} is over the {_mebibytes(max_upload_bytes)} upload "
             "limit; upload my_spotify_data.zip as Spotify sent it, or its JSON files one by one"
         )
     if payload.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return _assemble(name, _zip_documents(name, payload, max_uncompressed_bytes), hand)
+        return _assemble(name, _zip_documents(name, payload, max_uncompressed_bytes), dates, hand)
     if payload.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"[", b"{"):
-        return _read_single_json(name, payload, hand)
+        return _read_single_json(name, payload, dates, hand)
     raise ExportError(
         f"{name}: neither a zip nor a JSON file; upload my_spotify_data.zip as Spotify sent it "
         f"({_EXPECTED_FILES} inside), or {_HOW_TO_GET_IT}"
@@ -146,10 +155,14 @@ def read_export_path(
     *,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES,
+    requested_at: datetime | None = None,
 ) -> ParsedExport:
-    """Parse an export on disk: the zip, the folder it unpacked to, or a single JSON file."""
+    """Parse an export on disk: the zip, the folder it unpacked to, or a single JSON file
+    (`requested_at` as in `read_export`)."""
     if path.is_dir():
-        return _assemble(path.name, _folder_documents(path, max_uncompressed_bytes))
+        return _assemble(
+            path.name, _folder_documents(path, max_uncompressed_bytes), _Windows.of(requested_at)
+        )
     if not path.is_file():
         raise ExportError(
             f"{path}: no such file or folder; point at my_spotify_data.zip or its folder"
@@ -165,7 +178,21 @@ def read_export_path(
         path.read_bytes(),
         max_upload_bytes=max_upload_bytes,
         max_uncompressed_bytes=max_uncompressed_bytes,
+        requested_at=requested_at,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Windows:
+    """The plausible dates of each export format's plays, for one import."""
+
+    extended: PlayWindow
+    account: PlayWindow
+
+    @classmethod
+    def of(cls, requested_at: datetime | None) -> _Windows:
+        moment = datetime.now(UTC) if requested_at is None else requested_at
+        return cls(play_window("extended", moment), play_window("account", moment))
 
 
 @dataclass(slots=True)
@@ -178,11 +205,11 @@ class _Document:
 
 
 def _read_single_json(
-    name: str, payload: bytes, hand: Callable[[list[Play]], None] | None = None
+    name: str, payload: bytes, dates: _Windows, hand: Callable[[list[Play]], None] | None = None
 ) -> ParsedExport:
     content = _load_json(name, name, payload)
     if isinstance(content, _TypedExtended):
-        return _assemble(name, iter([_Document(name, content)]), hand)
+        return _assemble(name, iter([_Document(name, content)]), dates, hand)
     if not isinstance(content, list):
         raise ExportError(
             f"{name}: a JSON {type(content).__name__}, not a list of listening-history rows; "
@@ -197,7 +224,7 @@ def _read_single_json(
             f"{name}: its rows are not Spotify listening history (no ts/ms_played or "
             f"endTime/msPlayed keys); {_EXPECTED_FILES}, or {_HOW_TO_GET_IT}"
         )
-    return _assemble(name, iter([_Document(name, content)]), hand)
+    return _assemble(name, iter([_Document(name, content)]), dates, hand)
 
 
 def _zip_documents(export_name: str, payload: bytes, limit: int) -> Iterator[_Document]:
@@ -434,9 +461,10 @@ def _read_rows(
     rows: Sequence[Any],
     merger: _PlayMerger,
     to_play: Callable[[Any], tuple[str, Play] | NotMusic],
+    window: PlayWindow,
 ) -> FileReport:
     """One history file's rows into the merger, each counted as new, merged, set aside or
-    rejected (by reason)."""
+    rejected (by reason: a wrong value type, or a date outside `window`)."""
     music_plays = duplicates = podcasts = audiobooks = 0
     rejected: Counter[str] = Counter()
     for row in rows:
@@ -449,6 +477,8 @@ def _read_rows(
             podcasts += 1
         elif played == "audiobook":
             audiobooks += 1
+        elif (implausible := window.rejection(played[1].ended_at)) is not None:
+            rejected[implausible] += 1
         elif merger.add(*played):
             music_plays += 1
         else:
@@ -459,18 +489,19 @@ def _read_rows(
 
 
 def _read_account_file(
-    name: str, kind: HistoryKind, rows: list[Any], merger: _PlayMerger
+    name: str, kind: HistoryKind, rows: list[Any], merger: _PlayMerger, window: PlayWindow
 ) -> FileReport:
     if kind is not HistoryKind.ACCOUNT_MUSIC:
         # Podcast and audiobook files are set aside whole: none of their rows is music.
         podcasts = len(rows) if kind is HistoryKind.ACCOUNT_PODCAST else 0
         return FileReport(name, kind, len(rows), 0, 0, podcasts, len(rows) - podcasts)
-    return _read_rows(name, kind, rows, merger, account_row_play)
+    return _read_rows(name, kind, rows, merger, account_row_play, window)
 
 
 def _assemble(
     export_name: str,
     documents: Iterator[_Document],
+    dates: _Windows,
     hand: Callable[[list[Play]], None] | None = None,
 ) -> ParsedExport:
     """Parse each history file as it is read (so only one file's rows are in memory at a time).
@@ -490,7 +521,12 @@ def _assemble(
         if isinstance(rows, _TypedExtended):
             extended_reports.append(
                 _read_rows(
-                    document.name, HistoryKind.EXTENDED, rows.rows, extended, typed_extended_play
+                    document.name,
+                    HistoryKind.EXTENDED,
+                    rows.rows,
+                    extended,
+                    typed_extended_play,
+                    dates.extended,
                 )
             )
             extended.hand_over()
@@ -502,11 +538,13 @@ def _assemble(
             ignored_files[document.name] = "its rows are not listening history"
         elif kind is HistoryKind.EXTENDED:
             extended_reports.append(
-                _read_rows(document.name, kind, rows, extended, extended_row_play)
+                _read_rows(document.name, kind, rows, extended, extended_row_play, dates.extended)
             )
             extended.hand_over()
         else:
-            account_reports.append(_read_account_file(document.name, kind, rows, account))
+            account_reports.append(
+                _read_account_file(document.name, kind, rows, account, dates.account)
+            )
         del rows
     if extended_reports:
         for report in account_reports:

@@ -6,14 +6,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
+from services.ingest.domain.plausible import play_window
 from services.ingest.domain.plays import Play, PlaySource, storable
 
 RECENTLY_PLAYED_LIMIT = 50
@@ -27,6 +29,7 @@ API_SOURCE: PlaySource = "api"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
+_END_OF_CALENDAR = datetime.max.replace(microsecond=0, tzinfo=UTC)
 
 
 class RecentlyPlayedError(ValueError):
@@ -82,7 +85,12 @@ def play_from_recently_played(item: Mapping[str, Any]) -> Play:
     if not isinstance(duration_ms, int) or duration_ms < 0:
         raise RecentlyPlayedError(f"track {track.get('uri')!r} has no duration_ms")
     started_at = parse_played_at(played_at)
-    ended_at = (started_at + timedelta(milliseconds=duration_ms)).replace(microsecond=0)
+    try:
+        ended_at = (started_at + timedelta(milliseconds=duration_ms)).replace(microsecond=0)
+    except OverflowError:
+        # Started at the calendar's end (a 9999-12-31 placeholder): it cannot end later than
+        # that, and `plausible_batch` rejects it as dated in the future.
+        ended_at = _END_OF_CALENDAR
     artists = track.get("artists") or []
     album = track.get("album") or {}
     return Play(
@@ -122,6 +130,27 @@ class SyncBatch:
     possible_gap: bool
     """More plays may have happened since the previous cursor than Spotify still remembers."""
     pages: int = 1
+    rejected: dict[str, int] = field(default_factory=dict)
+    """Plays left out, by reason (see `plausible_batch`)."""
+
+
+def plausible_batch(batch: SyncBatch, synced_at: datetime) -> SyncBatch:
+    """`batch` without the plays dated outside the plausible window of a sync at `synced_at`,
+    counted by reason in `rejected`; the cursor is kept at most at `synced_at`, so a play
+    stamped years ahead cannot push it past every real play still to come."""
+    window = play_window(API_SOURCE, synced_at)
+    rejected: Counter[str] = Counter()
+    kept = []
+    for play in batch.plays:
+        reason = window.rejection(play.ended_at)
+        if reason is None:
+            kept.append(play)
+        else:
+            rejected[reason] += 1
+    cursor_ms = batch.cursor_ms
+    if cursor_ms is not None:
+        cursor_ms = min(cursor_ms, unix_ms(synced_at))
+    return replace(batch, plays=tuple(kept), cursor_ms=cursor_ms, rejected=dict(rejected))
 
 
 def newest_cursor_ms(page: Mapping[str, Any]) -> int | None:

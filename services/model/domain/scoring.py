@@ -182,10 +182,15 @@ def seed_strengths(
     artist_weights: sp.csr_matrix, seed_penalty: np.ndarray, weights: HybridWeights
 ) -> sp.csr_matrix:
     """Per listener row: log(1 + weight) or the weight's rank (ties share the mean rank),
-    times the seed's degree penalty `seed_penalty[column]`, scaled so each row sums to 1."""
+    times the seed's degree penalty `seed_penalty[column]`, scaled so each row sums to 1.
+
+    A weight that is not a finite number (an inf or NaN decayed weight stored before the decay
+    was made safe) seeds nothing, like a negative one: kept, it made every strength of its
+    listener NaN and their whole set one score."""
     strengths = sp.csr_matrix(artist_weights, dtype=np.float64, copy=True)
     strengths.eliminate_zeros()
-    strengths.data = np.maximum(strengths.data, 0.0)
+    data = strengths.data
+    strengths.data = np.where(np.isfinite(data), np.maximum(data, 0.0), 0.0)
     if weights.seed_weighting == "rank":
         for row in range(strengths.shape[0]):
             start, end = strengths.indptr[row], strengths.indptr[row + 1]
