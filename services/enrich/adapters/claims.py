@@ -20,6 +20,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 PREFIX = "enrich:fetching:"
+COMMAND_TIMEOUT_S = 10.0
 # Only the holder may renew or drop its claim: a claim that expired and was taken by another
 # replica is theirs now.
 _RENEW = (
@@ -50,7 +51,11 @@ class FetchClaims:
 
     async def _run(self, *command: Any) -> Any:
         if self._client is None:
-            self._client = Redis.from_url(self.redis_url)
+            # A command never waits forever: a handler stuck on one (Redis restarted under it)
+            # would keep its message, and the heartbeat its claim, for good.
+            self._client = Redis.from_url(
+                self.redis_url, socket_timeout=COMMAND_TIMEOUT_S, socket_connect_timeout=5
+            )
         async with self._commands:
             return await self._client.execute_command(*command)
 
