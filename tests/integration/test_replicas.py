@@ -230,9 +230,7 @@ def test_two_limiters_over_one_redis_never_grant_more_than_the_rate_together(
     assert last_answered - first_asked >= 5.0  # 60 calls at 10 a second: at least 5 s of windows
 
 
-def _most_grants_surely_in_one_window(
-    spans: list[tuple[float, float]], window_s: float
-) -> int:
+def _most_grants_surely_in_one_window(spans: list[tuple[float, float]], window_s: float) -> int:
     """The most grants whose whole [asked, answered] span fits one `window_s` window."""
     return max(
         sum(1 for asked, answered in spans if asked >= start and answered < start + window_s)
