@@ -153,6 +153,15 @@ class FullCircleClient(_GatewayChannel):
         )
         return reply
 
+    async def set_time_zone(self, time_zone: str) -> common_pb2.TimeZone:
+        """Set the listener's zone (empty: infer it from where they listen most)."""
+        reply: common_pb2.TimeZone = await self.stub.SetTimeZone(
+            gateway_pb2.SetTimeZoneRequest(time_zone=time_zone),
+            metadata=self.metadata,
+            timeout=DEADLINE_S,
+        )
+        return reply
+
     async def delete_plays(
         self,
         *,

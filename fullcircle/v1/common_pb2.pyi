@@ -188,7 +188,7 @@ class MonthlyTaste(_message.Message):
     def __init__(self, month: _Optional[str] = ..., listens: _Optional[int] = ..., cluster_shares: _Optional[_Mapping[int, float]] = ..., top_artists: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TasteProfile(_message.Message):
-    __slots__ = ("plays", "listens", "artists", "top_artists", "top_tags", "computed_at", "half_life_days", "clusters", "contexts", "evolution")
+    __slots__ = ("plays", "listens", "artists", "top_artists", "top_tags", "computed_at", "half_life_days", "clusters", "contexts", "evolution", "time_zone")
     PLAYS_FIELD_NUMBER: _ClassVar[int]
     LISTENS_FIELD_NUMBER: _ClassVar[int]
     ARTISTS_FIELD_NUMBER: _ClassVar[int]
@@ -199,6 +199,7 @@ class TasteProfile(_message.Message):
     CLUSTERS_FIELD_NUMBER: _ClassVar[int]
     CONTEXTS_FIELD_NUMBER: _ClassVar[int]
     EVOLUTION_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
     plays: int
     listens: int
     artists: int
@@ -209,7 +210,22 @@ class TasteProfile(_message.Message):
     clusters: _containers.RepeatedCompositeFieldContainer[TasteCluster]
     contexts: _containers.RepeatedCompositeFieldContainer[ContextProfile]
     evolution: _containers.RepeatedCompositeFieldContainer[MonthlyTaste]
-    def __init__(self, plays: _Optional[int] = ..., listens: _Optional[int] = ..., artists: _Optional[int] = ..., top_artists: _Optional[_Iterable[_Union[ArtistWeight, _Mapping]]] = ..., top_tags: _Optional[_Iterable[_Union[TagWeight, _Mapping]]] = ..., computed_at: _Optional[str] = ..., half_life_days: _Optional[float] = ..., clusters: _Optional[_Iterable[_Union[TasteCluster, _Mapping]]] = ..., contexts: _Optional[_Iterable[_Union[ContextProfile, _Mapping]]] = ..., evolution: _Optional[_Iterable[_Union[MonthlyTaste, _Mapping]]] = ...) -> None: ...
+    time_zone: TimeZone
+    def __init__(self, plays: _Optional[int] = ..., listens: _Optional[int] = ..., artists: _Optional[int] = ..., top_artists: _Optional[_Iterable[_Union[ArtistWeight, _Mapping]]] = ..., top_tags: _Optional[_Iterable[_Union[TagWeight, _Mapping]]] = ..., computed_at: _Optional[str] = ..., half_life_days: _Optional[float] = ..., clusters: _Optional[_Iterable[_Union[TasteCluster, _Mapping]]] = ..., contexts: _Optional[_Iterable[_Union[ContextProfile, _Mapping]]] = ..., evolution: _Optional[_Iterable[_Union[MonthlyTaste, _Mapping]]] = ..., time_zone: _Optional[_Union[TimeZone, _Mapping]] = ...) -> None: ...
+
+class TimeZone(_message.Message):
+    __slots__ = ("time_zone", "source", "country", "country_share", "description")
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_SHARE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    time_zone: str
+    source: str
+    country: str
+    country_share: float
+    description: str
+    def __init__(self, time_zone: _Optional[str] = ..., source: _Optional[str] = ..., country: _Optional[str] = ..., country_share: _Optional[float] = ..., description: _Optional[str] = ...) -> None: ...
 
 class PlaylistTrack(_message.Message):
     __slots__ = ("artist", "track", "track_uri", "familiar", "score", "reason")

@@ -7,6 +7,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class SetListenerTimeZoneRequest(_message.Message):
+    __slots__ = ("user_id", "time_zone")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    time_zone: str
+    def __init__(self, user_id: _Optional[str] = ..., time_zone: _Optional[str] = ...) -> None: ...
+
 class TasteProfileRequest(_message.Message):
     __slots__ = ("user_id",)
     USER_ID_FIELD_NUMBER: _ClassVar[int]

@@ -45,6 +45,11 @@ class TastesStub:
                 request_serializer=fullcircle_dot_v1_dot_features__pb2.TrainingViewRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_features__pb2.TrainingView.FromString,
                 _registered_method=True)
+        self.SetTimeZone = channel.unary_unary(
+                '/fullcircle.v1.Tastes/SetTimeZone',
+                request_serializer=fullcircle_dot_v1_dot_features__pb2.SetListenerTimeZoneRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_common__pb2.TimeZone.FromString,
+                _registered_method=True)
 
 
 class TastesServicer:
@@ -64,6 +69,14 @@ class TastesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetTimeZone(self, request, context):
+        """Keep the zone the listener set (empty: infer it again) and recompute their profile in it;
+        answers the zone the recompute uses.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TastesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -76,6 +89,11 @@ def add_TastesServicer_to_server(servicer, server):
                     servicer.GetTrainingView,
                     request_deserializer=fullcircle_dot_v1_dot_features__pb2.TrainingViewRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_features__pb2.TrainingView.SerializeToString,
+            ),
+            'SetTimeZone': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetTimeZone,
+                    request_deserializer=fullcircle_dot_v1_dot_features__pb2.SetListenerTimeZoneRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_common__pb2.TimeZone.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,6 +150,33 @@ class Tastes:
             '/fullcircle.v1.Tastes/GetTrainingView',
             fullcircle_dot_v1_dot_features__pb2.TrainingViewRequest.SerializeToString,
             fullcircle_dot_v1_dot_features__pb2.TrainingView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetTimeZone(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.Tastes/SetTimeZone',
+            fullcircle_dot_v1_dot_features__pb2.SetListenerTimeZoneRequest.SerializeToString,
+            fullcircle_dot_v1_dot_common__pb2.TimeZone.FromString,
             options,
             channel_credentials,
             insecure,

@@ -110,6 +110,12 @@ class GetTasteProfileRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class SetTimeZoneRequest(_message.Message):
+    __slots__ = ("time_zone",)
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    time_zone: str
+    def __init__(self, time_zone: _Optional[str] = ...) -> None: ...
+
 class SyncSpotifyRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -60,6 +60,11 @@ class FullCircleStub:
                 request_serializer=fullcircle_dot_v1_dot_gateway__pb2.GetTasteProfileRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_common__pb2.TasteProfile.FromString,
                 _registered_method=True)
+        self.SetTimeZone = channel.unary_unary(
+                '/fullcircle.v1.FullCircle/SetTimeZone',
+                request_serializer=fullcircle_dot_v1_dot_gateway__pb2.SetTimeZoneRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_common__pb2.TimeZone.FromString,
+                _registered_method=True)
         self.ExplainRecommendation = channel.unary_unary(
                 '/fullcircle.v1.FullCircle/ExplainRecommendation',
                 request_serializer=fullcircle_dot_v1_dot_gateway__pb2.ExplainRecommendationRequest.SerializeToString,
@@ -130,6 +135,14 @@ class FullCircleServicer:
 
     def GetTasteProfile(self, request, context):
         """The caller's taste profile.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetTimeZone(self, request, context):
+        """Set the zone your contexts and dayparts are read in (empty: infer it from where you
+        listen most); your profile and recommendations are recomputed in it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -221,6 +234,11 @@ def add_FullCircleServicer_to_server(servicer, server):
                     servicer.GetTasteProfile,
                     request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.GetTasteProfileRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_common__pb2.TasteProfile.SerializeToString,
+            ),
+            'SetTimeZone': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetTimeZone,
+                    request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.SetTimeZoneRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_common__pb2.TimeZone.SerializeToString,
             ),
             'ExplainRecommendation': grpc.unary_unary_rpc_method_handler(
                     servicer.ExplainRecommendation,
@@ -393,6 +411,33 @@ class FullCircle:
             '/fullcircle.v1.FullCircle/GetTasteProfile',
             fullcircle_dot_v1_dot_gateway__pb2.GetTasteProfileRequest.SerializeToString,
             fullcircle_dot_v1_dot_common__pb2.TasteProfile.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetTimeZone(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.FullCircle/SetTimeZone',
+            fullcircle_dot_v1_dot_gateway__pb2.SetTimeZoneRequest.SerializeToString,
+            fullcircle_dot_v1_dot_common__pb2.TimeZone.FromString,
             options,
             channel_credentials,
             insecure,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -26,6 +27,7 @@ from fullcircle.v1 import features_pb2, features_pb2_grpc
 from services.features.adapters import store
 from services.features.domain.details import clusters_changed
 from services.features.domain.listener import listener_as_of
+from services.features.domain.time_zones import ZoneChoice, choose_time_zone
 from services.features.servicer import TastesServicer
 from services.features.settings import FeaturesSettings
 
@@ -47,6 +49,7 @@ class ProfileBuilder:
         self.bus = runtime.bus
         self.settings = settings
         self.clock = clock
+        self._background: set[asyncio.Task[None]] = set()
 
     async def on_plays_ingested(self, event: PlaysIngested) -> None:
         await self.refresh(event.user_id, event.occurred_at, "plays")
@@ -61,6 +64,29 @@ class ProfileBuilder:
         if event.user_id is not None:
             await self.refresh(event.user_id, event.occurred_at, "tags")
 
+    async def time_zone(self, user_id: UUID) -> ZoneChoice:
+        """The zone the listener's contexts are read in: theirs, else their country's."""
+        return choose_time_zone(
+            await store.load_time_zone(self.pool, user_id),
+            await store.plays_by_country(self.pool, user_id),
+        )
+
+    async def set_time_zone(self, user_id: UUID, time_zone: str | None) -> ZoneChoice:
+        """Keep the zone the listener set (None: infer it again) and recompute their profile
+        in it, in the background; answers the zone the recompute uses. A features stopped
+        before the recompute runs it at its next start (`recompute_new_time_zones`)."""
+        set_at = self.clock()
+        await store.save_time_zone(self.pool, user_id, time_zone, set_at)
+        zone = await self.time_zone(user_id)
+        task = asyncio.create_task(self.refresh(user_id, set_at, "time zone"))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return zone
+
+    async def recompute_new_time_zones(self) -> None:
+        for user_id, set_at in await store.listeners_with_new_time_zones(self.pool):
+            await self.refresh(user_id, set_at, "time zone")
+
     async def refresh(self, user_id: UUID, occurred_at: datetime, reason: str) -> None:
         last = await store.profile_computed_at(self.pool, user_id)
         if last is not None and last >= occurred_at:
@@ -73,6 +99,7 @@ class ProfileBuilder:
             log.info("no plays and no profile of %s: nothing to compute", user_id)
             return
         artist_tags = await store.load_artist_tags(self.pool, sorted(set(plays.artist)))
+        zone = await self.time_zone(user_id)
         # The same function the model's training views come from (servicer.py), as of now.
         listener = await asyncio.to_thread(
             listener_as_of,
@@ -81,11 +108,12 @@ class ProfileBuilder:
             artist_tags,
             self.settings.listen_rules(),
             platforms=platforms,
+            time_zone=zone.time_zone,
         )
         stats, tags, details = listener.stats, listener.tags, listener.details
         assert details is not None  # asked for with the platforms
         previous_clusters = await store.load_clusters(self.pool, user_id)
-        await store.save_details(self.pool, user_id, details, computed_at)
+        await store.save_details(self.pool, user_id, details, computed_at, time_zone=asdict(zone))
         changed = [reason]
         if clusters_changed(previous_clusters, details["clusters"]):
             changed.append("clusters")
@@ -127,6 +155,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     runtime.bus.consume(AccountDeletionRequested, eraser.on_account_deletion)
     runtime.grpc.add(
         features_pb2_grpc.add_TastesServicer_to_server,
-        TastesServicer(runtime.pool, settings.listen_rules()),
+        TastesServicer(runtime.pool, settings.listen_rules(), builder.set_time_zone),
         features_pb2.DESCRIPTOR.services_by_name["Tastes"].full_name,
     )
+    runtime.background(builder.recompute_new_time_zones)

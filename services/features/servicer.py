@@ -4,6 +4,7 @@ as of a cutoff for the model's training (the same `listener_as_of` the profile i
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -11,22 +12,49 @@ from uuid import UUID
 import grpc
 from psycopg_pool import AsyncConnectionPool
 
-from fullcircle.errors import InvalidArgument, NotFound
+from fullcircle.errors import FailedPrecondition, InvalidArgument, NotFound
 from fullcircle.grpc_server import rpc_errors
 from fullcircle.v1 import common_pb2, features_pb2, features_pb2_grpc
 from services.features.adapters import store
 from services.features.domain.listener import Listener, ListenRules, listener_as_of
 from services.features.domain.taste import ArtistStats
+from services.features.domain.time_zones import ZoneChoice, valid_time_zone
 
 # A training view holds every artist of most histories; past this many (by decayed weight) the
 # rest are artists barely listened to, and the reply stays well inside gRPC's 4 MiB.
 MAX_VIEW_ARTISTS = 20_000
 
 
+SetTimeZone = Callable[[UUID, str | None], Awaitable[ZoneChoice]]
+
+
 class TastesServicer(features_pb2_grpc.TastesServicer):
-    def __init__(self, pool: AsyncConnectionPool, rules: ListenRules) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        rules: ListenRules,
+        set_time_zone: SetTimeZone | None = None,
+    ) -> None:
+        """`set_time_zone` keeps a listener's zone and recomputes their profile (the service's
+        ProfileBuilder); without it the server only reads (a benchmark's, a test's)."""
         self.pool = pool
         self.rules = rules
+        self.set_time_zone = set_time_zone
+
+    @rpc_errors
+    async def SetTimeZone(
+        self, request: features_pb2.SetListenerTimeZoneRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.TimeZone:
+        user_id = _uuid(request.user_id, "user_id")
+        if self.set_time_zone is None:
+            raise FailedPrecondition("this Tastes server only reads; set zones through features")
+        time_zone = None
+        if request.time_zone.strip():
+            try:
+                time_zone = valid_time_zone(request.time_zone)
+            except ValueError as exc:
+                raise InvalidArgument(str(exc)) from None
+        return time_zone_message(await self.set_time_zone(user_id, time_zone))
 
     @rpc_errors
     async def GetTrainingView(
@@ -92,6 +120,9 @@ class TastesServicer(features_pb2_grpc.TastesServicer):
                 )
                 for c in summary.details.get("contexts", [])
             ],
+            time_zone=time_zone_message(ZoneChoice(**summary.details["time_zone"]))
+            if summary.details.get("time_zone")
+            else None,
             evolution=[
                 common_pb2.MonthlyTaste(
                     month=m["month"],
@@ -112,6 +143,16 @@ async def training_listener(
     plays, _ = await store.load_plays(pool, user_id, before=cutoff)
     artist_tags = await store.load_artist_tags(pool, sorted(set(plays.artist)))
     return await asyncio.to_thread(listener_as_of, plays, cutoff, artist_tags, rules)
+
+
+def time_zone_message(zone: ZoneChoice) -> common_pb2.TimeZone:
+    return common_pb2.TimeZone(
+        time_zone=zone.time_zone,
+        source=zone.source,
+        country=zone.country,
+        country_share=zone.country_share,
+        description=zone.describe(),
+    )
 
 
 def _artist_stat(stats: ArtistStats) -> features_pb2.ArtistStat:

@@ -406,6 +406,23 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         return reply
 
     @rpc_errors
+    async def SetTimeZone(
+        self, request: gateway_pb2.SetTimeZoneRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.TimeZone:
+        user_id = current_user()
+        if len(request.time_zone) > 256:
+            raise InvalidArgument(
+                "time_zone is an IANA name such as Europe/London, not 256+ characters"
+            )
+        reply: common_pb2.TimeZone = await self.tastes.SetTimeZone(
+            features_pb2.SetListenerTimeZoneRequest(
+                user_id=str(user_id), time_zone=request.time_zone
+            ),
+            timeout=self._deadline(context),
+        )
+        return reply
+
+    @rpc_errors
     async def DeletePlays(
         self, request: gateway_pb2.DeletePlaysRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.DeletionReport]:

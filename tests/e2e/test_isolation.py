@@ -41,6 +41,15 @@ async def _feedback_of(database_url: str, user_id: uuid.UUID) -> list[tuple[str]
         return [tuple(row) for row in await cur.fetchall()]
 
 
+async def _zones_of(database_url: str, *user_ids: uuid.UUID) -> dict[uuid.UUID, str]:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cur = await conn.execute(
+            "SELECT user_id, time_zone FROM features.listener_time_zones WHERE user_id = ANY(%s)",
+            (list(user_ids),),
+        )
+        return {row[0]: row[1] for row in await cur.fetchall()}
+
+
 async def _plays_of(database_url: str, user_id: uuid.UUID) -> int:
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         cur = await conn.execute("SELECT count(*) FROM ingest.plays WHERE user_id = %s", (user_id,))
@@ -108,6 +117,14 @@ async def test_bobs_key_reaches_nothing_of_alices_through_any_rpc(
             bob_final = update
         assert alice_final.plays_new > 0 and bob_final.plays_new == alice_final.plays_new
         checked.add("ImportHistory")
+
+        bobs_zone = await bob.set_time_zone("Asia/Tokyo")  # Bob's zone, not Alice's
+        assert (bobs_zone.time_zone, bobs_zone.source) == ("Asia/Tokyo", "set")
+        assert await _zones_of(database_url, bob_id, alice_id) == {bob_id: "Asia/Tokyo"}
+        assert await _code(bob.set_time_zone("Mars/Olympus_Mons")) == (
+            grpc.StatusCode.INVALID_ARGUMENT
+        )
+        checked.add("SetTimeZone")
 
         await bob.sync_spotify()  # Bob has no link: nothing of anyone's is synced
         checked.add("SyncSpotify")

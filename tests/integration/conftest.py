@@ -15,7 +15,7 @@ from fullcircle.grpc_server import GrpcServer
 from fullcircle.settings import FullCircleSettings
 from fullcircle.v1 import features_pb2, features_pb2_grpc
 from services.features.domain.listener import ListenRules
-from services.features.servicer import TastesServicer
+from services.features.servicer import SetTimeZone, TastesServicer
 from services.model.training import TrainingPool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,16 +59,16 @@ def settings(migrated_database: str, redis_url: str) -> FullCircleSettings:
 
 
 @pytest.fixture
-async def tastes_server(pool: Any) -> AsyncIterator[Callable[[ListenRules], Awaitable[str]]]:
+async def tastes_server(pool: Any) -> AsyncIterator[Callable[..., Awaitable[str]]]:
     """Starts features' Tastes gRPC server (on a free port, over the test database) with the
     given listen rules; returns its address. Every server started is stopped afterwards."""
     servers: list[GrpcServer] = []
 
-    async def start(rules: ListenRules) -> str:
+    async def start(rules: ListenRules, set_time_zone: SetTimeZone | None = None) -> str:
         server = GrpcServer("127.0.0.1", 0)
         server.add(
             features_pb2_grpc.add_TastesServicer_to_server,
-            TastesServicer(pool, rules),
+            TastesServicer(pool, rules, set_time_zone),
             features_pb2.DESCRIPTOR.services_by_name["Tastes"].full_name,
         )
         await server.start()

@@ -478,6 +478,32 @@ def user_revoke(key_id: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     console.print(f"revoked {key_id}; gateways refuse it within 30 s")
 
 
+@user_app.command("set")
+def user_set(
+    user: UserOpt,
+    time_zone: Annotated[
+        str,
+        typer.Option(
+            "--time-zone",
+            help="IANA zone your contexts are read in, e.g. America/Sao_Paulo; '' infers it",
+        ),
+    ],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Set a listener's own settings (their time zone) with their API key."""
+    gateway = _gateway(data_dir, user)
+
+    async def change() -> common_pb2.TimeZone:
+        async with FullCircleClient(*gateway) as client:
+            return await client.set_time_zone(time_zone)
+
+    try:
+        zone = _run(change())
+    except grpc.aio.AioRpcError as exc:
+        raise _fail(exc.details() or str(exc.code())) from None
+    console.print(f"time zone: {zone.description}; your profile is being recomputed in it")
+
+
 @user_app.command("list")
 def user_list(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Every listener, with their number of active API keys."""
@@ -710,6 +736,8 @@ def profile(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
             f"{names.get(top[0], '-')} ({top[1]:.0%})",
         )
     console.print(contexts)
+    if taste.HasField("time_zone"):
+        console.print(f"contexts read in {taste.time_zone.description}")
 
 
 @app.command()

@@ -149,22 +149,29 @@ async def load_clusters(pool: AsyncConnectionPool, user_id: UUID) -> list[dict[s
 
 
 async def save_details(
-    pool: AsyncConnectionPool, user_id: UUID, details: dict[str, Any], computed_at: datetime
+    pool: AsyncConnectionPool,
+    user_id: UUID,
+    details: dict[str, Any],
+    computed_at: datetime,
+    time_zone: dict[str, Any] | None = None,
 ) -> None:
+    """Replace the listener's tastes, contexts and evolution, with the zone (`ZoneChoice` as a
+    dict) the contexts were computed in."""
     async with pool.connection() as conn:
         await conn.execute(
             """INSERT INTO features.taste_details (user_id, clusters, contexts, evolution,
-                   artist_clusters, computed_at) VALUES (%s, %s, %s, %s, %s, %s)
+                   artist_clusters, time_zone, computed_at) VALUES (%s, %s, %s, %s, %s, %s, %s)
                ON CONFLICT (user_id) DO UPDATE SET clusters = excluded.clusters,
                    contexts = excluded.contexts, evolution = excluded.evolution,
                    artist_clusters = excluded.artist_clusters,
-                   computed_at = excluded.computed_at""",
+                   time_zone = excluded.time_zone, computed_at = excluded.computed_at""",
             (
                 user_id,
                 Jsonb(details["clusters"]),
                 Jsonb(details["contexts"]),
                 Jsonb(details["evolution"]),
                 Jsonb(details["artist_clusters"]),
+                Jsonb(time_zone),
                 computed_at,
             ),
         )
@@ -211,12 +218,67 @@ async def load_profile_summary(
         )
         tags = [(tag, float(w)) for tag, w in await cur.fetchall()]
         cur = await conn.execute(
-            "SELECT clusters, contexts, evolution FROM features.taste_details WHERE user_id = %s",
+            "SELECT clusters, contexts, evolution, time_zone FROM features.taste_details"
+            " WHERE user_id = %s",
             (user_id,),
         )
         row = await cur.fetchone()
-    details = {"clusters": row[0], "contexts": row[1], "evolution": row[2]} if row else {}
+    details = (
+        {"clusters": row[0], "contexts": row[1], "evolution": row[2], "time_zone": row[3]}
+        if row
+        else {}
+    )
     version, computed_at, plays, listens, artist_count, half_life_days = header
     return ProfileSummary(
         version, computed_at, plays, listens, artist_count, half_life_days, artists, tags, details
     )
+
+
+async def plays_by_country(pool: AsyncConnectionPool, user_id: UUID) -> dict[str, int]:
+    """The listener's plays per country they were played from (Spotify's conn_country)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT country, count(*) FROM ingest.plays"
+            " WHERE user_id = %s AND country IS NOT NULL GROUP BY country",
+            (user_id,),
+        )
+        return {str(country): int(plays) for country, plays in await cur.fetchall()}
+
+
+async def load_time_zone(pool: AsyncConnectionPool, user_id: UUID) -> str | None:
+    """The zone the listener set, if they did."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT time_zone FROM features.listener_time_zones WHERE user_id = %s", (user_id,)
+        )
+        row = await cur.fetchone()
+    return str(row[0]) if row else None
+
+
+async def save_time_zone(
+    pool: AsyncConnectionPool, user_id: UUID, time_zone: str | None, set_at: datetime
+) -> None:
+    """Keep the zone the listener set (None: forget it, infer it again)."""
+    async with pool.connection() as conn:
+        if time_zone is None:
+            await conn.execute(
+                "DELETE FROM features.listener_time_zones WHERE user_id = %s", (user_id,)
+            )
+            return
+        await conn.execute(
+            "INSERT INTO features.listener_time_zones (user_id, time_zone, set_at)"
+            " VALUES (%s, %s, %s) ON CONFLICT (user_id)"
+            " DO UPDATE SET time_zone = EXCLUDED.time_zone, set_at = EXCLUDED.set_at",
+            (user_id, time_zone, set_at),
+        )
+
+
+async def listeners_with_new_time_zones(pool: AsyncConnectionPool) -> list[tuple[UUID, datetime]]:
+    """Listeners who set a zone their profile was not recomputed in yet (features stopped
+    between storing it and recomputing), with when they set it."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT z.user_id, z.set_at FROM features.listener_time_zones z"
+            " JOIN features.profiles p USING (user_id) WHERE z.set_at > p.computed_at"
+        )
+        return [(row[0], row[1]) for row in await cur.fetchall()]
