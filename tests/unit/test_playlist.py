@@ -54,3 +54,19 @@ def test_a_prompt_reranks_recommendations_by_mood_and_context() -> None:
         [1.0, 1.0], [moods[0], moods[0]], [1, 2], read_prompt("night"), {1: 0.1, 2: 0.9}
     )
     assert by_context == [1, 0]
+
+
+def test_a_track_of_unknown_mood_says_so_and_never_shows_a_fit_number() -> None:
+    known = choice("Known", [("energetic", 100), ("metal", 80)])
+    unknown = choice("Untagged", [])  # no tags: no mood estimate
+    assert unknown.mood.confidence == 0
+    reasons = {
+        item.choice.artist: item.reason
+        for item in build_playlist(read_prompt("2 songs high energy"), [known, unknown], {})
+    }
+    assert reasons["Untagged"] == "one of yours, mood unknown"
+    assert reasons["Known"].startswith("one of yours, mood fit ")
+    assert reasons["Known"] != "one of yours, mood fit 50%"
+    # a prompt without a mood judges none: no fit, known or not
+    plain = build_playlist(read_prompt("2 songs"), [known, unknown], {})
+    assert {item.reason for item in plain} == {"one of yours"}

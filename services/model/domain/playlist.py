@@ -126,8 +126,19 @@ def build_playlist(
             quotas[choice.familiar] -= 1
             artists.add(choice.artist.lower())
             origin = "one of yours" if choice.familiar else "new to you"
-            picked.append(PlaylistItem(choice, score, f"{origin}, mood fit {fit:.0%}"))
+            reason = ", ".join(filter(None, (origin, mood_words(choice.mood, prompt.mood, fit))))
+            picked.append(PlaylistItem(choice, score, reason))
     return picked
+
+
+def mood_words(track: MoodVector, wanted: MoodVector, fit: float) -> str:
+    """How the track's mood meets the prompt, in words: a fit only where both are known (an
+    unknown mood is scored as neutral, 0.5, but never shown as a number)."""
+    if wanted.confidence <= 0:
+        return ""
+    if track.confidence <= 0:
+        return "mood unknown"
+    return f"mood fit {fit:.0%}"
 
 
 def rerank_by_prompt(
