@@ -99,6 +99,7 @@ class ProfileBuilder:
             log.info("no plays and no profile of %s: nothing to compute", user_id)
             return
         artist_tags = await store.load_artist_tags(self.pool, sorted(set(plays.artist)))
+        genres = await store.load_genre_tags(self.pool, list(artist_tags))
         zone = await self.time_zone(user_id)
         # The same function the model's training views come from (servicer.py), as of now.
         listener = await asyncio.to_thread(
@@ -109,6 +110,7 @@ class ProfileBuilder:
             self.settings.listen_rules(),
             platforms=platforms,
             time_zone=zone.time_zone,
+            genres=genres,
         )
         stats, tags, details = listener.stats, listener.tags, listener.details
         assert details is not None  # asked for with the platforms

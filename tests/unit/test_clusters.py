@@ -12,7 +12,9 @@ import pytest
 
 from services.features.domain.clusters import (
     OTHER_CLUSTER_ID,
+    SECOND_NAME_GAIN,
     TasteCluster,
+    _genre_names,
     artist_clusters,
     cluster_tastes,
 )
@@ -195,7 +197,8 @@ def test_tags_name_the_tastes_and_give_their_profiles() -> None:
     tags |= {a: {"jazz": 100.0, "bebop": 40.0} for a in ["Miles Davis", "John Coltrane"]}
     tastes = cluster_tastes(two_scenes(), NOW, artist_tags=tags)
     metal = next(c for c in tastes if "Metallica" in c.artists)
-    assert metal.name == "thrash metal & metal"
+    # both tags are on every tagged artist: the stronger names it, the other adds no one
+    assert metal.name == "thrash metal" and metal.name_tags == ("thrash metal",)
     assert metal.tag_profile["thrash metal"] > metal.tag_profile["metal"]
     assert sum(metal.tag_profile.values()) == pytest.approx(1.0)
 
@@ -212,3 +215,81 @@ def test_plays_after_as_of_and_short_plays_are_ignored() -> None:
         )
         == []
     )
+
+
+def test_a_taste_is_named_by_genres_only() -> None:
+    genres = frozenset({"thrash metal", "speed metal", "jazz", "bebop"})
+    tags = {a: {"seen live": 100.0, "thrash metal": 90.0} for a in ["Metallica", "Slayer"]}
+    tags |= {a: {"male vocalists": 100.0, "speed metal": 70.0} for a in ["Megadeth", "Anthrax"]}
+    tastes = cluster_tastes(two_scenes(), NOW, artist_tags=tags, genres=genres)
+    by_artist = {a: c for c in tastes for a in c.artists}
+    assert by_artist["Metallica"].name == "thrash metal"
+    assert by_artist["Megadeth"].name == "speed metal"
+    for taste in tastes:
+        assert set(taste.name_tags) <= genres
+
+
+def test_a_second_name_only_when_it_covers_more_of_the_tastes_listens() -> None:
+    assert SECOND_NAME_GAIN == 0.15
+    labels = np.array([1, 1, 1, 1])
+    carried = [{"rock": 100.0}, {"rock": 90.0}, {"rock": 50.0, "blues": 80.0}, {"blues": 100.0}]
+    # the blues-only artist holds 20% of the listens: "rock & blues"
+    assert _genre_names(labels, np.array([40, 20, 20, 20]), carried) == {1: ("rock", "blues")}
+    # 10%: not enough to name the taste
+    assert _genre_names(labels, np.array([40, 30, 20, 10]), carried) == {1: ("rock",)}
+    # a tie in listens goes to the tag the artists are tagged with more
+    tied = [{"rock": 100.0, "blues": 40.0}, {"rock": 90.0, "blues": 30.0}]
+    assert _genre_names(np.array([1, 1]), np.array([5, 5]), tied) == {1: ("rock",)}
+
+
+def test_two_tastes_of_one_genre_are_one_taste() -> None:
+    # two scenes the listener keeps apart in time, both hip hop: one taste, not two of a name
+    old_school = ["Nas", "Mobb Deep", "Wu-Tang Clan", "Gang Starr"]
+    uk = ["Dave", "Little Simz", "Stormzy", "Kano"]
+    plays = sessions(
+        *[(old_school * 2, 200 + 7 * d) for d in range(60)],
+        *[(uk * 2, 3 + 2 * d) for d in range(30)],
+    )
+    tags = {a: {"hip hop": 100.0, "rap": 80.0} for a in old_school + uk}
+    untagged = cluster_tastes(plays, NOW)
+    assert artist_clusters(untagged)["Nas"] != artist_clusters(untagged)["Dave"]
+    tastes = cluster_tastes(plays, NOW, artist_tags=tags, genres=frozenset({"hip hop", "rap"}))
+    named = [c for c in tastes if not c.is_other]
+    assert [c.name for c in named] == ["hip hop"]
+    assert set(named[0].artists) == set(old_school + uk)
+
+
+def test_an_artist_whose_genres_the_taste_does_not_carry_moves_to_one_that_does() -> None:
+    # Behemoth played among the rap sessions, but black metal: it joins the metal taste
+    rap = ["JAY-Z", "Fugees", "Nas", "Mobb Deep"]
+    metal = ["Mayhem", "Emperor", "Darkthrone", "Burzum"]
+    plays = sessions(
+        *[(rap * 2 + ["Behemoth"], 3 + 2 * d) for d in range(30)],
+        *[(metal * 2, 100 + 2 * d) for d in range(30)],
+    )
+    tags = {a: {"hip hop": 100.0, "rap": 80.0} for a in rap}
+    tags |= {a: {"black metal": 100.0} for a in [*metal, "Behemoth"]}
+    genres = frozenset({"hip hop", "rap", "black metal"})
+    by_artist = artist_clusters(cluster_tastes(plays, NOW))
+    assert by_artist["Behemoth"] == by_artist["JAY-Z"]  # co-listening alone puts it there
+    tastes = cluster_tastes(plays, NOW, artist_tags=tags, genres=genres)
+    by_artist = artist_clusters(tastes)
+    assert by_artist["Behemoth"] == by_artist["Mayhem"] != by_artist["JAY-Z"]
+    names = {c.cluster_id: c.name for c in tastes}
+    assert names[by_artist["Behemoth"]] == "black metal"
+
+
+def test_at_most_twelve_tastes_cover_nine_tenths_of_the_listens() -> None:
+    # twenty scenes of equal weight, kept apart in time, in five genres
+    scenes = [[f"Artist {s}-{i}" for i in range(4)] for s in range(20)]
+    plays = sessions(
+        *[(scene * 2, 5 + 40 * s + 2 * d) for s, scene in enumerate(scenes) for d in range(10)]
+    )
+    genres = ("jazz", "rock", "folk", "soul", "house")
+    tags = {a: {genres[s % 5]: 100.0} for s, scene in enumerate(scenes) for a in scene}
+    untagged = [c for c in cluster_tastes(plays, NOW) if not c.is_other]
+    assert len(untagged) > 12
+    tastes = cluster_tastes(plays, NOW, artist_tags=tags, genres=frozenset(genres))
+    shares = sorted((c.all_time_share for c in tastes), reverse=True)
+    assert sum(shares[:12]) >= 0.9
+    assert sorted(c.name for c in tastes if not c.is_other) == sorted(genres)

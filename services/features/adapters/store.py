@@ -58,6 +58,17 @@ async def load_artist_tags(
     return dict(tags)
 
 
+async def load_genre_tags(pool: AsyncConnectionPool, artists: Sequence[str]) -> frozenset[str]:
+    """Which of the given artists' tags enrich classed as genres (tastes are named by them)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT DISTINCT tag FROM enrich.artist_tags"
+            " WHERE artist_key = ANY(%s) AND kind = 'genre'",
+            ([artist.lower() for artist in artists],),
+        )
+        return frozenset(str(row[0]) for row in await cur.fetchall())
+
+
 async def profile_computed_at(pool: AsyncConnectionPool, user_id: UUID) -> datetime | None:
     async with pool.connection() as conn:
         cur = await conn.execute(

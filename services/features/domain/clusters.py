@@ -13,6 +13,15 @@ listens) are clustered; the others join the cluster whose centroid they are most
 the "other" bucket when no cluster reaches the same similarity the cut demands, as do groups of
 fewer than two core artists.
 
+Names. A taste is named by the genre tags (enrich's tag kinds) its artists carry among their
+five strongest tags: the genre on most of its listens, and a second when that covers 15% more.
+Names are made true and few: an artist whose genres miss its taste's name moves to the largest
+taste it does carry a name of (or to "other"); tastes of one name are one taste; while more than
+12 tastes are needed to cover 90% of the listens, the smallest joins the taste its genres overlap
+most. Artists without tags stay where co-listening put them, and a taste none of whose artists
+has a genre is named by its artists. `python -m tools.lab.tastes` measures this on real
+histories.
+
 Trend rule (listens in the `recent_days` before `as_of` against all listens up to `as_of`):
 dormant = no listen in the recent window; rising = recent share >= 1.5 x all-time share;
 fading = recent share <= all-time share / 1.5; steady otherwise.
@@ -43,6 +52,13 @@ TAG_BLEND = 0.5  # weight of tag similarity when both artists have tags
 EMBEDDING_DIM = 32
 TREND_RATIO = 1.5
 MIN_CORE_ARTISTS = 2
+TOP_NAME_TAGS = 5  # an artist "carries" a tag that is among its five strongest
+SECOND_NAME_GAIN = 0.15  # a second name tag must cover 15% more of the taste's tagged listens
+MAX_TASTES = 12  # at most this many tastes cover COVERAGE_OF_MAX_TASTES of the listens
+COVERAGE_OF_MAX_TASTES = 0.9
+REGROUP_ROUNDS = 3
+
+Carried = Sequence[Mapping[str, float]]  # per artist: the genre tags it carries, by weight
 OTHER_CLUSTER_ID = 0
 OTHER_CLUSTER_NAME = "Everything else"
 
@@ -65,6 +81,7 @@ class TasteCluster:
     last_listen: datetime | None
     tag_profile: dict[str, float]
     is_other: bool = False
+    name_tags: tuple[str, ...] = ()
 
 
 def cluster_tastes(
@@ -77,6 +94,7 @@ def cluster_tastes(
     distance_threshold: float = DISTANCE_THRESHOLD,
     recent_days: float = RECENT_DAYS,
     min_listen_ms: int = MIN_LISTEN_MS,
+    genres: frozenset[str] | None = None,
 ) -> list[TasteCluster]:
     """The listener's tastes from their listens up to `as_of` (see the module docstring).
 
@@ -105,8 +123,17 @@ def cluster_tastes(
         labels[core] = _agglomerate(similarity, distance_threshold)
         labels = _drop_small_groups(labels, core)
         labels = _attach_minor_artists(labels, embedding, tags, core, 1.0 - distance_threshold)
+    carried = _carried_genres(names, artist_tags or {}, genres)
+    labels, name_tags = _regroup_by_genre(labels, listens, carried)
     return _describe(
-        names, artist_idx, ended, labels, as_of_s, recent_days * DAY_S, artist_tags or {}
+        names,
+        artist_idx,
+        ended,
+        labels,
+        as_of_s,
+        recent_days * DAY_S,
+        artist_tags or {},
+        name_tags,
     )
 
 
@@ -232,6 +259,7 @@ def _describe(
     as_of_s: float,
     recent_s: float,
     artist_tags: Mapping[str, Mapping[str, float]],
+    name_tags: Mapping[int, tuple[str, ...]],
 ) -> list[TasteCluster]:
     listens = np.bincount(artist_idx, minlength=len(names))
     play_label = labels[artist_idx]
@@ -260,7 +288,9 @@ def _describe(
         clusters.append(
             TasteCluster(
                 cluster_id=renumber.get(old, OTHER_CLUSTER_ID),
-                name=OTHER_CLUSTER_NAME if is_other else _cluster_name(artists, profile),
+                name=OTHER_CLUSTER_NAME
+                if is_other
+                else _cluster_name(artists, name_tags.get(old, ())),
                 artists=artists,
                 listens=count,
                 recent_listens=recent_count,
@@ -270,20 +300,157 @@ def _describe(
                 last_listen=datetime.fromtimestamp(float(ended[in_cluster].max()), tz=UTC),
                 tag_profile=profile,
                 is_other=is_other,
+                name_tags=() if is_other else name_tags.get(old, ()),
             )
         )
     return clusters
 
 
-def _cluster_name(artists: tuple[str, ...], profile: Mapping[str, float]) -> str:
-    """Its two strongest tags when it has tags, else its top artists ("A, B & co.")."""
-    if profile:
-        return " & ".join(list(profile)[:2])
+def _cluster_name(artists: tuple[str, ...], name_tags: tuple[str, ...]) -> str:
+    """Its genre tags when its artists carry some, else its top artists ("A, B & co.")."""
+    if name_tags:
+        return " & ".join(name_tags)
     if len(artists) == 1:
         return artists[0]
     if len(artists) == 2:
         return f"{artists[0]} & {artists[1]}"
     return f"{artists[0]}, {artists[1]} & co."
+
+
+def _carried_genres(
+    names: np.ndarray,
+    artist_tags: Mapping[str, Mapping[str, float]],
+    genres: frozenset[str] | None,
+) -> list[dict[str, float]]:
+    """Per artist, the genre tags among its `TOP_NAME_TAGS` strongest, with their weights
+    (every tag counts as a genre when `genres` is None: no kinds known)."""
+    carried = []
+    for name in names:
+        weights = artist_tags.get(str(name), {})
+        top = sorted(weights.items(), key=lambda item: (-item[1], item[0]))[:TOP_NAME_TAGS]
+        carried.append({tag: w for tag, w in top if w > 0 and (genres is None or tag in genres)})
+    return carried
+
+
+def _regroup_by_genre(
+    labels: np.ndarray, listens: np.ndarray, carried: Carried
+) -> tuple[np.ndarray, dict[int, tuple[str, ...]]]:
+    """Name each taste by the genres its artists carry, and make the names true and few.
+
+    A taste's name is the genre carried by most of its tagged listens, and a second one when
+    it covers at least `SECOND_NAME_GAIN` more of them. An artist that carries genres but none
+    of its taste's names moves to the largest taste named by one it carries, or to "other";
+    tastes with the same name are one taste; then, while more than `MAX_TASTES` tastes are
+    needed to cover `COVERAGE_OF_MAX_TASTES` of the listens, the smallest joins the taste its
+    artists' genres overlap most (or "other"). Artists without tags stay where co-listening
+    put them; a taste with no tagged artist keeps no name tags (it is named by its artists)."""
+    for _ in range(REGROUP_ROUNDS):
+        labels = _move_misnamed(labels, listens, carried, _genre_names(labels, listens, carried))
+        labels = _merge_same_names(labels, listens, _genre_names(labels, listens, carried))
+        labels = _merge_smallest(labels, listens, carried)
+    return labels, _genre_names(labels, listens, carried)
+
+
+def _genre_names(
+    labels: np.ndarray, listens: np.ndarray, carried: Carried
+) -> dict[int, tuple[str, ...]]:
+    names: dict[int, tuple[str, ...]] = {}
+    for taste in np.unique(labels):
+        if taste == OTHER_CLUSTER_ID:
+            continue
+        members = [int(i) for i in np.flatnonzero(labels == taste) if carried[int(i)]]
+        tagged = float(sum(listens[i] for i in members))
+        if not tagged:
+            continue
+        chosen: list[str] = []
+        covered: set[int] = set()
+        for _ in range(2):
+            gains: dict[str, float] = {}
+            strength: dict[str, float] = {}
+            for i in members:
+                for tag, weight in carried[i].items():
+                    if tag in chosen:
+                        continue
+                    strength[tag] = strength.get(tag, 0.0) + weight * float(listens[i])
+                    if i not in covered:
+                        gains[tag] = gains.get(tag, 0.0) + float(listens[i])
+            if not gains:
+                break
+            # most listens covered; a tie goes to the tag the artists are tagged with more
+            tag = min(gains, key=lambda t: (-gains[t], -strength[t], t))
+            if chosen and gains[tag] < SECOND_NAME_GAIN * tagged:
+                break
+            chosen.append(tag)
+            covered.update(i for i in members if tag in carried[i])
+        names[int(taste)] = tuple(chosen)
+    return names
+
+
+def _move_misnamed(
+    labels: np.ndarray,
+    listens: np.ndarray,
+    carried: Carried,
+    names: Mapping[int, tuple[str, ...]],
+) -> np.ndarray:
+    sizes = {taste: int(listens[labels == taste].sum()) for taste in names}
+    moved = labels.copy()
+    for i, genres in enumerate(carried):
+        taste = int(labels[i])
+        if not genres or (taste in names and genres.keys() & set(names[taste])):
+            continue
+        homes = [t for t, tags in names.items() if genres.keys() & set(tags)]
+        moved[i] = max(homes, key=lambda t: (sizes[t], -t)) if homes else OTHER_CLUSTER_ID
+    return moved
+
+
+def _merge_same_names(
+    labels: np.ndarray, listens: np.ndarray, names: Mapping[int, tuple[str, ...]]
+) -> np.ndarray:
+    by_name: dict[frozenset[str], list[int]] = {}
+    for taste, tags in names.items():
+        by_name.setdefault(frozenset(tags), []).append(taste)
+    merged = labels.copy()
+    for tastes in by_name.values():
+        keep = max(tastes, key=lambda t: (int(listens[labels == t].sum()), -t))
+        merged[np.isin(labels, tastes)] = keep
+    return merged
+
+
+def _merge_smallest(labels: np.ndarray, listens: np.ndarray, carried: Carried) -> np.ndarray:
+    labels = labels.copy()
+    total = float(listens.sum() or 1)
+    while True:
+        sizes = {int(t): int(listens[labels == t].sum()) for t in np.unique(labels)}
+        ranked = sorted(sizes, key=lambda t: (-sizes[t], t))  # "other" counts as one
+        shares = np.cumsum([sizes[t] for t in ranked]) / total
+        named = [t for t in ranked if t != OTHER_CLUSTER_ID]
+        if len(ranked) <= MAX_TASTES or shares[MAX_TASTES - 1] >= COVERAGE_OF_MAX_TASTES:
+            return labels
+        smallest, others = named[-1], named[:-1]
+        profile = _genre_weights(labels == smallest, listens, carried)
+        overlap = {
+            t: sum(
+                min(weight, _genre_weights(labels == t, listens, carried).get(tag, 0.0))
+                for tag, weight in profile.items()
+            )
+            for t in others
+        }
+        best = max(overlap, key=lambda t: (overlap[t], sizes[t], -t), default=None)
+        labels[labels == smallest] = (
+            best if best is not None and overlap[best] > 0 else OTHER_CLUSTER_ID
+        )
+
+
+def _genre_weights(members: np.ndarray, listens: np.ndarray, carried: Carried) -> dict[str, float]:
+    """Share of the members' tagged listens carrying each genre."""
+    weights: dict[str, float] = {}
+    total = 0.0
+    for i in map(int, np.flatnonzero(members)):
+        if carried[i]:
+            total += float(listens[i])
+            for tag in carried[i]:
+                weights[tag] = weights.get(tag, 0.0) + float(listens[i])
+    return {tag: weight / total for tag, weight in weights.items()} if total else {}
 
 
 def _trend(all_time_share: float, recent_share: float, recent_listens: int) -> Trend:

@@ -30,10 +30,13 @@ def taste_details(
     artist_tags: dict[str, dict[str, float]],
     time_zone: str = "UTC",
     min_listen_ms: int = MIN_LISTEN_MS,
+    genres: frozenset[str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Clusters (with tags when known), contexts (with their mood when tags give one) and
     monthly evolution of one listener, all counting plays of at least `min_listen_ms`."""
-    clusters = cluster_tastes(plays, as_of, artist_tags or None, min_listen_ms=min_listen_ms)
+    clusters = cluster_tastes(
+        plays, as_of, artist_tags or None, min_listen_ms=min_listen_ms, genres=genres
+    )
     played = set(plays.artist)
     moods = artist_moods_from_tags(
         {artist: tags for artist, tags in artist_tags.items() if artist in played}

@@ -53,6 +53,7 @@ def listener_as_of(
     *,
     platforms: Sequence[str | None] | None = None,
     time_zone: str = "UTC",
+    genres: frozenset[str] | None = None,
 ) -> Listener:
     """The listener from their plays that ended before `as_of` (decay measured to `as_of`).
     With `platforms` (one per play) the tastes, contexts and evolution are computed too, as
@@ -76,6 +77,7 @@ def listener_as_of(
         {artist: dict(weights) for artist, weights in artist_tags.items()},
         time_zone=time_zone,
         min_listen_ms=rules.min_listen_ms,
+        genres=genres,
     )
     tracks = track_stats(past, rules.min_listen_ms) if len(past.track) else None
     return Listener(as_of, stats, tags, details, tracks)
