@@ -67,16 +67,20 @@ async def user_for_token(pool: AsyncConnectionPool, token: str) -> UUID | None:
     return user_id
 
 
+UPLOAD_PART_BYTES = 4 * 2**20
+
+
 async def store_upload(
     pool: AsyncConnectionPool, user_id: UUID, file_name: str, payload: bytes
 ) -> tuple[UUID, UUID]:
-    """Keep an uploaded export until ingest has read it; returns (upload id, import id)."""
+    """Keep an uploaded export, in parts, until ingest has read it; returns (upload id,
+    import id)."""
     upload_id, import_id = uuid.uuid4(), uuid.uuid4()
-    async with pool.connection() as conn:
+    async with pool.connection() as conn, conn.transaction():
         await conn.execute(
             "INSERT INTO gateway.uploads"
-            " (upload_id, import_id, user_id, file_name, size_bytes, sha256, payload)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            " (upload_id, import_id, user_id, file_name, size_bytes, sha256)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
             (
                 upload_id,
                 import_id,
@@ -84,9 +88,13 @@ async def store_upload(
                 file_name,
                 len(payload),
                 hashlib.sha256(payload).hexdigest(),
-                payload,
             ),
         )
+        for part_no, start in enumerate(range(0, len(payload), UPLOAD_PART_BYTES)):
+            await conn.execute(
+                "INSERT INTO gateway.upload_parts (upload_id, part_no, data) VALUES (%s, %s, %s)",
+                (upload_id, part_no, payload[start : start + UPLOAD_PART_BYTES]),
+            )
     return upload_id, import_id
 
 
