@@ -112,5 +112,10 @@ class PartAssembler:
         return part
 
     @property
+    def buffered_bytes(self) -> int:
+        """Bytes held until their part fills: always less than one part."""
+        return len(self._pending)
+
+    @property
     def sha256(self) -> str:
         return self._sha256.hexdigest()
