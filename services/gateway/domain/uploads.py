@@ -79,7 +79,9 @@ class PartAssembler:
         self.declared_bytes = declared_bytes
         self.size_bytes = 0
         self._sha256 = hashlib.sha256()
-        self._pending = bytearray()
+        # the chunks (views of them) waiting for their part to fill: joined once, when it has
+        self._pending: list[memoryview] = []
+        self.buffered_bytes = 0  # always less than one part
 
     def add(self, data: bytes) -> Iterator[bytes]:
         """Take one chunk; the parts it filled, in order."""
@@ -92,11 +94,15 @@ class PartAssembler:
                 "said; declare the file's real size"
             )
         self._sha256.update(data)
-        self._pending += data
-        while len(self._pending) >= self.part_bytes:
-            part = bytes(self._pending[: self.part_bytes])
-            del self._pending[: self.part_bytes]
+        rest = memoryview(data)
+        while self.buffered_bytes + len(rest) >= self.part_bytes:
+            fill = self.part_bytes - self.buffered_bytes
+            part = b"".join([*self._pending, rest[:fill]])
+            self._pending, self.buffered_bytes, rest = [], 0, rest[fill:]
             yield part
+        if rest:
+            self._pending.append(rest)
+            self.buffered_bytes += len(rest)
 
     def last_part(self) -> bytes:
         """What is left after the last chunk (empty when the parts came out even); refuses an
@@ -108,13 +114,9 @@ class PartAssembler:
                 f"the upload ended after {self.size_bytes:,} of the {self.declared_bytes:,} "
                 "bytes its size_bytes said; send the whole file again"
             )
-        part, self._pending = bytes(self._pending), bytearray()
+        part = b"".join(self._pending)
+        self._pending, self.buffered_bytes = [], 0
         return part
-
-    @property
-    def buffered_bytes(self) -> int:
-        """Bytes held until their part fills: always less than one part."""
-        return len(self._pending)
 
     @property
     def sha256(self) -> str:
