@@ -5,7 +5,7 @@ listener per upload: each key may run UPLOADS_PER_KEY at once) and a zip bomb in
 of their own; each case waits until every import has ended (ingest read it, the gateway deleted
 its bytes). Prints per case the peak RSS of each process against its target (gateway 300 MB,
 ingest 600 MB) as a ratio, the health check's worst latency and whether it ever left SERVING,
-and the parts left in the store afterwards.
+how the imports ended and the parts left in the store afterwards.
 
 python -m bench upload_memory [--mib 250] [--bomb-mib 1228] [--quick]
 
@@ -151,39 +151,41 @@ async def _upload(state: StackState, key: str, path: Path) -> str:
         return await client.import_history(path, deadline_s=1800)
 
 
-async def _all_ended(state: StackState, import_ids: list[str], timeout_s: float) -> int:
-    """Wait until the gateway has noted the end of every import; the parts left then."""
+async def _all_ended(state: StackState, import_ids: list[str], timeout_s: float) -> str:
+    """Wait until the gateway has noted the end of every import; how they ended and the parts
+    left then."""
     ids = [UUID(import_id) for import_id in import_ids]
     deadline = time.monotonic() + timeout_s
     async with await psycopg.AsyncConnection.connect(state.database_url) as conn:
         while True:
             cur = await conn.execute(
-                "SELECT count(*) FILTER (WHERE outcome IS NULL),"
-                " (SELECT count(*) FROM gateway.upload_parts p JOIN gateway.uploads u"
-                "  USING (upload_id) WHERE u.import_id = ANY(%s))"
-                " FROM gateway.uploads WHERE import_id = ANY(%s)",
-                (ids, ids),
+                "SELECT coalesce(outcome, 'running'), count(*), sum((SELECT count(*)"
+                " FROM gateway.upload_parts p WHERE p.upload_id = u.upload_id))"
+                " FROM gateway.uploads u WHERE import_id = ANY(%s) GROUP BY 1 ORDER BY 1",
+                (ids,),
             )
-            running, parts = await cur.fetchone() or (0, 0)
-            if not running:
-                return int(parts)
+            ended = {outcome: (count, parts) for outcome, count, parts in await cur.fetchall()}
+            if "running" not in ended:
+                return ", ".join(f"{count} {outcome}" for outcome, (count, _) in ended.items()) + (
+                    f", parts left {sum(parts for _, parts in ended.values())}"
+                )
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{running} imports still running after {timeout_s:.0f} s")
+                raise RuntimeError(f"{ended['running'][0]} imports running after {timeout_s:.0f} s")
             await asyncio.sleep(0.5)
 
 
-async def run_case(state: StackState, path: Path, uploads: int) -> tuple[Samples, int, float]:
+async def run_case(state: StackState, path: Path, uploads: int) -> tuple[Samples, str, float]:
     """`uploads` concurrent uploads of `path`, one listener each, to the end of their imports;
-    (samples, parts left, seconds)."""
+    (samples, how the imports ended and the parts left, seconds)."""
     keys = await _listeners(state, uploads)
     started = time.perf_counter()
     with Sampler(state) as samples:
         import_ids = await asyncio.gather(*(_upload(state, key, path) for key in keys))
-        parts_left = await _all_ended(state, list(import_ids), timeout_s=3600)
-    return samples, parts_left, time.perf_counter() - started
+        ended = await _all_ended(state, list(import_ids), timeout_s=3600)
+    return samples, ended, time.perf_counter() - started
 
 
-def _report(label: str, samples: Samples, parts_left: int, seconds: float) -> None:
+def _report(label: str, samples: Samples, ended: str, seconds: float) -> None:
     ratios = "  ".join(
         f"{service} {samples.peak_mb[service]:6,.0f} MB = "
         f"{samples.peak_mb[service] / TARGET_MB[service]:4.2f}x target"
@@ -191,8 +193,7 @@ def _report(label: str, samples: Samples, parts_left: int, seconds: float) -> No
     )
     print(
         f"{label:<28} {ratios}  health worst {samples.health_worst_s * 1000:5.0f} ms, "
-        f"not SERVING {samples.not_serving}/{samples.checks}  parts left {parts_left}  "
-        f"{seconds:5.0f} s",
+        f"not SERVING {samples.not_serving}/{samples.checks}  {seconds:4.0f} s  ({ended})",
         flush=True,
     )
 

@@ -73,6 +73,30 @@ def test_the_cli_refuses_a_300_mib_export_with_the_size_message_every_time(
         assert "Internal error" not in refused.stdout + refused.stderr
 
 
+async def test_a_refusal_mid_upload_reaches_a_client_still_sending_every_time(
+    stack: StackState, new_listener
+) -> None:
+    """A client that streams without waiting (any gRPC client's request iterator) and is refused
+    mid-upload gets the refusal, not "Internal error from Core": the gateway reads the rest of
+    the stream away before answering (grpc/grpc#36066). Here the upload is longer than the size
+    it declared; the size limit takes the same path."""
+    _, key = await new_listener(f"midway-{uuid.uuid4().hex[:6]}")
+    metadata = (("authorization", f"Bearer {key}"),)
+
+    async def chunks() -> Any:
+        yield gateway_pb2.ImportChunk(file_name="liar.json", size_bytes=2**20)
+        for _ in range(32):
+            yield gateway_pb2.ImportChunk(data=b" " * 2**20)
+
+    async with grpc.aio.insecure_channel(stack.gateway_address) as channel:
+        stub = gateway_pb2_grpc.FullCircleStub(channel)
+        for _ in range(5):
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.ImportHistory(chunks(), metadata=metadata, timeout=60)
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, refused.value
+            assert "longer than the 1,048,576 bytes" in (refused.value.details() or "")
+
+
 async def test_uploads_over_the_key_bound_are_refused_while_health_answers(
     local_stack: LocalStack, stack: StackState, new_listener
 ) -> None:
