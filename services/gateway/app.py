@@ -52,7 +52,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     )
     add_admin(runtime, settings, links)
     runtime.background(lambda: fanout.run(runtime.stopping))
-    retention = UploadRetention(runtime.pool, settings)
+    retention = UploadRetention(runtime.pool, runtime.bus, settings)
     runtime.bus.consume(ImportProgress, retention.on_import_progress)
     runtime.background(lambda: retention.run(runtime.stopping))
     runtime.on_stop(channel.close)

@@ -2,7 +2,8 @@
 bytes once its import has ended (at once when it failed on the file; after
 `upload_retention_s` when it is done; never when it failed on our side and is kept for a
 retry), and a periodic sweep deletes the parts retention frees and the incomplete uploads a
-dead gateway or a vanished client left behind. The small row of each upload stays."""
+dead gateway or a vanished client left behind, and asks ingest for a complete upload whose
+gateway died before it could. The small row of each upload stays."""
 
 from __future__ import annotations
 
@@ -12,16 +13,22 @@ import logging
 
 from psycopg_pool import AsyncConnectionPool
 
+from fullcircle.bus import Bus
 from fullcircle.events import ImportProgress
 from services.gateway.adapters import uploads
 from services.gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
+# how long a complete upload waits for its own gateway to ask ingest before the sweep does:
+# far longer than the one publish between the two
+UNREQUESTED_AFTER_S = 60.0
+
 
 class UploadRetention:
-    def __init__(self, pool: AsyncConnectionPool, settings: GatewaySettings) -> None:
+    def __init__(self, pool: AsyncConnectionPool, bus: Bus, settings: GatewaySettings) -> None:
         self.pool = pool
+        self.bus = bus
         self.settings = settings
 
     async def on_import_progress(self, progress: ImportProgress) -> None:
@@ -46,7 +53,12 @@ class UploadRetention:
             )
 
     async def sweep(self) -> None:
-        """One pass: abandoned incomplete uploads and the parts whose retention has run out."""
+        """One pass: abandoned incomplete uploads, the parts whose retention has run out, and
+        the imports of complete uploads nobody asked ingest for."""
+        for request in await uploads.unrequested(self.pool, UNREQUESTED_AFTER_S):
+            await self.bus.publish(request)  # ingest imports a request once, however often
+            await uploads.mark_requested(self.pool, request.upload_id)
+            log.warning("asked ingest for import %s: its gateway died first", request.import_id)
         abandoned = await uploads.sweep_abandoned(self.pool, self.settings.upload_abandoned_s)
         expired = await uploads.delete_expired_parts(self.pool, self.settings.upload_retention_s)
         if abandoned or expired:

@@ -51,7 +51,7 @@ from fullcircle.v1 import (
     model_pb2,
     model_pb2_grpc,
 )
-from services.gateway.adapters import accounts
+from services.gateway.adapters import accounts, uploads
 from services.gateway.adapters.cache import RecommendationCache
 from services.gateway.adapters.streams import (
     RecommendationFanout,
@@ -192,6 +192,8 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         except BaseException:
             await writer.discard()
             raise
+        # a crash before this line leaves the request to the sweep (UploadRetention)
+        await uploads.mark_requested(self.pool, writer.upload_id)
         return gateway_pb2.ImportAccepted(
             import_id=str(writer.import_id), size_bytes=parts.size_bytes
         )

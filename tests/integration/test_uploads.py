@@ -258,9 +258,10 @@ async def test_the_slots_of_a_dead_gateway_expire_and_a_live_ones_do_not(
     _, bus, _ = gateway
     slots = UploadSlots(lambda: bus.redis, per_key=1, per_gateway=8, ttl_s=0.5)
     key_id = uuid.uuid4().hex
-    # a gateway that took a slot and died: the slot is never renewed nor freed
+    # a gateway that took a slot and died: its last renewal gave it 2 s more, then nothing
     await bus.redis.eval(
-        "local t = redis.call('TIME') redis.call('ZADD', KEYS[1], t[1] * 1000 + 500, 'dead')",
+        "local t = redis.call('TIME')"
+        " redis.call('ZADD', KEYS[1], t[1] * 1000 + math.floor(t[2] / 1000) + 2000, 'dead')",
         1,
         f"{PREFIX}{key_id}",
     )
@@ -295,10 +296,9 @@ async def test_the_slots_of_a_dead_gateway_expire_and_a_live_ones_do_not(
 
 
 async def test_abandoned_uploads_are_swept_and_live_ones_kept(gateway: Any, pool: Any) -> None:
-    listener, _, _ = gateway
+    listener, bus, _ = gateway
     _, _, user_id = await listener()
-    settings = GatewaySettings(upload_abandoned_s=3600)
-    retention = UploadRetention(pool, settings)
+    retention = UploadRetention(pool, bus, GatewaySettings(upload_abandoned_s=3600))
     left, live = (uploads.UploadWriter(pool, user_id, PartAssembler(LIMIT, 8)) for _ in "ab")
     for writer in (left, live):
         await writer.begin("half.zip")
@@ -330,12 +330,12 @@ async def test_an_imports_end_deletes_the_bytes_it_no_longer_needs(
     outcome: str,
     parts_left: int,
 ) -> None:
-    listener, _, _ = gateway
+    listener, bus, _ = gateway
     _, _, user_id = await listener()
     upload_id, import_id = await accounts.store_upload(
         pool, user_id, "history.json", os.urandom(UPLOAD_PART_BYTES + 1)
     )
-    retention = UploadRetention(pool, GatewaySettings(upload_retention_s=retention_s))
+    retention = UploadRetention(pool, bus, GatewaySettings(upload_retention_s=retention_s))
     progress = ImportProgress(user_id=user_id, import_id=import_id, stage=stage, upload_kept=kept)
     for _ in range(2):  # a redelivery changes nothing
         await retention.on_import_progress(progress)
@@ -356,3 +356,28 @@ async def test_an_imports_end_deletes_the_bytes_it_no_longer_needs(
         await retention.sweep()
         [(*_, parts, _)] = await _rows(pool, user_id)
         assert parts == 0
+
+
+async def test_a_complete_upload_its_gateway_never_announced_is_requested_by_the_sweep(
+    gateway: Any, pool: Any
+) -> None:
+    """A gateway that died between completing an upload and publishing imports.requested: the
+    sweep asks ingest for it (once), so it is neither lost nor left blocking a re-upload."""
+    listener, bus, _ = gateway
+    _, _, user_id = await listener()
+    upload_id, import_id = await accounts.store_upload(pool, user_id, "late.json", b"[3]")
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE gateway.uploads SET received_at = now() - interval '5 minutes'"
+            " WHERE upload_id = %s",
+            (upload_id,),
+        )
+    retention = UploadRetention(pool, bus, GatewaySettings())
+    await retention.sweep()
+    await retention.sweep()
+    requested = [
+        decode_entry(f, ImportRequested) for _, f in await bus.redis.xrange(IMPORTS_REQUESTED)
+    ]
+    assert [(r.upload_id, r.import_id, r.file_name) for r in requested] == [
+        (upload_id, import_id, "late.json")
+    ]

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
+from fullcircle.events import ImportRequested
 from services.gateway.domain.uploads import EarlierUpload, PartAssembler
 
 Outcome = Literal["done", "failed", "kept"]
@@ -92,6 +93,37 @@ class UploadWriter:
                 (self.upload_id, self._next_part, part, self.upload_id),
             )
         self._next_part += 1
+
+
+async def mark_requested(pool: AsyncConnectionPool, upload_id: UUID) -> None:
+    """Note that ingest was asked for the upload's import (imports.requested published)."""
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE gateway.uploads SET requested_at = now() WHERE upload_id = %s", (upload_id,)
+        )
+
+
+async def unrequested(pool: AsyncConnectionPool, idle_s: float) -> list[ImportRequested]:
+    """The requests never published for complete uploads (their gateway died between
+    completing one and asking ingest), `idle_s` or more after they completed."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT user_id, import_id, upload_id, file_name, size_bytes FROM gateway.uploads"
+            " WHERE complete AND requested_at IS NULL"
+            " AND received_at < now() - make_interval(secs => %s) ORDER BY received_at",
+            (idle_s,),
+        )
+        rows = await cur.fetchall()
+    return [
+        ImportRequested(
+            user_id=user_id,
+            import_id=import_id,
+            upload_id=upload_id,
+            file_name=file_name,
+            size_bytes=size_bytes,
+        )
+        for user_id, import_id, upload_id, file_name, size_bytes in rows
+    ]
 
 
 async def delete_upload(pool: AsyncConnectionPool, upload_id: UUID) -> None:

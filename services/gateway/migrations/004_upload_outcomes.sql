@@ -9,8 +9,14 @@ ALTER TABLE gateway.uploads
     ADD COLUMN finished_at timestamptz,
     -- when the last part arrived: an incomplete upload silent for long was left by a gateway
     -- that died (or a client that vanished) and is swept
-    ADD COLUMN received_at timestamptz NOT NULL DEFAULT now();
+    ADD COLUMN received_at timestamptz NOT NULL DEFAULT now(),
+    -- when imports.requested was published for it: a complete upload without it (its gateway
+    -- died between completing it and asking ingest) is asked for by the sweep
+    ADD COLUMN requested_at timestamptz;
+UPDATE gateway.uploads SET requested_at = created_at;
 -- An identical upload by the same listener is recognised by its checksum.
 CREATE INDEX uploads_checksum ON gateway.uploads (user_id, sha256) WHERE complete;
 CREATE INDEX uploads_incomplete ON gateway.uploads (received_at) WHERE NOT complete;
 CREATE INDEX uploads_finished ON gateway.uploads (finished_at) WHERE outcome = 'done';
+CREATE INDEX uploads_unrequested ON gateway.uploads (received_at)
+    WHERE complete AND requested_at IS NULL;
