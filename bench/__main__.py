@@ -17,6 +17,7 @@ BENCHES = (
     "soak",
     "real_rate",
     "training_view",
+    "upload_memory",
 )
 
 

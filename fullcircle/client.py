@@ -3,7 +3,9 @@ built on them)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Self
 
@@ -12,6 +14,8 @@ import grpc
 from fullcircle.v1 import admin_pb2, admin_pb2_grpc, common_pb2, gateway_pb2, gateway_pb2_grpc
 
 CHUNK_BYTES = 1024 * 1024
+# The header by which the gateway tells a client that declared its upload's size to send it.
+UPLOAD_HEADER, UPLOAD_ACCEPTED = "fullcircle-upload", "accepted"
 DEADLINE_S = 30.0
 
 
@@ -52,16 +56,26 @@ class FullCircleClient(_GatewayChannel):
         self.stub = gateway_pb2_grpc.FullCircleStub(self.channel)
 
     async def import_history(self, path: Path, deadline_s: float = 600.0) -> str:
-        """Upload an export file in chunks; returns the import id."""
-
-        def chunks() -> Iterator[gateway_pb2.ImportChunk]:
-            with path.open("rb") as export:
-                first = True
+        """Upload an export file in chunks (never the whole file in memory); returns the import
+        id. The file's size goes first: the gateway refuses an upload it will not take (over
+        its size limit, too many at once) before a byte of it is sent."""
+        call = self.stub.ImportHistory(metadata=self.metadata, timeout=deadline_s)
+        with path.open("rb") as export:
+            size = os.fstat(export.fileno()).st_size
+            await call.write(gateway_pb2.ImportChunk(file_name=path.name, size_bytes=size))
+            # Wait for the go-ahead (a response header): without it the call is ending with the
+            # refusal, and a byte written now could hide it behind "Internal error from Core"
+            # (grpc/grpc#36066: a failed write replaces the status the server sent).
+            headers = await call.initial_metadata() if size else {UPLOAD_HEADER: UPLOAD_ACCEPTED}
+            if headers.get(UPLOAD_HEADER) == UPLOAD_ACCEPTED:
                 while data := export.read(CHUNK_BYTES):
-                    yield gateway_pb2.ImportChunk(file_name=path.name if first else "", data=data)
-                    first = False
-
-        reply = await self.stub.ImportHistory(chunks(), metadata=self.metadata, timeout=deadline_s)
+                    try:
+                        await call.write(gateway_pb2.ImportChunk(data=data))
+                    except asyncio.InvalidStateError:
+                        break  # the gateway has answered: its status says why
+                if not call.done():
+                    await call.done_writing()
+        reply = await call
         return str(reply.import_id)
 
     def watch_import(

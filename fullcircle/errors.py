@@ -53,6 +53,10 @@ class FailedPrecondition(FullCircleError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class AlreadyExists(FullCircleError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
 class ResourceExhausted(FullCircleError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 

@@ -74,6 +74,8 @@ TOPOLOGY = Topology(
     handlers={
         ("ingest", IMPORTS_REQUESTED): (IMPORTS_PROGRESS, PLAYS_INGESTED),
         ("ingest", SYNC_REQUESTED): (PLAYS_INGESTED,),
+        # how each import ended: the gateway deletes the upload's bytes it no longer needs
+        ("gateway", IMPORTS_PROGRESS): (),
         # the listener's own artists: the only enrichment that changes their profile
         ("enrich", PLAYS_INGESTED): (ARTISTS_ENRICHED,),
         ("features", PLAYS_INGESTED): (PROFILES_UPDATED,),
@@ -157,6 +159,9 @@ class ImportProgress(Event):
     rejected: int = 0
     message: str = ""
     files: list[dict[str, Any]] = Field(default_factory=list, description="per-file report")
+    upload_kept: bool = Field(
+        default=False, description="failed on our side: the gateway keeps the upload for a retry"
+    )
 
     @property
     def finished(self) -> bool:

@@ -139,6 +139,11 @@ class GrpcServer:
                 ("grpc.keepalive_timeout_ms", 10_000),
                 ("grpc.http2.max_pings_without_data", 0),
                 ("grpc.keepalive_permit_without_calls", 1),
+                # No window growth from bandwidth probes: a client that streams faster than
+                # the server reads (an upload stored part by part) is held back by flow
+                # control instead of piling up in the server's memory. With probes on, eight
+                # 120 MiB uploads to a server reading at 80 MiB/s peaked at 521 MB; off, 66 MB.
+                ("grpc.http2.bdp_probe", 0),
             ],
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

@@ -8,12 +8,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ImportChunk(_message.Message):
-    __slots__ = ("file_name", "data")
+    __slots__ = ("file_name", "data", "size_bytes")
     FILE_NAME_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     file_name: str
     data: bytes
-    def __init__(self, file_name: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+    size_bytes: int
+    def __init__(self, file_name: _Optional[str] = ..., data: _Optional[bytes] = ..., size_bytes: _Optional[int] = ...) -> None: ...
 
 class ImportAccepted(_message.Message):
     __slots__ = ("import_id", "size_bytes")

@@ -107,6 +107,11 @@ class FullCircleServicer:
 
     def ImportHistory(self, request_iterator, context):
         """Upload a listening-history export (a zip or JSON file) in chunks; returns the import id.
+        A client that knows the file's size puts it in the first chunk (size_bytes, no data) and
+        waits for the response headers before sending data: an upload over the size limit, or over
+        the bounds on uploads at once (UPLOADS_PER_KEY, UPLOADS_PER_GATEWAY), is then refused with
+        RESOURCE_EXHAUSTED before a byte of it is sent. ALREADY_EXISTS: the caller uploaded the
+        same bytes before and that import is done or running (nothing new is stored).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,10 +1,11 @@
 """Gateway's composition: the FullCircle and Admin servicers, the model, ingest and features
-clients and the fan-out reader."""
+clients, the fan-out reader and the upload retention (consumer and sweep)."""
 
 from __future__ import annotations
 
 import grpc
 
+from fullcircle.events import ImportProgress
 from fullcircle.grpc_server import check_health
 from fullcircle.ratelimit import async_shared_rate_limit
 from fullcircle.service import ServiceRuntime
@@ -19,6 +20,7 @@ from services.gateway.adapters.cache import RecommendationCache
 from services.gateway.adapters.streams import RecommendationFanout
 from services.gateway.admin import add_admin
 from services.gateway.auth import AuthInterceptor
+from services.gateway.retention import UploadRetention
 from services.gateway.servicer import FullCircleServicer
 from services.gateway.settings import GatewaySettings
 
@@ -50,6 +52,9 @@ async def setup(runtime: ServiceRuntime) -> None:
     )
     add_admin(runtime, settings, links)
     runtime.background(lambda: fanout.run(runtime.stopping))
+    retention = UploadRetention(runtime.pool, runtime.bus, settings)
+    runtime.bus.consume(ImportProgress, retention.on_import_progress)
+    runtime.background(lambda: retention.run(runtime.stopping))
     runtime.on_stop(channel.close)
     runtime.on_stop(ingest_channel.close)
     runtime.on_stop(features_channel.close)

@@ -28,6 +28,7 @@ from services.gateway.domain.keys import parse_token
 
 log = logging.getLogger(__name__)
 _caller: contextvars.ContextVar[UUID] = contextvars.ContextVar("fullcircle_caller")
+_caller_key: contextvars.ContextVar[str] = contextvars.ContextVar("fullcircle_caller_key")
 OPEN_SERVICES = (
     "/grpc.health.v1.Health/",
     "/grpc.reflection.v1alpha.ServerReflection/",
@@ -40,6 +41,14 @@ def current_user() -> UUID:
     """The authenticated caller of the RPC being served."""
     try:
         return _caller.get()
+    except LookupError:
+        raise Unauthenticated("this call was not authenticated") from None
+
+
+def current_key_id() -> str:
+    """The id of the API key the RPC being served was called with (bounds per key)."""
+    try:
+        return _caller_key.get()
     except LookupError:
         raise Unauthenticated("this call was not authenticated") from None
 
@@ -86,6 +95,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             raise ResourceExhausted(
                 f"over {self.key_limit.item.amount} calls a second for this key; slow down"
             )
+        _caller_key.set(key.key_id)
         return user_id
 
 

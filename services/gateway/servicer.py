@@ -17,8 +17,10 @@ import grpc
 from psycopg_pool import AsyncConnectionPool
 
 from fullcircle.bus import Bus
+from fullcircle.client import UPLOAD_ACCEPTED, UPLOAD_HEADER
 from fullcircle.errors import (
     FailedPrecondition,
+    FullCircleError,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
@@ -49,7 +51,7 @@ from fullcircle.v1 import (
     model_pb2,
     model_pb2_grpc,
 )
-from services.gateway.adapters import accounts
+from services.gateway.adapters import accounts, uploads
 from services.gateway.adapters.cache import RecommendationCache
 from services.gateway.adapters.streams import (
     RecommendationFanout,
@@ -57,12 +59,21 @@ from services.gateway.adapters.streams import (
     deletion_answers,
     import_progress,
 )
-from services.gateway.auth import current_user
+from services.gateway.adapters.upload_slots import UploadSlots
+from services.gateway.adapters.uploads import UploadWriter
+from services.gateway.auth import current_key_id, current_user
 from services.gateway.domain.deletion import (
     ACCOUNT_OWNERS,
     final_report,
     plays_selection,
     report,
+)
+from services.gateway.domain.uploads import (
+    PartAssembler,
+    already_uploaded,
+    checked_declared_size,
+    checked_file_name,
+    empty_upload,
 )
 from services.gateway.settings import GatewaySettings
 
@@ -100,6 +111,12 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         self.tastes = tastes
         self._sets: OrderedDict[tuple[UUID, str, str], asyncio.Future[Any]] = OrderedDict()
         self._inflight: dict[tuple[UUID, str], asyncio.Future[Any]] = {}
+        self.upload_slots = UploadSlots(
+            lambda: bus.redis,
+            settings.uploads_per_key,
+            settings.uploads_per_gateway,
+            settings.upload_slot_ttl_s,
+        )
 
     def _deadline(self, context: grpc.aio.ServicerContext) -> float:
         remaining = context.time_remaining()
@@ -118,38 +135,68 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         request_iterator: AsyncIterator[gateway_pb2.ImportChunk],
         context: grpc.aio.ServicerContext,
     ) -> gateway_pb2.ImportAccepted:
-        user_id = current_user()
-        file_name = ""
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request_iterator:
-            file_name = file_name or chunk.file_name
-            size += len(chunk.data)
-            if size > self.settings.max_upload_bytes:
-                raise ResourceExhausted(
-                    f"upload over the {self.settings.max_upload_bytes // 2**20} MiB limit; "
-                    "upload the Spotify zip as delivered or its JSON files one by one"
+        user_id, key_id = current_user(), current_key_id()
+        chunks = aiter(request_iterator)
+        first = await anext(chunks, None)
+        if first is None:
+            raise empty_upload()
+        go_ahead = False  # the caller was told to send its bytes (or never waits to be)
+        try:
+            declared = checked_declared_size(first.size_bytes, self.settings.max_upload_bytes)
+            go_ahead = not declared
+            file_name = checked_file_name(first.file_name)
+            async with self.upload_slots.hold(key_id):
+                if declared:
+                    # a caller that declared its size waits for this before sending a byte
+                    await context.send_initial_metadata(((UPLOAD_HEADER, UPLOAD_ACCEPTED),))
+                    go_ahead = True
+                accepted = await self._store_upload(user_id, file_name, declared, first, chunks)
+        except FullCircleError:
+            if go_ahead:
+                # grpc aio: a status that reaches a client while it is still writing can be
+                # replaced by "Internal error from Core" (grpc/grpc#36066); let it finish first
+                await _read_away(chunks, self.settings.max_upload_bytes)
+            raise
+        return accepted
+
+    async def _store_upload(
+        self,
+        user_id: UUID,
+        file_name: str,
+        declared: int,
+        first: gateway_pb2.ImportChunk,
+        chunks: AsyncIterator[gateway_pb2.ImportChunk],
+    ) -> gateway_pb2.ImportAccepted:
+        """Write the upload as it arrives, complete it and ask ingest for its import; on any
+        failure (refused, cut off, cancelled, an error) nothing of it is kept."""
+        parts = PartAssembler(self.settings.max_upload_bytes, declared_bytes=declared)
+        writer = UploadWriter(self.pool, user_id, parts)
+        await writer.begin(file_name)
+        try:
+            await writer.add(first.data)
+            async for chunk in chunks:
+                file_name = file_name or checked_file_name(chunk.file_name)
+                await writer.add(chunk.data)
+            earlier = await writer.complete(file_name)
+            if earlier is not None:
+                raise already_uploaded(earlier)
+            await self.bus.publish(
+                ImportRequested(
+                    user_id=user_id,
+                    import_id=writer.import_id,
+                    upload_id=writer.upload_id,
+                    file_name=file_name or "upload",
+                    size_bytes=parts.size_bytes,
                 )
-            chunks.append(chunk.data)
-        if size == 0:
-            raise InvalidArgument(
-                "the upload is empty; send the export's bytes in ImportChunk.data"
             )
-        if "\x00" in file_name:
-            raise InvalidArgument("the file name holds a NUL character; name the file plainly")
-        file_name = (file_name or "upload").rsplit("/", 1)[-1][:255]
-        payload = b"".join(chunks)
-        upload_id, import_id = await accounts.store_upload(self.pool, user_id, file_name, payload)
-        await self.bus.publish(
-            ImportRequested(
-                user_id=user_id,
-                import_id=import_id,
-                upload_id=upload_id,
-                file_name=file_name,
-                size_bytes=size,
-            )
+        except BaseException:
+            await writer.discard()
+            raise
+        # a crash before this line leaves the request to the sweep (UploadRetention)
+        await uploads.mark_requested(self.pool, writer.upload_id)
+        return gateway_pb2.ImportAccepted(
+            import_id=str(writer.import_id), size_bytes=parts.size_bytes
         )
-        return gateway_pb2.ImportAccepted(import_id=str(import_id), size_bytes=size)
 
     @rpc_errors
     async def WatchImport(
@@ -507,6 +554,15 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         finally:
             await answers.aclose()
         yield final_report(deletion.event_id, reports, pending, "the account is deleted")
+
+
+async def _read_away(chunks: AsyncIterator[gateway_pb2.ImportChunk], most_bytes: int) -> None:
+    """Read and drop what the caller still sends, until it stops (or `most_bytes` more came)."""
+    dropped = 0
+    async for chunk in chunks:
+        dropped += len(chunk.data)
+        if dropped > most_bytes:
+            return
 
 
 async def _next_event(subscription: Subscription) -> tuple[str, RecommendationsUpdated]:

@@ -14,6 +14,24 @@ class GatewaySettings(FullCircleSettings):
     features_address: str = "127.0.0.1:50055"
     model_deadline_s: float = Field(default=5.0, gt=0, description="cap on a call to a service")
     max_upload_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    uploads_per_key: int = Field(
+        default=2, ge=1, description="uploads one API key may run at once, all replicas"
+    )
+    uploads_per_gateway: int = Field(
+        default=8, ge=1, description="uploads one gateway process receives at once"
+    )
+    upload_slot_ttl_s: float = Field(
+        default=30.0, gt=0, description="how long a dead gateway's upload slots outlive it"
+    )
+    upload_abandoned_s: float = Field(
+        default=3600.0, gt=0, description="an incomplete upload silent this long is deleted"
+    )
+    upload_retention_s: float = Field(
+        default=0.0, ge=0, description="an upload's bytes kept after its import is done; 0 none"
+    )
+    upload_sweep_interval_s: float = Field(
+        default=60.0, gt=0, description="how often abandoned and expired uploads are deleted"
+    )
     subscriber_queue: int = Field(default=64, ge=1, description="events buffered per subscriber")
     key_rate_limit: float = Field(
         default=50.0, ge=1, description="calls per API key in any one second, all replicas"

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 # The counts of a finished import's record its done progress carries, under the same names.
 _DONE_COUNTS = ("plays_read", "plays_new", "duplicates", "set_aside", "rejected")
+# How a failure of ours (not the file's) ends its message; the failed progress of such an
+# import says so (upload_kept), read back from the stored error, so the gateway keeps its bytes.
+_KEPT_FOR_RETRY = "the upload is kept"
 
 
 class Importer:
@@ -93,8 +96,8 @@ class Importer:
         await self._fail(
             request,
             f"{request.file_name}: the import failed {self.settings.bus_max_deliveries} times "
-            f"on our side ({error.splitlines()[0][:200]}); nothing was stored and the upload is "
-            "kept, so an operator can replay it from the dead letters",
+            f"on our side ({error.splitlines()[0][:200]}); nothing was stored and "
+            f"{_KEPT_FOR_RETRY}, so an operator can replay it from the dead letters",
         )
 
     async def _announce(
@@ -109,7 +112,12 @@ class Importer:
                 log.info("import %s: its end was announced already", request.import_id)
                 return
             if record.status == "failed":
-                await self._progress(request, "failed", message=record.error or "the import failed")
+                await self._progress(
+                    request,
+                    "failed",
+                    message=record.error or "the import failed",
+                    upload_kept=_KEPT_FOR_RETRY in (record.error or ""),
+                )
                 return
             report = record.report or {}
             if deltas is None:

@@ -203,7 +203,6 @@ def _recommendation(item: store.StoredItem) -> common_pb2.Recommendation:
     )
 
 
-
 def _uuid(value: str, field_name: str) -> UUID:
     try:
         return UUID(value)

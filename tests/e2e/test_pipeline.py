@@ -1,7 +1,8 @@
 """The whole system, as a listener meets it: import a real Spotify export over gRPC, follow the
 import, receive the recommendations event on the subscription, read explained recommendations
 with tracks to play (new artists' top tracks from Last.fm, rediscovered artists' own most played
-ones); a re-import stores nothing, garbage gets a clear error and the services keep serving."""
+ones); the same file again is refused as a copy, the same plays in another file store nothing,
+garbage gets a clear error and the services keep serving."""
 
 from __future__ import annotations
 
@@ -90,10 +91,20 @@ async def test_a_real_export_becomes_explained_recommendations(
         months = [m.month for m in profile.evolution]
         assert months[0] == "2021-09" and months == sorted(months) and len(months) >= 48
 
-        again = await _import(client, export)
+        # the same file again is recognised by its checksum and not stored twice
+        with pytest.raises(grpc.aio.AioRpcError) as same_file:
+            await client.import_history(export)
+        assert same_file.value.code() == grpc.StatusCode.ALREADY_EXISTS
+        assert final.import_id in (same_file.value.details() or "")
+        # the same plays in other bytes (one file of the zip, unpacked) store nothing new
+        member = "Spotify Extended Streaming History/Streaming_History_Audio_2024-2025_1.json"
+        unpacked = tmp_path / Path(member).name
+        with zipfile.ZipFile(export) as archive:
+            unpacked.write_bytes(archive.read(member))
+        again = await _import(client, unpacked)
         assert again[-1].stage == "done"
         assert again[-1].plays_new == 0
-        assert again[-1].duplicates == SANABIL_PLAYS
+        assert again[-1].duplicates == sum(report.music_plays for report in again[-1].files) > 0
         assert _stored_plays(stack, user_id) == SANABIL_PLAYS
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -39,6 +40,7 @@ CLEAR = {
     grpc.StatusCode.NOT_FOUND,
     grpc.StatusCode.RESOURCE_EXHAUSTED,
     grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.ALREADY_EXISTS,  # the same bytes uploaded twice by one listener
 }
 # A server stream that is still open and waiting (no import of that id will ever finish, no
 # new set will come) is fine; the call's own deadline ends it.
@@ -253,6 +255,31 @@ async def test_the_requests_that_once_ended_internal(
         request = _request(method[name], fields)
         code = _call(gateway, method[name], [request], key)
         assert code == grpc.StatusCode.INVALID_ARGUMENT, (name, fields, code)
+
+
+async def test_uploads_whose_size_lies_or_is_too_big_are_refused_saying_so(
+    gateway: gateway_pb2_grpc.FullCircleStub, new_listener, shared_data: Path
+) -> None:
+    """A declared size that is negative, over the limit, or not the size sent is the caller's
+    mistake; the same bytes twice are ALREADY_EXISTS; and none of them keeps a byte."""
+    _, key = await new_listener(f"regress-upload-{uuid.uuid4().hex[:6]}")
+    method = FULLCIRCLE.methods_by_name["ImportHistory"]
+    chunk = gateway_pb2.ImportChunk
+    # a real export: its import is done or running when it comes again (a failed one would
+    # not block the copy)
+    export = (
+        shared_data / "spotify-history-efrrowini/Streaming_History_Audio_2022.json"
+    ).read_bytes()
+    cases = [
+        ([chunk(file_name="a.json", size_bytes=-1, data=b"[]")], grpc.StatusCode.INVALID_ARGUMENT),
+        ([chunk(file_name="a.json", size_bytes=2**63 - 1)], grpc.StatusCode.RESOURCE_EXHAUSTED),
+        ([chunk(size_bytes=3), chunk(data=b"[1, 2]")], grpc.StatusCode.INVALID_ARGUMENT),
+        ([chunk(size_bytes=30), chunk(data=b"[1, 2]")], grpc.StatusCode.INVALID_ARGUMENT),
+        ([chunk(file_name="2022.json", data=export)], grpc.StatusCode.OK),
+        ([chunk(file_name="again.json", data=export)], grpc.StatusCode.ALREADY_EXISTS),
+    ]
+    for requests, expected in cases:
+        assert _call(gateway, method, requests, key) == expected, requests
 
 
 async def test_deletion_requests_that_name_no_plays_of_the_caller(

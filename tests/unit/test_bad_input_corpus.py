@@ -1,4 +1,6 @@
-"""A seeded corpus of bad uploads: every one is parsed or refused with an ExportError naming it.
+"""A seeded corpus of bad uploads: every one is parsed or refused with an ExportError naming it;
+and, before that, received by the gateway (any chunking, sizes that lie, over the limit) into
+the same parts and checksum, or refused saying what was wrong.
 
 Rows are built from inline templates shaped like the real exports in ../shared/data. The parser
 bugs it found stand at the end with their smallest reproducers: regression tests for each.
@@ -6,6 +8,7 @@ bugs it found stand at the end with their smallest reproducers: regression tests
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -22,6 +25,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fullcircle.errors import InvalidArgument, ResourceExhausted
+from services.gateway.domain.uploads import (
+    PartAssembler,
+    checked_declared_size,
+    checked_file_name,
+)
 from services.ingest.domain.exports import ExportError, ParsedExport, read_export
 from services.ingest.domain.history_rows import MAX_MS_PLAYED, UNSTORABLE_TEXT
 
@@ -747,6 +756,81 @@ def test_megabyte_names_are_stored_verbatim() -> None:
     export = parsed("StreamingHistory_music_0.json", json.dumps(account).encode())
     assert sorted(play.artist_name or "" for play in export.plays) == sorted(giants[:2])
     assert "neither a zip nor a JSON file" in refused("x" * mebibyte, b"\x00" * 16)
+
+
+# --- uploads as the gateway receives them: any chunking, sizes that lie, over the limit -------
+
+
+@corpus
+@given(payload=st.binary(max_size=3000), data=st.data())
+def test_an_upload_chunked_any_way_is_stored_as_the_same_parts_and_checksum(
+    payload: bytes, data: st.DataObject
+) -> None:
+    part_bytes = data.draw(st.integers(1, 700))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(payload)), max_size=8)))
+    chunks = [payload[a:b] for a, b in zip([0, *cuts], [*cuts, len(payload)], strict=True)]
+    parts = PartAssembler(len(payload) or 1, part_bytes, declared_bytes=len(payload))
+    stored = [part for chunk in chunks for part in parts.add(chunk)]
+    if not payload:
+        with pytest.raises(InvalidArgument, match="the upload is empty"):
+            parts.last_part()
+        return
+    stored.append(parts.last_part())
+    stored = [part for part in stored if part]
+    assert b"".join(stored) == payload
+    assert all(len(part) == part_bytes for part in stored[:-1])
+    assert parts.sha256 == hashlib.sha256(payload).hexdigest()
+    assert parts.size_bytes == len(payload)
+
+
+@corpus
+@given(data=st.data())
+def test_an_upload_over_the_limit_is_refused_holding_at_most_one_part(
+    data: st.DataObject,
+) -> None:
+    limit = data.draw(st.integers(1024, 20_000))
+    part_bytes = data.draw(st.integers(1, 4096))
+    parts = PartAssembler(limit, part_bytes)
+    with pytest.raises(ResourceExhausted, match=f"upload over the {limit // 2**20} MiB limit"):
+        while True:
+            for part in parts.add(b"x" * data.draw(st.integers(1, 5000))):
+                assert len(part) == part_bytes
+            assert parts.buffered_bytes < part_bytes
+    assert parts.size_bytes > limit
+
+
+@pytest.mark.parametrize(
+    ("declared", "sent", "refusal", "message"),
+    [
+        (-1, 0, InvalidArgument, "size_bytes is the upload's size in bytes, not -1"),
+        (2**63 - 1, 0, ResourceExhausted, "MiB limit (this one is"),
+        (10, 11, InvalidArgument, "longer than the 10 bytes its size_bytes said"),
+        (10, 9, InvalidArgument, "ended after 9 of the 10 bytes"),
+        (0, 0, InvalidArgument, "the upload is empty"),
+    ],
+)
+def test_upload_sizes_that_lie_are_refused_saying_so(
+    declared: int, sent: int, refusal: type[Exception], message: str
+) -> None:
+    with pytest.raises(refusal) as refused:
+        size = checked_declared_size(declared, 2**20)
+        parts = PartAssembler(2**20, declared_bytes=size)
+        list(parts.add(b"x" * sent))
+        parts.last_part()
+    assert message in str(refused.value)
+
+
+@pytest.mark.parametrize("name", ["Beyoncé\x00.json", "\x00", "my_spotify_data.zip\x00"])
+def test_upload_names_with_nul_are_refused(name: str) -> None:
+    with pytest.raises(InvalidArgument, match="NUL character"):
+        checked_file_name(name)
+
+
+def test_upload_names_keep_their_last_part_cut_to_255() -> None:
+    assert checked_file_name("../../etc/" + "é" * 300) == "é" * 255
+    assert checked_file_name("a/b/Streaming_History_Audio_2024.json") == (
+        "Streaming_History_Audio_2024.json"
+    )
 
 
 # --- zips: bombs, unsafe member names, nesting, damage ---------------------------------------

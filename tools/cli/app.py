@@ -281,7 +281,8 @@ def replay(
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """After Redis lost its data: re-publish from PostgreSQL what starts the pipeline (every
-    kept upload, live-synced plays), so the services rebuild what they missed. Safe to repeat."""
+    upload whose bytes are kept; the stored plays of the other imports and of live sync), so
+    the services rebuild what they missed. Safe to repeat."""
     from fullcircle.bus import Bus
     from fullcircle.settings import FullCircleSettings
     from tools.cli.replay import replay as replay_from_postgres
@@ -300,8 +301,10 @@ def replay(
 
     report = _run(publish())
     console.print(
-        f"re-published {report.imports} imports and {report.sync_batches} synced-play batches "
-        f"of {report.listeners} listeners; `fullcircle status` shows the pipeline catching up"
+        f"re-published {report.imports} imports from their uploads, {report.import_batches} "
+        f"play batches of imports whose uploads are gone and {report.sync_batches} synced-play "
+        f"batches of {report.listeners} listeners; `fullcircle status` shows the pipeline "
+        "catching up"
     )
 
 

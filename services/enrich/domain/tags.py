@@ -373,6 +373,7 @@ MOODS: frozenset[str] = frozenset(
     }
 )
 
+
 def _name_key(name: str) -> str:
     return _NOT_ALNUM.sub("", tag_spelling(name).removeprefix("the "))
 

@@ -578,9 +578,7 @@ class LocalLastfmServer:
         with self._lock:
             self.faults = faults
 
-    def _record_call(
-        self, method: str, names: tuple[str, ...] = ()
-    ) -> tuple[float, int | None]:
+    def _record_call(self, method: str, names: tuple[str, ...] = ()) -> tuple[float, int | None]:
         """Count one API call (`names`: its artist, track or tag, for the repeat count);
         returns the delay to apply and the fault to answer, if any."""
         with self._lock:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +13,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from fullcircle.erasure import erase_listener
 from fullcircle.errors import InvalidArgument
+from services.gateway.adapters.uploads import UploadWriter
 from services.gateway.domain.keys import ApiKey, new_api_key, parse_token, secret_matches
+from services.gateway.domain.uploads import PartAssembler, already_uploaded
 
 
 async def create_user(conn: AsyncConnection, name: str) -> tuple[UUID, ApiKey]:
@@ -70,24 +71,20 @@ async def user_for_token(pool: AsyncConnectionPool, token: str) -> UUID | None:
 async def store_upload(
     pool: AsyncConnectionPool, user_id: UUID, file_name: str, payload: bytes
 ) -> tuple[UUID, UUID]:
-    """Keep an uploaded export until ingest has read it; returns (upload id, import id)."""
-    upload_id, import_id = uuid.uuid4(), uuid.uuid4()
-    async with pool.connection() as conn:
-        await conn.execute(
-            "INSERT INTO gateway.uploads"
-            " (upload_id, import_id, user_id, file_name, size_bytes, sha256, payload)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (
-                upload_id,
-                import_id,
-                user_id,
-                file_name,
-                len(payload),
-                hashlib.sha256(payload).hexdigest(),
-                payload,
-            ),
-        )
-    return upload_id, import_id
+    """Keep an export given whole (tools and tests; ImportHistory streams through the same
+    writer), in parts, until ingest has read it; returns (upload id, import id). An identical
+    upload of the listener's whose import is done or running is refused (ALREADY_EXISTS)."""
+    writer = UploadWriter(pool, user_id, PartAssembler(max(len(payload), 1)))
+    await writer.begin(file_name)
+    try:
+        await writer.add(payload)
+        earlier = await writer.complete(file_name)
+    except BaseException:
+        await writer.discard()
+        raise
+    if earlier is not None:
+        raise already_uploaded(earlier)
+    return writer.upload_id, writer.import_id
 
 
 async def import_request(

@@ -48,13 +48,22 @@ _RECORD_COLUMNS = (
 
 
 async def load_upload(pool: AsyncConnectionPool, upload_id: UUID) -> tuple[str, bytes] | None:
-    """The uploaded export's name and bytes (the gateway's claim-check blob), if it still exists."""
+    """The uploaded export's name and bytes (the gateway's claim-check blob, kept in parts),
+    if it still exists and is complete."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT file_name, payload FROM gateway.uploads WHERE upload_id = %s", (upload_id,)
+            "SELECT file_name FROM gateway.uploads WHERE upload_id = %s AND complete",
+            (upload_id,),
         )
         row = await cur.fetchone()
-    return (row[0], bytes(row[1])) if row else None
+        if row is None:
+            return None
+        cur = await conn.execute(
+            "SELECT data FROM gateway.upload_parts WHERE upload_id = %s ORDER BY part_no",
+            (upload_id,),
+        )
+        parts = [bytes(part) for (part,) in await cur.fetchall()]
+    return row[0], b"".join(parts)
 
 
 async def get_import(pool: AsyncConnectionPool, import_id: UUID) -> ImportRecord | None:

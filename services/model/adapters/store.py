@@ -42,8 +42,6 @@ class StoredSet:
     items: list[StoredItem]
 
 
-
-
 async def load_past_artists(pool: AsyncConnectionPool, user_id: UUID) -> list[PastArtist]:
     async with pool.connection() as conn:
         cur = await conn.execute(
