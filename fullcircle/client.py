@@ -176,6 +176,42 @@ class FullCircleClient(_GatewayChannel):
         )
         return reply
 
+    async def exclude(
+        self,
+        *,
+        artist: str = "",
+        track: str = "",
+        played_between: str = "",
+        platform: str = "",
+        hours: str = "",
+    ) -> common_pb2.TasteExclusion:
+        """Leave plays out of the listener's taste (every condition given must match)."""
+        rule = common_pb2.ExclusionRule(
+            artist=artist,
+            track=track,
+            played_between=played_between,
+            platform=platform,
+            hours=hours,
+        )
+        reply: common_pb2.TasteExclusion = await self.stub.ExcludeFromTaste(
+            rule, metadata=self.metadata, timeout=DEADLINE_S
+        )
+        return reply
+
+    async def exclusions(self) -> list[common_pb2.TasteExclusion]:
+        reply: common_pb2.TasteExclusions = await self.stub.ListExclusions(
+            gateway_pb2.ListExclusionsRequest(), metadata=self.metadata, timeout=DEADLINE_S
+        )
+        return list(reply.exclusions)
+
+    async def remove_exclusion(self, exclusion_id: str) -> common_pb2.TasteExclusion:
+        reply: common_pb2.TasteExclusion = await self.stub.RemoveExclusion(
+            gateway_pb2.RemoveExclusionRequest(exclusion_id=exclusion_id),
+            metadata=self.metadata,
+            timeout=DEADLINE_S,
+        )
+        return reply
+
     async def delete_plays(
         self,
         *,

@@ -260,3 +260,37 @@ class Playlist(_message.Message):
     familiarity: str
     tracks: _containers.RepeatedCompositeFieldContainer[PlaylistTrack]
     def __init__(self, prompt: _Optional[str] = ..., energy: _Optional[float] = ..., valence: _Optional[float] = ..., acoustic: _Optional[float] = ..., hour_band: _Optional[str] = ..., familiarity: _Optional[str] = ..., tracks: _Optional[_Iterable[_Union[PlaylistTrack, _Mapping]]] = ...) -> None: ...
+
+class ExclusionRule(_message.Message):
+    __slots__ = ("artist", "track", "played_between", "platform", "hours")
+    ARTIST_FIELD_NUMBER: _ClassVar[int]
+    TRACK_FIELD_NUMBER: _ClassVar[int]
+    PLAYED_BETWEEN_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    HOURS_FIELD_NUMBER: _ClassVar[int]
+    artist: str
+    track: str
+    played_between: str
+    platform: str
+    hours: str
+    def __init__(self, artist: _Optional[str] = ..., track: _Optional[str] = ..., played_between: _Optional[str] = ..., platform: _Optional[str] = ..., hours: _Optional[str] = ...) -> None: ...
+
+class TasteExclusion(_message.Message):
+    __slots__ = ("exclusion_id", "description", "plays", "created_at", "rule")
+    EXCLUSION_ID_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PLAYS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    exclusion_id: str
+    description: str
+    plays: int
+    created_at: str
+    rule: ExclusionRule
+    def __init__(self, exclusion_id: _Optional[str] = ..., description: _Optional[str] = ..., plays: _Optional[int] = ..., created_at: _Optional[str] = ..., rule: _Optional[_Union[ExclusionRule, _Mapping]] = ...) -> None: ...
+
+class TasteExclusions(_message.Message):
+    __slots__ = ("exclusions",)
+    EXCLUSIONS_FIELD_NUMBER: _ClassVar[int]
+    exclusions: _containers.RepeatedCompositeFieldContainer[TasteExclusion]
+    def __init__(self, exclusions: _Optional[_Iterable[_Union[TasteExclusion, _Mapping]]] = ...) -> None: ...

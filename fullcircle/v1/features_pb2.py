@@ -25,23 +25,27 @@ _sym_db = _symbol_database.Default()
 from fullcircle.v1 import common_pb2 as fullcircle_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x66ullcircle/v1/features.proto\x12\rfullcircle.v1\x1a\x1a\x66ullcircle/v1/common.proto\"@\n\x1aSetListenerTimeZoneRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\ttime_zone\x18\x02 \x01(\t\"&\n\x13TasteProfileRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"]\n\x13TrainingViewRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63utoff\x18\x02 \x01(\t\x12\x13\n\x0bmax_artists\x18\x03 \x01(\x05\x12\x10\n\x08max_tags\x18\x04 \x01(\x05\"\xb6\x01\n\nArtistStat\x12\x0e\n\x06\x61rtist\x18\x01 \x01(\t\x12\r\n\x05plays\x18\x02 \x01(\x03\x12\x0f\n\x07listens\x18\x03 \x01(\x03\x12\r\n\x05skips\x18\x04 \x01(\x03\x12\x11\n\tms_played\x18\x05 \x01(\x03\x12\x16\n\x0e\x64\x65\x63\x61yed_weight\x18\x06 \x01(\x01\x12\x13\n\x0b\x65ndorsement\x18\x07 \x01(\x01\x12\x14\n\x0c\x66irst_listen\x18\x08 \x01(\t\x12\x13\n\x0blast_listen\x18\t \x01(\t\"\xbb\x01\n\x0cTrainingView\x12\x0e\n\x06\x63utoff\x18\x01 \x01(\t\x12\x16\n\x0ehalf_life_days\x18\x02 \x01(\x01\x12\x15\n\rmin_listen_ms\x18\x03 \x01(\x03\x12\x0f\n\x07\x61rtists\x18\x04 \x01(\x03\x12/\n\x0c\x61rtist_stats\x18\x05 \x03(\x0b\x32\x19.fullcircle.v1.ArtistStat\x12*\n\x08top_tags\x18\x06 \x03(\x0b\x32\x18.fullcircle.v1.TagWeight2\x83\x02\n\x06Tastes\x12R\n\x0fGetTasteProfile\x12\".fullcircle.v1.TasteProfileRequest\x1a\x1b.fullcircle.v1.TasteProfile\x12R\n\x0fGetTrainingView\x12\".fullcircle.v1.TrainingViewRequest\x1a\x1b.fullcircle.v1.TrainingView\x12Q\n\x0bSetTimeZone\x12).fullcircle.v1.SetListenerTimeZoneRequest\x1a\x17.fullcircle.v1.TimeZoneb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x66ullcircle/v1/features.proto\x12\rfullcircle.v1\x1a\x1a\x66ullcircle/v1/common.proto\"T\n\x15ListenerExclusionRule\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12*\n\x04rule\x18\x02 \x01(\x0b\x32\x1c.fullcircle.v1.ExclusionRule\":\n\x11ListenerExclusion\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0c\x65xclusion_id\x18\x02 \x01(\t\"@\n\x1aSetListenerTimeZoneRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\ttime_zone\x18\x02 \x01(\t\"&\n\x13TasteProfileRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"]\n\x13TrainingViewRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63utoff\x18\x02 \x01(\t\x12\x13\n\x0bmax_artists\x18\x03 \x01(\x05\x12\x10\n\x08max_tags\x18\x04 \x01(\x05\"\xb6\x01\n\nArtistStat\x12\x0e\n\x06\x61rtist\x18\x01 \x01(\t\x12\r\n\x05plays\x18\x02 \x01(\x03\x12\x0f\n\x07listens\x18\x03 \x01(\x03\x12\r\n\x05skips\x18\x04 \x01(\x03\x12\x11\n\tms_played\x18\x05 \x01(\x03\x12\x16\n\x0e\x64\x65\x63\x61yed_weight\x18\x06 \x01(\x01\x12\x13\n\x0b\x65ndorsement\x18\x07 \x01(\x01\x12\x14\n\x0c\x66irst_listen\x18\x08 \x01(\t\x12\x13\n\x0blast_listen\x18\t \x01(\t\"\xbb\x01\n\x0cTrainingView\x12\x0e\n\x06\x63utoff\x18\x01 \x01(\t\x12\x16\n\x0ehalf_life_days\x18\x02 \x01(\x01\x12\x15\n\rmin_listen_ms\x18\x03 \x01(\x03\x12\x0f\n\x07\x61rtists\x18\x04 \x01(\x03\x12/\n\x0c\x61rtist_stats\x18\x05 \x03(\x0b\x32\x19.fullcircle.v1.ArtistStat\x12*\n\x08top_tags\x18\x06 \x03(\x0b\x32\x18.fullcircle.v1.TagWeight2\x86\x04\n\x06Tastes\x12R\n\x0fGetTasteProfile\x12\".fullcircle.v1.TasteProfileRequest\x1a\x1b.fullcircle.v1.TasteProfile\x12R\n\x0fGetTrainingView\x12\".fullcircle.v1.TrainingViewRequest\x1a\x1b.fullcircle.v1.TrainingView\x12Q\n\x0bSetTimeZone\x12).fullcircle.v1.SetListenerTimeZoneRequest\x1a\x17.fullcircle.v1.TimeZone\x12W\n\x10\x45xcludeFromTaste\x12$.fullcircle.v1.ListenerExclusionRule\x1a\x1d.fullcircle.v1.TasteExclusion\x12T\n\x0eListExclusions\x12\".fullcircle.v1.TasteProfileRequest\x1a\x1e.fullcircle.v1.TasteExclusions\x12R\n\x0fRemoveExclusion\x12 .fullcircle.v1.ListenerExclusion\x1a\x1d.fullcircle.v1.TasteExclusionb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fullcircle.v1.features_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SETLISTENERTIMEZONEREQUEST']._serialized_start=75
-  _globals['_SETLISTENERTIMEZONEREQUEST']._serialized_end=139
-  _globals['_TASTEPROFILEREQUEST']._serialized_start=141
-  _globals['_TASTEPROFILEREQUEST']._serialized_end=179
-  _globals['_TRAININGVIEWREQUEST']._serialized_start=181
-  _globals['_TRAININGVIEWREQUEST']._serialized_end=274
-  _globals['_ARTISTSTAT']._serialized_start=277
-  _globals['_ARTISTSTAT']._serialized_end=459
-  _globals['_TRAININGVIEW']._serialized_start=462
-  _globals['_TRAININGVIEW']._serialized_end=649
-  _globals['_TASTES']._serialized_start=652
-  _globals['_TASTES']._serialized_end=911
+  _globals['_LISTENEREXCLUSIONRULE']._serialized_start=75
+  _globals['_LISTENEREXCLUSIONRULE']._serialized_end=159
+  _globals['_LISTENEREXCLUSION']._serialized_start=161
+  _globals['_LISTENEREXCLUSION']._serialized_end=219
+  _globals['_SETLISTENERTIMEZONEREQUEST']._serialized_start=221
+  _globals['_SETLISTENERTIMEZONEREQUEST']._serialized_end=285
+  _globals['_TASTEPROFILEREQUEST']._serialized_start=287
+  _globals['_TASTEPROFILEREQUEST']._serialized_end=325
+  _globals['_TRAININGVIEWREQUEST']._serialized_start=327
+  _globals['_TRAININGVIEWREQUEST']._serialized_end=420
+  _globals['_ARTISTSTAT']._serialized_start=423
+  _globals['_ARTISTSTAT']._serialized_end=605
+  _globals['_TRAININGVIEW']._serialized_start=608
+  _globals['_TRAININGVIEW']._serialized_end=795
+  _globals['_TASTES']._serialized_start=798
+  _globals['_TASTES']._serialized_end=1316
 # @@protoc_insertion_point(module_scope)

@@ -7,6 +7,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ListenerExclusionRule(_message.Message):
+    __slots__ = ("user_id", "rule")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    rule: _common_pb2.ExclusionRule
+    def __init__(self, user_id: _Optional[str] = ..., rule: _Optional[_Union[_common_pb2.ExclusionRule, _Mapping]] = ...) -> None: ...
+
+class ListenerExclusion(_message.Message):
+    __slots__ = ("user_id", "exclusion_id")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXCLUSION_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    exclusion_id: str
+    def __init__(self, user_id: _Optional[str] = ..., exclusion_id: _Optional[str] = ...) -> None: ...
+
 class SetListenerTimeZoneRequest(_message.Message):
     __slots__ = ("user_id", "time_zone")
     USER_ID_FIELD_NUMBER: _ClassVar[int]

@@ -50,6 +50,21 @@ class TastesStub:
                 request_serializer=fullcircle_dot_v1_dot_features__pb2.SetListenerTimeZoneRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_common__pb2.TimeZone.FromString,
                 _registered_method=True)
+        self.ExcludeFromTaste = channel.unary_unary(
+                '/fullcircle.v1.Tastes/ExcludeFromTaste',
+                request_serializer=fullcircle_dot_v1_dot_features__pb2.ListenerExclusionRule.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_common__pb2.TasteExclusion.FromString,
+                _registered_method=True)
+        self.ListExclusions = channel.unary_unary(
+                '/fullcircle.v1.Tastes/ListExclusions',
+                request_serializer=fullcircle_dot_v1_dot_features__pb2.TasteProfileRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_common__pb2.TasteExclusions.FromString,
+                _registered_method=True)
+        self.RemoveExclusion = channel.unary_unary(
+                '/fullcircle.v1.Tastes/RemoveExclusion',
+                request_serializer=fullcircle_dot_v1_dot_features__pb2.ListenerExclusion.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_common__pb2.TasteExclusion.FromString,
+                _registered_method=True)
 
 
 class TastesServicer:
@@ -77,6 +92,27 @@ class TastesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExcludeFromTaste(self, request, context):
+        """Leave plays out of the listener's taste (then recompute, as SetTimeZone); INVALID_ARGUMENT
+        when the rule is malformed or matches none of their plays (nothing is stored then).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListExclusions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveExclusion(self, request, context):
+        """Undo one (NOT_FOUND if the listener has no such exclusion in force), then recompute.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TastesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +130,21 @@ def add_TastesServicer_to_server(servicer, server):
                     servicer.SetTimeZone,
                     request_deserializer=fullcircle_dot_v1_dot_features__pb2.SetListenerTimeZoneRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_common__pb2.TimeZone.SerializeToString,
+            ),
+            'ExcludeFromTaste': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExcludeFromTaste,
+                    request_deserializer=fullcircle_dot_v1_dot_features__pb2.ListenerExclusionRule.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_common__pb2.TasteExclusion.SerializeToString,
+            ),
+            'ListExclusions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListExclusions,
+                    request_deserializer=fullcircle_dot_v1_dot_features__pb2.TasteProfileRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_common__pb2.TasteExclusions.SerializeToString,
+            ),
+            'RemoveExclusion': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveExclusion,
+                    request_deserializer=fullcircle_dot_v1_dot_features__pb2.ListenerExclusion.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_common__pb2.TasteExclusion.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -177,6 +228,87 @@ class Tastes:
             '/fullcircle.v1.Tastes/SetTimeZone',
             fullcircle_dot_v1_dot_features__pb2.SetListenerTimeZoneRequest.SerializeToString,
             fullcircle_dot_v1_dot_common__pb2.TimeZone.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExcludeFromTaste(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.Tastes/ExcludeFromTaste',
+            fullcircle_dot_v1_dot_features__pb2.ListenerExclusionRule.SerializeToString,
+            fullcircle_dot_v1_dot_common__pb2.TasteExclusion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListExclusions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.Tastes/ListExclusions',
+            fullcircle_dot_v1_dot_features__pb2.TasteProfileRequest.SerializeToString,
+            fullcircle_dot_v1_dot_common__pb2.TasteExclusions.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveExclusion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.Tastes/RemoveExclusion',
+            fullcircle_dot_v1_dot_features__pb2.ListenerExclusion.SerializeToString,
+            fullcircle_dot_v1_dot_common__pb2.TasteExclusion.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from fullcircle.v1 import common_pb2 as fullcircle_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x66ullcircle/v1/gateway.proto\x12\rfullcircle.v1\x1a\x1a\x66ullcircle/v1/common.proto\"B\n\x0bImportChunk\x12\x11\n\tfile_name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\"7\n\x0eImportAccepted\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\"\'\n\x12WatchImportRequest\x12\x11\n\timport_id\x18\x01 \x01(\t\"\xfb\x01\n\x0eImportProgress\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x12\n\nplays_read\x18\x03 \x01(\x03\x12\x14\n\x0cplays_stored\x18\x04 \x01(\x03\x12\x11\n\tplays_new\x18\x05 \x01(\x03\x12\x12\n\nduplicates\x18\x06 \x01(\x03\x12\x11\n\tset_aside\x18\x07 \x01(\x03\x12\x10\n\x08rejected\x18\x08 \x01(\x03\x12\x0f\n\x07message\x18\t \x01(\t\x12\x10\n\x08\x66inished\x18\n \x01(\x08\x12.\n\x05\x66iles\x18\x0b \x03(\x0b\x32\x1f.fullcircle.v1.ImportFileReport\"\x89\x02\n\x10ImportFileReport\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x11\n\trows_read\x18\x03 \x01(\x03\x12\x13\n\x0bmusic_plays\x18\x04 \x01(\x03\x12\x19\n\x11\x64uplicates_merged\x18\x05 \x01(\x03\x12\x10\n\x08podcasts\x18\x06 \x01(\x03\x12\x12\n\naudiobooks\x18\x07 \x01(\x03\x12?\n\x08rejected\x18\x08 \x03(\x0b\x32-.fullcircle.v1.ImportFileReport.RejectedEntry\x1a/\n\rRejectedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"k\n\x19GetRecommendationsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12/\n\x04mode\x18\x02 \x01(\x0e\x32!.fullcircle.v1.RecommendationMode\x12\x0e\n\x06prompt\x18\x03 \x01(\t\"8\n\x1fSubscribeRecommendationsRequest\x12\x15\n\rlast_event_id\x18\x01 \x01(\t\"W\n\x14RecommendationsEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12-\n\x03set\x18\x02 \x01(\x0b\x32 .fullcircle.v1.RecommendationSet\"\x18\n\x16GetTasteProfileRequest\"\'\n\x12SetTimeZoneRequest\x12\x11\n\ttime_zone\x18\x01 \x01(\t\"\x14\n\x12SyncSpotifyRequest\")\n\x13SyncSpotifyAccepted\x12\x12\n\nrequest_id\x18\x01 \x01(\t\".\n\x1c\x45xplainRecommendationRequest\x12\x0e\n\x06\x61rtist\x18\x01 \x01(\t\"k\n\x15SubmitFeedbackRequest\x12\x0e\n\x06\x61rtist\x18\x01 \x01(\t\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.fullcircle.v1.FeedbackKind\x12\x17\n\x0f\x65xpires_in_days\x18\x03 \x01(\x05\"&\n\x10\x46\x65\x65\x64\x62\x61\x63kAccepted\x12\x12\n\nexpires_at\x18\x01 \x01(\t\"K\n\x12LinkSpotifyRequest\x12\x14\n\x0credirect_url\x18\x01 \x01(\t\x12\x11\n\ttime_zone\x18\x02 \x01(\t\x12\x0c\n\x04\x63ron\x18\x03 \x01(\t\"?\n\x10LinkSpotifyReply\x12\x15\n\rauthorize_url\x18\x01 \x01(\t\x12\x14\n\x0cnext_sync_at\x18\x02 \x01(\t\"\'\n\x15\x43reatePlaylistRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\"3\n\rPlayedBetween\x12\x11\n\tfrom_time\x18\x01 \x01(\t\x12\x0f\n\x07to_time\x18\x02 \x01(\t\"\x8b\x01\n\x12\x44\x65letePlaysRequest\x12\x13\n\timport_id\x18\x01 \x01(\tH\x00\x12\x36\n\x0eplayed_between\x18\x02 \x01(\x0b\x32\x1c.fullcircle.v1.PlayedBetweenH\x00\x12\x10\n\x06\x61rtist\x18\x03 \x01(\tH\x00\x12\r\n\x03\x61ll\x18\x04 \x01(\x08H\x00\x42\x07\n\x05plays\"\'\n\x14\x44\x65leteAccountRequest\x12\x0f\n\x07\x63onfirm\x18\x01 \x01(\x08\"\xd6\x01\n\x0e\x44\x65letionReport\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\x12;\n\x07removed\x18\x03 \x03(\x0b\x32*.fullcircle.v1.DeletionReport.RemovedEntry\x12\x10\n\x08\x66inished\x18\x04 \x01(\x08\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x0f\n\x07pending\x18\x06 \x03(\t\x1a.\n\x0cRemovedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x32\x86\t\n\nFullCircle\x12L\n\rImportHistory\x12\x1a.fullcircle.v1.ImportChunk\x1a\x1d.fullcircle.v1.ImportAccepted(\x01\x12Q\n\x0bWatchImport\x12!.fullcircle.v1.WatchImportRequest\x1a\x1d.fullcircle.v1.ImportProgress0\x01\x12`\n\x12GetRecommendations\x12(.fullcircle.v1.GetRecommendationsRequest\x1a .fullcircle.v1.RecommendationSet\x12q\n\x18SubscribeRecommendations\x12..fullcircle.v1.SubscribeRecommendationsRequest\x1a#.fullcircle.v1.RecommendationsEvent0\x01\x12U\n\x0fGetTasteProfile\x12%.fullcircle.v1.GetTasteProfileRequest\x1a\x1b.fullcircle.v1.TasteProfile\x12I\n\x0bSetTimeZone\x12!.fullcircle.v1.SetTimeZoneRequest\x1a\x17.fullcircle.v1.TimeZone\x12\x63\n\x15\x45xplainRecommendation\x12+.fullcircle.v1.ExplainRecommendationRequest\x1a\x1d.fullcircle.v1.Recommendation\x12W\n\x0eSubmitFeedback\x12$.fullcircle.v1.SubmitFeedbackRequest\x1a\x1f.fullcircle.v1.FeedbackAccepted\x12O\n\x0e\x43reatePlaylist\x12$.fullcircle.v1.CreatePlaylistRequest\x1a\x17.fullcircle.v1.Playlist\x12Q\n\x0bLinkSpotify\x12!.fullcircle.v1.LinkSpotifyRequest\x1a\x1f.fullcircle.v1.LinkSpotifyReply\x12T\n\x0bSyncSpotify\x12!.fullcircle.v1.SyncSpotifyRequest\x1a\".fullcircle.v1.SyncSpotifyAccepted\x12Q\n\x0b\x44\x65letePlays\x12!.fullcircle.v1.DeletePlaysRequest\x1a\x1d.fullcircle.v1.DeletionReport0\x01\x12U\n\rDeleteAccount\x12#.fullcircle.v1.DeleteAccountRequest\x1a\x1d.fullcircle.v1.DeletionReport0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x66ullcircle/v1/gateway.proto\x12\rfullcircle.v1\x1a\x1a\x66ullcircle/v1/common.proto\"B\n\x0bImportChunk\x12\x11\n\tfile_name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\"7\n\x0eImportAccepted\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\"\'\n\x12WatchImportRequest\x12\x11\n\timport_id\x18\x01 \x01(\t\"\xfb\x01\n\x0eImportProgress\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x12\n\nplays_read\x18\x03 \x01(\x03\x12\x14\n\x0cplays_stored\x18\x04 \x01(\x03\x12\x11\n\tplays_new\x18\x05 \x01(\x03\x12\x12\n\nduplicates\x18\x06 \x01(\x03\x12\x11\n\tset_aside\x18\x07 \x01(\x03\x12\x10\n\x08rejected\x18\x08 \x01(\x03\x12\x0f\n\x07message\x18\t \x01(\t\x12\x10\n\x08\x66inished\x18\n \x01(\x08\x12.\n\x05\x66iles\x18\x0b \x03(\x0b\x32\x1f.fullcircle.v1.ImportFileReport\"\x89\x02\n\x10ImportFileReport\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x11\n\trows_read\x18\x03 \x01(\x03\x12\x13\n\x0bmusic_plays\x18\x04 \x01(\x03\x12\x19\n\x11\x64uplicates_merged\x18\x05 \x01(\x03\x12\x10\n\x08podcasts\x18\x06 \x01(\x03\x12\x12\n\naudiobooks\x18\x07 \x01(\x03\x12?\n\x08rejected\x18\x08 \x03(\x0b\x32-.fullcircle.v1.ImportFileReport.RejectedEntry\x1a/\n\rRejectedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"k\n\x19GetRecommendationsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12/\n\x04mode\x18\x02 \x01(\x0e\x32!.fullcircle.v1.RecommendationMode\x12\x0e\n\x06prompt\x18\x03 \x01(\t\"8\n\x1fSubscribeRecommendationsRequest\x12\x15\n\rlast_event_id\x18\x01 \x01(\t\"W\n\x14RecommendationsEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12-\n\x03set\x18\x02 \x01(\x0b\x32 .fullcircle.v1.RecommendationSet\"\x18\n\x16GetTasteProfileRequest\"\x17\n\x15ListExclusionsRequest\".\n\x16RemoveExclusionRequest\x12\x14\n\x0c\x65xclusion_id\x18\x01 \x01(\t\"\'\n\x12SetTimeZoneRequest\x12\x11\n\ttime_zone\x18\x01 \x01(\t\"\x14\n\x12SyncSpotifyRequest\")\n\x13SyncSpotifyAccepted\x12\x12\n\nrequest_id\x18\x01 \x01(\t\".\n\x1c\x45xplainRecommendationRequest\x12\x0e\n\x06\x61rtist\x18\x01 \x01(\t\"k\n\x15SubmitFeedbackRequest\x12\x0e\n\x06\x61rtist\x18\x01 \x01(\t\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.fullcircle.v1.FeedbackKind\x12\x17\n\x0f\x65xpires_in_days\x18\x03 \x01(\x05\"&\n\x10\x46\x65\x65\x64\x62\x61\x63kAccepted\x12\x12\n\nexpires_at\x18\x01 \x01(\t\"K\n\x12LinkSpotifyRequest\x12\x14\n\x0credirect_url\x18\x01 \x01(\t\x12\x11\n\ttime_zone\x18\x02 \x01(\t\x12\x0c\n\x04\x63ron\x18\x03 \x01(\t\"?\n\x10LinkSpotifyReply\x12\x15\n\rauthorize_url\x18\x01 \x01(\t\x12\x14\n\x0cnext_sync_at\x18\x02 \x01(\t\"\'\n\x15\x43reatePlaylistRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\"3\n\rPlayedBetween\x12\x11\n\tfrom_time\x18\x01 \x01(\t\x12\x0f\n\x07to_time\x18\x02 \x01(\t\"\x8b\x01\n\x12\x44\x65letePlaysRequest\x12\x13\n\timport_id\x18\x01 \x01(\tH\x00\x12\x36\n\x0eplayed_between\x18\x02 \x01(\x0b\x32\x1c.fullcircle.v1.PlayedBetweenH\x00\x12\x10\n\x06\x61rtist\x18\x03 \x01(\tH\x00\x12\r\n\x03\x61ll\x18\x04 \x01(\x08H\x00\x42\x07\n\x05plays\"\'\n\x14\x44\x65leteAccountRequest\x12\x0f\n\x07\x63onfirm\x18\x01 \x01(\x08\"\xd6\x01\n\x0e\x44\x65letionReport\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\x12;\n\x07removed\x18\x03 \x03(\x0b\x32*.fullcircle.v1.DeletionReport.RemovedEntry\x12\x10\n\x08\x66inished\x18\x04 \x01(\x08\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x0f\n\x07pending\x18\x06 \x03(\t\x1a.\n\x0cRemovedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x32\x88\x0b\n\nFullCircle\x12L\n\rImportHistory\x12\x1a.fullcircle.v1.ImportChunk\x1a\x1d.fullcircle.v1.ImportAccepted(\x01\x12Q\n\x0bWatchImport\x12!.fullcircle.v1.WatchImportRequest\x1a\x1d.fullcircle.v1.ImportProgress0\x01\x12`\n\x12GetRecommendations\x12(.fullcircle.v1.GetRecommendationsRequest\x1a .fullcircle.v1.RecommendationSet\x12q\n\x18SubscribeRecommendations\x12..fullcircle.v1.SubscribeRecommendationsRequest\x1a#.fullcircle.v1.RecommendationsEvent0\x01\x12U\n\x0fGetTasteProfile\x12%.fullcircle.v1.GetTasteProfileRequest\x1a\x1b.fullcircle.v1.TasteProfile\x12I\n\x0bSetTimeZone\x12!.fullcircle.v1.SetTimeZoneRequest\x1a\x17.fullcircle.v1.TimeZone\x12O\n\x10\x45xcludeFromTaste\x12\x1c.fullcircle.v1.ExclusionRule\x1a\x1d.fullcircle.v1.TasteExclusion\x12V\n\x0eListExclusions\x12$.fullcircle.v1.ListExclusionsRequest\x1a\x1e.fullcircle.v1.TasteExclusions\x12W\n\x0fRemoveExclusion\x12%.fullcircle.v1.RemoveExclusionRequest\x1a\x1d.fullcircle.v1.TasteExclusion\x12\x63\n\x15\x45xplainRecommendation\x12+.fullcircle.v1.ExplainRecommendationRequest\x1a\x1d.fullcircle.v1.Recommendation\x12W\n\x0eSubmitFeedback\x12$.fullcircle.v1.SubmitFeedbackRequest\x1a\x1f.fullcircle.v1.FeedbackAccepted\x12O\n\x0e\x43reatePlaylist\x12$.fullcircle.v1.CreatePlaylistRequest\x1a\x17.fullcircle.v1.Playlist\x12Q\n\x0bLinkSpotify\x12!.fullcircle.v1.LinkSpotifyRequest\x1a\x1f.fullcircle.v1.LinkSpotifyReply\x12T\n\x0bSyncSpotify\x12!.fullcircle.v1.SyncSpotifyRequest\x1a\".fullcircle.v1.SyncSpotifyAccepted\x12Q\n\x0b\x44\x65letePlays\x12!.fullcircle.v1.DeletePlaysRequest\x1a\x1d.fullcircle.v1.DeletionReport0\x01\x12U\n\rDeleteAccount\x12#.fullcircle.v1.DeleteAccountRequest\x1a\x1d.fullcircle.v1.DeletionReport0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -56,34 +56,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECOMMENDATIONSEVENT']._serialized_end=1016
   _globals['_GETTASTEPROFILEREQUEST']._serialized_start=1018
   _globals['_GETTASTEPROFILEREQUEST']._serialized_end=1042
-  _globals['_SETTIMEZONEREQUEST']._serialized_start=1044
-  _globals['_SETTIMEZONEREQUEST']._serialized_end=1083
-  _globals['_SYNCSPOTIFYREQUEST']._serialized_start=1085
-  _globals['_SYNCSPOTIFYREQUEST']._serialized_end=1105
-  _globals['_SYNCSPOTIFYACCEPTED']._serialized_start=1107
-  _globals['_SYNCSPOTIFYACCEPTED']._serialized_end=1148
-  _globals['_EXPLAINRECOMMENDATIONREQUEST']._serialized_start=1150
-  _globals['_EXPLAINRECOMMENDATIONREQUEST']._serialized_end=1196
-  _globals['_SUBMITFEEDBACKREQUEST']._serialized_start=1198
-  _globals['_SUBMITFEEDBACKREQUEST']._serialized_end=1305
-  _globals['_FEEDBACKACCEPTED']._serialized_start=1307
-  _globals['_FEEDBACKACCEPTED']._serialized_end=1345
-  _globals['_LINKSPOTIFYREQUEST']._serialized_start=1347
-  _globals['_LINKSPOTIFYREQUEST']._serialized_end=1422
-  _globals['_LINKSPOTIFYREPLY']._serialized_start=1424
-  _globals['_LINKSPOTIFYREPLY']._serialized_end=1487
-  _globals['_CREATEPLAYLISTREQUEST']._serialized_start=1489
-  _globals['_CREATEPLAYLISTREQUEST']._serialized_end=1528
-  _globals['_PLAYEDBETWEEN']._serialized_start=1530
-  _globals['_PLAYEDBETWEEN']._serialized_end=1581
-  _globals['_DELETEPLAYSREQUEST']._serialized_start=1584
-  _globals['_DELETEPLAYSREQUEST']._serialized_end=1723
-  _globals['_DELETEACCOUNTREQUEST']._serialized_start=1725
-  _globals['_DELETEACCOUNTREQUEST']._serialized_end=1764
-  _globals['_DELETIONREPORT']._serialized_start=1767
-  _globals['_DELETIONREPORT']._serialized_end=1981
-  _globals['_DELETIONREPORT_REMOVEDENTRY']._serialized_start=1935
-  _globals['_DELETIONREPORT_REMOVEDENTRY']._serialized_end=1981
-  _globals['_FULLCIRCLE']._serialized_start=1984
-  _globals['_FULLCIRCLE']._serialized_end=3142
+  _globals['_LISTEXCLUSIONSREQUEST']._serialized_start=1044
+  _globals['_LISTEXCLUSIONSREQUEST']._serialized_end=1067
+  _globals['_REMOVEEXCLUSIONREQUEST']._serialized_start=1069
+  _globals['_REMOVEEXCLUSIONREQUEST']._serialized_end=1115
+  _globals['_SETTIMEZONEREQUEST']._serialized_start=1117
+  _globals['_SETTIMEZONEREQUEST']._serialized_end=1156
+  _globals['_SYNCSPOTIFYREQUEST']._serialized_start=1158
+  _globals['_SYNCSPOTIFYREQUEST']._serialized_end=1178
+  _globals['_SYNCSPOTIFYACCEPTED']._serialized_start=1180
+  _globals['_SYNCSPOTIFYACCEPTED']._serialized_end=1221
+  _globals['_EXPLAINRECOMMENDATIONREQUEST']._serialized_start=1223
+  _globals['_EXPLAINRECOMMENDATIONREQUEST']._serialized_end=1269
+  _globals['_SUBMITFEEDBACKREQUEST']._serialized_start=1271
+  _globals['_SUBMITFEEDBACKREQUEST']._serialized_end=1378
+  _globals['_FEEDBACKACCEPTED']._serialized_start=1380
+  _globals['_FEEDBACKACCEPTED']._serialized_end=1418
+  _globals['_LINKSPOTIFYREQUEST']._serialized_start=1420
+  _globals['_LINKSPOTIFYREQUEST']._serialized_end=1495
+  _globals['_LINKSPOTIFYREPLY']._serialized_start=1497
+  _globals['_LINKSPOTIFYREPLY']._serialized_end=1560
+  _globals['_CREATEPLAYLISTREQUEST']._serialized_start=1562
+  _globals['_CREATEPLAYLISTREQUEST']._serialized_end=1601
+  _globals['_PLAYEDBETWEEN']._serialized_start=1603
+  _globals['_PLAYEDBETWEEN']._serialized_end=1654
+  _globals['_DELETEPLAYSREQUEST']._serialized_start=1657
+  _globals['_DELETEPLAYSREQUEST']._serialized_end=1796
+  _globals['_DELETEACCOUNTREQUEST']._serialized_start=1798
+  _globals['_DELETEACCOUNTREQUEST']._serialized_end=1837
+  _globals['_DELETIONREPORT']._serialized_start=1840
+  _globals['_DELETIONREPORT']._serialized_end=2054
+  _globals['_DELETIONREPORT_REMOVEDENTRY']._serialized_start=2008
+  _globals['_DELETIONREPORT_REMOVEDENTRY']._serialized_end=2054
+  _globals['_FULLCIRCLE']._serialized_start=2057
+  _globals['_FULLCIRCLE']._serialized_end=3473
 # @@protoc_insertion_point(module_scope)

@@ -112,6 +112,16 @@ class GetTasteProfileRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class ListExclusionsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RemoveExclusionRequest(_message.Message):
+    __slots__ = ("exclusion_id",)
+    EXCLUSION_ID_FIELD_NUMBER: _ClassVar[int]
+    exclusion_id: str
+    def __init__(self, exclusion_id: _Optional[str] = ...) -> None: ...
+
 class SetTimeZoneRequest(_message.Message):
     __slots__ = ("time_zone",)
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]

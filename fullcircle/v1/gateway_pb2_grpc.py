@@ -65,6 +65,21 @@ class FullCircleStub:
                 request_serializer=fullcircle_dot_v1_dot_gateway__pb2.SetTimeZoneRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_common__pb2.TimeZone.FromString,
                 _registered_method=True)
+        self.ExcludeFromTaste = channel.unary_unary(
+                '/fullcircle.v1.FullCircle/ExcludeFromTaste',
+                request_serializer=fullcircle_dot_v1_dot_common__pb2.ExclusionRule.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_common__pb2.TasteExclusion.FromString,
+                _registered_method=True)
+        self.ListExclusions = channel.unary_unary(
+                '/fullcircle.v1.FullCircle/ListExclusions',
+                request_serializer=fullcircle_dot_v1_dot_gateway__pb2.ListExclusionsRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_common__pb2.TasteExclusions.FromString,
+                _registered_method=True)
+        self.RemoveExclusion = channel.unary_unary(
+                '/fullcircle.v1.FullCircle/RemoveExclusion',
+                request_serializer=fullcircle_dot_v1_dot_gateway__pb2.RemoveExclusionRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_common__pb2.TasteExclusion.FromString,
+                _registered_method=True)
         self.ExplainRecommendation = channel.unary_unary(
                 '/fullcircle.v1.FullCircle/ExplainRecommendation',
                 request_serializer=fullcircle_dot_v1_dot_gateway__pb2.ExplainRecommendationRequest.SerializeToString,
@@ -149,6 +164,26 @@ class FullCircleServicer:
         """Set the zone your contexts and dayparts are read in (empty: infer it from where you
         listen most); your profile and recommendations are recomputed in it.
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExcludeFromTaste(self, request, context):
+        """Leave an artist, a track, a time window, a platform or hours out of your taste (past and
+        future plays); your profile, tastes, model and next set follow within one recompute.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListExclusions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveExclusion(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -244,6 +279,21 @@ def add_FullCircleServicer_to_server(servicer, server):
                     servicer.SetTimeZone,
                     request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.SetTimeZoneRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_common__pb2.TimeZone.SerializeToString,
+            ),
+            'ExcludeFromTaste': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExcludeFromTaste,
+                    request_deserializer=fullcircle_dot_v1_dot_common__pb2.ExclusionRule.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_common__pb2.TasteExclusion.SerializeToString,
+            ),
+            'ListExclusions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListExclusions,
+                    request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.ListExclusionsRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_common__pb2.TasteExclusions.SerializeToString,
+            ),
+            'RemoveExclusion': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveExclusion,
+                    request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.RemoveExclusionRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_common__pb2.TasteExclusion.SerializeToString,
             ),
             'ExplainRecommendation': grpc.unary_unary_rpc_method_handler(
                     servicer.ExplainRecommendation,
@@ -443,6 +493,87 @@ class FullCircle:
             '/fullcircle.v1.FullCircle/SetTimeZone',
             fullcircle_dot_v1_dot_gateway__pb2.SetTimeZoneRequest.SerializeToString,
             fullcircle_dot_v1_dot_common__pb2.TimeZone.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExcludeFromTaste(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.FullCircle/ExcludeFromTaste',
+            fullcircle_dot_v1_dot_common__pb2.ExclusionRule.SerializeToString,
+            fullcircle_dot_v1_dot_common__pb2.TasteExclusion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListExclusions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.FullCircle/ListExclusions',
+            fullcircle_dot_v1_dot_gateway__pb2.ListExclusionsRequest.SerializeToString,
+            fullcircle_dot_v1_dot_common__pb2.TasteExclusions.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveExclusion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.FullCircle/RemoveExclusion',
+            fullcircle_dot_v1_dot_gateway__pb2.RemoveExclusionRequest.SerializeToString,
+            fullcircle_dot_v1_dot_common__pb2.TasteExclusion.FromString,
             options,
             channel_credentials,
             insecure,

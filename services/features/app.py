@@ -25,9 +25,12 @@ from fullcircle.events import (
 from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import features_pb2, features_pb2_grpc
 from services.features.adapters import store
+from services.features.adapters.store import StoredExclusion
 from services.features.domain.details import clusters_changed
+from services.features.domain.exclusions import Exclusion, ExclusionError, excluded_plays
 from services.features.domain.listener import listener_as_of
-from services.features.domain.time_zones import ZoneChoice, choose_time_zone
+from services.features.domain.time_zones import ZoneChoice
+from services.features.listener_plays import listener_zone, taste_plays
 from services.features.servicer import TastesServicer
 from services.features.settings import FeaturesSettings
 
@@ -64,35 +67,62 @@ class ProfileBuilder:
         if event.user_id is not None:
             await self.refresh(event.user_id, event.occurred_at, "tags")
 
-    async def time_zone(self, user_id: UUID) -> ZoneChoice:
-        """The zone the listener's contexts are read in: theirs, else their country's."""
-        return choose_time_zone(
-            await store.load_time_zone(self.pool, user_id),
-            await store.plays_by_country(self.pool, user_id),
-        )
-
     async def set_time_zone(self, user_id: UUID, time_zone: str | None) -> ZoneChoice:
         """Keep the zone the listener set (None: infer it again) and recompute their profile
-        in it, in the background; answers the zone the recompute uses. A features stopped
-        before the recompute runs it at its next start (`recompute_new_time_zones`)."""
+        in it, in the background; answers the zone the recompute uses."""
         set_at = self.clock()
         await store.save_time_zone(self.pool, user_id, time_zone, set_at)
-        zone = await self.time_zone(user_id)
-        task = asyncio.create_task(self.refresh(user_id, set_at, "time zone"))
+        self._recompute_soon(user_id, set_at, "time zone")
+        return await listener_zone(self.pool, user_id)
+
+    async def exclude(self, user_id: UUID, rule: Exclusion) -> StoredExclusion:
+        """Keep an exclusion that matches some of the listener's plays (ExclusionError when
+        it matches none: nothing stored) and recompute their profile without them."""
+        plays, platforms = await store.load_plays(self.pool, user_id)
+        zone = await listener_zone(self.pool, user_id)
+        matched = int(excluded_plays(plays, platforms, [rule], zone.time_zone).sum())
+        if not matched:
+            raise ExclusionError(
+                f"{rule.describe()}: none of your plays match it, so nothing was excluded; "
+                "check the spelling against `fullcircle profile`, or import your history first"
+            )
+        made_at = self.clock()
+        await store.save_exclusion(self.pool, user_id, rule, matched, made_at)
+        self._recompute_soon(user_id, made_at, "exclusion")
+        return StoredExclusion(rule, matched, made_at)
+
+    async def unexclude(self, user_id: UUID, exclusion_id: UUID) -> StoredExclusion | None:
+        """Undo one of the listener's exclusions (None: no such one in force) and recompute."""
+        removed_at = self.clock()
+        removed = await store.remove_exclusion(self.pool, user_id, exclusion_id, removed_at)
+        if removed is not None:
+            self._recompute_soon(user_id, removed_at, "exclusion")
+        return removed
+
+    async def exclusions(self, user_id: UUID) -> list[StoredExclusion]:
+        return await store.load_exclusions(self.pool, user_id)
+
+    def _recompute_soon(self, user_id: UUID, changed_at: datetime, reason: str) -> None:
+        """Recompute in the background; a features stopped before it ran recomputes at its
+        next start (`recompute_changed_settings`)."""
+        task = asyncio.create_task(self.refresh(user_id, changed_at, reason))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-        return zone
 
-    async def recompute_new_time_zones(self) -> None:
+    async def recompute_changed_settings(self) -> None:
+        """Listeners whose zone or exclusions changed after their profile was computed."""
         for user_id, set_at in await store.listeners_with_new_time_zones(self.pool):
             await self.refresh(user_id, set_at, "time zone")
+        for user_id, changed_at in await store.listeners_with_new_exclusions(self.pool):
+            await self.refresh(user_id, changed_at, "exclusion")
 
     async def refresh(self, user_id: UUID, occurred_at: datetime, reason: str) -> None:
         last = await store.profile_computed_at(self.pool, user_id)
         if last is not None and last >= occurred_at:
             return
         computed_at = self.clock()
-        plays, platforms = await store.load_plays(self.pool, user_id)
+        zone = await listener_zone(self.pool, user_id)
+        plays, platforms = await taste_plays(self.pool, user_id, zone)
         if last is None and not plays.artist:
             # nothing to profile and no profile to empty: a listener whose account was erased
             # (enrich's tags for their artists can arrive later) is not brought back
@@ -100,7 +130,6 @@ class ProfileBuilder:
             return
         artist_tags = await store.load_artist_tags(self.pool, sorted(set(plays.artist)))
         genres = await store.load_genre_tags(self.pool, list(artist_tags))
-        zone = await self.time_zone(user_id)
         # The same function the model's training views come from (servicer.py), as of now.
         listener = await asyncio.to_thread(
             listener_as_of,
@@ -129,6 +158,7 @@ class ProfileBuilder:
             tags=tags,
             tracks=listener.tracks or (),
         )
+        await store.forget_removed_exclusions(self.pool, user_id, computed_at)
         await self.bus.publish(
             ProfilesUpdated(
                 user_id=user_id,
@@ -157,7 +187,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     runtime.bus.consume(AccountDeletionRequested, eraser.on_account_deletion)
     runtime.grpc.add(
         features_pb2_grpc.add_TastesServicer_to_server,
-        TastesServicer(runtime.pool, settings.listen_rules(), builder.set_time_zone),
+        TastesServicer(runtime.pool, settings.listen_rules(), builder),
         features_pb2.DESCRIPTOR.services_by_name["Tastes"].full_name,
     )
-    runtime.background(builder.recompute_new_time_zones)
+    runtime.background(builder.recompute_changed_settings)

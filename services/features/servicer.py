@@ -1,13 +1,13 @@
-"""The internal Tastes gRPC API: the listener's taste profile for the gateway, and the listener
-as of a cutoff for the model's training (the same `listener_as_of` the profile is built with)."""
+"""The internal Tastes gRPC API: the listener's taste profile for the gateway, the listener as
+of a cutoff for the model's training (the same `listener_as_of` and `taste_plays` the profile is
+built with), and what the listener changes of it (time zone, exclusions)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
-from uuid import UUID
+from typing import Any, Protocol
+from uuid import UUID, uuid4
 
 import grpc
 from psycopg_pool import AsyncConnectionPool
@@ -16,16 +16,26 @@ from fullcircle.errors import FailedPrecondition, InvalidArgument, NotFound
 from fullcircle.grpc_server import rpc_errors
 from fullcircle.v1 import common_pb2, features_pb2, features_pb2_grpc
 from services.features.adapters import store
+from services.features.adapters.store import StoredExclusion
+from services.features.domain.exclusions import Exclusion, ExclusionError, build_exclusion
 from services.features.domain.listener import Listener, ListenRules, listener_as_of
 from services.features.domain.taste import ArtistStats
 from services.features.domain.time_zones import ZoneChoice, valid_time_zone
+from services.features.listener_plays import listener_zone, taste_plays
 
 # A training view holds every artist of most histories; past this many (by decayed weight) the
 # rest are artists barely listened to, and the reply stays well inside gRPC's 4 MiB.
 MAX_VIEW_ARTISTS = 20_000
 
 
-SetTimeZone = Callable[[UUID, str | None], Awaitable[ZoneChoice]]
+class ListenerSettings(Protocol):
+    """What the listener may change of how their taste is learned (features' ProfileBuilder);
+    each change recomputes their profile."""
+
+    async def set_time_zone(self, user_id: UUID, time_zone: str | None) -> ZoneChoice: ...
+    async def exclude(self, user_id: UUID, rule: Exclusion) -> StoredExclusion: ...
+    async def unexclude(self, user_id: UUID, exclusion_id: UUID) -> StoredExclusion | None: ...
+    async def exclusions(self, user_id: UUID) -> list[StoredExclusion]: ...
 
 
 class TastesServicer(features_pb2_grpc.TastesServicer):
@@ -33,28 +43,76 @@ class TastesServicer(features_pb2_grpc.TastesServicer):
         self,
         pool: AsyncConnectionPool,
         rules: ListenRules,
-        set_time_zone: SetTimeZone | None = None,
+        settings: ListenerSettings | None = None,
     ) -> None:
-        """`set_time_zone` keeps a listener's zone and recomputes their profile (the service's
-        ProfileBuilder); without it the server only reads (a benchmark's, a test's)."""
+        """Without `settings` the server only reads (a benchmark's, a test's)."""
         self.pool = pool
         self.rules = rules
-        self.set_time_zone = set_time_zone
+        self._settings = settings
+
+    @property
+    def settings(self) -> ListenerSettings:
+        if self._settings is None:
+            raise FailedPrecondition("this Tastes server only reads; change settings in features")
+        return self._settings
+
+    @rpc_errors
+    async def ExcludeFromTaste(
+        self, request: features_pb2.ListenerExclusionRule, context: grpc.aio.ServicerContext
+    ) -> common_pb2.TasteExclusion:
+        user_id = _uuid(request.user_id, "user_id")
+        settings = self.settings
+        given = request.rule
+        try:
+            zone = await listener_zone(self.pool, user_id)
+            rule = build_exclusion(
+                uuid4(),
+                artist=given.artist,
+                track=given.track,
+                window=given.played_between,
+                platform=given.platform,
+                hours=given.hours,
+                time_zone=zone.time_zone,
+            )
+            return exclusion_message(await settings.exclude(user_id, rule))
+        except ExclusionError as exc:
+            raise InvalidArgument(str(exc)) from None
+
+    @rpc_errors
+    async def ListExclusions(
+        self, request: features_pb2.TasteProfileRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.TasteExclusions:
+        user_id = _uuid(request.user_id, "user_id")
+        stored = await self.settings.exclusions(user_id)
+        return common_pb2.TasteExclusions(exclusions=[exclusion_message(s) for s in stored])
+
+    @rpc_errors
+    async def RemoveExclusion(
+        self, request: features_pb2.ListenerExclusion, context: grpc.aio.ServicerContext
+    ) -> common_pb2.TasteExclusion:
+        user_id = _uuid(request.user_id, "user_id")
+        exclusion_id = _uuid(request.exclusion_id, "exclusion_id")
+        removed = await self.settings.unexclude(user_id, exclusion_id)
+        if removed is None:
+            raise NotFound(
+                f"no exclusion {exclusion_id} of yours in force; `fullcircle exclude list` "
+                "shows yours"
+            )
+        return exclusion_message(removed)
 
     @rpc_errors
     async def SetTimeZone(
         self, request: features_pb2.SetListenerTimeZoneRequest, context: grpc.aio.ServicerContext
     ) -> common_pb2.TimeZone:
         user_id = _uuid(request.user_id, "user_id")
-        if self.set_time_zone is None:
-            raise FailedPrecondition("this Tastes server only reads; set zones through features")
+        settings = self.settings
         time_zone = None
         if request.time_zone.strip():
             try:
                 time_zone = valid_time_zone(request.time_zone)
             except ValueError as exc:
                 raise InvalidArgument(str(exc)) from None
-        return time_zone_message(await self.set_time_zone(user_id, time_zone))
+        return time_zone_message(await settings.set_time_zone(user_id, time_zone))
 
     @rpc_errors
     async def GetTrainingView(
@@ -140,7 +198,8 @@ async def training_listener(
 ) -> Listener:
     """The listener just before `cutoff`: their plays before it through `listener_as_of`, the
     function the served profile is computed with (app.py) at t = now."""
-    plays, _ = await store.load_plays(pool, user_id, before=cutoff)
+    zone = await listener_zone(pool, user_id)
+    plays, _ = await taste_plays(pool, user_id, zone, before=cutoff)
     artist_tags = await store.load_artist_tags(pool, sorted(set(plays.artist)))
     return await asyncio.to_thread(listener_as_of, plays, cutoff, artist_tags, rules)
 
@@ -152,6 +211,23 @@ def time_zone_message(zone: ZoneChoice) -> common_pb2.TimeZone:
         country=zone.country,
         country_share=zone.country_share,
         description=zone.describe(),
+    )
+
+
+def exclusion_message(stored: StoredExclusion) -> common_pb2.TasteExclusion:
+    rule = stored.exclusion
+    return common_pb2.TasteExclusion(
+        exclusion_id=str(rule.exclusion_id),
+        description=rule.describe(),
+        plays=stored.plays,
+        created_at=stored.created_at.astimezone(UTC).isoformat(),
+        rule=common_pb2.ExclusionRule(
+            artist=rule.artist,
+            track=rule.track,
+            played_between=rule.window,
+            platform=rule.platform,
+            hours=rule.hours,
+        ),
     )
 
 

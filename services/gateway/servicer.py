@@ -470,6 +470,38 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         return reply
 
     @rpc_errors
+    async def ExcludeFromTaste(
+        self, request: common_pb2.ExclusionRule, context: grpc.aio.ServicerContext
+    ) -> common_pb2.TasteExclusion:
+        reply: common_pb2.TasteExclusion = await self.tastes.ExcludeFromTaste(
+            features_pb2.ListenerExclusionRule(user_id=str(current_user()), rule=request),
+            timeout=self._deadline(context),
+        )
+        return reply
+
+    @rpc_errors
+    async def ListExclusions(
+        self, request: gateway_pb2.ListExclusionsRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.TasteExclusions:
+        reply: common_pb2.TasteExclusions = await self.tastes.ListExclusions(
+            features_pb2.TasteProfileRequest(user_id=str(current_user())),
+            timeout=self._deadline(context),
+        )
+        return reply
+
+    @rpc_errors
+    async def RemoveExclusion(
+        self, request: gateway_pb2.RemoveExclusionRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.TasteExclusion:
+        reply: common_pb2.TasteExclusion = await self.tastes.RemoveExclusion(
+            features_pb2.ListenerExclusion(
+                user_id=str(current_user()), exclusion_id=request.exclusion_id
+            ),
+            timeout=self._deadline(context),
+        )
+        return reply
+
+    @rpc_errors
     async def DeletePlays(
         self, request: gateway_pb2.DeletePlaysRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.DeletionReport]:

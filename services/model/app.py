@@ -295,6 +295,7 @@ class Retrainer:
         liked = feedback.get("like", frozenset())
         disliked = feedback.get("dislike", frozenset())
         hidden = disliked | feedback.get("do_not_recommend", frozenset())
+        hidden |= await learning_store.excluded_artists(self.pool, user_id)
         candidates = await learning_store.load_now(
             self.pool,
             user_id,

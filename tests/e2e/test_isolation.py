@@ -126,6 +126,16 @@ async def test_bobs_key_reaches_nothing_of_alices_through_any_rpc(
         )
         checked.add("SetTimeZone")
 
+        # exclusions are their own: Bob cannot list or undo Alice's
+        alices_rule = await alice.exclude(platform="android")
+        bobs_rule = await bob.exclude(platform="android")
+        assert [e.exclusion_id for e in await bob.exclusions()] == [bobs_rule.exclusion_id]
+        code = await _code(bob.remove_exclusion(alices_rule.exclusion_id))
+        assert code == grpc.StatusCode.NOT_FOUND
+        assert [e.exclusion_id for e in await alice.exclusions()] == [alices_rule.exclusion_id]
+        await alice.remove_exclusion(alices_rule.exclusion_id)
+        checked.update({"ExcludeFromTaste", "ListExclusions", "RemoveExclusion"})
+
         await bob.sync_spotify()  # Bob has no link: nothing of anyone's is synced
         checked.add("SyncSpotify")
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import redis
 
+from fullcircle.bus import Bus
 from fullcircle.db import apply_migrations, open_pool
 from fullcircle.grpc_server import GrpcServer
 from fullcircle.settings import FullCircleSettings
 from fullcircle.v1 import features_pb2, features_pb2_grpc
+from services.features.app import ProfileBuilder
 from services.features.domain.listener import ListenRules
-from services.features.servicer import SetTimeZone, TastesServicer
+from services.features.servicer import ListenerSettings, TastesServicer
+from services.features.settings import FeaturesSettings
 from services.model.training import TrainingPool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,11 +68,11 @@ async def tastes_server(pool: Any) -> AsyncIterator[Callable[..., Awaitable[str]
     given listen rules; returns its address. Every server started is stopped afterwards."""
     servers: list[GrpcServer] = []
 
-    async def start(rules: ListenRules, set_time_zone: SetTimeZone | None = None) -> str:
+    async def start(rules: ListenRules, settings: ListenerSettings | None = None) -> str:
         server = GrpcServer("127.0.0.1", 0)
         server.add(
             features_pb2_grpc.add_TastesServicer_to_server,
-            TastesServicer(pool, rules, set_time_zone),
+            TastesServicer(pool, rules, settings),
             features_pb2.DESCRIPTOR.services_by_name["Tastes"].full_name,
         )
         await server.start()
@@ -79,6 +83,18 @@ async def tastes_server(pool: Any) -> AsyncIterator[Callable[..., Awaitable[str]
     yield start
     for server in servers:
         await server.stop(0)
+
+
+@pytest.fixture
+async def profile_builder(pool: Any, settings: FullCircleSettings) -> AsyncIterator[ProfileBuilder]:
+    """Features' profile builder over the test database, publishing on a started bus."""
+    features = FeaturesSettings(database_url=settings.database_url, redis_url=settings.redis_url)
+    bus = Bus(settings, "features")
+    await bus.start()
+    try:
+        yield ProfileBuilder(SimpleNamespace(pool=pool, bus=bus), features)  # type: ignore[arg-type]
+    finally:
+        await bus.stop()
 
 
 @pytest.fixture(scope="session")

@@ -47,6 +47,10 @@ plays_app = typer.Typer(help="The listener's stored plays.", no_args_is_help=Tru
 app.add_typer(plays_app, name="plays")
 account_app = typer.Typer(help="The listener's account.", no_args_is_help=True)
 app.add_typer(account_app, name="account")
+exclude_app = typer.Typer(
+    help="Leave plays out of the listener's taste (and undo it).", no_args_is_help=True
+)
+app.add_typer(exclude_app, name="exclude")
 console = Console()
 T = TypeVar("T")
 
@@ -479,6 +483,70 @@ def user_revoke(key_id: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Revoke an API key by its id: the 12 hex characters after `fc_`."""
     _admin_call(data_dir, lambda admin: admin.revoke_api_key(key_id))
     console.print(f"revoked {key_id}; gateways refuse it within 30 s")
+
+
+def _listener_call(
+    data_dir: Path, user: str, call: Callable[[FullCircleClient], Awaitable[T]]
+) -> T:
+    """One call of the listener's own API; its errors end the command as messages."""
+    gateway = _gateway(data_dir, user)
+
+    async def run() -> T:
+        async with FullCircleClient(*gateway) as client:
+            return await call(client)
+
+    try:
+        return _run(run())
+    except grpc.aio.AioRpcError as exc:
+        raise _fail(exc.details() or str(exc.code())) from None
+
+
+@exclude_app.command("add")
+def exclude_add(
+    user: UserOpt,
+    artist: Annotated[str, typer.Option(help="an artist, any case")] = "",
+    track: Annotated[str, typer.Option(help="a track title (with --artist: theirs only)")] = "",
+    played: Annotated[
+        str, typer.Option(help="a window: 2020-03-01..2020-06-30, 'before 2019', 'after 2021-05'")
+    ] = "",
+    platform: Annotated[str, typer.Option(help="part of a platform's name")] = "",
+    hours: Annotated[str, typer.Option(help="night, morning, afternoon, evening or 22-06")] = "",
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Leave the plays matching every option given out of the taste, past and future."""
+    made = _listener_call(
+        data_dir,
+        user,
+        lambda client: client.exclude(
+            artist=artist, track=track, played_between=played, platform=platform, hours=hours
+        ),
+    )
+    console.print(
+        f"excluded {made.description} ({made.plays:,} plays) as [bold]{made.exclusion_id}[/];"
+        " your profile is being recomputed without them"
+    )
+
+
+@exclude_app.command("list")
+def exclude_list(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """The listener's exclusions in force."""
+    made = _listener_call(data_dir, user, lambda client: client.exclusions())
+    table = Table("id", "excluded", "plays", "since", title="left out of your taste")
+    for exclusion in made:
+        table.add_row(
+            exclusion.exclusion_id,
+            exclusion.description,
+            f"{exclusion.plays:,}",
+            exclusion.created_at[:10],
+        )
+    console.print(table if made else "nothing is excluded from your taste")
+
+
+@exclude_app.command("undo")
+def exclude_undo(exclusion_id: str, user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Bring an exclusion's plays back into the taste."""
+    undone = _listener_call(data_dir, user, lambda client: client.remove_exclusion(exclusion_id))
+    console.print(f"{undone.description} count again; your profile is being recomputed")
 
 
 @user_app.command("set")

@@ -14,6 +14,7 @@ import numpy as np
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from services.features.domain.exclusions import Exclusion
 from services.features.domain.taste import ArtistStats, PlayColumns, TrackStats, skip_flags
 
 
@@ -293,3 +294,95 @@ async def listeners_with_new_time_zones(pool: AsyncConnectionPool) -> list[tuple
             " JOIN features.profiles p USING (user_id) WHERE z.set_at > p.computed_at"
         )
         return [(row[0], row[1]) for row in await cur.fetchall()]
+
+
+_EXCLUSION_COLUMNS = (
+    "exclusion_id, artist, track, played_from, played_until, platform, hour_from, hour_to,"
+    " window_text, hours_text"
+)
+
+
+@dataclass(frozen=True)
+class StoredExclusion:
+    exclusion: Exclusion
+    plays: int
+    created_at: datetime
+
+
+async def load_exclusions(pool: AsyncConnectionPool, user_id: UUID) -> list[StoredExclusion]:
+    """The listener's exclusions in force, oldest first."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            f"SELECT {_EXCLUSION_COLUMNS}, plays, created_at FROM features.taste_exclusions"
+            " WHERE user_id = %s AND removed_at IS NULL ORDER BY created_at, exclusion_id",
+            (user_id,),
+        )
+        return [
+            StoredExclusion(Exclusion(*row[:10]), int(row[10]), row[11])
+            for row in await cur.fetchall()
+        ]
+
+
+async def save_exclusion(
+    pool: AsyncConnectionPool, user_id: UUID, rule: Exclusion, plays: int, created_at: datetime
+) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(
+            f"INSERT INTO features.taste_exclusions (user_id, {_EXCLUSION_COLUMNS}, plays,"
+            " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                user_id,
+                rule.exclusion_id,
+                rule.artist,
+                rule.track,
+                rule.played_from,
+                rule.played_until,
+                rule.platform,
+                rule.hour_from,
+                rule.hour_to,
+                rule.window,
+                rule.hours,
+                plays,
+                created_at,
+            ),
+        )
+
+
+async def remove_exclusion(
+    pool: AsyncConnectionPool, user_id: UUID, exclusion_id: UUID, removed_at: datetime
+) -> StoredExclusion | None:
+    """Undo one of the listener's exclusions in force; None if they have no such one."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "UPDATE features.taste_exclusions SET removed_at = %s"
+            " WHERE exclusion_id = %s AND user_id = %s AND removed_at IS NULL"
+            f" RETURNING {_EXCLUSION_COLUMNS}, plays, created_at",
+            (removed_at, exclusion_id, user_id),
+        )
+        row = await cur.fetchone()
+    return StoredExclusion(Exclusion(*row[:10]), int(row[10]), row[11]) if row else None
+
+
+async def listeners_with_new_exclusions(pool: AsyncConnectionPool) -> list[tuple[UUID, datetime]]:
+    """Listeners whose exclusions changed after their profile was computed, with when."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT e.user_id, max(greatest(e.created_at, coalesce(e.removed_at, e.created_at)))"
+            " FROM features.taste_exclusions e JOIN features.profiles p USING (user_id)"
+            " GROUP BY e.user_id, p.computed_at"
+            " HAVING max(greatest(e.created_at, coalesce(e.removed_at, e.created_at)))"
+            " > p.computed_at"
+        )
+        return [(row[0], row[1]) for row in await cur.fetchall()]
+
+
+async def forget_removed_exclusions(
+    pool: AsyncConnectionPool, user_id: UUID, before: datetime
+) -> None:
+    """Drop undone exclusions the profile computed at `before` has followed."""
+    async with pool.connection() as conn:
+        await conn.execute(
+            "DELETE FROM features.taste_exclusions"
+            " WHERE user_id = %s AND removed_at IS NOT NULL AND removed_at <= %s",
+            (user_id, before),
+        )

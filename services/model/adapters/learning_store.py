@@ -168,6 +168,19 @@ async def feedback_by_kind(pool: AsyncConnectionPool, user_id: UUID) -> dict[str
     return {kind: frozenset(keys) for kind, keys in by_kind.items()}
 
 
+async def excluded_artists(pool: AsyncConnectionPool, user_id: UUID) -> frozenset[str]:
+    """Artist keys the listener excluded from their taste outright (features' read model):
+    left out of what is learned, they are not recommended back as new either."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT DISTINCT lower(artist) FROM features.taste_exclusions"
+            " WHERE user_id = %s AND removed_at IS NULL AND artist <> '' AND track = ''"
+            " AND window_text = '' AND platform = '' AND hours_text = ''",
+            (user_id,),
+        )
+        return frozenset(str(row[0]) for row in await cur.fetchall())
+
+
 async def active_model(pool: AsyncConnectionPool, user_id: UUID) -> StoredModel | None:
     async with pool.connection() as conn:
         cur = await conn.execute(
