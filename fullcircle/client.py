@@ -93,9 +93,12 @@ class FullCircleClient(_GatewayChannel):
         limit: int = 20,
         mode: common_pb2.RecommendationMode = common_pb2.RECOMMENDATION_MODE_DISCOVERY,
         prompt: str = "",
+        genre: str = "",
     ) -> common_pb2.RecommendationSet:
         reply: common_pb2.RecommendationSet = await self.stub.GetRecommendations(
-            gateway_pb2.GetRecommendationsRequest(limit=limit, mode=mode, prompt=prompt),
+            gateway_pb2.GetRecommendationsRequest(
+                limit=limit, mode=mode, prompt=prompt, genre=genre
+            ),
             metadata=self.metadata,
             timeout=DEADLINE_S,
         )
@@ -164,6 +167,27 @@ class FullCircleClient(_GatewayChannel):
     async def taste_profile(self) -> common_pb2.TasteProfile:
         reply: common_pb2.TasteProfile = await self.stub.GetTasteProfile(
             gateway_pb2.GetTasteProfileRequest(), metadata=self.metadata, timeout=DEADLINE_S
+        )
+        return reply
+
+    async def steer(
+        self, tastes: dict[str, str] | None = None, familiarity: float | None = None
+    ) -> common_pb2.Steering:
+        """Steer tastes (name -> "more", "less" or "" to stop) and/or set the dial (0 deep
+        cuts .. 1 popular; negative clears it)."""
+        change = common_pb2.SteeringChange(
+            tastes=[common_pb2.TasteSteer(taste=t, way=w) for t, w in (tastes or {}).items()]
+        )
+        if familiarity is not None:
+            change.familiarity = familiarity
+        reply: common_pb2.Steering = await self.stub.SteerRecommendations(
+            change, metadata=self.metadata, timeout=DEADLINE_S
+        )
+        return reply
+
+    async def steering(self) -> common_pb2.Steering:
+        reply: common_pb2.Steering = await self.stub.GetSteering(
+            gateway_pb2.GetSteeringRequest(), metadata=self.metadata, timeout=DEADLINE_S
         )
         return reply
 

@@ -294,3 +294,38 @@ class TasteExclusions(_message.Message):
     EXCLUSIONS_FIELD_NUMBER: _ClassVar[int]
     exclusions: _containers.RepeatedCompositeFieldContainer[TasteExclusion]
     def __init__(self, exclusions: _Optional[_Iterable[_Union[TasteExclusion, _Mapping]]] = ...) -> None: ...
+
+class TasteSteer(_message.Message):
+    __slots__ = ("taste", "way")
+    TASTE_FIELD_NUMBER: _ClassVar[int]
+    WAY_FIELD_NUMBER: _ClassVar[int]
+    taste: str
+    way: str
+    def __init__(self, taste: _Optional[str] = ..., way: _Optional[str] = ...) -> None: ...
+
+class SteeringChange(_message.Message):
+    __slots__ = ("tastes", "familiarity")
+    TASTES_FIELD_NUMBER: _ClassVar[int]
+    FAMILIARITY_FIELD_NUMBER: _ClassVar[int]
+    tastes: _containers.RepeatedCompositeFieldContainer[TasteSteer]
+    familiarity: float
+    def __init__(self, tastes: _Optional[_Iterable[_Union[TasteSteer, _Mapping]]] = ..., familiarity: _Optional[float] = ...) -> None: ...
+
+class Steering(_message.Message):
+    __slots__ = ("tastes", "familiarity_set", "familiarity", "description")
+    class TastesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TASTES_FIELD_NUMBER: _ClassVar[int]
+    FAMILIARITY_SET_FIELD_NUMBER: _ClassVar[int]
+    FAMILIARITY_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    tastes: _containers.ScalarMap[str, str]
+    familiarity_set: bool
+    familiarity: float
+    description: str
+    def __init__(self, tastes: _Optional[_Mapping[str, str]] = ..., familiarity_set: _Optional[bool] = ..., familiarity: _Optional[float] = ..., description: _Optional[str] = ...) -> None: ...

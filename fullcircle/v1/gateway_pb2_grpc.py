@@ -65,6 +65,16 @@ class FullCircleStub:
                 request_serializer=fullcircle_dot_v1_dot_gateway__pb2.SetTimeZoneRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_common__pb2.TimeZone.FromString,
                 _registered_method=True)
+        self.SteerRecommendations = channel.unary_unary(
+                '/fullcircle.v1.FullCircle/SteerRecommendations',
+                request_serializer=fullcircle_dot_v1_dot_common__pb2.SteeringChange.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_common__pb2.Steering.FromString,
+                _registered_method=True)
+        self.GetSteering = channel.unary_unary(
+                '/fullcircle.v1.FullCircle/GetSteering',
+                request_serializer=fullcircle_dot_v1_dot_gateway__pb2.GetSteeringRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_common__pb2.Steering.FromString,
+                _registered_method=True)
         self.ExcludeFromTaste = channel.unary_unary(
                 '/fullcircle.v1.FullCircle/ExcludeFromTaste',
                 request_serializer=fullcircle_dot_v1_dot_common__pb2.ExclusionRule.SerializeToString,
@@ -164,6 +174,20 @@ class FullCircleServicer:
         """Set the zone your contexts and dayparts are read in (empty: infer it from where you
         listen most); your profile and recommendations are recomputed in it.
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SteerRecommendations(self, request, context):
+        """Steer your recommendations: more or less of a taste, a familiarity dial from deep cuts to
+        popular; kept, and applied whenever recommendations are served.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSteering(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -279,6 +303,16 @@ def add_FullCircleServicer_to_server(servicer, server):
                     servicer.SetTimeZone,
                     request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.SetTimeZoneRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_common__pb2.TimeZone.SerializeToString,
+            ),
+            'SteerRecommendations': grpc.unary_unary_rpc_method_handler(
+                    servicer.SteerRecommendations,
+                    request_deserializer=fullcircle_dot_v1_dot_common__pb2.SteeringChange.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_common__pb2.Steering.SerializeToString,
+            ),
+            'GetSteering': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSteering,
+                    request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.GetSteeringRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_common__pb2.Steering.SerializeToString,
             ),
             'ExcludeFromTaste': grpc.unary_unary_rpc_method_handler(
                     servicer.ExcludeFromTaste,
@@ -493,6 +527,60 @@ class FullCircle:
             '/fullcircle.v1.FullCircle/SetTimeZone',
             fullcircle_dot_v1_dot_gateway__pb2.SetTimeZoneRequest.SerializeToString,
             fullcircle_dot_v1_dot_common__pb2.TimeZone.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SteerRecommendations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.FullCircle/SteerRecommendations',
+            fullcircle_dot_v1_dot_common__pb2.SteeringChange.SerializeToString,
+            fullcircle_dot_v1_dot_common__pb2.Steering.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSteering(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.FullCircle/GetSteering',
+            fullcircle_dot_v1_dot_gateway__pb2.GetSteeringRequest.SerializeToString,
+            fullcircle_dot_v1_dot_common__pb2.Steering.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,19 +25,23 @@ _sym_db = _symbol_database.Default()
 from fullcircle.v1 import common_pb2 as fullcircle_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66ullcircle/v1/model.proto\x12\rfullcircle.v1\x1a\x1a\x66ullcircle/v1/common.proto\"7\n\x14ModelPlaylistRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\"6\n\x13ModelExplainRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61rtist\x18\x02 \x01(\t\"\x8e\x01\n\x1bModelRecommendationsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12/\n\x04mode\x18\x03 \x01(\x0e\x32!.fullcircle.v1.RecommendationMode\x12\x0e\n\x06set_id\x18\x04 \x01(\t\x12\x0e\n\x06prompt\x18\x05 \x01(\t2\x9d\x02\n\x0bRecommender\x12\x62\n\x12GetRecommendations\x12*.fullcircle.v1.ModelRecommendationsRequest\x1a .fullcircle.v1.RecommendationSet\x12Z\n\x15\x45xplainRecommendation\x12\".fullcircle.v1.ModelExplainRequest\x1a\x1d.fullcircle.v1.Recommendation\x12N\n\x0e\x43reatePlaylist\x12#.fullcircle.v1.ModelPlaylistRequest\x1a\x17.fullcircle.v1.Playlistb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66ullcircle/v1/model.proto\x12\rfullcircle.v1\x1a\x1a\x66ullcircle/v1/common.proto\"\'\n\x14ModelSteeringRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"Y\n\x17ModelSetSteeringRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12-\n\x06\x63hange\x18\x02 \x01(\x0b\x32\x1d.fullcircle.v1.SteeringChange\"7\n\x14ModelPlaylistRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\"6\n\x13ModelExplainRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61rtist\x18\x02 \x01(\t\"\x9d\x01\n\x1bModelRecommendationsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12/\n\x04mode\x18\x03 \x01(\x0e\x32!.fullcircle.v1.RecommendationMode\x12\x0e\n\x06set_id\x18\x04 \x01(\t\x12\x0e\n\x06prompt\x18\x05 \x01(\t\x12\r\n\x05genre\x18\x06 \x01(\t2\xba\x03\n\x0bRecommender\x12\x62\n\x12GetRecommendations\x12*.fullcircle.v1.ModelRecommendationsRequest\x1a .fullcircle.v1.RecommendationSet\x12Z\n\x15\x45xplainRecommendation\x12\".fullcircle.v1.ModelExplainRequest\x1a\x1d.fullcircle.v1.Recommendation\x12N\n\x0e\x43reatePlaylist\x12#.fullcircle.v1.ModelPlaylistRequest\x1a\x17.fullcircle.v1.Playlist\x12K\n\x0bGetSteering\x12#.fullcircle.v1.ModelSteeringRequest\x1a\x17.fullcircle.v1.Steering\x12N\n\x0bSetSteering\x12&.fullcircle.v1.ModelSetSteeringRequest\x1a\x17.fullcircle.v1.Steeringb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fullcircle.v1.model_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MODELPLAYLISTREQUEST']._serialized_start=72
-  _globals['_MODELPLAYLISTREQUEST']._serialized_end=127
-  _globals['_MODELEXPLAINREQUEST']._serialized_start=129
-  _globals['_MODELEXPLAINREQUEST']._serialized_end=183
-  _globals['_MODELRECOMMENDATIONSREQUEST']._serialized_start=186
-  _globals['_MODELRECOMMENDATIONSREQUEST']._serialized_end=328
-  _globals['_RECOMMENDER']._serialized_start=331
-  _globals['_RECOMMENDER']._serialized_end=616
+  _globals['_MODELSTEERINGREQUEST']._serialized_start=72
+  _globals['_MODELSTEERINGREQUEST']._serialized_end=111
+  _globals['_MODELSETSTEERINGREQUEST']._serialized_start=113
+  _globals['_MODELSETSTEERINGREQUEST']._serialized_end=202
+  _globals['_MODELPLAYLISTREQUEST']._serialized_start=204
+  _globals['_MODELPLAYLISTREQUEST']._serialized_end=259
+  _globals['_MODELEXPLAINREQUEST']._serialized_start=261
+  _globals['_MODELEXPLAINREQUEST']._serialized_end=315
+  _globals['_MODELRECOMMENDATIONSREQUEST']._serialized_start=318
+  _globals['_MODELRECOMMENDATIONSREQUEST']._serialized_end=475
+  _globals['_RECOMMENDER']._serialized_start=478
+  _globals['_RECOMMENDER']._serialized_end=920
 # @@protoc_insertion_point(module_scope)

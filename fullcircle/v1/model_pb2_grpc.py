@@ -50,6 +50,16 @@ class RecommenderStub:
                 request_serializer=fullcircle_dot_v1_dot_model__pb2.ModelPlaylistRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_common__pb2.Playlist.FromString,
                 _registered_method=True)
+        self.GetSteering = channel.unary_unary(
+                '/fullcircle.v1.Recommender/GetSteering',
+                request_serializer=fullcircle_dot_v1_dot_model__pb2.ModelSteeringRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_common__pb2.Steering.FromString,
+                _registered_method=True)
+        self.SetSteering = channel.unary_unary(
+                '/fullcircle.v1.Recommender/SetSteering',
+                request_serializer=fullcircle_dot_v1_dot_model__pb2.ModelSetSteeringRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_common__pb2.Steering.FromString,
+                _registered_method=True)
 
 
 class RecommenderServicer:
@@ -73,6 +83,20 @@ class RecommenderServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSteering(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetSteering(self, request, context):
+        """INVALID_ARGUMENT (nothing stored) for a taste the listener does not have, a way other than
+        more/less/"", or a dial above 1.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RecommenderServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -90,6 +114,16 @@ def add_RecommenderServicer_to_server(servicer, server):
                     servicer.CreatePlaylist,
                     request_deserializer=fullcircle_dot_v1_dot_model__pb2.ModelPlaylistRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_common__pb2.Playlist.SerializeToString,
+            ),
+            'GetSteering': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSteering,
+                    request_deserializer=fullcircle_dot_v1_dot_model__pb2.ModelSteeringRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_common__pb2.Steering.SerializeToString,
+            ),
+            'SetSteering': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetSteering,
+                    request_deserializer=fullcircle_dot_v1_dot_model__pb2.ModelSetSteeringRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_common__pb2.Steering.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -173,6 +207,60 @@ class Recommender:
             '/fullcircle.v1.Recommender/CreatePlaylist',
             fullcircle_dot_v1_dot_model__pb2.ModelPlaylistRequest.SerializeToString,
             fullcircle_dot_v1_dot_common__pb2.Playlist.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSteering(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.Recommender/GetSteering',
+            fullcircle_dot_v1_dot_model__pb2.ModelSteeringRequest.SerializeToString,
+            fullcircle_dot_v1_dot_common__pb2.Steering.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetSteering(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.Recommender/SetSteering',
+            fullcircle_dot_v1_dot_model__pb2.ModelSetSteeringRequest.SerializeToString,
+            fullcircle_dot_v1_dot_common__pb2.Steering.FromString,
             options,
             channel_credentials,
             insecure,

@@ -229,13 +229,14 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         user_id = current_user()
         if request.limit < 0 or request.limit > MAX_LIMIT:
             raise InvalidArgument(f"limit is 1 to {MAX_LIMIT} (0 means 20)")
-        if request.prompt:
+        if request.prompt or request.genre:
             prompted: common_pb2.RecommendationSet = await self.model.GetRecommendations(
                 model_pb2.ModelRecommendationsRequest(
                     user_id=str(user_id),
                     limit=request.limit or 20,
                     mode=request.mode,
                     prompt=request.prompt,
+                    genre=request.genre,
                 ),
                 timeout=self._deadline(context),
             )
@@ -448,6 +449,28 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         user_id = current_user()
         reply: common_pb2.TasteProfile = await self.tastes.GetTasteProfile(
             features_pb2.TasteProfileRequest(user_id=str(user_id)),
+            timeout=self._deadline(context),
+        )
+        return reply
+
+    @rpc_errors
+    async def SteerRecommendations(
+        self, request: common_pb2.SteeringChange, context: grpc.aio.ServicerContext
+    ) -> common_pb2.Steering:
+        user_id = current_user()
+        reply: common_pb2.Steering = await self.model.SetSteering(
+            model_pb2.ModelSetSteeringRequest(user_id=str(user_id), change=request),
+            timeout=self._deadline(context),
+        )
+        await self.cache.invalidate(user_id)  # answers cached before it are steered otherwise
+        return reply
+
+    @rpc_errors
+    async def GetSteering(
+        self, request: gateway_pb2.GetSteeringRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.Steering:
+        reply: common_pb2.Steering = await self.model.GetSteering(
+            model_pb2.ModelSteeringRequest(user_id=str(current_user())),
             timeout=self._deadline(context),
         )
         return reply

@@ -25,6 +25,13 @@ from services.model.domain.playlist import (
     rerank_by_prompt,
 )
 from services.model.domain.rediscovery import rediscoveries
+from services.model.domain.steering import (
+    Steering,
+    SteeringError,
+    check_tastes,
+    steer,
+    steered,
+)
 
 MAX_LIMIT = 100
 TRACKS_PER_ARTIST = 3  # enough to start listening; enrich keeps ten of a new artist
@@ -33,6 +40,35 @@ TRACKS_PER_ARTIST = 3  # enough to start listening; enrich keeps ten of a new ar
 class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
+
+    @rpc_errors
+    async def GetSteering(
+        self, request: model_pb2.ModelSteeringRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.Steering:
+        user_id = _uuid(request.user_id, "user_id")
+        return _steering_message(await store.load_steering(self.pool, user_id))
+
+    @rpc_errors
+    async def SetSteering(
+        self, request: model_pb2.ModelSetSteeringRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.Steering:
+        user_id = _uuid(request.user_id, "user_id")
+        change = request.change
+        tastes = {steer.taste.strip(): steer.way.strip().lower() for steer in change.tastes}
+        try:
+            named = [taste for taste, way in tastes.items() if way]
+            if named:
+                known = await store.load_tastes(self.pool, user_id)
+                check_tastes(named, list(known.names.values()))
+            steering = steered(
+                await store.load_steering(self.pool, user_id),
+                tastes=tastes,
+                familiarity=change.familiarity if change.HasField("familiarity") else None,
+            )
+        except SteeringError as exc:
+            raise InvalidArgument(str(exc)) from None
+        await store.save_steering(self.pool, user_id, steering)
+        return _steering_message(steering)
 
     @rpc_errors
     async def GetRecommendations(
@@ -47,11 +83,25 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
         set_id = _uuid(request.set_id, "set_id") if request.set_id else None
         if len(request.prompt) > 500:
             raise InvalidArgument("a prompt is at most 500 characters")
+        if len(request.genre) > 200:
+            raise InvalidArgument("a genre is at most 200 characters, such as latin or uk rap")
         prompted = bool(request.prompt.strip())
-        stored = await store.load_set(self.pool, user_id, set_id, MAX_LIMIT if prompted else limit)
+        # the whole set is steered and filtered, then cut to the limit
+        stored = await store.load_set(self.pool, user_id, set_id, MAX_LIMIT)
         if stored is None:
             raise NotFound("no recommendations yet: import a listening history first")
-        items = stored.items
+        steering = await store.load_steering(self.pool, user_id)
+        popularity = (
+            await store.popularity_percentiles(self.pool, [item.artist for item in stored.items])
+            if steering.familiarity is not None
+            else {}
+        )
+        items = steer(stored.items, steering, popularity, request.genre.strip())
+        if request.genre.strip() and not items:
+            raise NotFound(
+                f"none of your recommendations is tagged {request.genre.strip()[:64]!r}; "
+                "try a broader genre, or one of your tastes' names"
+            )
         if prompted:
             items = await self._for_prompt(user_id, items, request.prompt)
         answer = common_pb2.RecommendationSet(
@@ -200,6 +250,15 @@ def _recommendation(item: store.StoredItem) -> common_pb2.Recommendation:
         similar_to=item.similar_to,
         top_tags=item.top_tags,
         taste=item.taste,
+    )
+
+
+def _steering_message(steering: Steering) -> common_pb2.Steering:
+    return common_pb2.Steering(
+        tastes=dict(steering.tastes),
+        familiarity_set=steering.familiarity is not None,
+        familiarity=steering.familiarity or 0.0,
+        description=steering.describe(),
     )
 
 

@@ -126,6 +126,12 @@ async def test_bobs_key_reaches_nothing_of_alices_through_any_rpc(
         )
         checked.add("SetTimeZone")
 
+        bobs_steering = await bob.steer(familiarity=0.2)  # his, not Alice's
+        assert bobs_steering.familiarity_set and bobs_steering.familiarity == pytest.approx(0.2)
+        assert not (await alice.steering()).familiarity_set
+        assert (await bob.steering()).familiarity == pytest.approx(0.2)
+        checked.update({"SteerRecommendations", "GetSteering"})
+
         # exclusions are their own: Bob cannot list or undo Alice's
         alices_rule = await alice.exclude(platform="android")
         bobs_rule = await bob.exclude(platform="android")

@@ -549,6 +549,28 @@ def exclude_undo(exclusion_id: str, user: UserOpt, data_dir: DataDir = DEFAULT_D
     console.print(f"{undone.description} count again; your profile is being recomputed")
 
 
+@app.command()
+def steer(
+    user: UserOpt,
+    more: Annotated[list[str] | None, typer.Option(help="a taste to hear more of")] = None,
+    less: Annotated[list[str] | None, typer.Option(help="a taste to hear less of")] = None,
+    reset: Annotated[list[str] | None, typer.Option(help="a taste to stop steering")] = None,
+    familiarity: Annotated[
+        float | None,
+        typer.Option(help="0 deep cuts .. 1 popular (0.5 as ranked); negative clears it"),
+    ] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Steer the listener's recommendations (kept); with no option, show the steering."""
+    tastes = {t: "more" for t in more or []} | {t: "less" for t in less or []}
+    tastes |= {t: "" for t in reset or []}
+    if tastes or familiarity is not None:
+        now = _listener_call(data_dir, user, lambda client: client.steer(tastes, familiarity))
+    else:
+        now = _listener_call(data_dir, user, lambda client: client.steering())
+    console.print(f"steering: {now.description}")
+
+
 @user_app.command("set")
 def user_set(
     user: UserOpt,
@@ -688,6 +710,7 @@ def recs(
     prompt: Annotated[
         str, typer.Option(help='re-rank for a mood/context, e.g. "chill night"')
     ] = "",
+    genre: Annotated[str, typer.Option(help='only artists of a genre, e.g. "latin"')] = "",
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
@@ -702,7 +725,7 @@ def recs(
 
     async def fetch() -> common_pb2.RecommendationSet:
         async with FullCircleClient(*gateway) as client:
-            return await client.recommendations(limit, mode, prompt)
+            return await client.recommendations(limit, mode, prompt, genre)
 
     try:
         rec_set = _run(fetch())

@@ -18,6 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.model.domain.rediscovery import PastArtist
 from services.model.domain.scoring import ScoredArtist
+from services.model.domain.steering import Steering
 
 READ_CHUNK_ROWS = 2_000
 
@@ -406,3 +407,45 @@ async def own_top_tracks(
     for key, track, uri in rows:
         tracks[key].append(TrackToPlay(track, uri or "", YOUR_PLAYS))
     return tracks
+
+
+async def load_steering(pool: AsyncConnectionPool, user_id: UUID) -> Steering:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT tastes, familiarity FROM model.steering WHERE user_id = %s", (user_id,)
+        )
+        row = await cur.fetchone()
+    if row is None:
+        return Steering()
+    return Steering(dict(row[0]), None if row[1] is None else float(row[1]))
+
+
+async def save_steering(pool: AsyncConnectionPool, user_id: UUID, steering: Steering) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO model.steering (user_id, tastes, familiarity) VALUES (%s, %s, %s)"
+            " ON CONFLICT (user_id) DO UPDATE SET tastes = EXCLUDED.tastes,"
+            " familiarity = EXCLUDED.familiarity, updated_at = now()",
+            (user_id, json.dumps(dict(steering.tastes)), steering.familiarity),
+        )
+
+
+async def popularity_percentiles(
+    pool: AsyncConnectionPool, artists: Sequence[str]
+) -> dict[str, float]:
+    """Artist key -> percentile (0..1) of its popularity on Last.fm (the playcount of its top
+    tracks, which enrich fetches for every recommended artist) among every artist enrich has
+    fetched them for; artists not fetched yet are left out."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            POPULARITY_PERCENTILES + " WHERE artist_key = ANY(%s)",
+            ([artist.lower() for artist in artists],),
+        )
+        return {str(key): float(percentile) for key, percentile in await cur.fetchall()}
+
+
+POPULARITY_PERCENTILES = (
+    "SELECT artist_key, percentile FROM ("
+    " SELECT artist_key, percent_rank() OVER (ORDER BY sum(playcount)) AS percentile"
+    " FROM enrich.artist_top_tracks GROUP BY artist_key) ranked"
+)
