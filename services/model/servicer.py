@@ -49,6 +49,11 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
             raise InvalidArgument("a prompt is at most 500 characters")
         prompted = bool(request.prompt.strip())
         stored = await store.load_set(self.pool, user_id, set_id, MAX_LIMIT if prompted else limit)
+        if stored is None and set_id is not None:
+            raise NotFound(
+                f"no set {set_id} of yours is kept (the model keeps a listener's newest"
+                " RECOMMENDATION_SETS_KEPT sets); ask without set_id for the current one"
+            )
         if stored is None:
             raise NotFound("no recommendations yet: import a listening history first")
         items = stored.items
@@ -201,7 +206,6 @@ def _recommendation(item: store.StoredItem) -> common_pb2.Recommendation:
         top_tags=item.top_tags,
         taste=item.taste,
     )
-
 
 
 def _uuid(value: str, field_name: str) -> UUID:
