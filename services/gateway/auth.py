@@ -220,7 +220,7 @@ async def _until(replies: AsyncGenerator[Any, None], stop: asyncio.Event) -> Asy
                 _next_reply(replies), context=context
             )
             await asyncio.wait({following, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            if not following.done():
+            if stop.is_set():  # first, or a fast stream's next reply could always win the race
                 following.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await following
