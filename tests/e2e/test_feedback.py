@@ -182,3 +182,26 @@ async def test_a_feedback_storm_makes_a_handful_of_sets_and_sets_are_pruned(
             )
     assert pruned.value.code() == grpc.StatusCode.NOT_FOUND
     assert "RECOMMENDATION_SETS_KEPT" in (pruned.value.details() or "")
+
+
+async def test_feedback_recorded_before_the_model_is_killed_is_still_remade(
+    local_stack: LocalStack, stack: StackState, new_listener, shared_data: Path
+) -> None:
+    user_id, key = await new_listener(f"crash-{uuid.uuid4().hex[:6]}")
+    async with FullCircleClient(stack.gateway_address, key) as client:
+        await _imported(client, shared_data)
+        answered = asyncio.ensure_future(
+            client.feedback("Before The Crash", common_pb2.FEEDBACK_KIND_LIKE)
+        )
+        while not await _feedback_sets(stack, user_id):
+            await asyncio.sleep(0.05)
+        # recorded, not yet reflected (the debounce is 2 s): the model dies now
+        assert await _feedback_sets(stack, user_id) == [None]
+        await asyncio.to_thread(local_stack.restart, "model")  # SIGKILL, then start again
+        assert await answered == ""  # accepted, whether or not its wait saw the set
+        deadline = asyncio.get_running_loop().time() + 120
+        while await _feedback_sets(stack, user_id) == [None]:
+            assert asyncio.get_running_loop().time() < deadline, "the remake was lost"
+            await asyncio.sleep(0.5)
+        (remade,) = await _feedback_sets(stack, user_id)
+        assert remade is not None
