@@ -50,7 +50,7 @@ from fullcircle.v1 import (
     model_pb2,
     model_pb2_grpc,
 )
-from services.gateway.adapters import accounts
+from services.gateway.adapters import accounts, revocations
 from services.gateway.adapters.cache import RecommendationCache
 from services.gateway.adapters.streams import (
     RecommendationFanout,
@@ -506,7 +506,11 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
             log.warning("account deletion %s: no answer yet from %s", deletion.event_id, pending)
         finally:
             await answers.aclose()
-        yield final_report(deletion.event_id, reports, pending, "the account is deleted")
+        try:
+            yield final_report(deletion.event_id, reports, pending, "the account is deleted")
+        finally:
+            # the erased account's keys end on every gateway now, not after their KEY_CACHE_S
+            await revocations.announce(self.bus.redis)
 
 
 async def _next_event(subscription: Subscription) -> tuple[str, RecommendationsUpdated]:
