@@ -5,8 +5,11 @@ few seconds with UNAUTHENTICATED, saying the key was revoked; the listener's oth
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 import uuid
+from pathlib import Path
 
 import grpc
 import pytest
@@ -73,3 +76,31 @@ async def test_a_revoked_key_ends_its_open_streams_and_new_calls_on_both_replica
             assert (await asyncio.wait_for(anext(kept), 20)).set.set_id == second_set
     finally:
         await asyncio.to_thread(local_stack.remove_replica, replica)
+
+
+async def test_a_revoked_key_ends_its_open_watch_import(
+    local_stack: LocalStack, new_listener, shared_data: Path
+) -> None:
+    state = local_stack.running()
+    assert state is not None
+    name = f"watching-{uuid.uuid4().hex[:6]}"
+    _, key = await new_listener(name)
+    async with FullCircleClient(state.gateway_address, key) as client:
+        # ingest stopped: the import stays queued, so its watch stays open
+        os.kill(state.pids["ingest"], signal.SIGSTOP)
+        try:
+            import_id = await client.import_history(
+                shared_data / "spotify-history-efrrowini/Streaming_History_Audio_2022.json"
+            )
+            watch = aiter(client.watch_import(import_id, deadline_s=120))
+            waiting = asyncio.ensure_future(anext(watch))
+            await asyncio.sleep(1)  # the watch is open on the gateway
+            assert not waiting.done()
+            async with AdminClient(state.gateway_address, local_stack.admin_token()) as admin:
+                assert await admin.revoke_api_key(key) == name
+            with pytest.raises(grpc.aio.AioRpcError) as ended:
+                await asyncio.wait_for(waiting, STREAM_END_S)
+        finally:
+            os.kill(state.pids["ingest"], signal.SIGCONT)
+    assert ended.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "revoked" in (ended.value.details() or "")
