@@ -79,7 +79,7 @@ class AdminServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RevokeApiKey(self, request, context):
-        """Revoke an API key; gateways refuse it within their key cache time (KEY_CACHE_S).
+        """Revoke an API key; every gateway refuses it at once and ends its open streams.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

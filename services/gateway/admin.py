@@ -18,6 +18,7 @@ import grpc
 from psycopg_pool import AsyncConnectionPool
 from pydantic import SecretStr
 
+from fullcircle.bus import Bus
 from fullcircle.errors import (
     FullCircleError,
     InvalidArgument,
@@ -29,7 +30,7 @@ from fullcircle.errors import (
 from fullcircle.grpc_server import around_each_call, rpc_errors
 from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import admin_pb2, admin_pb2_grpc, ingest_pb2, ingest_pb2_grpc
-from services.gateway.adapters import accounts
+from services.gateway.adapters import accounts, revocations
 from services.gateway.auth import ADMIN_CALLS
 from services.gateway.domain.keys import key_id_of, parse_token
 from services.gateway.settings import GatewaySettings
@@ -94,10 +95,12 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         settings: GatewaySettings,
         pool: AsyncConnectionPool,
         links: ingest_pb2_grpc.SpotifyLinksStub,
+        bus: Bus,
     ) -> None:
         self.settings = settings
         self.pool = pool
         self.links = links
+        self.bus = bus
 
     async def _user_id(self, name: str) -> UUID:
         async with self.pool.connection() as conn:
@@ -135,6 +138,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             owner = await accounts.revoke_api_key(conn, key_id)
         if owner is None:
             raise NotFound(f"no active key {key_id[:64]!r}")
+        await revocations.announce(self.bus.redis)
         return admin_pb2.RevokeApiKeyReply(user_name=owner)
 
     @rpc_errors
@@ -181,6 +185,6 @@ def add_admin(
     runtime.grpc.interceptors.append(AdminInterceptor(settings.gateway_admin_token))
     runtime.grpc.add(
         admin_pb2_grpc.add_AdminServicer_to_server,
-        AdminServicer(settings, runtime.pool, links),
+        AdminServicer(settings, runtime.pool, links, runtime.bus),
         ADMIN_SERVICE,
     )

@@ -38,13 +38,14 @@ async def setup(runtime: ServiceRuntime) -> None:
     servicer = FullCircleServicer(
         settings, runtime.pool, runtime.bus, model, fanout, cache, links, tastes
     )
-    runtime.grpc.interceptors.append(
-        AuthInterceptor(
-            runtime.pool,
-            async_shared_rate_limit(settings.redis_url, "gateway:key", settings.key_rate_limit),
-            settings.key_cache_s,
-        )
+    auth = AuthInterceptor(
+        runtime.pool,
+        runtime.bus,
+        async_shared_rate_limit(settings.redis_url, "gateway:key", settings.key_rate_limit),
+        settings.key_cache_s,
+        settings.revocation_poll_s,
     )
+    runtime.grpc.interceptors.append(auth)
     runtime.grpc.add(
         gateway_pb2_grpc.add_FullCircleServicer_to_server,
         servicer,
@@ -55,6 +56,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     retention = UploadRetention(runtime.pool, runtime.bus, settings)
     runtime.bus.consume(ImportProgress, retention.on_import_progress)
     runtime.background(lambda: retention.run(runtime.stopping))
+    runtime.background(lambda: auth.watch_revocations(runtime.stopping))
     runtime.on_stop(channel.close)
     runtime.on_stop(ingest_channel.close)
     runtime.on_stop(features_channel.close)

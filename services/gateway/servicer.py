@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -51,7 +52,7 @@ from fullcircle.v1 import (
     model_pb2,
     model_pb2_grpc,
 )
-from services.gateway.adapters import accounts, uploads
+from services.gateway.adapters import accounts, revocations, uploads
 from services.gateway.adapters.cache import RecommendationCache
 from services.gateway.adapters.streams import (
     RecommendationFanout,
@@ -85,6 +86,11 @@ FEEDBACK_EVENT_KINDS: dict[int, Literal["like", "dislike", "do_not_recommend"]] 
 }
 SETS_KEPT = 256
 DEADLINE_MARGIN_S = 0.2  # left of a call's deadline to answer it
+EVENT_ID_FORM = (
+    "resume from an event_id SubscribeRecommendations sent you (<milliseconds>-<sequence>, "
+    "like 1732000000000-0), or subscribe without last_event_id"
+)
+LATEST_EVENT_ID_AHEAD_S = 86_400.0  # clock skew allowed between Redis and this gateway
 
 log = logging.getLogger(__name__)
 
@@ -287,18 +293,22 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
             if request.last_event_id:
                 after = _event_id(request.last_event_id)
                 for event_id, event in await self.fanout.backlog(user_id, after):
-                    yield await self._event(user_id, event_id, str(event.set_id), context)
                     seen = event_id
+                    replayed = await self._event(user_id, event_id, str(event.set_id), context)
+                    if replayed is not None:
+                        yield replayed
             else:
                 current = await self._event(user_id, "", "", context, missing_ok=True)
-                if current.set.set_id:
+                if current is not None and current.set.set_id:
                     yield current
             while True:
                 event_id, event = await _next_event(subscription)
                 if seen and _stream_id(event_id) <= _stream_id(seen):
                     continue
                 seen = event_id
-                yield await self._event(user_id, event_id, str(event.set_id), context)
+                live = await self._event(user_id, event_id, str(event.set_id), context)
+                if live is not None:
+                    yield live
 
     async def _event(
         self,
@@ -308,7 +318,9 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         context: grpc.aio.ServicerContext,
         *,
         missing_ok: bool = False,
-    ) -> gateway_pb2.RecommendationsEvent:
+    ) -> gateway_pb2.RecommendationsEvent | None:
+        """The event with its set; None when the event's set is no longer kept (the model
+        keeps a listener's newest RECOMMENDATION_SETS_KEPT): newer sets follow it."""
         try:
             if set_id:
                 rec_set = await self._stored_set(user_id, set_id, event_id, self._deadline(context))
@@ -317,7 +329,12 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
                     user_id, 20, common_pb2.RECOMMENDATION_MODE_DISCOVERY, self._deadline(context)
                 )
         except grpc.aio.AioRpcError as exc:
-            if missing_ok and exc.code() == grpc.StatusCode.NOT_FOUND:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            if set_id:
+                log.info("set %s of event %s is pruned: not replayed", set_id, event_id)
+                return None
+            if missing_ok:
                 return gateway_pb2.RecommendationsEvent()
             raise
         return gateway_pb2.RecommendationsEvent(event_id=event_id, set=rec_set)
@@ -608,7 +625,11 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
             log.warning("account deletion %s: no answer yet from %s", deletion.event_id, pending)
         finally:
             await answers.aclose()
-        yield final_report(deletion.event_id, reports, pending, "the account is deleted")
+        try:
+            yield final_report(deletion.event_id, reports, pending, "the account is deleted")
+        finally:
+            # the erased account's keys end on every gateway now, not after their KEY_CACHE_S
+            await revocations.announce(self.bus.redis)
 
 
 async def _read_away(chunks: AsyncIterator[gateway_pb2.ImportChunk], most_bytes: int) -> None:
@@ -641,7 +662,10 @@ async def _next_event(subscription: Subscription) -> tuple[str, RecommendationsU
 
 def _event_id(value: str) -> str:
     """A resume point as SubscribeRecommendations handed it out (`<millis>-<seq>`), checked
-    before it reaches Redis: anything else is the caller's mistake, not an internal error."""
+    before it reaches Redis: anything else is the caller's mistake, not an internal error.
+
+    An id later than any event can be (its time beyond tomorrow) is refused too: Redis cannot
+    read past the maximum id (INTERNAL before), and any such id would hide every new event."""
     millis, dash, sequence = value.partition("-")
     parts = [millis, sequence] if dash else [millis]
     if not all(
@@ -649,7 +673,11 @@ def _event_id(value: str) -> str:
         for part in parts
     ):
         raise InvalidArgument(
-            f"last_event_id is not an event id of ours (like 1732000000000-0): {value[:64]!r}"
+            f"last_event_id is not an event id of ours: {value[:64]!r}; {EVENT_ID_FORM}"
+        )
+    if int(millis) > (time.time() + LATEST_EVENT_ID_AHEAD_S) * 1000:
+        raise InvalidArgument(
+            f"last_event_id {value[:64]!r} is later than any event; {EVENT_ID_FORM}"
         )
     return value
 

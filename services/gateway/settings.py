@@ -36,9 +36,19 @@ class GatewaySettings(FullCircleSettings):
     key_rate_limit: float = Field(
         default=50.0, ge=1, description="calls per API key in any one second, all replicas"
     )
-    key_cache_s: float = Field(default=30.0, ge=0, description="how long a key's owner is cached")
+    key_cache_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="how long a key's owner is cached (a revocation ends it at once)",
+    )
+    revocation_poll_s: float = Field(
+        default=1.0, gt=0, description="how often open streams are checked for a revoked key"
+    )
     feedback_wait_s: float = Field(
-        default=5.0, ge=0, description="how long SubmitFeedback waits for the set reflecting it"
+        default=8.0,
+        ge=0,
+        description="how long SubmitFeedback waits for the set reflecting it (keep it above "
+        "1.5 x the model's FEEDBACK_DEBOUNCE_SECONDS plus a remake)",
     )
     deletion_wait_s: float = Field(
         default=60.0,

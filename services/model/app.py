@@ -17,11 +17,18 @@ Retraining policy:
 - Gated: every trained model is stored with its version, parameters, features and metrics;
   it becomes the one in use only when its holdout NDCG@10 is not below the active model's on
   the same current holdout (learning.py); otherwise the active model makes the set.
-- Feedback arrives on the bus only: each event is recorded once (by its id), then one remake
-  with the model in use (the next revision) reflects every feedback event of the listener not
-  yet reflected, so feedback arriving while a remake runs is coalesced into the next one; its
-  `recommendations.updated` names those events (the gateway answers SubmitFeedback on it). The
-  next retrain learns from it (liked and disliked artists label the classifier's examples).
+- Feedback arrives on the bus only: each event is recorded once (by its id) and is in force at
+  once (hidden artists are filtered when answering). Debounced like retraining, by the same
+  rule (a newer change makes the older one's work moot), but judged over the recorded events
+  rather than by a sleeping handler, since one key may send 50 a second: once the listener's
+  unreflected feedback has been quiet for `feedback_debounce_seconds` (or its oldest has waited
+  1.5 times that), a sweep that every replica runs makes one remake with the model in use (the
+  next revision) reflecting all of it, under the listener's lock. Its `recommendations.updated`
+  names those events (the gateway answers each SubmitFeedback of the burst on it). Unreflected
+  events stay in Postgres, so a crash loses no remake: the next sweep of any replica makes it.
+  The next retrain learns from feedback (liked and disliked artists label its examples).
+- Sets are pruned: storing a set deletes the listener's sets beyond the newest
+  `recommendation_sets_kept`, in the same transaction.
 - New candidate knowledge (`candidates.enriched`) remakes the newest set the same way, unless
   that set was made after the candidates were tagged: the listener's profile did not change,
   so nothing retrains. (A newer profile's set made before them is remade too: enrich finds
@@ -31,11 +38,16 @@ Retraining policy:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
+
+import psycopg
+from psycopg_pool import PoolTimeout
+from redis.exceptions import RedisError
 
 from fullcircle.erasure import AccountEraser
 from fullcircle.events import (
@@ -78,8 +90,13 @@ FIXED_MODEL = "fixed"
 METHOD = "hybrid"  # model versions read "hybrid:<user>:m<version>"
 TOP_ARTISTS_IN_EVENT = 20  # the page GetRecommendations answers by default
 # Feedback handlers run side by side so feedback arriving during a remake is recorded at once
-# and reflected, together, by the next one.
+# and reflected, together, by the next one; as many listeners are remade at once by a sweep.
 FEEDBACK_WORKERS = 8
+# A listener who sends feedback without a pause still gets a set once their oldest unreflected
+# feedback has waited this many debounce periods (the gateway's FEEDBACK_WAIT_S covers it).
+FEEDBACK_LONGEST_WAIT = 1.5
+FEEDBACK_POLL_MIN_S = 0.1
+FEEDBACK_POLL_MAX_S = 1.0
 
 
 class Retrainer:
@@ -102,19 +119,59 @@ class Retrainer:
         self.tastes = TastesClient(settings.features_address, settings.features_deadline_s)
 
     async def on_feedback(self, event: FeedbackSubmitted) -> None:
-        """Record the feedback once, then remake the set for all the listener's feedback no set
-        reflects yet (none left: a remake that ran meanwhile took this one too)."""
+        """Record the feedback once (in force from then on); the remake that reflects it is the
+        feedback sweep's, once the listener's feedback has settled."""
         await feedback.record(self.pool, event)
-        async with learning_store.listener_lock(self.pool, event.user_id):
-            waiting = await feedback.pending(self.pool, event.user_id)
-            if not waiting:
+
+    async def sweep_feedback(self, stopping: asyncio.Event) -> None:
+        """Reflect settled feedback until the service stops. The recorded, unreflected events
+        are the work list, so feedback a crashed replica recorded is remade by any replica."""
+        quiet_s = self.settings.feedback_debounce_seconds
+        poll_s = min(FEEDBACK_POLL_MAX_S, max(FEEDBACK_POLL_MIN_S, quiet_s / 4))
+        while not stopping.is_set():
+            try:
+                await self.reflect_settled_feedback()
+            except (psycopg.Error, PoolTimeout, RedisError) as exc:
+                log.warning("feedback sweep could not run (%s); trying again", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), poll_s)
+
+    async def reflect_settled_feedback(self) -> None:
+        """One sweep: every listener whose feedback has settled gets one remake reflecting all
+        of it, a few listeners at a time."""
+        settled = await self._settled_feedback()
+        slots = asyncio.Semaphore(FEEDBACK_WORKERS)
+
+        async def reflect(user_id: UUID) -> None:
+            async with slots:
+                try:
+                    await self._reflect_feedback(user_id)
+                except Exception:
+                    # one listener's failure must not stop the others' remakes; theirs is
+                    # still pending, so the next sweep tries again
+                    log.exception("feedback remake of %s failed; retried next sweep", user_id)
+
+        await asyncio.gather(*(reflect(user_id) for user_id in settled))
+
+    async def _reflect_feedback(self, user_id: UUID) -> None:
+        """Remake the set for all the listener's feedback no set reflects yet, unless another
+        replica did meanwhile or new feedback came (the next sweep then takes it all)."""
+        async with learning_store.listener_lock(self.pool, user_id):
+            if not await self._settled_feedback(user_id):
                 return
-            remade = await self._remake(event.user_id)
+            waiting = await feedback.pending(self.pool, user_id)
+            remade = await self._remake(user_id)
             if remade is None:
-                return  # no set yet: the first one will be made with the feedback in force
+                return  # the set is gone (account erased meanwhile)
             set_id, count, model_version = remade
-            await self._announce(event.user_id, set_id, model_version, count, waiting)
+            await self._announce(user_id, set_id, model_version, count, waiting)
             await feedback.mark_reflected(self.pool, waiting, set_id)
+
+    async def _settled_feedback(self, of: UUID | None = None) -> list[UUID]:
+        quiet_s = self.settings.feedback_debounce_seconds
+        return await feedback.settled_listeners(
+            self.pool, quiet_s, quiet_s * FEEDBACK_LONGEST_WAIT, of
+        )
 
     async def on_candidates_enriched(self, event: CandidatesEnriched) -> None:
         """Candidates were tagged: remake the listener's newest set with the model in use,
@@ -351,6 +408,7 @@ class Retrainer:
             metrics,
             items,
             revision,
+            self.settings.recommendation_sets_kept,
         )
         log.info("set %s for %s: %d items", set_id, user_id, len(items))
         return set_id, len(items)
@@ -364,6 +422,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     runtime.bus.consume(ProfilesUpdated, retrainer.on_profile_updated)
     runtime.bus.consume(FeedbackSubmitted, retrainer.on_feedback, workers=FEEDBACK_WORKERS)
     runtime.bus.consume(CandidatesEnriched, retrainer.on_candidates_enriched)
+    runtime.background(lambda: retrainer.sweep_feedback(runtime.stopping))
     eraser = AccountEraser(
         runtime.pool, runtime.bus, ModelAccountErased, learning_store.wait_for_listener_lock
     )

@@ -88,6 +88,11 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
         prompted = bool(request.prompt.strip())
         # the whole set is steered and filtered, then cut to the limit
         stored = await store.load_set(self.pool, user_id, set_id, MAX_LIMIT)
+        if stored is None and set_id is not None:
+            raise NotFound(
+                f"no set {set_id} of yours is kept (the model keeps a listener's newest"
+                " RECOMMENDATION_SETS_KEPT sets); ask without set_id for the current one"
+            )
         if stored is None:
             raise NotFound("no recommendations yet: import a listening history first")
         steering = await store.load_steering(self.pool, user_id)

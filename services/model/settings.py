@@ -53,6 +53,14 @@ class ModelSettings(FullCircleSettings):
     min_training_artists: int = Field(
         default=20, ge=1, description="fewer artists before the cutoff: fixed weights"
     )
+    recommendation_sets_kept: int = Field(
+        default=50, ge=1, description="newest sets kept per listener; older ones are deleted"
+    )
+    feedback_debounce_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="quiet time after a listener's last feedback before one remake reflects it",
+    )
     retrain_debounce_seconds: float = Field(
         default=2.0, ge=0, description="quiet time after a profile change before retraining"
     )

@@ -266,7 +266,7 @@ async def test_the_cli_deletes_plays_and_the_account_and_says_what_went(
     assert all(service in deleted.stdout for service in ("gateway", "ingest", "features", "model"))
     assert "1 users" in deleted.stdout and "the account is deleted" in deleted.stdout
     assert name not in json.loads((local_stack.data_dir / "credentials.json").read_text())
-    await asyncio.sleep(1.5)  # KEY_CACHE_S is 1 s in this stack
+    # no wait for KEY_CACHE_S: the final report announced the keys revoked on every gateway
     async with FullCircleClient(state.gateway_address, key) as gone:
         with pytest.raises(grpc.aio.AioRpcError) as denied:
             await gone.taste_profile()

@@ -9,13 +9,38 @@ import uuid
 from pathlib import Path
 
 import grpc
+import psycopg
 import pytest
+import redis.asyncio
 
 from fullcircle.client import FullCircleClient
-from fullcircle.v1 import common_pb2
-from tools.stack.local import StackState
+from fullcircle.events import RECOMMENDATIONS_UPDATED
+from fullcircle.v1 import common_pb2, model_pb2, model_pb2_grpc
+from services.model.settings import ModelSettings
+from tools.stack.local import LocalStack, StackState
+
+from .test_subscriptions import _announce, _new_set
 
 pytestmark = pytest.mark.e2e
+
+
+async def _imported(client: FullCircleClient, shared_data: Path) -> common_pb2.RecommendationSet:
+    """Import sanabil's real history and wait for the listener's first set (10 of it)."""
+    import_id = await client.import_history(
+        shared_data / "spotify-history-sanabil/my_spotify_data.zip"
+    )
+    async for _ in client.watch_import(import_id, deadline_s=300):
+        pass
+    deadline = asyncio.get_running_loop().time() + 240
+    while True:
+        try:
+            current = await client.recommendations(10)
+            if len(current.items) == 10:
+                return current
+        except grpc.aio.AioRpcError as exc:
+            assert exc.code() == grpc.StatusCode.NOT_FOUND
+        assert asyncio.get_running_loop().time() < deadline, "no recommendations"
+        await asyncio.sleep(1)
 
 
 async def test_dislike_hide_like_and_explain(
@@ -23,21 +48,7 @@ async def test_dislike_hide_like_and_explain(
 ) -> None:
     _, key = await new_listener(f"feedback-{uuid.uuid4().hex[:6]}")
     async with FullCircleClient(stack.gateway_address, key) as client:
-        import_id = await client.import_history(
-            shared_data / "spotify-history-sanabil/my_spotify_data.zip"
-        )
-        async for _ in client.watch_import(import_id, deadline_s=300):
-            pass
-        deadline = asyncio.get_running_loop().time() + 240
-        while True:
-            try:
-                current = await client.recommendations(10)
-                if len(current.items) == 10:
-                    break
-            except grpc.aio.AioRpcError as exc:
-                assert exc.code() == grpc.StatusCode.NOT_FOUND
-            assert asyncio.get_running_loop().time() < deadline, "no recommendations"
-            await asyncio.sleep(1)
+        current = await _imported(client, shared_data)
         first, second, third = (item.artist for item in current.items[:3])
 
         explained = await client.explain(first.upper())
@@ -92,3 +103,105 @@ async def test_dislike_hide_like_and_explain(
         with pytest.raises(grpc.aio.AioRpcError) as no_kind:
             await client.feedback(first, common_pb2.FEEDBACK_KIND_UNSPECIFIED)
         assert no_kind.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+STORM_CALLS = 100
+STORM_SPACING_S = 0.025  # 40 calls a second: under the stack's 50-a-second key limit
+HANDFUL = 5
+NOT_REFLECTED = "not reflected in a set within the wait"
+
+
+async def _feedback_sets(state: StackState, user_id: uuid.UUID) -> list[uuid.UUID | None]:
+    """The set each of the listener's feedback events is reflected in (None: not yet)."""
+    async with await psycopg.AsyncConnection.connect(state.database_url) as conn:
+        cur = await conn.execute(
+            "SELECT reflected_in FROM model.feedback_events WHERE user_id = %s", (user_id,)
+        )
+        return [row[0] for row in await cur.fetchall()]
+
+
+async def _set_count(state: StackState, user_id: uuid.UUID) -> int:
+    async with await psycopg.AsyncConnection.connect(state.database_url) as conn:
+        cur = await conn.execute(
+            "SELECT count(*) FROM model.recommendation_sets WHERE user_id = %s", (user_id,)
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def test_a_feedback_storm_makes_a_handful_of_sets_and_sets_are_pruned(
+    local_stack: LocalStack, stack: StackState, new_listener, shared_data: Path
+) -> None:
+    user_id, key = await new_listener(f"storm-{uuid.uuid4().hex[:6]}")
+    gateway_log = local_stack.logs / "gateway.log"
+    async with FullCircleClient(stack.gateway_address, key) as client:
+        await _imported(client, shared_data)
+        warned_before = gateway_log.read_text().count(NOT_REFLECTED)
+
+        async def one_call(n: int) -> str:
+            await asyncio.sleep(n * STORM_SPACING_S)
+            return await client.feedback(f"Storm Artist {n}", common_pb2.FEEDBACK_KIND_LIKE)
+
+        answers = await asyncio.gather(*(one_call(n) for n in range(STORM_CALLS)))
+        assert answers == [""] * STORM_CALLS  # every call answered OK
+        reflected_in = await _feedback_sets(stack, user_id)
+        assert len(reflected_in) == STORM_CALLS and None not in reflected_in
+        remakes = len(set(reflected_in))
+        print(f"feedback storm: {STORM_CALLS} calls, {remakes} sets made for them")
+        assert remakes <= HANDFUL
+        # each caller was answered by the announcement of the set reflecting its feedback,
+        # not by the end of its wait
+        assert gateway_log.read_text().count(NOT_REFLECTED) == warned_before
+
+        # Pruning: older sets than the newest RECOMMENDATION_SETS_KEPT go when a set is stored.
+        kept = ModelSettings.model_fields["recommendation_sets_kept"].default
+        last = await redis.asyncio.Redis.from_url(stack.redis_url).xrevrange(
+            RECOMMENDATIONS_UPDATED, count=1
+        )
+        before_id = last[0][0].decode()
+        # stand-in old sets, stored as the model does but without pruning (profile versions
+        # below the real ones, so the next remake is of the real newest set)
+        oldest = await _new_set(stack, user_id, -kept - 10, ["Pruned Artist"])
+        await _announce(stack, user_id, oldest)
+        for version in range(-kept - 9, 0):
+            await _new_set(stack, user_id, version, ["Pruned Artist"])
+        assert await _set_count(stack, user_id) > kept + 10
+        await client.feedback("After The Storm", common_pb2.FEEDBACK_KIND_LIKE)
+        assert await _set_count(stack, user_id) == kept
+        (remade,) = set(await _feedback_sets(stack, user_id)) - set(reflected_in)
+
+        # a subscriber resuming from before the pruned set's event skips it, no INTERNAL
+        replay = aiter(client.subscribe(last_event_id=before_id, deadline_s=60))
+        assert (await asyncio.wait_for(anext(replay), 20)).set.set_id == str(remade)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{stack.ports['model']}") as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as pruned:
+            await model_pb2_grpc.RecommenderStub(channel).GetRecommendations(
+                model_pb2.ModelRecommendationsRequest(user_id=str(user_id), set_id=oldest),
+                timeout=10,
+            )
+    assert pruned.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "RECOMMENDATION_SETS_KEPT" in (pruned.value.details() or "")
+
+
+async def test_feedback_recorded_before_the_model_is_killed_is_still_remade(
+    local_stack: LocalStack, stack: StackState, new_listener, shared_data: Path
+) -> None:
+    user_id, key = await new_listener(f"crash-{uuid.uuid4().hex[:6]}")
+    async with FullCircleClient(stack.gateway_address, key) as client:
+        await _imported(client, shared_data)
+        answered = asyncio.ensure_future(
+            client.feedback("Before The Crash", common_pb2.FEEDBACK_KIND_LIKE)
+        )
+        while not await _feedback_sets(stack, user_id):
+            await asyncio.sleep(0.05)
+        # recorded, not yet reflected (the debounce is 2 s): the model dies now
+        assert await _feedback_sets(stack, user_id) == [None]
+        await asyncio.to_thread(local_stack.restart, "model")  # SIGKILL, then start again
+        assert await answered == ""  # accepted, whether or not its wait saw the set
+        deadline = asyncio.get_running_loop().time() + 120
+        while await _feedback_sets(stack, user_id) == [None]:
+            assert asyncio.get_running_loop().time() < deadline, "the remake was lost"
+            await asyncio.sleep(0.5)
+        (remade,) = await _feedback_sets(stack, user_id)
+        assert remade is not None

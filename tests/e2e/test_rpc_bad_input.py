@@ -238,7 +238,8 @@ async def test_the_requests_that_once_ended_internal(
     local_stack: LocalStack, gateway: gateway_pb2_grpc.FullCircleStub, new_listener
 ) -> None:
     """What the fuzzing above found: PostgreSQL text cannot hold NUL (an upload's file name, an
-    artist in feedback or explain), and a resume id that is not a stream id reached Redis."""
+    artist in feedback or explain), and a resume id that is not a stream id (or is the maximum
+    one) reached Redis."""
     state = local_stack.running()
     assert state is not None
     user_id, key = await new_listener(f"regress-{uuid.uuid4().hex[:6]}")
@@ -250,6 +251,9 @@ async def test_the_requests_that_once_ended_internal(
         ("SubmitFeedback", {"artist": "Beyoncé\x00"}),
         ("SubscribeRecommendations", {"last_event_id": "0-x"}),
         ("SubscribeRecommendations", {"last_event_id": "9" * 21}),
+        # the maximum stream id: Redis cannot read after it (it ended INTERNAL)
+        ("SubscribeRecommendations", {"last_event_id": f"{2**64 - 1}-{2**64 - 1}"}),
+        ("SubscribeRecommendations", {"last_event_id": f"{2**64 - 1}"}),
     ]
     for name, fields in cases:
         request = _request(method[name], fields)

@@ -24,7 +24,7 @@ from fullcircle.events import (
 )
 from fullcircle.settings import FullCircleSettings
 from services.features.domain.listener import ListenRules
-from services.model.adapters import learning_store
+from services.model.adapters import feedback, learning_store, store
 from services.model.app import Retrainer
 from services.model.training import TrainingPool
 from tests.integration.test_model_versions import model_settings, seed_listener
@@ -96,15 +96,14 @@ async def test_feedback_during_a_remake_is_recorded_once_and_reflected_by_one_re
             FeedbackSubmitted(user_id=user_id, artist=artist, kind="dislike") for artist in disliked
         ]
         # a remake is running (it holds the listener's lock): the three arrive meanwhile (one
-        # twice)
+        # twice), and the sweep that finds them settled waits for the lock
         async with learning_store.listener_lock(pool, user_id):
-            handlers = [
-                asyncio.create_task(retrainer.on_feedback(event)) for event in [*events, events[0]]
-            ]
-            while await _recorded(pool, user_id) < 3:
-                await asyncio.sleep(0.02)
-        await asyncio.gather(*handlers)
-        assert await _recorded(pool, user_id) == 3
+            await asyncio.gather(*(retrainer.on_feedback(event) for event in [*events, events[0]]))
+            assert await _recorded(pool, user_id) == 3
+            sweep = asyncio.create_task(retrainer.reflect_settled_feedback())
+            await asyncio.sleep(0.2)
+            assert not sweep.done()
+        await sweep
         assert await _sets(pool, user_id) == [(profile_version, 0), (profile_version, 1)]
         _, remade = await _announced(bus, user_id)
         assert sorted(remade.feedback_ids) == sorted(event.event_id for event in events)
@@ -114,6 +113,7 @@ async def test_feedback_during_a_remake_is_recorded_once_and_reflected_by_one_re
         assert feedback["dislike"] == {artist.lower() for artist in disliked}
 
         await retrainer.on_feedback(events[1])  # redelivered later: already reflected
+        await retrainer.reflect_settled_feedback()
         assert len(await _sets(pool, user_id)) == 2
         assert len(await _announced(bus, user_id)) == 2
     finally:
@@ -162,5 +162,79 @@ async def test_new_candidates_remake_the_set_once_with_the_model_in_use(
             )
         )
         assert (await _sets(pool, user_id))[-1] == (profile_version, 2)
+    finally:
+        await bus.stop()
+
+
+async def _sweep_until_reflected(
+    replicas: list[Retrainer], pool: Any, user_id: uuid.UUID, deadline_s: float = 60.0
+) -> None:
+    """Sweep on every replica at once, as their loops would, until no feedback is pending."""
+    give_up = asyncio.get_running_loop().time() + deadline_s
+    while await feedback.pending(pool, user_id):
+        assert asyncio.get_running_loop().time() < give_up, "feedback never reflected"
+        await asyncio.gather(*(replica.reflect_settled_feedback() for replica in replicas))
+        await asyncio.sleep(0.05)
+
+
+async def test_a_feedback_burst_settles_into_one_remake_on_two_replicas_after_a_crash(
+    pool: Any, settings: FullCircleSettings, tastes_server: Any, training: TrainingPool
+) -> None:
+    user_id, profile_version, bus, crashed, first = await _first_set(
+        pool, settings, tastes_server, training
+    )
+    debounced = crashed.settings.model_copy(update={"feedback_debounce_seconds": 1.0})
+    replicas = [Retrainer(SimpleNamespace(pool=pool, bus=bus), debounced, training) for _ in "ab"]  # type: ignore[arg-type]
+    try:
+        burst = [
+            FeedbackSubmitted(user_id=user_id, artist=artist, kind="dislike")
+            for artist in first.top_artists[:5]
+        ]
+        # recorded by a replica that dies before any sweep of its own: nothing else of it runs
+        await asyncio.gather(*(crashed.on_feedback(event) for event in burst))
+        await asyncio.gather(*(replica.reflect_settled_feedback() for replica in replicas))
+        assert await _sets(pool, user_id) == [(profile_version, 0)]  # not settled yet
+        await _sweep_until_reflected(replicas, pool, user_id)
+        assert await _sets(pool, user_id) == [(profile_version, 0), (profile_version, 1)]
+        _, remade = await _announced(bus, user_id)
+        assert sorted(remade.feedback_ids) == sorted(event.event_id for event in burst)
+        assert not set(remade.top_artists) & set(first.top_artists[:5])
+
+        # a second burst, received by both replicas: still one remake
+        again = [
+            FeedbackSubmitted(user_id=user_id, artist=artist, kind="like")
+            for artist in remade.top_artists[:6]
+        ]
+        await asyncio.gather(*(replicas[n % 2].on_feedback(event) for n, event in enumerate(again)))
+        await _sweep_until_reflected(replicas, pool, user_id)
+        assert [revision for _, revision in await _sets(pool, user_id)] == [0, 1, 2]
+        assert len(await _announced(bus, user_id)) == 3
+    finally:
+        await bus.stop()
+
+
+async def test_sets_beyond_the_kept_history_are_deleted_with_their_items(
+    pool: Any, settings: FullCircleSettings, tastes_server: Any, training: TrainingPool
+) -> None:
+    user_id, profile_version, bus, retrainer, first = await _first_set(
+        pool, settings, tastes_server, training
+    )
+    retrainer.settings = retrainer.settings.model_copy(update={"recommendation_sets_kept": 3})
+    try:
+        for artist in first.top_artists[:4]:
+            await retrainer.on_feedback(
+                FeedbackSubmitted(user_id=user_id, artist=artist, kind="like")
+            )
+            await retrainer.reflect_settled_feedback()
+        assert await _sets(pool, user_id) == [(profile_version, r) for r in (2, 3, 4)]
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT count(*) FROM model.recommendations WHERE set_id = ANY(%s)",
+                ([first.set_id],),
+            )
+            assert (await cur.fetchone())[0] == 0  # the first set's items went with it
+        assert await store.load_set(pool, user_id, first.set_id, 20) is None
+        newest = await store.load_set(pool, user_id, None, 20)
+        assert newest is not None and newest.items
     finally:
         await bus.stop()

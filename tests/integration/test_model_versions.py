@@ -142,6 +142,7 @@ def model_settings(settings: FullCircleSettings, features_address: str) -> Model
         redis_url=settings.redis_url,
         features_address=features_address,
         retrain_debounce_seconds=0.0,
+        feedback_debounce_seconds=0.0,
         set_size=20,
     )
 

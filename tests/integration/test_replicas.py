@@ -17,9 +17,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
+from redis.asyncio import Redis
 
 from fullcircle.bus import Bus
-from fullcircle.errors import ResourceExhausted
+from fullcircle.errors import ResourceExhausted, Unauthenticated
 from fullcircle.events import PlaysIngested
 from fullcircle.ratelimit import async_shared_rate_limit, shared_rate_limit
 from fullcircle.settings import FullCircleSettings
@@ -27,7 +28,8 @@ from services.enrich.app import Enricher
 from services.enrich.lastfm_local import Catalog, CatalogArtist, start_lastfm_server
 from services.enrich.lastfm_local.server import FaultPlan, LocalLastfmServer
 from services.enrich.settings import EnrichSettings
-from services.gateway.adapters.accounts import create_user
+from services.gateway.adapters import revocations
+from services.gateway.adapters.accounts import create_user, revoke_api_key
 from services.gateway.auth import AuthInterceptor
 from services.ingest.adapters.spotify import SpotifyAuth, SpotifyEndpoints
 from services.ingest.domain.token_box import TokenBox, TokenSet
@@ -244,8 +246,10 @@ async def test_the_gateways_per_key_limit_holds_across_two_interceptors(
     async with pool.connection() as conn:
         _, key = await create_user(conn, f"limited-{uuid.uuid4().hex[:6]}")
     prefix = f"gateway-test-{uuid.uuid4().hex[:6]}"
+    redis = Redis.from_url(redis_url)
+    bus: Any = SimpleNamespace(redis=redis)
     replicas = [
-        AuthInterceptor(pool, async_shared_rate_limit(redis_url, prefix, 20)) for _ in range(2)
+        AuthInterceptor(pool, bus, async_shared_rate_limit(redis_url, prefix, 20)) for _ in range(2)
     ]
     context = SimpleNamespace(
         invocation_metadata=lambda: (("authorization", f"Bearer {key.token}"),)
@@ -256,6 +260,36 @@ async def test_the_gateways_per_key_limit_holds_across_two_interceptors(
     for replica in replicas:
         with pytest.raises(ResourceExhausted, match="over 20 calls a second"):
             await replica._authenticate(context)  # type: ignore[arg-type]
+    await redis.aclose()
+
+
+async def test_a_revoked_key_is_refused_at_once_by_two_interceptors_that_cached_it(
+    redis_url: str, pool: Any
+) -> None:
+    async with pool.connection() as conn:
+        user_id, key = await create_user(conn, f"revoked-{uuid.uuid4().hex[:6]}")
+    redis = Redis.from_url(redis_url)
+    bus: Any = SimpleNamespace(redis=redis)
+    prefix = f"gateway-test-{uuid.uuid4().hex[:6]}"
+    # the default 30 s key cache: the revocation must not wait for it
+    replicas = [
+        AuthInterceptor(pool, bus, async_shared_rate_limit(redis_url, prefix, 100))
+        for _ in range(2)
+    ]
+    context = SimpleNamespace(
+        invocation_metadata=lambda: (("authorization", f"Bearer {key.token}"),)
+    )
+    try:
+        for replica in replicas:
+            assert await replica._authenticate(context) == user_id  # type: ignore[arg-type]
+        async with pool.connection() as conn:
+            assert await revoke_api_key(conn, key.key_id)
+        await revocations.announce(redis)
+        for replica in replicas:
+            with pytest.raises(Unauthenticated, match="unknown or revoked API key"):
+                await replica._authenticate(context)  # type: ignore[arg-type]
+    finally:
+        await redis.aclose()
 
 
 # --- Last.fm: one fetch per artist across enrich replicas -----------------------------------------

@@ -4,18 +4,25 @@ the same parts and checksum, or refused saying what was wrong.
 
 Rows are built from inline templates shaped like the real exports in ../shared/data. The parser
 bugs it found stand at the end with their smallest reproducers: regression tests for each.
+Bad input that is not an upload follows them, at the level of the code that meets it (the
+same cases run through real processes in tests/e2e): resume ids for SubscribeRecommendations,
+a feedback storm answered by one coalesced set, a key revoked while its stream is open.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import hashlib
 import io
 import json
 import os
 import tempfile
+import uuid
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
@@ -26,11 +33,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fullcircle.errors import InvalidArgument, ResourceExhausted
+from fullcircle.events import RecommendationsUpdated
+from services.gateway.adapters.streams import RecommendationFanout
+from services.gateway.auth import _until as stream_until
 from services.gateway.domain.uploads import (
     PartAssembler,
     checked_declared_size,
     checked_file_name,
 )
+from services.gateway.servicer import _event_id
 from services.ingest.domain.exports import ExportError, ParsedExport, read_export
 from services.ingest.domain.history_rows import MAX_MS_PLAYED, UNSTORABLE_TEXT
 
@@ -1018,3 +1029,89 @@ def test_found_unknown_artist_and_null_artist_give_two_plays_the_same_key() -> N
 @pytest.mark.parametrize("cut", [b'[{"ip_addr": nu', b'[{"shuffle": tr', b'[{"skipped": fal'])
 def test_found_json_cut_inside_a_literal_is_not_called_truncated(cut: bytes) -> None:
     assert "ends early (truncated)" in refused("Streaming_History_Audio_2024.json", cut)
+
+
+# --- not uploads: stream ids, a feedback storm, a revoked key's open stream -----------------
+
+MAX_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
+
+
+@corpus
+@given(
+    value=st.one_of(
+        st.text(max_size=50),
+        st.builds("{}-{}".format, st.integers(0, 2**65), st.integers(0, 2**65)),
+        st.sampled_from([MAX_STREAM_ID, str(2**64 - 1), "0", "0-0", "1732000000000-0"]),
+    )
+)
+def test_resume_ids_are_accepted_or_refused_saying_what_an_id_looks_like(value: str) -> None:
+    try:
+        assert _event_id(value) == value
+    except InvalidArgument as refused:
+        assert "<milliseconds>-<sequence>" in str(refused)
+        return
+    # accepted: an id Redis can read after, and no later than tomorrow
+    millis = int(value.partition("-")[0])
+    assert millis <= (datetime.now(UTC) + timedelta(days=1, minutes=1)).timestamp() * 1000
+
+
+def test_the_maximum_stream_id_is_refused() -> None:
+    with pytest.raises(InvalidArgument, match="later than any event"):
+        _event_id(MAX_STREAM_ID)
+
+
+@corpus
+@given(
+    storm=st.integers(1, 200),
+    reflected_share=st.floats(0, 1),
+)
+async def test_one_set_answers_every_call_of_a_feedback_storm_it_reflects(
+    storm: int, reflected_share: float
+) -> None:
+    fanout = RecommendationFanout(None, 8)  # type: ignore[arg-type]  # no reading here
+    feedback_ids = [uuid.uuid4() for _ in range(storm)]
+    reflected = feedback_ids[: int(storm * reflected_share)]
+    set_id = uuid.uuid4()
+    with contextlib.ExitStack() as waits:
+        answers = [waits.enter_context(fanout.reflecting(each)) for each in feedback_ids]
+        fanout._dispatch(
+            "1-0",
+            RecommendationsUpdated(
+                user_id=uuid.uuid4(),
+                set_id=set_id,
+                model_version="m:r1",
+                items=1,
+                feedback_ids=reflected,
+            ),
+        )
+        assert [answer.result() for answer in answers[: len(reflected)]] == [set_id] * len(
+            reflected
+        )
+        assert not any(answer.done() for answer in answers[len(reflected) :])
+
+
+@corpus
+@given(replies_before=st.integers(0, 20))
+async def test_a_stream_ends_when_its_key_is_revoked_and_keeps_its_caller(
+    replies_before: int,
+) -> None:
+    caller: contextvars.ContextVar[str] = contextvars.ContextVar("caller")
+    closed = asyncio.Event()
+    revoked = asyncio.Event()
+
+    async def endless_stream() -> AsyncGenerator[str, None]:
+        caller.set("listener")
+        try:
+            while True:
+                await asyncio.sleep(0)
+                yield caller.get()  # the caller set by the first reply holds for all
+        finally:
+            closed.set()
+
+    seen = []
+    async for reply in stream_until(endless_stream(), revoked):
+        seen.append(reply)
+        if len(seen) == replies_before + 1:
+            revoked.set()
+    assert seen == ["listener"] * (replies_before + 1)
+    assert closed.is_set()

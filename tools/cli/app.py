@@ -482,7 +482,7 @@ def user_key(name: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
 def user_revoke(key_id: str, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Revoke an API key by its id: the 12 hex characters after `fc_`."""
     _admin_call(data_dir, lambda admin: admin.revoke_api_key(key_id))
-    console.print(f"revoked {key_id}; gateways refuse it within 30 s")
+    console.print(f"revoked {key_id}; gateways refuse it now and end its open streams")
 
 
 def _listener_call(

@@ -129,8 +129,8 @@ async def user_name(pool: AsyncConnectionPool, user_id: UUID) -> str:
 
 async def revoke_api_key(conn: AsyncConnection, key_id: str) -> str | None:
     """Revoke a key by its id (the part after `fc_`); the name of its owner, or None when no
-    active key has that id. Gateways stop accepting it within their key cache time
-    (KEY_CACHE_S, 30 s by default)."""
+    active key has that id. Gateways stop accepting it once the revocation is announced
+    (revocations.announce)."""
     cur = await conn.execute(
         "UPDATE gateway.api_keys k SET revoked_at = now() FROM gateway.users u"
         " WHERE k.key_id = %s AND k.revoked_at IS NULL AND u.user_id = k.user_id"

@@ -31,6 +31,26 @@ async def record(pool: AsyncConnectionPool, event: FeedbackSubmitted) -> bool:
     return True
 
 
+async def settled_listeners(
+    pool: AsyncConnectionPool, quiet_s: float, longest_wait_s: float, of: UUID | None = None
+) -> list[UUID]:
+    """Listeners with a set whose feedback no set reflects yet and has settled: none came for
+    `quiet_s`, or the oldest has waited `longest_wait_s` (a listener who never pauses still
+    gets sets). Judged on PostgreSQL's clock, the one that stamped `received_at`, so every
+    model replica agrees. `of`: that listener only."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT e.user_id FROM model.feedback_events e
+               WHERE e.reflected_in IS NULL AND (%s::uuid IS NULL OR e.user_id = %s)
+                 AND EXISTS (SELECT 1 FROM model.recommendation_sets s WHERE s.user_id = e.user_id)
+               GROUP BY e.user_id
+               HAVING max(e.received_at) <= now() - make_interval(secs => %s)
+                   OR min(e.received_at) <= now() - make_interval(secs => %s)""",
+            (of, of, quiet_s, longest_wait_s),
+        )
+        return [row[0] for row in await cur.fetchall()]
+
+
 async def pending(pool: AsyncConnectionPool, user_id: UUID) -> list[UUID]:
     """The listener's recorded feedback events no set reflects yet, oldest first."""
     async with pool.connection() as conn:

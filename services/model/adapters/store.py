@@ -62,9 +62,11 @@ async def save_set(
     metrics: dict[str, Any],
     items: Sequence[tuple[ScoredArtist, str, list[dict[str, Any]], str]],
     revision: int = 0,
+    sets_kept: int | None = None,
 ) -> UUID:
     """Store a model version and its recommendation set in one transaction; items are (scored,
-    because, parts, taste), each with its sources."""
+    because, parts, taste), each with its sources. With `sets_kept`, the listener's older sets
+    beyond that many (the new one counted) go in the same transaction, their items with them."""
     set_id = uuid.uuid4()
     async with pool.connection() as conn, conn.transaction():
         await conn.execute(
@@ -98,7 +100,19 @@ async def save_set(
                         list(scored.sources),
                     )
                 )
+        if sets_kept is not None:
+            await _prune_sets(conn, user_id, sets_kept)
     return set_id
+
+
+async def _prune_sets(conn: AsyncConnection, user_id: UUID, kept: int) -> None:
+    """Delete the listener's sets older than their newest `kept` (items go by cascade)."""
+    await conn.execute(
+        """DELETE FROM model.recommendation_sets WHERE set_id IN (
+               SELECT set_id FROM model.recommendation_sets WHERE user_id = %s
+               ORDER BY created_at DESC, profile_version DESC, revision DESC OFFSET %s)""",
+        (user_id, kept),
+    )
 
 
 async def load_set(
