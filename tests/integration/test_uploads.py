@@ -57,7 +57,7 @@ async def gateway(pool: Any, redis_url: str, migrated_database: str) -> AsyncIte
     servicer = FullCircleServicer(settings, pool, bus, None, None, None, None, None)  # type: ignore[arg-type]
     server = GrpcServer("127.0.0.1", 0)
     server.interceptors.append(
-        AuthInterceptor(pool, async_shared_rate_limit(redis_url, "gateway:key", 1000), 0)
+        AuthInterceptor(pool, bus, async_shared_rate_limit(redis_url, "gateway:key", 1000), 0)
     )
     server.add(
         gateway_pb2_grpc.add_FullCircleServicer_to_server,
