@@ -16,7 +16,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from services.ingest.domain.announce import ArtistDelta, artist_deltas
+from services.ingest.domain.announce import ArtistDelta, ArtistTally, artist_deltas
 from services.ingest.domain.exports import ParsedExport
 from services.ingest.domain.plays import COPY_COLUMNS, COPY_TYPES, Play
 
@@ -205,11 +205,14 @@ async def store_export(
         table, leading = _copy_target(first, user_id, import_id)
         parsing = asyncio.ensure_future(parse_to_end())
         copied = 0
+        tally = ArtistTally()  # a first import's deltas, as its plays are copied
         try:
             async with _copying(conn, table, leading) as write:
                 while (batch := await batches.get()) is not None:
                     await write(batch)
                     copied += len(batch)
+                    if first:
+                        tally.add(batch)
                     await on_chunk(copied)
         finally:
             if not parsing.done():
@@ -234,8 +237,12 @@ async def store_export(
 
         if export.late_plays:
             await _copy_plays(conn, table, leading, export.late_plays, chunk_rows, late_progress)
-        if first:
+        if first and export.withdrawn_keys:
+            # What was withdrawn is not in the tally's terms (rare): count what is stored.
             deltas = await _stored_deltas(conn, import_id, user_id)
+        elif first:
+            tally.add(export.late_plays)
+            deltas = tally.deltas()
         else:
             deltas = await _insert_from_stage(conn, user_id, import_id)
         await _finish_import(conn, import_id, export.music_plays, deltas, report_of(export))
