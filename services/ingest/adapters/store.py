@@ -177,7 +177,7 @@ async def store_export(
     `parse(hand)` calls `read_upload(..., hand=hand)`; a parse that ignores `hand` (an export
     parsed already) leaves every play late, so it is stored in one COPY at the end. `hand`
     waits while two batches are waiting to be stored, so a parse faster than the COPY does
-    not pile plays up in memory.
+    not pile plays up in memory. `on_chunk(stored)` reports progress every `chunk_rows` plays.
 
     The import's record is locked first: another delivery of the same request waits for
     this one to commit, then raises `ImportFinished` instead of storing it again."""
@@ -204,7 +204,7 @@ async def store_export(
             await _create_stage(conn)
         table, leading = _copy_target(first, user_id, import_id)
         parsing = asyncio.ensure_future(parse_to_end())
-        copied = 0
+        copied = reported = 0
         tally = ArtistTally()  # a first import's deltas, as its plays are copied
         try:
             async with _copying(conn, table, leading) as write:
@@ -213,7 +213,11 @@ async def store_export(
                     copied += len(batch)
                     if first:
                         tally.add(batch)
-                    await on_chunk(copied)
+                    if copied - reported >= chunk_rows:  # progress every chunk_rows plays
+                        reported = copied
+                        await on_chunk(copied)
+            if copied > reported:
+                await on_chunk(copied)
         finally:
             if not parsing.done():
                 # Storing failed: stop the parse at its next batch, unblocking its hand.

@@ -53,7 +53,7 @@ MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
 # Plays handed to the consumer at a time, and bytes read (or inflated) at a time: what a
 # parse with `hand` holds in memory besides the keys it has seen.
-HAND_ROWS = 10_000
+HAND_ROWS = 2_000
 CHUNK_BYTES = 1024 * 1024
 
 _HOW_TO_GET_IT = "download the export again from spotify.com/account/privacy"
@@ -179,14 +179,14 @@ def read_upload(
     access, is spooled to an unnamed temporary file first (gone when closed, even after a
     crash) and each member inflated a chunk at a time."""
     dates = _Windows.of(requested_at)
-    head, chunks = _first_bytes(_within_upload_limit(name, parts, max_upload_bytes))
-    if head.startswith(_ZIP_MAGIC):
+    magic, first, chunks = _first_bytes(_within_upload_limit(name, parts, max_upload_bytes))
+    if magic.startswith(_ZIP_MAGIC):
         with tempfile.TemporaryFile(prefix="fullcircle-upload-") as spool:
             for chunk in chunks:
                 spool.write(chunk)
             documents = _zip_documents(name, spool, max_uncompressed_bytes)
             return _assemble(name, documents, dates, hand)
-    if head.lstrip(_BOM_AND_BLANKS)[:1] in (b"[", b"{"):
+    if first in (b"[", b"{"):
         document = _Document(name, json_rows(chunks), whole_upload=True)
         return _assemble(name, iter([document]), dates, hand)
     raise ExportError(
@@ -252,17 +252,22 @@ def _within_upload_limit(name: str, parts: Iterable[bytes], limit: int) -> Itera
         yield part
 
 
-def _first_bytes(parts: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]:
-    """The upload's first bytes (enough to tell a zip from JSON: its first four, and up to
-    its first byte that is not a BOM or blank), and all of its parts again."""
+def _first_bytes(parts: Iterator[bytes]) -> tuple[bytes, bytes, Iterator[bytes]]:
+    """The upload's first four bytes (a zip's signature), its first byte that is not a BOM
+    or blank (b"" if there is none), and all of its parts again, less the parts of nothing
+    but blanks before that byte (so blanks cannot pile up in memory)."""
     held: list[bytes] = []
-    head = b""
+    size = 0
+    first = b""
     for part in parts:
+        if not part or (size >= 4 and not first and not part.strip(_BOM_AND_BLANKS)):
+            continue
         held.append(part)
-        head = (head + part)[:4096]
-        if len(head) >= 4096 or (len(head) >= 4 and head.lstrip(_BOM_AND_BLANKS)):
+        size += len(part)
+        first = first or part.lstrip(_BOM_AND_BLANKS)[:1]
+        if first and size >= 4:
             break
-    return head, itertools.chain(held, parts)
+    return b"".join(held[:4])[:4], first, itertools.chain(held, parts)
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:
@@ -652,6 +657,13 @@ def _file_start(batches: Iterator[RowBatch | OtherValue]) -> _FileStart:
 _ROWS_SNIFFED = 20
 
 
+def _handing_out(held: list[RowBatch]) -> Iterator[RowBatch]:
+    """The held batches, each let go of once read (not kept until the file ends)."""
+    held.reverse()
+    while held:
+        yield held.pop()
+
+
 def _assemble(
     export_name: str,
     documents: Iterator[_Document],
@@ -687,7 +699,7 @@ def _assemble(
                 else "its rows are not listening history"
             )
             continue
-        rows = itertools.chain(start.held, cast(Iterator[RowBatch], batches))
+        rows = itertools.chain(_handing_out(start.held), cast(Iterator[RowBatch], batches))
         if start.kind is HistoryKind.EXTENDED:
             extended_reports.append(
                 _read_history_file(

@@ -79,7 +79,7 @@ class _RowCutter:
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self.chunks = chunks
-        self.buffer = b""
+        self.buffer = bytearray()  # dropping a decoded prefix of it costs no copy
         self.start = 0
         self.ended = False
         self.line, self.column = 1, 1
@@ -151,21 +151,26 @@ class _RowCutter:
     def _decode(self, end: int, *, check_only: bool, closing: str = "]") -> RowBatch | None:
         """The rows in `buffer[start:end]` (moving `start` to `end`); None when `check_only`
         and they do not decode (the cut may be inside a string), else the fault raised."""
-        region = self.buffer[self.start : end]
-        if not region.strip():
+        blanks = _BLANKS.match(self.buffer, self.start, end)
+        if blanks is not None and blanks.end() >= end:
             raise self._fault("Expecting value", truncated=False)
-        typed = typed_extended_rows(b"[" + region + closing.encode())
+        framed = bytearray(b"[")
+        with memoryview(self.buffer) as view:
+            framed += view[self.start : end]
+        framed += closing.encode()
+        typed = typed_extended_rows(framed)
         if typed is not None:
             self._advance(end)
             return RowBatch(typed, typed=True)
         try:
-            text = region.decode("utf-8")
+            text = framed.decode("utf-8")
         except UnicodeDecodeError:
             if check_only:
                 return None
             raise NotUtf8() from None
+        del framed
         try:
-            rows = json.loads(f"[{text}{closing}")
+            rows = json.loads(text)
         except json.JSONDecodeError as fault:
             if check_only:
                 return None
@@ -220,7 +225,8 @@ class _RowCutter:
         """Append the next chunk (dropping what is decoded); False at the end of the document."""
         for chunk in self.chunks:
             if chunk:
-                self.buffer = self.buffer[self.start :] + chunk
+                del self.buffer[: self.start]
+                self.buffer += chunk
                 self.start = 0
                 return True
         self.ended = True
@@ -249,12 +255,13 @@ class _RowCutter:
 
     def _advance(self, to: int) -> None:
         """Move `start` to `to`, keeping the line and column of it for errors."""
-        passed = self.buffer[self.start : to]
-        newlines = passed.count(b"\n")
+        newlines = self.buffer.count(b"\n", self.start, to)
+        line_start = self.start
         if newlines:
             self.line += newlines
-            passed = passed[passed.rfind(b"\n") + 1 :]
+            line_start = self.buffer.rfind(b"\n", self.start, to) + 1
             self.column = 1
+        passed = self.buffer[line_start:to]
         self.column += len(passed) if passed.isascii() else len(passed.decode("utf-8", "replace"))
         self.start = to
 
