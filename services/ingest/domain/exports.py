@@ -376,40 +376,35 @@ def _zip_events(
 def _opened_member(
     export_name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo
 ) -> Iterator[IO[bytes]]:
-    try:
+    with _member_faults(export_name, info):
         member = archive.open(info)
-    except _ZIP_FAULTS as fault:
-        raise _damaged(export_name, info, fault) from None
-    except (RuntimeError, NotImplementedError) as fault:
-        raise _unreadable(export_name, info, fault) from None
     with member:
         yield member
 
 
 def _inflate(export_name: str, info: zipfile.ZipInfo, member: IO[bytes], size: int) -> bytes:
     """At most `size` inflated bytes of the member (b"" at its end)."""
-    try:
+    with _member_faults(export_name, info):
         return member.read(size)
+
+
+@contextmanager
+def _member_faults(export_name: str, info: zipfile.ZipInfo) -> Iterator[None]:
+    """A damaged or unreadable member's faults as ExportErrors that say which and why."""
+    try:
+        yield
     except _ZIP_FAULTS as fault:
-        raise _damaged(export_name, info, fault) from None
+        raise ExportError(
+            f"{export_name}: {info.filename} is damaged in the zip ({fault}); {_HOW_TO_GET_IT}"
+        ) from None
     except (RuntimeError, NotImplementedError) as fault:
-        raise _unreadable(export_name, info, fault) from None
+        raise ExportError(
+            f"{export_name}: {info.filename} cannot be read ({fault}); upload the zip exactly "
+            "as Spotify sent it (not encrypted, not recompressed)"
+        ) from None
 
 
 _ZIP_FAULTS = (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error, lzma.LZMAError)
-
-
-def _damaged(export_name: str, info: zipfile.ZipInfo, fault: BaseException) -> ExportError:
-    return ExportError(
-        f"{export_name}: {info.filename} is damaged in the zip ({fault}); {_HOW_TO_GET_IT}"
-    )
-
-
-def _unreadable(export_name: str, info: zipfile.ZipInfo, fault: BaseException) -> ExportError:
-    return ExportError(
-        f"{export_name}: {info.filename} cannot be read ({fault}); upload the zip exactly as "
-        "Spotify sent it (not encrypted, not recompressed)"
-    )
 
 
 _T = TypeVar("_T")
