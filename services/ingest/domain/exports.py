@@ -4,6 +4,10 @@ All-or-nothing rule: a payload that is not a zip/JSON, or any JSON file in it th
 rejects the whole import (ExportError, nothing stored); inside valid files, rows with wrong value
 types or implausible dates (see `plausible`) are rejected one by one, counted by reason in the
 file's report, and the good rows are kept.
+
+Memory is bounded whatever the upload: files are decoded a batch of rows at a time as their
+bytes arrive (`json_rows`), zip members inflated a chunk at a time under one running limit, and
+a parse that hands its plays over (`hand`) keeps only their keys.
 """
 
 from __future__ import annotations
