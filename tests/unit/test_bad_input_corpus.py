@@ -812,9 +812,9 @@ def _parts(payload: bytes, size: int = 4 * 2**20) -> Iterator[bytes]:
 
 
 def test_a_bomb_uploaded_in_parts_stops_at_the_limit_holding_a_chunk_of_it() -> None:
-    """48 MiB of rows deflated to a few hundred KiB, against a 32 MiB limit: refused, having
-    held a few chunks' worth and a batch of rows, never the member (the old reader held all
-    it had inflated, up to the limit)."""
+    """48 MiB of rows deflated to a few hundred KiB, against a 32 MiB limit: refused (from
+    the sizes its zip declares), holding little more than the spooled parts' buffers (the
+    old reader held all it had inflated, up to the limit)."""
     row = json.dumps(EXTENDED_ROW).encode() + b","
     block = row * (2**20 // len(row))
     buffer = io.BytesIO()

@@ -168,27 +168,47 @@ def bomb(inflated_mib: int) -> bytes:
     return buffer.getvalue()
 
 
-def test_a_zip_bomb_stops_at_the_limit_having_inflated_no_more(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    payload = bomb(inflated_mib=24)
-    assert len(payload) < 2**20
-    inflated: list[int] = []
+@pytest.fixture
+def inflated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[int]:
+    """The size of every chunk the zip reader inflates (and a temp dir that must stay empty)."""
+    sizes: list[int] = []
     real_inflate = exports._inflate
 
     def counting(*args: object) -> bytes:
         chunk = real_inflate(*args)  # type: ignore[arg-type]
-        inflated.append(len(chunk))
+        sizes.append(len(chunk))
         return chunk
 
     monkeypatch.setattr(exports, "_inflate", counting)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    limit = 5 * 2**20 + 123
+    return sizes
+
+
+def test_a_zip_bomb_is_refused_at_the_limit_before_anything_is_inflated(
+    inflated: list[int], tmp_path: Path
+) -> None:
+    payload = bomb(inflated_mib=24)
+    assert len(payload) < 2**20
     with pytest.raises(ExportError, match=r"^bomb\.zip: unpacks to more than the 5 MiB allowed"):
-        read_upload("bomb.zip", parts_of(payload, 4096), max_uncompressed_bytes=limit)
-    assert sum(inflated) == limit + 1  # one byte past the limit, and not a chunk more
-    assert max(inflated) <= exports.CHUNK_BYTES
+        read_upload("bomb.zip", parts_of(payload, 4096), max_uncompressed_bytes=5 * 2**20)
+    assert inflated == []
     assert os.listdir(tmp_path) == []  # the spooled upload is gone
+
+
+def test_a_zip_bomb_whose_directory_lies_stops_at_the_size_it_declares(
+    inflated: list[int], tmp_path: Path
+) -> None:
+    """A bomb that declares 3 MiB (under the 5 MiB limit) is inflated a chunk at a time up
+    to that, and no further: then it is damaged (its CRC does not match)."""
+    payload = bytearray(bomb(inflated_mib=24))
+    declared = 3 * 2**20
+    directory = payload.index(b"PK\x01\x02")
+    payload[directory + 24 : directory + 28] = declared.to_bytes(4, "little")
+    with pytest.raises(ExportError, match=r"^bomb\.zip: .* is damaged in the zip"):
+        read_upload("bomb.zip", [bytes(payload)], max_uncompressed_bytes=5 * 2**20)
+    assert 0 < sum(inflated) <= declared
+    assert max(inflated) <= exports.CHUNK_BYTES
+    assert os.listdir(tmp_path) == []
 
 
 def test_a_spooled_zip_leaves_no_file_behind(

@@ -330,6 +330,10 @@ def _zip_documents(export_name: str, file: BinaryIO, limit: int) -> Iterator[_Do
         members = [info for info in archive.infolist() if not info.is_dir()]
         if not members:
             raise ExportError(f"{export_name}: an empty zip; {_HOW_TO_GET_IT}")
+        # zipfile never inflates a member past the size its directory declares (a member that
+        # holds more fails its CRC), so a bomb is refused here, before any of it is inflated.
+        if sum(info.file_size for info in members if _not_read_because(info) is None) > limit:
+            raise _unpacks_too_far(export_name, limit)
         events = _read_ahead(_zip_events(export_name, archive, members, limit))
         for event in events:
             if isinstance(event, _MemberStart) and event.ignored_because is not None:
@@ -352,15 +356,13 @@ def _zip_events(
     export_name: str, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], limit: int
 ) -> Iterator[_ZipEvent]:
     """Each member as a start, its inflated chunks and an end, or as set aside with why; the
-    inflated bytes of all members together stop one byte past `limit` (header sizes can lie,
-    so the count is of what comes out), with an ExportError."""
+    inflated bytes of all members together stop one byte past `limit`, with an ExportError
+    (counted as they come out, not trusted from the directory: the limit holds even if
+    zipfile ever inflates past a declared size)."""
     unpacked = 0
     for info in members:
-        if _is_unsafe_member(info.filename):
-            yield _MemberStart(info.filename, "unsafe path in zip, not read")
-            continue
-        if not info.filename.lower().endswith(".json"):
-            yield _MemberStart(info.filename, "not a JSON file")
+        if (reason := _not_read_because(info)) is not None:
+            yield _MemberStart(info.filename, reason)
             continue
         yield _MemberStart(info.filename)
         with _opened_member(export_name, archive, info) as member:
@@ -369,12 +371,24 @@ def _zip_events(
             ):
                 unpacked += len(chunk)
                 if unpacked > limit:
-                    raise ExportError(
-                        f"{export_name}: unpacks to more than the {_mebibytes(limit)} allowed; "
-                        f"a Spotify export is far smaller, {_HOW_TO_GET_IT}"
-                    )
+                    raise _unpacks_too_far(export_name, limit)
                 yield chunk
         yield _MEMBER_END
+
+
+def _not_read_because(info: zipfile.ZipInfo) -> str | None:
+    if _is_unsafe_member(info.filename):
+        return "unsafe path in zip, not read"
+    if not info.filename.lower().endswith(".json"):
+        return "not a JSON file"
+    return None
+
+
+def _unpacks_too_far(export_name: str, limit: int) -> ExportError:
+    return ExportError(
+        f"{export_name}: unpacks to more than the {_mebibytes(limit)} allowed; "
+        f"a Spotify export is far smaller, {_HOW_TO_GET_IT}"
+    )
 
 
 @contextmanager
