@@ -8,6 +8,7 @@ import sys
 BENCHES = (
     "enrich_rate",
     "ingest_import",
+    "ingest_memory",
     "ingest_e2e",
     "grpc_load",
     "features_recompute",

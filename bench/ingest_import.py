@@ -65,9 +65,6 @@ async def _one_round(
     pool: AsyncConnectionPool, database_url: str, payload: bytes, round_no: int
 ) -> dict[str, float]:
     user_id, import_id = uuid.uuid4(), uuid.uuid4()
-    parse_started = time.perf_counter()
-    read_export("bench.zip", payload)  # the parse alone, for reference (not in the total)
-    parse_s = time.perf_counter() - parse_started
     await store.start_import(pool, import_id, user_id, "bench.zip")
 
     async def on_chunk(_: int) -> None:
@@ -87,9 +84,15 @@ async def _one_round(
     stored = time.perf_counter()
     cpu_s = time.process_time() - cpu_started
 
-    copy_s = copy_ceiling(database_url, export.plays, f"copy_ceiling_{round_no}")
+    # The parse alone, for reference (not in the total), after the import: 140,000 plays kept
+    # alive during it would make the collector's passes over them part of its time. The
+    # streamed import keeps no plays (it handed them over): the ceiling COPYs these.
+    parse_started = time.perf_counter()
+    parsed = read_export("bench.zip", payload)
+    parse_s = time.perf_counter() - parse_started
+    copy_s = copy_ceiling(database_url, parsed.plays, f"copy_ceiling_{round_no}")
     return {
-        "plays": len(export.plays),
+        "plays": export.music_plays,
         "new": sum(delta.new_plays for delta in deltas),
         "events": len(events),
         "parse_s": parse_s,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fullcircle.bus import Bus
@@ -24,7 +25,7 @@ from services.ingest.domain.announce import (
     import_report,
     plays_ingested_batches,
 )
-from services.ingest.domain.exports import ExportError, read_export
+from services.ingest.domain.exports import ExportError, read_upload
 from services.ingest.links import SpotifyLinksServicer
 from services.ingest.settings import IngestSettings
 from services.ingest.spotify_sync import SpotifySync, spotify_parts
@@ -53,11 +54,11 @@ class Importer:
             await self._announce(request)
             return
         await store.start_import(self.pool, request.import_id, request.user_id, request.file_name)
-        upload = await store.load_upload(self.pool, request.upload_id)
-        if upload is None:
+        file_name = await store.load_upload(self.pool, request.upload_id)
+        if file_name is None:
             await self._fail(request, f"{request.file_name}: the upload is gone; upload it again")
             return
-        file_name, payload = upload
+        parts = store.upload_parts(self.pool, request.upload_id, asyncio.get_running_loop())
         await self._progress(request, "parsing", message=f"reading {file_name}")
 
         async def stored(count: int) -> None:
@@ -70,8 +71,12 @@ class Importer:
                 request.user_id,
                 request.import_id,
                 # The request's time, not the clock's: a redelivery judges every date alike.
-                lambda hand: read_export(
-                    file_name, payload, hand=hand, requested_at=request.occurred_at
+                lambda hand: read_upload(
+                    file_name,
+                    parts,
+                    max_uncompressed_bytes=self.settings.import_max_unpacked_mib * 2**20,
+                    hand=hand,
+                    requested_at=request.occurred_at,
                 ),
                 chunk_rows=self.settings.import_batch_rows,
                 report_of=import_report,
@@ -87,7 +92,7 @@ class Importer:
         log.info(
             "import %s: %d plays read, %d new",
             request.import_id,
-            len(export.plays),
+            export.music_plays,
             sum(delta.new_plays for delta in deltas),
         )
 

@@ -10,6 +10,12 @@ from fullcircle.settings import FullCircleSettings
 class IngestSettings(FullCircleSettings):
     grpc_port: int = 50053
     import_batch_rows: int = Field(default=20_000, ge=100, description="plays per COPY chunk")
+    import_max_unpacked_mib: int = Field(
+        default=1024,
+        ge=1,
+        description="how far a zip may unpack (all its JSON files together) before the import "
+        "is refused: stops zip bombs at the limit",
+    )
     artists_per_event: int = Field(default=500, ge=1, description="artists per plays.ingested")
     spotify_client_id: str = Field(default="", description="empty: live Spotify sync is off")
     spotify_redirect_uri: str = "http://127.0.0.1:8888/callback"

@@ -6,9 +6,11 @@ report. And a one-row upload of a far-future play leaves the listener's recommen
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import math
 import uuid
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,6 +27,7 @@ from fullcircle.settings import FullCircleSettings
 from services.features.adapters.store import load_plays
 from services.features.domain.listener import ListenRules, listener_as_of
 from services.gateway.adapters.accounts import create_user, store_upload
+from services.ingest.adapters import store
 from services.ingest.app import Importer
 from services.ingest.domain.exports import read_export
 from services.ingest.settings import IngestSettings
@@ -252,3 +255,88 @@ async def test_a_one_row_upload_of_a_far_future_play_leaves_recommendations_sane
     assert all(math.isfinite(score) for score in scores)
     assert len(set(scores)) > len(scores) // 2, "the scores collapsed to a few values"
     assert [artist for artist, _ in after[:10]] == [artist for artist, _ in before[:10]]
+
+
+async def _stored_in_parts(
+    pool: Any, request: events.ImportRequested, payload: bytes, part_bytes: int
+) -> events.ImportRequested:
+    """`request`'s upload again, as another listener's, kept in parts of `part_bytes`."""
+    async with pool.connection() as conn:
+        user_id, _ = await create_user(conn, f"parts-{uuid.uuid4().hex[:12]}")
+    upload_id, import_id = uuid.uuid4(), uuid.uuid4()
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO gateway.uploads (upload_id, import_id, user_id, file_name, size_bytes,"
+            " sha256) VALUES (%s, %s, %s, %s, %s, 'x')",
+            (upload_id, import_id, user_id, request.file_name, len(payload)),
+        )
+        for part_no, start in enumerate(range(0, len(payload), part_bytes)):
+            await conn.execute(
+                "INSERT INTO gateway.upload_parts (upload_id, part_no, data) VALUES (%s, %s, %s)",
+                (upload_id, part_no, payload[start : start + part_bytes]),
+            )
+    return request.model_copy(
+        update={
+            "event_id": uuid.uuid4(),
+            "user_id": user_id,
+            "upload_id": upload_id,
+            "import_id": import_id,
+        }
+    )
+
+
+async def _plays_of(pool: Any, user_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT play_key, ended_at, ms_played, track_name, artist_name, album_name,"
+            " track_uri, skipped, platform, country, source"
+            " FROM ingest.plays WHERE user_id = %s ORDER BY play_key",
+            (user_id,),
+        )
+        return [tuple(row) for row in await cur.fetchall()]
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+async def test_an_upload_in_many_small_parts_is_imported_as_the_same_upload_in_one(
+    pool: Any, settings: FullCircleSettings, importer: Importer, shared_data: Path, zipped: bool
+) -> None:
+    payload = _upload(shared_data)
+    if zipped:
+        efrrowini = shared_data / "spotify-history-efrrowini"
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(f"Spotify Extended Streaming History/{FILE_NAME}", payload)
+            archive.write(
+                efrrowini / "Streaming_History_Audio_2023.json",
+                "Spotify Extended Streaming History/Streaming_History_Audio_2023.json",
+            )
+        payload = buffer.getvalue()
+    whole = await _request(pool, settings, payload)
+    in_parts = await _stored_in_parts(pool, whole, payload, part_bytes=9_973)
+    await importer.on_import_requested(whole)
+    await importer.on_import_requested(in_parts)
+
+    expected, got = await _record(pool, whole.import_id), await _record(pool, in_parts.import_id)
+    assert expected[0] == "done" and got == expected
+    assert await _plays_of(pool, in_parts.user_id) == await _plays_of(pool, whole.user_id)
+
+
+async def test_an_uploads_parts_are_read_in_their_order(pool: Any) -> None:
+    async with pool.connection() as conn:
+        user_id, _ = await create_user(conn, f"order-{uuid.uuid4().hex[:12]}")
+    upload_id = uuid.uuid4()
+    numbers = [7, 0, 12, 3, 5]  # stored out of order, with gaps
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO gateway.uploads (upload_id, import_id, user_id, file_name, size_bytes,"
+            " sha256) VALUES (%s, %s, %s, 'x.json', 0, 'x')",
+            (upload_id, uuid.uuid4(), user_id),
+        )
+        for number in numbers:
+            await conn.execute(
+                "INSERT INTO gateway.upload_parts (upload_id, part_no, data) VALUES (%s, %s, %s)",
+                (upload_id, number, f"part {number};".encode()),
+            )
+    loop = asyncio.get_running_loop()
+    read = await asyncio.to_thread(lambda: list(store.upload_parts(pool, upload_id, loop)))
+    assert read == [f"part {number};".encode() for number in sorted(numbers)]

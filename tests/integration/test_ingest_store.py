@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from services.ingest.adapters import store
+from services.ingest.domain import exports
 from services.ingest.domain.announce import import_report
 from services.ingest.domain.exports import (
     ExportError,
@@ -289,4 +290,39 @@ async def test_the_service_path_stores_what_the_two_step_path_stores(
     export, deltas, _ = await _import_streaming(pool, streamed_user, path.read_bytes())
     assert deltas == await _import(pool, stepped_user, read_export_path(path))
     assert await _stored(pool, streamed_user) == await _stored(pool, stepped_user)
-    assert len(export.plays) == 22_671
+    assert export.music_plays == 22_671 and export.plays == []  # handed, not kept
+
+
+async def test_a_store_that_fails_midway_stops_the_parse_and_stores_nothing(
+    pool, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parse waits while two batches are unstored; when storing fails, it must be let go
+    (not left waiting forever in its thread) and the error of the store raised."""
+    monkeypatch.setattr(exports, "HAND_ROWS", 100)
+    payload = (shared_data / "spotify-history-sanabil/my_spotify_data.zip").read_bytes()
+    user_id, import_id = uuid.uuid4(), uuid.uuid4()
+    await store.start_import(pool, import_id, user_id, "test.zip")
+    handed: list[int] = []
+
+    def parse(hand):
+        def counting(plays):
+            handed.append(len(plays))
+            hand(plays)
+
+        return read_export("test.zip", payload, hand=counting)
+
+    async def failing(stored: int) -> None:
+        raise RuntimeError("the disk is full")
+
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        await store.store_export(
+            pool,
+            user_id,
+            import_id,
+            parse,
+            chunk_rows=100,
+            report_of=import_report,
+            on_chunk=failing,
+        )
+    assert 0 < sum(handed) < 22_671  # it stopped early
+    assert await _count(pool, user_id) == 0

@@ -19,10 +19,11 @@ import io
 import json
 import os
 import tempfile
+import tracemalloc
 import uuid
 import zipfile
 from collections import Counter
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
@@ -42,7 +43,7 @@ from services.gateway.domain.uploads import (
     checked_file_name,
 )
 from services.gateway.servicer import _event_id
-from services.ingest.domain.exports import ExportError, ParsedExport, read_export
+from services.ingest.domain.exports import ExportError, ParsedExport, read_export, read_upload
 from services.ingest.domain.history_rows import MAX_MS_PLAYED, UNSTORABLE_TEXT
 
 EFRROWINI = (
@@ -886,6 +887,85 @@ def test_member_sizes_that_lie_in_the_header_do_not_slip_past_the_limit() -> Non
         payload[at : at + 4] = (10).to_bytes(4, "little")
     message = refused("liar.zip", bytes(payload), max_uncompressed_bytes=100_000)
     assert "damaged" in message or "unpacks to more than" in message
+
+
+def _traced_peak(read: Callable[[], object]) -> tuple[object, int]:
+    """What `read()` returns (or raises) and the most memory it held at once (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        try:
+            outcome = read()
+        except ExportError as refusal:
+            outcome = refusal
+        return outcome, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _parts(payload: bytes, size: int = 4 * 2**20) -> Iterator[bytes]:
+    return (payload[start : start + size] for start in range(0, len(payload), size))
+
+
+def test_a_bomb_uploaded_in_parts_stops_at_the_limit_holding_a_chunk_of_it() -> None:
+    """48 MiB of rows deflated to a few hundred KiB, against a 32 MiB limit: refused (from
+    the sizes its zip declares), holding little more than the spooled parts' buffers (the
+    old reader held all it had inflated, up to the limit)."""
+    row = json.dumps(EXTENDED_ROW).encode() + b","
+    block = row * (2**20 // len(row))
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("Streaming_History_Audio_2024.json", "w") as member,
+    ):
+        member.write(b"[")
+        for _ in range(48):
+            member.write(block)
+        member.write(row[:-1] + b"]")
+    payload = buffer.getvalue()
+    assert len(payload) < 2**20
+    before = sandbox_listing()
+    limit = 32 * 2**20
+    outcome, peak = _traced_peak(
+        lambda: read_upload(
+            "bomb.zip", _parts(payload, 65_536), max_uncompressed_bytes=limit, hand=lambda _: None
+        )
+    )
+    assert isinstance(outcome, ExportError) and "unpacks to more than the 32 MiB" in str(outcome)
+    assert peak < limit // 2, f"{peak / 2**20:.1f} MiB held"
+    assert sandbox_listing() == before
+
+
+def test_a_big_upload_in_parts_is_read_holding_far_less_than_its_plays() -> None:
+    """40 MiB of distinct plays uploaded in 4 MiB parts, handed over as they are read: the
+    parse holds their keys, a part and a batch or two, less than half of what a parse that
+    keeps the plays (as one without `hand` does) holds at its peak."""
+    start = datetime(2012, 1, 1, tzinfo=UTC)
+    rows = (
+        json.dumps(
+            {
+                **EXTENDED_ROW,
+                "ts": f"{start + timedelta(minutes=index):%Y-%m-%dT%H:%M:%SZ}",
+                "spotify_track_uri": f"spotify:track:{index:022d}",
+            }
+        ).encode()
+        for index in range(60_000)
+    )
+    payload = b"[" + b", ".join(rows) + b"]"
+    assert len(payload) > 40 * 2**20
+    name = "Streaming_History_Audio_2024.json"
+    handed: list[int] = []
+    outcome, peak = _traced_peak(
+        lambda: read_upload(
+            name,
+            _parts(payload),
+            hand=lambda plays: handed.append(len(plays)),
+            requested_at=REQUESTED_AT,
+        )
+    )
+    assert isinstance(outcome, ParsedExport) and outcome.music_plays == sum(handed) == 60_000
+    kept, kept_peak = _traced_peak(lambda: read_upload(name, _parts(payload)))
+    assert isinstance(kept, ParsedExport) and len(kept.plays) == 60_000
+    assert peak < kept_peak // 2, f"{peak / 2**20:.1f} MiB held, {kept_peak / 2**20:.1f} kept"
 
 
 unsafe_member_names = st.builds(

@@ -4,8 +4,10 @@ new), and import records."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +16,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from services.ingest.domain.announce import ArtistDelta, artist_deltas
+from services.ingest.domain.announce import ArtistDelta, ArtistTally, artist_deltas
 from services.ingest.domain.exports import ParsedExport
 from services.ingest.domain.plays import COPY_COLUMNS, COPY_TYPES, Play
 
@@ -47,23 +49,45 @@ _RECORD_COLUMNS = (
 )
 
 
-async def load_upload(pool: AsyncConnectionPool, upload_id: UUID) -> tuple[str, bytes] | None:
-    """The uploaded export's name and bytes (the gateway's claim-check blob, kept in parts),
-    if it still exists and is complete."""
+async def load_upload(pool: AsyncConnectionPool, upload_id: UUID) -> str | None:
+    """The uploaded export's file name, if the upload (the gateway's claim check, kept in
+    parts) still exists and is complete; its bytes are read with `upload_parts`."""
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT file_name FROM gateway.uploads WHERE upload_id = %s AND complete",
             (upload_id,),
         )
         row = await cur.fetchone()
-        if row is None:
-            return None
+    return None if row is None else str(row[0])
+
+
+def upload_parts(
+    pool: AsyncConnectionPool, upload_id: UUID, loop: asyncio.AbstractEventLoop
+) -> Iterator[bytes]:
+    """The upload's parts in order, one query each, for a parse running in a worker thread
+    (each part is fetched on `loop` when the parse asks for it): only the part being read
+    is in memory, never the whole upload."""
+    after = -1
+    while True:
+        fetched = asyncio.run_coroutine_threadsafe(_part_after(pool, upload_id, after), loop)
+        part = fetched.result()
+        if part is None:
+            return
+        after, data = part
+        yield data
+
+
+async def _part_after(
+    pool: AsyncConnectionPool, upload_id: UUID, part_no: int
+) -> tuple[int, bytes] | None:
+    async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT data FROM gateway.upload_parts WHERE upload_id = %s ORDER BY part_no",
-            (upload_id,),
+            "SELECT part_no, data FROM gateway.upload_parts WHERE upload_id = %s AND part_no > %s"
+            " ORDER BY part_no LIMIT 1",
+            (upload_id, part_no),
         )
-        parts = [bytes(part) for (part,) in await cur.fetchall()]
-    return row[0], b"".join(parts)
+        row = await cur.fetchone()
+    return None if row is None else (int(row[0]), bytes(row[1]))
 
 
 async def get_import(pool: AsyncConnectionPool, import_id: UUID) -> ImportRecord | None:
@@ -144,21 +168,33 @@ async def store_export(
     report_of: Callable[[ParsedExport], dict[str, Any]],
     on_chunk: Callable[[int], Awaitable[None]],
 ) -> tuple[ParsedExport, list[ArtistDelta]]:
-    """Parse (in a worker thread) and store at once, all or nothing: each file's plays are
-    COPYed while the next file is parsed, so PostgreSQL's share of the work runs on the other
-    core; at the end, plays a later file superseded are replaced and the late ones added
-    (`ParsedExport.late_plays`). An ExportError from the parse rolls everything back.
+    """Parse (in a worker thread) and store at once, all or nothing: each batch of plays the
+    parse hands over is COPYed while the next is parsed, so PostgreSQL's share of the work
+    runs on the other core; at the end, plays a later row superseded are replaced and the
+    late ones added (`ParsedExport.late_plays`). An ExportError from the parse rolls
+    everything back.
 
-    `parse(hand)` calls `read_export(..., hand=hand)`; a parse that ignores `hand` (an export
-    parsed already) leaves every play late, so it is stored in one COPY at the end.
+    `parse(hand)` calls `read_upload(..., hand=hand)`; a parse that ignores `hand` (an export
+    parsed already) leaves every play late, so it is stored in one COPY at the end. `hand`
+    waits while two batches are waiting to be stored, so a parse faster than the COPY does
+    not pile plays up in memory. `on_chunk(stored)` reports progress every `chunk_rows` plays.
 
     The import's record is locked first: another delivery of the same request waits for
     this one to commit, then raises `ImportFinished` instead of storing it again."""
     loop = asyncio.get_running_loop()
-    batches: asyncio.Queue[list[Play] | None] = asyncio.Queue()
+    batches: asyncio.Queue[list[Play] | None] = asyncio.Queue(maxsize=2)
+    abandoned = threading.Event()
 
     def hand(plays: list[Play]) -> None:
-        loop.call_soon_threadsafe(batches.put_nowait, plays)
+        if abandoned.is_set():
+            raise _Abandoned
+        asyncio.run_coroutine_threadsafe(batches.put(plays), loop).result()
+
+    async def parse_to_end() -> ParsedExport:
+        try:
+            return await asyncio.to_thread(parse, hand)
+        finally:
+            await batches.put(None)
 
     async with pool.connection() as conn, conn.transaction():
         await lock_listener(conn, user_id)
@@ -167,14 +203,31 @@ async def store_export(
         if not first:
             await _create_stage(conn)
         table, leading = _copy_target(first, user_id, import_id)
-        parsing = asyncio.ensure_future(asyncio.to_thread(parse, hand))
-        parsing.add_done_callback(lambda _: batches.put_nowait(None))
-        copied = 0
-        async with _copying(conn, table, leading) as write:
-            while (batch := await batches.get()) is not None:
-                await write(batch)
-                copied += len(batch)
+        parsing = asyncio.ensure_future(parse_to_end())
+        copied = reported = 0
+        tally = ArtistTally()  # a first import's deltas, as its plays are copied
+        try:
+            async with _copying(conn, table, leading) as write:
+                while (batch := await batches.get()) is not None:
+                    await write(batch)
+                    copied += len(batch)
+                    if first:
+                        tally.add(batch)
+                    if copied - reported >= chunk_rows:  # progress every chunk_rows plays
+                        reported = copied
+                        await on_chunk(copied)
+            if copied > reported:
                 await on_chunk(copied)
+        finally:
+            if not parsing.done():
+                # Storing failed: stop the parse at its next batch, unblocking its hand.
+                abandoned.set()
+                while not parsing.done():
+                    with contextlib.suppress(asyncio.QueueEmpty):
+                        batches.get_nowait()
+                    await asyncio.sleep(0.01)
+                with contextlib.suppress(Exception):  # the storing error is the one to raise
+                    await parsing
         export = await parsing
         if export.withdrawn_keys:
             owner = "user_id = %s AND " if first else ""
@@ -188,12 +241,20 @@ async def store_export(
 
         if export.late_plays:
             await _copy_plays(conn, table, leading, export.late_plays, chunk_rows, late_progress)
-        if first:
-            deltas = artist_deltas(export.plays)
+        if first and export.withdrawn_keys:
+            # What was withdrawn is not in the tally's terms (rare): count what is stored.
+            deltas = await _stored_deltas(conn, import_id, user_id)
+        elif first:
+            tally.add(export.late_plays)
+            deltas = tally.deltas()
         else:
             deltas = await _insert_from_stage(conn, user_id, import_id)
-        await _finish_import(conn, import_id, len(export.plays), deltas, report_of(export))
+        await _finish_import(conn, import_id, export.music_plays, deltas, report_of(export))
     return export, deltas
+
+
+class _Abandoned(Exception):
+    """Raised into a parse whose plays can no longer be stored."""
 
 
 async def _hold_running_import(conn: AsyncConnection, import_id: UUID) -> None:
@@ -393,9 +454,18 @@ async def _copy_plays(
 async def import_deltas(pool: AsyncConnectionPool, import_id: UUID) -> list[ArtistDelta]:
     """What an already finished import added, per artist (to re-announce it after a crash)."""
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT coalesce(artist_name, ''), count(*), min(ended_at), max(ended_at)"
-            " FROM ingest.plays WHERE import_id = %s GROUP BY 1 ORDER BY 2 DESC, 1",
-            (import_id,),
-        )
-        return [ArtistDelta(*row) for row in await cur.fetchall()]
+        return await _stored_deltas(conn, import_id)
+
+
+async def _stored_deltas(
+    conn: AsyncConnection, import_id: UUID, user_id: UUID | None = None
+) -> list[ArtistDelta]:
+    """The plays stored under the import, per artist, most played first (`user_id`, when
+    known, lets the listener's index find them)."""
+    owner = "" if user_id is None else " AND user_id = %s"
+    cur = await conn.execute(
+        "SELECT coalesce(artist_name, ''), count(*), min(ended_at), max(ended_at)"
+        f" FROM ingest.plays WHERE import_id = %s{owner} GROUP BY 1 ORDER BY 2 DESC, 1",
+        (import_id,) if user_id is None else (import_id, user_id),
+    )
+    return [ArtistDelta(*row) for row in await cur.fetchall()]

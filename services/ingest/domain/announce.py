@@ -57,18 +57,35 @@ def plays_ingested_batches(
 
 def artist_deltas(plays: Sequence[Play]) -> list[ArtistDelta]:
     """New plays per artist (no artist: ""), most-played first, as the SQL path reports them."""
-    counts: Counter[str] = Counter()
-    first: dict[str, datetime] = {}
-    last: dict[str, datetime] = {}
-    for play in plays:
-        artist = play.artist_name or ""
-        counts[artist] += 1
-        if artist not in first or play.ended_at < first[artist]:
-            first[artist] = play.ended_at
-        if artist not in last or play.ended_at > last[artist]:
-            last[artist] = play.ended_at
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return [ArtistDelta(artist, count, first[artist], last[artist]) for artist, count in ranked]
+    tally = ArtistTally()
+    tally.add(plays)
+    return tally.deltas()
+
+
+class ArtistTally:
+    """`artist_deltas` of plays that come in batches (an import stored as it is parsed)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.first: dict[str, datetime] = {}
+        self.last: dict[str, datetime] = {}
+
+    def add(self, plays: Sequence[Play]) -> None:
+        counts, first, last = self.counts, self.first, self.last
+        for play in plays:
+            artist = play.artist_name or ""
+            counts[artist] += 1
+            if artist not in first or play.ended_at < first[artist]:
+                first[artist] = play.ended_at
+            if artist not in last or play.ended_at > last[artist]:
+                last[artist] = play.ended_at
+
+    def deltas(self) -> list[ArtistDelta]:
+        ranked = sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))
+        return [
+            ArtistDelta(artist, count, self.first[artist], self.last[artist])
+            for artist, count in ranked
+        ]
 
 
 def rejected_summary(reasons: Mapping[str, int]) -> str:

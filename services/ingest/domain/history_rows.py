@@ -134,7 +134,7 @@ _TYPED_EXTENDED = msgspec.json.Decoder(list[ExtendedRow])
 _UNSAFE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
-def typed_extended_rows(data: bytes) -> list[ExtendedRow] | None:
+def typed_extended_rows(data: bytes | bytearray) -> list[ExtendedRow] | None:
     """The rows of an extended-history JSON file when every one fits `ExtendedRow`, else None
     (not extended, not UTF-8, not valid JSON, a wrong type anywhere: the checked path decides)."""
     if _UNSAFE_ESCAPE.search(data):
