@@ -30,7 +30,16 @@ from fullcircle.bus import (
 )
 from fullcircle.client import AdminClient, FullCircleClient
 from fullcircle.v1 import common_pb2, gateway_pb2
-from tools.stack.local import SERVICES, LocalStack, StackError, StackState, default_data_dir
+from tools.stack.local import (
+    SERVICES,
+    LocalStack,
+    StackError,
+    StackState,
+    default_data_dir,
+    private_dir,
+    read_private,
+    write_private,
+)
 
 app = typer.Typer(
     help="Full-Circle: music discovery from your own listening history.", no_args_is_help=True
@@ -80,17 +89,16 @@ def _credentials_file(data_dir: Path) -> Path:
 
 def _load_credentials(data_dir: Path) -> dict[str, str]:
     path = _credentials_file(data_dir)
-    return json.loads(path.read_text()) if path.exists() else {}
+    return json.loads(read_private(path)) if path.exists() else {}
+
+
+def _save_credentials(data_dir: Path, credentials: dict[str, str]) -> None:
+    """Keep the CLI's copies of keys in a file only its owner can read (like ~/.netrc)."""
+    write_private(_credentials_file(data_dir), json.dumps(credentials, indent=2))
 
 
 def _save_key(data_dir: Path, name: str, api_key: str) -> None:
-    """Keep the CLI's copy of a key in a file only its owner can read (like ~/.netrc)."""
-    credentials = _load_credentials(data_dir)
-    credentials[name] = api_key
-    path = _credentials_file(data_dir)
-    path.touch(mode=0o600, exist_ok=True)
-    path.chmod(0o600)
-    path.write_text(json.dumps(credentials, indent=2))
+    _save_credentials(data_dir, {**_load_credentials(data_dir), name: api_key})
 
 
 def _admin_call(data_dir: Path, call: Callable[[AdminClient], Awaitable[T]]) -> T:
@@ -430,7 +438,7 @@ def account_delete(
     reports = _deletion(delete)
     credentials = _load_credentials(data_dir)
     if credentials.pop(user, None) is not None:
-        _credentials_file(data_dir).write_text(json.dumps(credentials, indent=2))
+        _save_credentials(data_dir, credentials)
     _print_deletion(reports)
 
 
@@ -763,7 +771,7 @@ def demo(
     from tools.demo.catalog import write_demo_catalog
     from tools.demo.history import generate_demo_history, write_export_zip
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     catalog_path = data_dir / "demo_catalog.json"
     history_path = data_dir / "demo_history.zip"
     if not history_path.exists():
