@@ -135,7 +135,8 @@ def up(
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Start PostgreSQL and Redis (embedded unless DATABASE_URL / REDIS_URL are set) and the
-    five services, and wait until all are healthy."""
+    five services, and wait until all are healthy. On a running stack, start only the services
+    that are not running and leave the others alone."""
     stack = LocalStack(data_dir)
     try:
         state = stack.up(report=lambda line: console.print(f"[dim]{line}[/]"))
@@ -154,6 +155,22 @@ def up(
     except KeyboardInterrupt:
         pass
     stack.down(report=lambda line: console.print(f"[dim]{line}[/]"))
+
+
+@app.command()
+def restart(
+    service: Annotated[
+        str, typer.Argument(help="one of " + ", ".join(SERVICES) + ", or a replica")
+    ],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Restart one service of the running stack: stop it if it runs (it drains), start it on
+    its ports, wait until it is healthy. The other services keep running."""
+    try:
+        state = LocalStack(data_dir).restart(service, kill=False)
+    except StackError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"[green]{service} restarted[/] (pid {state.pids[service]})")
 
 
 @app.command()

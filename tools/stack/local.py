@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -93,9 +93,17 @@ def _alive(pid: int) -> bool:
         return True
     try:  # a zombie child of ours counts as gone
         waited, _ = os.waitpid(pid, os.WNOHANG)
-        return waited == 0
+        if waited != 0:
+            return False
     except ChildProcessError:
+        pass
+    # so does anyone else's zombie (a service started by an earlier `up --detach`, whose
+    # adoptive parent has not reaped it yet); /proc tells on Linux
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return True
+    return stat_line.rpartition(")")[2].split()[0] != "Z"
 
 
 @dataclass
@@ -145,10 +153,13 @@ class LocalStack:
         return None
 
     def up(self, report: Report = print, timeout_s: float = 120.0) -> StackState:
-        """Start whatever is not running yet and wait until every service is healthy."""
-        if state := self.running():
-            report("the stack is already running")
-            return state
+        """Start whatever is not running yet and wait until it is healthy. With the stack's
+        servers (PostgreSQL, Redis, the local Last.fm) still up, only the services and
+        replicas that are missing or dead are started, on their own ports, and the live ones
+        are left alone; else the whole stack starts afresh."""
+        state = StackState.load(self.data_dir)
+        if state is not None and state.pids and self._servers_alive(state):
+            return self._start_missing(state, report, timeout_s)
         self.down(report=lambda _: None)
         self.prepare_folders()
         state = StackState(
@@ -171,8 +182,46 @@ class LocalStack:
                 service, service_command(service), self._service_env(state, service)
             )
             state.save()
-        self._wait_healthy(state, report, timeout_s)
+        self._wait_healthy(state, SERVICES, report, timeout_s)
         return state
+
+    def _servers_alive(self, state: StackState) -> bool:
+        """Whether what the services run on still runs: the embedded PostgreSQL and Redis and
+        the local Last.fm server, those of them this stack started."""
+        servers = [state.pids[name] for name in ("redis", "lastfm") if name in state.pids]
+        if state.embedded_postgres:
+            pid_file = Path(state.embedded_postgres) / "postmaster.pid"
+            if not pid_file.exists():
+                return False
+            servers.append(int(pid_file.read_text().split()[0]))
+        ports_known = all(service in state.ports for service in SERVICES)
+        return ports_known and all(_alive(pid) for pid in servers)
+
+    def _start_missing(self, state: StackState, report: Report, timeout_s: float) -> StackState:
+        """Start the services and replicas of a running stack that are not running, on the
+        ports they had; leave the others alone."""
+        missing = []
+        for name in self.service_names(state):
+            pid = state.pids.get(name)
+            if pid is not None and _alive(pid):
+                report(f"{name} is running (pid {pid})")
+                continue
+            report(f"starting {name} (it was not running)")
+            state.pids[name] = self._spawn(
+                name, service_command(service_of(name)), self._service_env(state, name)
+            )
+            state.save()
+            missing.append(name)
+        if not missing:
+            report("the stack is already running")
+        self._wait_healthy(state, missing, report, timeout_s)
+        return state
+
+    @staticmethod
+    def service_names(state: StackState) -> list[str]:
+        """The stack's services, then the replicas `add_replica` started."""
+        replicas = [name for name in state.pids if service_of(name) != name]
+        return [*SERVICES, *replicas]
 
     def prepare_folders(self) -> None:
         """The data folder and its logs, only for the owner (see the module docstring).
@@ -330,8 +379,10 @@ class LocalStack:
         log.close()
         return process.pid
 
-    def _wait_healthy(self, state: StackState, report: Report, timeout_s: float) -> None:
-        pending = set(SERVICES)
+    def _wait_healthy(
+        self, state: StackState, names: Sequence[str], report: Report, timeout_s: float
+    ) -> None:
+        pending = set(names)
         deadline = time.monotonic() + timeout_s
         while pending and time.monotonic() < deadline:
             for service in sorted(pending):
@@ -350,13 +401,20 @@ class LocalStack:
             )
 
     def restart(self, service: str, *, kill: bool = True, timeout_s: float = 60.0) -> StackState:
-        """Stop one service or replica (SIGKILL: a crash; or SIGTERM), start it again on the
-        same ports and wait until it is healthy again."""
+        """Stop one service or replica if it runs (SIGKILL: a crash; or SIGTERM: it drains),
+        start it again on the same ports and wait until it is healthy again."""
         state = StackState.load(self.data_dir)
-        if state is None or service not in state.pids:
-            raise StackError(f"{service} is not part of a running stack in {self.data_dir}")
-        pid = state.pids[service]
-        if _alive(pid):
+        if state is None or not state.pids:
+            raise StackError(
+                f"no stack is running in {self.data_dir}; start it with `fullcircle up --detach`"
+            )
+        names = self.service_names(state)
+        if service not in names:
+            raise StackError(
+                f"unknown service {service!r}: the stack's services are {', '.join(names)}"
+            )
+        pid = state.pids.get(service)
+        if pid is not None and _alive(pid):
             os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
             _wait_gone(pid, 15.0)
         state.pids[service] = self._spawn(
