@@ -8,13 +8,13 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
 from fullcircle.grpc_server import check_health
+from tests.support.cli import run_cli
 from tools.stack.local import SERVICES, LocalStack, StackState
 
 pytestmark = pytest.mark.e2e
@@ -23,14 +23,7 @@ pytestmark = pytest.mark.e2e
 def _cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
     """The CLI in the environment the stack was started with (the services it starts get
     the same settings and secrets as the ones running)."""
-    return subprocess.run(
-        [sys.executable, "-m", "tools.cli.app", *args, "--data-dir", str(stack.data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        env={**stack.env, "COLUMNS": "200"},
-    )
+    return run_cli(stack.data_dir, *args, env=stack.env)
 
 
 def _reap_when_it_ends(pid: int) -> threading.Thread:
