@@ -220,9 +220,6 @@ def _print_progress(state: StackState) -> None:
     try:
         with psycopg.connect(state.database_url, connect_timeout=5) as conn:
             rows = conn.execute(_PROGRESS_SQL).fetchall()
-            calls = conn.execute(
-                "SELECT count(*) FROM enrich.fetch_log WHERE fetched_at > now() - interval '1 hour'"
-            ).fetchone()
     except psycopg.Error as exc:
         console.print(f"[dim]no progress to show yet ({exc.__class__.__name__})[/]")
         return
@@ -239,7 +236,22 @@ def _print_progress(state: StackState) -> None:
             spotify or "not linked",
         )
     console.print(table)
-    console.print(f"Last.fm calls in the last hour: {calls[0] if calls else 0}")
+    console.print(f"Last.fm HTTP requests in the last hour: {_lastfm_requests(state):,}")
+
+
+def _lastfm_requests(state: StackState) -> int:
+    """What every enrich replica sent to Last.fm in the last hour, retries and pages included
+    (the counters they keep in Redis)."""
+    from services.enrich.adapters.request_count import requests_in_last
+
+    async def read() -> int:
+        redis = Redis.from_url(state.redis_url, socket_timeout=5)
+        try:
+            return await requests_in_last(redis)
+        finally:
+            await redis.aclose()
+
+    return _run(read())
 
 
 def _redis_call(data_dir: Path, action: Callable[[Redis], Awaitable[T]]) -> T:
