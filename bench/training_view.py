@@ -24,6 +24,7 @@ from bench.servers import scratch_database
 from fullcircle.db import apply_migrations, open_pool
 from fullcircle.grpc_server import GrpcServer
 from fullcircle.v1 import features_pb2, features_pb2_grpc
+from services.features.adapters.worker import ListenerWorkers
 from services.features.domain.listener import ListenRules
 from services.features.servicer import TastesServicer
 from services.ingest.adapters import store
@@ -85,7 +86,7 @@ async def measure(database_url: str, n_plays: int, repeat: int) -> None:
     server = GrpcServer("127.0.0.1", 0)
     server.add(
         features_pb2_grpc.add_TastesServicer_to_server,
-        TastesServicer(pool, ListenRules()),
+        TastesServicer(pool, ListenRules(), ListenerWorkers(database_url)),
         features_pb2.DESCRIPTOR.services_by_name["Tastes"].full_name,
     )
     await server.start()

@@ -3,7 +3,6 @@ as of a cutoff for the model's training (the same `listener_as_of` the profile i
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -15,7 +14,8 @@ from fullcircle.errors import InvalidArgument, NotFound
 from fullcircle.grpc_server import rpc_errors
 from fullcircle.v1 import common_pb2, features_pb2, features_pb2_grpc
 from services.features.adapters import store
-from services.features.domain.listener import Listener, ListenRules, listener_as_of
+from services.features.adapters.worker import ListenerWorkers
+from services.features.domain.listener import Listener, ListenRules
 from services.features.domain.taste import ArtistStats
 
 # A training view holds every artist of most histories; past this many (by decayed weight) the
@@ -24,9 +24,12 @@ MAX_VIEW_ARTISTS = 20_000
 
 
 class TastesServicer(features_pb2_grpc.TastesServicer):
-    def __init__(self, pool: AsyncConnectionPool, rules: ListenRules) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool, rules: ListenRules, workers: ListenerWorkers
+    ) -> None:
         self.pool = pool
         self.rules = rules
+        self.workers = workers
 
     @rpc_errors
     async def GetTrainingView(
@@ -34,7 +37,7 @@ class TastesServicer(features_pb2_grpc.TastesServicer):
     ) -> features_pb2.TrainingView:
         user_id = _uuid(request.user_id, "user_id")
         cutoff = _cutoff(request.cutoff)
-        listener = await training_listener(self.pool, user_id, cutoff, self.rules)
+        listener = await training_listener(self.workers, user_id, cutoff, self.rules)
         max_artists = min(request.max_artists or MAX_VIEW_ARTISTS, MAX_VIEW_ARTISTS)
         tags = list(listener.tags.items())
         return features_pb2.TrainingView(
@@ -105,13 +108,12 @@ class TastesServicer(features_pb2_grpc.TastesServicer):
 
 
 async def training_listener(
-    pool: AsyncConnectionPool, user_id: UUID, cutoff: datetime, rules: ListenRules
+    workers: ListenerWorkers, user_id: UUID, cutoff: datetime, rules: ListenRules
 ) -> Listener:
     """The listener just before `cutoff`: their plays before it through `listener_as_of`, the
-    function the served profile is computed with (app.py) at t = now."""
-    plays, _ = await store.load_plays(pool, user_id, before=cutoff)
-    artist_tags = await store.load_artist_tags(pool, sorted(set(plays.artist)))
-    return await asyncio.to_thread(listener_as_of, plays, cutoff, artist_tags, rules)
+    function the served profile is computed with (app.py) at t = now, in a worker process."""
+    listener, _ = await workers.listener(user_id, cutoff, rules, before=cutoff)
+    return listener
 
 
 def _artist_stat(stats: ArtistStats) -> features_pb2.ArtistStat:

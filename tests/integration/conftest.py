@@ -14,6 +14,7 @@ from fullcircle.db import apply_migrations, open_pool
 from fullcircle.grpc_server import GrpcServer
 from fullcircle.settings import FullCircleSettings
 from fullcircle.v1 import features_pb2, features_pb2_grpc
+from services.features.adapters.worker import ListenerWorkers
 from services.features.domain.listener import ListenRules
 from services.features.servicer import TastesServicer
 from services.model.training import TrainingPool
@@ -59,16 +60,19 @@ def settings(migrated_database: str, redis_url: str) -> FullCircleSettings:
 
 
 @pytest.fixture
-async def tastes_server(pool: Any) -> AsyncIterator[Callable[[ListenRules], Awaitable[str]]]:
+async def tastes_server(
+    pool: Any, migrated_database: str
+) -> AsyncIterator[Callable[[ListenRules], Awaitable[str]]]:
     """Starts features' Tastes gRPC server (on a free port, over the test database) with the
     given listen rules; returns its address. Every server started is stopped afterwards."""
     servers: list[GrpcServer] = []
+    workers = ListenerWorkers(migrated_database)
 
     async def start(rules: ListenRules) -> str:
         server = GrpcServer("127.0.0.1", 0)
         server.add(
             features_pb2_grpc.add_TastesServicer_to_server,
-            TastesServicer(pool, rules),
+            TastesServicer(pool, rules, workers),
             features_pb2.DESCRIPTOR.services_by_name["Tastes"].full_name,
         )
         await server.start()
@@ -79,6 +83,7 @@ async def tastes_server(pool: Any) -> AsyncIterator[Callable[[ListenRules], Awai
     yield start
     for server in servers:
         await server.stop(0)
+    workers.close()
 
 
 @pytest.fixture(scope="session")
