@@ -1,23 +1,41 @@
 """Features speed: a full recompute of a generated 140,000-play, 6-year history (per-artist
 stats with decay, tag profile, taste clusters, contexts, evolution) and one O(1) incremental
-update of a decayed score for a new play, checked against a full recompute to 1e-9.
+update of a decayed score for a new play, checked against a full recompute to 1e-9. Then the
+service's own recompute (`ProfileBuilder.refresh`: read from PostgreSQL, compute in the worker
+process, store, announce) of a stored 1M-play history, with the latency of the health checks
+the service answered over loopback meanwhile.
 
-python -m bench features_recompute [--plays 140000]
+python -m bench features_recompute [--plays 140000] [--health-plays 1000000]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
+import threading
 import time
 import tracemalloc
+import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
+import grpc
 import numpy as np
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench.servers import scratch_database, scratch_redis
+from bench.training_view import store_demo_listener
+from fullcircle.bus import Bus
+from fullcircle.db import open_pool
+from fullcircle.grpc_server import GrpcServer
+from services.features.adapters.worker import ListenerWorkers
+from services.features.app import ProfileBuilder
 from services.features.domain.details import taste_details
 from services.features.domain.recency import DecayedScore, exp_decay_weights
 from services.features.domain.taste import PlayColumns, artist_stats, tag_profile
+from services.features.settings import FeaturesSettings
 from tools.demo.catalog import generate_demo_catalog
 from tools.demo.history import generate_demo_history
 
@@ -27,11 +45,24 @@ HALF_LIFE_DAYS = 90.0
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench features_recompute")
     parser.add_argument("--plays", type=int, default=140_000)
+    parser.add_argument(
+        "--health-plays", type=int, default=1_000_000, help="0: skip the health drill"
+    )
     args = parser.parse_args(argv)
+    in_memory(args.plays)
+    if args.health_plays:
+        with scratch_database() as database_url, scratch_redis() as redis_url:
+            drill = asyncio.run(health_during_recompute(database_url, redis_url, args.health_plays))
+        print(drill.summary())
+    return 0
+
+
+def in_memory(n_plays: int) -> None:
+    """The domain functions alone, on columns in memory."""
     catalog = generate_demo_catalog()
     rows = [
         row
-        for row in generate_demo_history(catalog, n_plays=args.plays)
+        for row in generate_demo_history(catalog, n_plays=n_plays)
         if row["spotify_track_uri"] and row["master_metadata_album_artist_name"]
     ]
     plays = PlayColumns(
@@ -110,4 +141,95 @@ def main(argv: list[str]) -> int:
         f"incremental vs full recompute: {incremental:.12f} vs {full:.12f} "
         f"(|diff| {abs(incremental - full):.2e}, must be under 1e-9)"
     )
-    return 0
+
+
+@dataclass
+class HealthDuringRecompute:
+    """The health checks a features service answered while it recomputed one listener."""
+
+    user_id: uuid.UUID
+    plays: int
+    recompute_s: float
+    latencies_s: list[float] = field(default_factory=list)  # of the checks answered
+    statuses: set[str] = field(default_factory=set)  # SERVING, NOT_SERVING, or an error code
+
+    def summary(self) -> str:
+        ordered = sorted(self.latencies_s) or [float("nan")]
+        return (
+            f"health during the recompute of {self.plays:,} stored plays "
+            f"({self.recompute_s:.1f} s, read + worker + store): {len(self.latencies_s)} checks "
+            f"answered {', '.join(sorted(self.statuses))}; latency median "
+            f"{ordered[len(ordered) // 2] * 1000:.1f} ms, p99 "
+            f"{ordered[int(len(ordered) * 0.99)] * 1000:.1f} ms, max {ordered[-1] * 1000:.1f} ms"
+        )
+
+
+async def health_during_recompute(
+    database_url: str, redis_url: str, n_plays: int, deadline_s: float = 5.0
+) -> HealthDuringRecompute:
+    """Store a generated `n_plays` history, then recompute it as the service does while a
+    thread of this process checks the service's health over loopback, one check at a time,
+    each with `deadline_s`; the checks answered and their latencies."""
+    pool = await open_pool(database_url)
+    settings = FeaturesSettings(database_url=database_url, redis_url=redis_url)
+    bus = Bus(settings, "features")
+    server = GrpcServer("127.0.0.1", 0)
+    workers = ListenerWorkers(database_url)
+    try:
+        user_id, _ = await store_demo_listener(database_url, pool, n_plays)
+        await bus.start()
+        await server.start()
+        await server.set_serving(True)
+        builder = ProfileBuilder(
+            SimpleNamespace(pool=pool, bus=bus),  # type: ignore[arg-type]
+            settings,
+            workers=workers,
+        )
+        probe = _HealthProbe(server.address, deadline_s)
+        probe.start()
+        started = time.perf_counter()
+        try:
+            await builder.refresh(user_id, datetime.now(UTC), "plays")
+        finally:
+            recompute_s = time.perf_counter() - started
+            probe.stop()
+        return HealthDuringRecompute(
+            user_id, n_plays, recompute_s, probe.latencies_s, probe.statuses
+        )
+    finally:
+        workers.close()
+        await server.stop(0)
+        await bus.stop()
+        await pool.close()
+
+
+class _HealthProbe(threading.Thread):
+    """Health checks in a thread of its own (the blocking gRPC client waits outside the GIL),
+    one after the other, until stopped."""
+
+    def __init__(self, address: str, deadline_s: float) -> None:
+        super().__init__(daemon=True)
+        self.address, self.deadline_s = address, deadline_s
+        self.latencies_s: list[float] = []
+        self.statuses: set[str] = set()
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        with grpc.insecure_channel(self.address) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            while not self._stopping.is_set():
+                asked = time.perf_counter()
+                try:
+                    reply = health.Check(health_pb2.HealthCheckRequest(), timeout=self.deadline_s)
+                except grpc.RpcError as exc:
+                    self.statuses.add(exc.code().name)  # type: ignore[attr-defined]
+                else:
+                    self.latencies_s.append(time.perf_counter() - asked)
+                    self.statuses.add(
+                        health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+                    )
+                self._stopping.wait(0.02)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join()

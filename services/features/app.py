@@ -26,11 +26,11 @@ from fullcircle.service import ServiceRuntime
 from fullcircle.v1 import features_pb2, features_pb2_grpc
 from services.features.adapters import store
 from services.features.adapters.store import StoredExclusion
+from services.features.adapters.worker import ListenerWorkers
 from services.features.domain.details import clusters_changed
 from services.features.domain.exclusions import Exclusion, ExclusionError, excluded_plays
-from services.features.domain.listener import listener_as_of
 from services.features.domain.time_zones import ZoneChoice
-from services.features.listener_plays import listener_zone, taste_plays
+from services.features.listener_plays import listener_zone, taste_rules
 from services.features.servicer import TastesServicer
 from services.features.settings import FeaturesSettings
 
@@ -47,12 +47,14 @@ class ProfileBuilder:
         runtime: ServiceRuntime,
         settings: FeaturesSettings,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        workers: ListenerWorkers | None = None,
     ) -> None:
         self.pool = runtime.pool
         self.bus = runtime.bus
         self.settings = settings
         self.clock = clock
         self._background: set[asyncio.Task[None]] = set()
+        self.workers = workers or ListenerWorkers(settings.database_url, settings.recompute_workers)
 
     async def on_plays_ingested(self, event: PlaysIngested) -> None:
         await self.refresh(event.user_id, event.occurred_at, "plays")
@@ -121,26 +123,22 @@ class ProfileBuilder:
         if last is not None and last >= occurred_at:
             return
         computed_at = self.clock()
-        zone = await listener_zone(self.pool, user_id)
-        plays, platforms = await taste_plays(self.pool, user_id, zone)
-        if last is None and not plays.artist:
+        zone, exclusions = await taste_rules(self.pool, user_id)
+        # The same function the model's training views come from (servicer.py), as of now,
+        # in a worker process: a long history must not stop the event loop (worker.py).
+        listener, plays = await self.workers.listener(
+            user_id,
+            computed_at,
+            self.settings.listen_rules(),
+            with_details=True,
+            time_zone=zone.time_zone,
+            exclusions=exclusions,
+        )
+        if last is None and not plays:
             # nothing to profile and no profile to empty: a listener whose account was erased
             # (enrich's tags for their artists can arrive later) is not brought back
             log.info("no plays and no profile of %s: nothing to compute", user_id)
             return
-        artist_tags = await store.load_artist_tags(self.pool, sorted(set(plays.artist)))
-        genres = await store.load_genre_tags(self.pool, list(artist_tags))
-        # The same function the model's training views come from (servicer.py), as of now.
-        listener = await asyncio.to_thread(
-            listener_as_of,
-            plays,
-            computed_at,
-            artist_tags,
-            self.settings.listen_rules(),
-            platforms=platforms,
-            time_zone=zone.time_zone,
-            genres=genres,
-        )
         stats, tags, details = listener.stats, listener.tags, listener.details
         assert details is not None  # asked for with the platforms
         previous_clusters = await store.load_clusters(self.pool, user_id)
@@ -179,7 +177,9 @@ class ProfileBuilder:
 
 async def setup(runtime: ServiceRuntime) -> None:
     settings = FeaturesSettings()
-    builder = ProfileBuilder(runtime, settings)
+    workers = ListenerWorkers(settings.database_url, settings.recompute_workers)
+    runtime.on_stop(lambda: asyncio.to_thread(workers.close))
+    builder = ProfileBuilder(runtime, settings, workers=workers)
     runtime.bus.consume(PlaysIngested, builder.on_plays_ingested)
     runtime.bus.consume(ArtistsEnriched, builder.on_artists_enriched)
     runtime.bus.consume(PlaysDeleted, builder.on_plays_deleted)
@@ -187,7 +187,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     runtime.bus.consume(AccountDeletionRequested, eraser.on_account_deletion)
     runtime.grpc.add(
         features_pb2_grpc.add_TastesServicer_to_server,
-        TastesServicer(runtime.pool, settings.listen_rules(), builder),
+        TastesServicer(runtime.pool, settings.listen_rules(), workers, builder),
         features_pb2.DESCRIPTOR.services_by_name["Tastes"].full_name,
     )
     runtime.background(builder.recompute_changed_settings)

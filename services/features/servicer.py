@@ -1,10 +1,9 @@
 """The internal Tastes gRPC API: the listener's taste profile for the gateway, the listener as
-of a cutoff for the model's training (the same `listener_as_of` and `taste_plays` the profile is
+of a cutoff for the model's training (the same `listener_as_of` and `taste_rules` the profile is
 built with), and what the listener changes of it (time zone, exclusions)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID, uuid4
@@ -17,11 +16,12 @@ from fullcircle.grpc_server import rpc_errors
 from fullcircle.v1 import common_pb2, features_pb2, features_pb2_grpc
 from services.features.adapters import store
 from services.features.adapters.store import StoredExclusion
+from services.features.adapters.worker import ListenerWorkers
 from services.features.domain.exclusions import Exclusion, ExclusionError, build_exclusion
-from services.features.domain.listener import Listener, ListenRules, listener_as_of
+from services.features.domain.listener import Listener, ListenRules
 from services.features.domain.taste import ArtistStats
 from services.features.domain.time_zones import ZoneChoice, valid_time_zone
-from services.features.listener_plays import listener_zone, taste_plays
+from services.features.listener_plays import listener_zone, taste_rules
 
 # A training view holds every artist of most histories; past this many (by decayed weight) the
 # rest are artists barely listened to, and the reply stays well inside gRPC's 4 MiB.
@@ -43,11 +43,13 @@ class TastesServicer(features_pb2_grpc.TastesServicer):
         self,
         pool: AsyncConnectionPool,
         rules: ListenRules,
+        workers: ListenerWorkers,
         settings: ListenerSettings | None = None,
     ) -> None:
         """Without `settings` the server only reads (a benchmark's, a test's)."""
         self.pool = pool
         self.rules = rules
+        self.workers = workers
         self._settings = settings
 
     @property
@@ -120,7 +122,7 @@ class TastesServicer(features_pb2_grpc.TastesServicer):
     ) -> features_pb2.TrainingView:
         user_id = _uuid(request.user_id, "user_id")
         cutoff = _cutoff(request.cutoff)
-        listener = await training_listener(self.pool, user_id, cutoff, self.rules)
+        listener = await training_listener(self.pool, self.workers, user_id, cutoff, self.rules)
         max_artists = min(request.max_artists or MAX_VIEW_ARTISTS, MAX_VIEW_ARTISTS)
         tags = list(listener.tags.items())
         return features_pb2.TrainingView(
@@ -194,14 +196,20 @@ class TastesServicer(features_pb2_grpc.TastesServicer):
 
 
 async def training_listener(
-    pool: AsyncConnectionPool, user_id: UUID, cutoff: datetime, rules: ListenRules
+    pool: AsyncConnectionPool,
+    workers: ListenerWorkers,
+    user_id: UUID,
+    cutoff: datetime,
+    rules: ListenRules,
 ) -> Listener:
     """The listener just before `cutoff`: their plays before it through `listener_as_of`, the
-    function the served profile is computed with (app.py) at t = now."""
-    zone = await listener_zone(pool, user_id)
-    plays, _ = await taste_plays(pool, user_id, zone, before=cutoff)
-    artist_tags = await store.load_artist_tags(pool, sorted(set(plays.artist)))
-    return await asyncio.to_thread(listener_as_of, plays, cutoff, artist_tags, rules)
+    function the served profile is computed with (app.py) at t = now, in a worker process,
+    with the listener's zone and exclusions."""
+    zone, exclusions = await taste_rules(pool, user_id)
+    listener, _ = await workers.listener(
+        user_id, cutoff, rules, before=cutoff, time_zone=zone.time_zone, exclusions=exclusions
+    )
+    return listener
 
 
 def time_zone_message(zone: ZoneChoice) -> common_pb2.TimeZone:

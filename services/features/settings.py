@@ -13,6 +13,12 @@ class FeaturesSettings(FullCircleSettings):
     grpc_port: int = 50055
     half_life_days: float = Field(default=DEFAULT_HALF_LIFE_DAYS, gt=0)
     min_listen_ms: int = Field(default=MIN_LISTEN_MS, ge=0)
+    recompute_workers: int = Field(
+        default=1,
+        ge=1,
+        description="processes recomputing listeners beside the event loop (each holds one "
+        "listener's history in memory while it works)",
+    )
 
     def listen_rules(self) -> ListenRules:
         return ListenRules(self.min_listen_ms, self.half_life_days)

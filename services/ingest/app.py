@@ -178,7 +178,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     parts = spotify_parts(settings)
     runtime.grpc.add(
         ingest_pb2_grpc.add_SpotifyLinksServicer_to_server,
-        SpotifyLinksServicer(runtime.pool, parts),
+        SpotifyLinksServicer(runtime.pool, parts, settings.spotify_min_sync_interval_s),
         ingest_pb2.DESCRIPTOR.services_by_name["SpotifyLinks"].full_name,
     )
     if parts is None:

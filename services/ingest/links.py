@@ -18,17 +18,21 @@ from fullcircle.grpc_server import rpc_errors
 from fullcircle.v1 import ingest_pb2, ingest_pb2_grpc
 from services.ingest.adapters import spotify_accounts
 from services.ingest.adapters.spotify import SpotifyAuth, SpotifyError, SpotifyUnavailable
-from services.ingest.domain.sync import DEFAULT_SYNC_CRON, ScheduleError, next_sync_times
+from services.ingest.domain.sync import DEFAULT_SYNC_CRON, ScheduleError, check_sync_interval
 from services.ingest.domain.token_box import TokenBox
 from services.ingest.spotify_sync import save_link
 
 
 class SpotifyLinksServicer(ingest_pb2_grpc.SpotifyLinksServicer):
     def __init__(
-        self, pool: AsyncConnectionPool, parts: tuple[SpotifyAuth, TokenBox] | None
+        self,
+        pool: AsyncConnectionPool,
+        parts: tuple[SpotifyAuth, TokenBox] | None,
+        min_sync_interval_s: float,
     ) -> None:
         self.pool = pool
         self.parts = parts
+        self.min_sync_interval_s = min_sync_interval_s
 
     def _spotify(self) -> tuple[SpotifyAuth, TokenBox]:
         if self.parts is None:
@@ -44,7 +48,10 @@ class SpotifyLinksServicer(ingest_pb2_grpc.SpotifyLinksServicer):
         auth, token_box = self._spotify()
         time_zone, cron = request.time_zone or "UTC", request.cron or DEFAULT_SYNC_CRON
         try:
-            next_sync_times(cron, time_zone, datetime.now(UTC), 1)
+            # a week of a dense schedule is read (0.1 s at the default): not on the event loop
+            await asyncio.to_thread(
+                check_sync_interval, cron, time_zone, self.min_sync_interval_s, datetime.now(UTC)
+            )
         except ScheduleError as exc:
             raise InvalidArgument(str(exc)) from None
         state = secrets.token_urlsafe(24)

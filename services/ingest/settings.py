@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 
 from fullcircle.settings import FullCircleSettings
+from services.ingest.domain.sync import DEFAULT_MIN_SYNC_INTERVAL_S
 
 
 class IngestSettings(FullCircleSettings):
@@ -26,6 +27,12 @@ class IngestSettings(FullCircleSettings):
     )
     spotify_poll_s: float = Field(
         default=30.0, gt=0, description="how often due syncs are looked for"
+    )
+    spotify_min_sync_interval_s: float = Field(
+        default=DEFAULT_MIN_SYNC_INTERVAL_S,
+        ge=0,
+        description="the shortest time between two scheduled syncs of one account: a link "
+        "whose schedule syncs more often is refused, and a stored one is held to it",
     )
     spotify_lease_s: float = Field(
         default=600.0,

@@ -32,7 +32,12 @@ from services.ingest.adapters.spotify import (
     StoredTokens,
 )
 from services.ingest.domain.announce import plays_ingested_batches, rejected_summary
-from services.ingest.domain.sync import SyncBatch, next_sync_times, plausible_batch
+from services.ingest.domain.sync import (
+    SyncBatch,
+    next_sync_at,
+    next_sync_times,
+    plausible_batch,
+)
 from services.ingest.domain.token_box import TokenBox, TokenSet
 from services.ingest.settings import IngestSettings
 
@@ -128,7 +133,9 @@ class SpotifySync:
             user_name=account.user_name,
         )
         now = datetime.now(UTC)
-        next_sync = next_sync_times(account.sync_cron, account.time_zone, now, 1)[0]
+        next_sync = next_sync_at(
+            account.sync_cron, account.time_zone, now, self.settings.spotify_min_sync_interval_s
+        )
         try:
             batch = await asyncio.to_thread(
                 self.client.fetch_since,

@@ -8,13 +8,13 @@ import json
 import os
 import stat
 import subprocess
-import sys
 import uuid
 
 import grpc
 import pytest
 
 from fullcircle.client import FullCircleClient
+from tests.support.cli import run_cli
 from tools.stack.local import LocalStack
 
 pytestmark = pytest.mark.e2e
@@ -22,14 +22,7 @@ pytestmark = pytest.mark.e2e
 
 def _cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key != "FULLCIRCLE_ADMIN_TOKEN"}
-    return subprocess.run(
-        [sys.executable, "-m", "tools.cli.app", *args, "--data-dir", str(stack.data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**env, "COLUMNS": "200"},
-    )
+    return run_cli(stack.data_dir, *args, env=env, timeout_s=60)
 
 
 def _kept_key(stack: LocalStack, name: str) -> str:
@@ -99,21 +92,12 @@ async def test_the_cli_adds_listeners_makes_and_revokes_keys_through_the_admin_a
 
 
 def test_a_wrong_admin_token_is_a_message(local_stack: LocalStack) -> None:
-    refused = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tools.cli.app",
-            "user",
-            "list",
-            "--data-dir",
-            str(local_stack.data_dir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "FULLCIRCLE_ADMIN_TOKEN": "not-the-token", "COLUMNS": "200"},
+    refused = run_cli(
+        local_stack.data_dir,
+        "user",
+        "list",
+        env={**os.environ, "FULLCIRCLE_ADMIN_TOKEN": "not-the-token"},
+        timeout_s=60,
     )
     assert refused.returncode == 1 and "wrong admin token" in refused.stdout
     assert "Traceback" not in refused.stdout + refused.stderr

@@ -119,3 +119,17 @@ async def test_linked_account_syncs_on_request_pages_reports_gaps_asks_to_relink
             "SELECT count(*) FROM ingest.plays WHERE user_id = %s AND source = 'api'", (user_id,)
         ).fetchone()
     assert linked == (0,) and kept == (80,), "unlinking forgets the tokens, keeps the plays"
+
+
+async def test_a_link_that_would_sync_every_minute_is_refused_naming_the_minimum(
+    stack: StackState, new_listener
+) -> None:
+    _user_id, api_key = await new_listener(f"eager-{uuid.uuid4().hex[:6]}")
+    async with FullCircleClient(stack.gateway_address, api_key) as client:
+        for cron in ("* * * * *", "*/10 * * * *"):
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await client.link_spotify(time_zone="Europe/London", cron=cron)
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "at least 15 minutes apart" in (refused.value.details() or "")
+        begun = await client.link_spotify(time_zone="Europe/London", cron="*/15 * * * *")
+        assert begun.authorize_url

@@ -16,6 +16,7 @@ from fullcircle.db import apply_migrations, open_pool
 from fullcircle.grpc_server import GrpcServer
 from fullcircle.settings import FullCircleSettings
 from fullcircle.v1 import features_pb2, features_pb2_grpc
+from services.features.adapters.worker import ListenerWorkers
 from services.features.app import ProfileBuilder
 from services.features.domain.listener import ListenRules
 from services.features.servicer import ListenerSettings, TastesServicer
@@ -63,16 +64,19 @@ def settings(migrated_database: str, redis_url: str) -> FullCircleSettings:
 
 
 @pytest.fixture
-async def tastes_server(pool: Any) -> AsyncIterator[Callable[..., Awaitable[str]]]:
+async def tastes_server(
+    pool: Any, migrated_database: str
+) -> AsyncIterator[Callable[..., Awaitable[str]]]:
     """Starts features' Tastes gRPC server (on a free port, over the test database) with the
     given listen rules; returns its address. Every server started is stopped afterwards."""
     servers: list[GrpcServer] = []
+    workers = ListenerWorkers(migrated_database)
 
     async def start(rules: ListenRules, settings: ListenerSettings | None = None) -> str:
         server = GrpcServer("127.0.0.1", 0)
         server.add(
             features_pb2_grpc.add_TastesServicer_to_server,
-            TastesServicer(pool, rules, settings),
+            TastesServicer(pool, rules, workers, settings),
             features_pb2.DESCRIPTOR.services_by_name["Tastes"].full_name,
         )
         await server.start()
@@ -83,6 +87,7 @@ async def tastes_server(pool: Any) -> AsyncIterator[Callable[..., Awaitable[str]
     yield start
     for server in servers:
         await server.stop(0)
+    workers.close()
 
 
 @pytest.fixture
@@ -91,9 +96,11 @@ async def profile_builder(pool: Any, settings: FullCircleSettings) -> AsyncItera
     features = FeaturesSettings(database_url=settings.database_url, redis_url=settings.redis_url)
     bus = Bus(settings, "features")
     await bus.start()
+    builder = ProfileBuilder(SimpleNamespace(pool=pool, bus=bus), features)  # type: ignore[arg-type]
     try:
-        yield ProfileBuilder(SimpleNamespace(pool=pool, bus=bus), features)  # type: ignore[arg-type]
+        yield builder
     finally:
+        builder.workers.close()
         await bus.stop()
 
 

@@ -1,7 +1,8 @@
 """Two replicas in one test: two instances of a service's part over one real PostgreSQL and
 Redis, racing, do once what must happen once: a due Spotify account synced (and its rotating
 refresh token refreshed) by one of them, an artist fetched from Last.fm by one of them, and
-one rate limit (Last.fm's, the gateway's per key) for both together."""
+one rate limit (Last.fm's, the gateway's per key) for both together, and one count of the
+requests both send to Last.fm."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
-from redis.asyncio import Redis
+from redis.asyncio import Redis as AsyncRedis
 
 from fullcircle.bus import Bus
 from fullcircle.errors import ResourceExhausted, Unauthenticated
 from fullcircle.events import PlaysIngested
 from fullcircle.ratelimit import async_shared_rate_limit, shared_rate_limit
 from fullcircle.settings import FullCircleSettings
+from services.enrich.adapters.request_count import requests_in_last
 from services.enrich.app import Enricher
 from services.enrich.lastfm_local import Catalog, CatalogArtist, start_lastfm_server
 from services.enrich.lastfm_local.server import FaultPlan, LocalLastfmServer
@@ -246,7 +248,7 @@ async def test_the_gateways_per_key_limit_holds_across_two_interceptors(
     async with pool.connection() as conn:
         _, key = await create_user(conn, f"limited-{uuid.uuid4().hex[:6]}")
     prefix = f"gateway-test-{uuid.uuid4().hex[:6]}"
-    redis = Redis.from_url(redis_url)
+    redis = AsyncRedis.from_url(redis_url)
     bus: Any = SimpleNamespace(redis=redis)
     replicas = [
         AuthInterceptor(pool, bus, async_shared_rate_limit(redis_url, prefix, 20)) for _ in range(2)
@@ -268,7 +270,7 @@ async def test_a_revoked_key_is_refused_at_once_by_two_interceptors_that_cached_
 ) -> None:
     async with pool.connection() as conn:
         user_id, key = await create_user(conn, f"revoked-{uuid.uuid4().hex[:6]}")
-    redis = Redis.from_url(redis_url)
+    redis = AsyncRedis.from_url(redis_url)
     bus: Any = SimpleNamespace(redis=redis)
     prefix = f"gateway-test-{uuid.uuid4().hex[:6]}"
     # the default 30 s key cache: the revocation must not wait for it
@@ -307,9 +309,10 @@ def lastfm() -> Iterator[LocalLastfmServer]:
         yield server
 
 
-async def test_two_enrich_replicas_fetch_each_artist_once(
-    settings: FullCircleSettings, pool: Any, lastfm: LocalLastfmServer
-) -> None:
+async def _enrich_replicas(
+    settings: FullCircleSettings, pool: Any, lastfm: LocalLastfmServer, **tuning: Any
+) -> tuple[list[Enricher], list[Bus]]:
+    """Two enrich replicas on their own buses, over one PostgreSQL, Redis and Last.fm."""
     buses = [Bus(settings, "enrich"), Bus(settings, "enrich")]
     enrich_settings = EnrichSettings(
         database_url=settings.database_url,
@@ -318,10 +321,17 @@ async def test_two_enrich_replicas_fetch_each_artist_once(
         lastfm_api_root=lastfm.url,
         lastfm_rate_limit=200.0,
         lastfm_concurrency=4,
+        **tuning,
     )
     for bus in buses:
         await bus.start()
-    replicas = [Enricher(SimpleNamespace(pool=pool, bus=bus), enrich_settings) for bus in buses]
+    return [Enricher(SimpleNamespace(pool=pool, bus=bus), enrich_settings) for bus in buses], buses
+
+
+async def test_two_enrich_replicas_fetch_each_artist_once(
+    settings: FullCircleSettings, pool: Any, lastfm: LocalLastfmServer
+) -> None:
+    replicas, buses = await _enrich_replicas(settings, pool, lastfm)
     try:
         lastfm.reset()
         lastfm.set_faults(FaultPlan(delay_s=0.05))  # long enough for the batches to overlap
@@ -350,3 +360,56 @@ async def test_two_enrich_replicas_fetch_each_artist_once(
         "artist.getsimilar": len(REPLICA_ARTISTS),
         "artist.getinfo": len(REPLICA_ARTISTS),
     }
+
+
+COUNTED_ARTISTS = [f"Counted Artist {n}" for n in range(16)]
+
+
+async def test_every_http_request_of_two_enrich_replicas_is_counted_once(
+    settings: FullCircleSettings, pool: Any
+) -> None:
+    """`fullcircle status` reads these counters: they must equal what Last.fm received, every
+    method of every artist and every retry, from both replicas (the fetch log it read before
+    has one line per answer stored: 16 for these 48 calls and 8 retries)."""
+    catalog = Catalog(
+        tuple(
+            CatalogArtist(name, "", 10, 100, (("Hip-Hop", 100),), ((COUNTED_ARTISTS[0], 0.5),))
+            for name in COUNTED_ARTISTS
+        )
+    )
+    lastfm = start_lastfm_server(catalog)
+    # six faults may meet one call: it still gets through
+    replicas, buses = await _enrich_replicas(settings, pool, lastfm, lastfm_retries=10)
+    redis_client = AsyncRedis.from_url(settings.redis_url)
+    try:
+        lastfm.reset()
+        lastfm.set_faults(FaultPlan(fail_next=6, fail_with=8))  # Last.fm's "try again"
+        listener = uuid.uuid4()
+        await asyncio.gather(
+            *(
+                replica.on_plays_ingested(
+                    PlaysIngested(
+                        user_id=listener, source="extended", new_plays=len(names), artists=names
+                    )
+                )
+                for replica, names in zip(
+                    replicas, (COUNTED_ARTISTS[:8], COUNTED_ARTISTS[8:]), strict=True
+                )
+            )
+        )
+        lastfm.set_faults(FaultPlan(fail_next=2, fail_with=8))
+        top = await asyncio.to_thread(replicas[1].client.tag_top_artists, "hip-hop")
+        assert top.found
+        received = lastfm.stats()
+        counted = await requests_in_last(redis_client)
+    finally:
+        await redis_client.aclose()
+        for replica in replicas:
+            await replica.claims.close()
+            replica.requests.close()
+        for bus in buses:
+            await bus.stop()
+        lastfm.stop()
+    assert received["faults_served"] == {"8": 8}
+    assert counted == received["total_calls"] == sum(r.client.calls for r in replicas)
+    assert len(COUNTED_ARTISTS) * 3 + 1 + 8 == counted

@@ -1,6 +1,7 @@
 """A seeded corpus of bad uploads: every one is parsed or refused with an ExportError naming it;
 and, before that, received by the gateway (any chunking, sizes that lie, over the limit) into
-the same parts and checksum, or refused saying what was wrong.
+the same parts and checksum, or refused saying what was wrong,
+and of sync schedules too dense to accept.
 
 Rows are built from inline templates shaped like the real exports in ../shared/data. The parser
 bugs it found stand at the end with their smallest reproducers: regression tests for each.
@@ -26,6 +27,7 @@ from collections import Counter
 from collections.abc import AsyncGenerator, Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,11 @@ from services.gateway.domain.uploads import (
 from services.gateway.servicer import _event_id
 from services.ingest.domain.exports import ExportError, ParsedExport, read_export, read_upload
 from services.ingest.domain.history_rows import MAX_MS_PLAYED, UNSTORABLE_TEXT
+from services.ingest.domain.sync import (
+    DEFAULT_MIN_SYNC_INTERVAL_S,
+    ScheduleError,
+    check_sync_interval,
+)
 
 EFRROWINI = (
     Path(__file__).resolve().parents[2].parent / "shared" / "data" / "spotify-history-efrrowini"
@@ -1027,6 +1034,25 @@ def test_nested_zips_are_not_opened() -> None:
 def test_zips_cut_short_are_refused(cut: int) -> None:
     payload = zip_bytes({"Streaming_History_Audio_2022.json": real_history_file()})
     refused("my_spotify_data.zip", payload[: cut % len(payload)])
+
+
+# --- sync schedules: a link that would poll Spotify every minute (issue 13) ------------------
+
+
+@corpus
+@given(
+    minutes=st.lists(st.integers(0, 59), min_size=2, max_size=6, unique=True).filter(
+        lambda minutes: min(b - a for a, b in pairwise(sorted(minutes))) < 15
+    ),
+    hours=st.sampled_from(["*", "8", "8,14,22", "0-23/2"]),
+    weekdays=st.sampled_from(["*", "1-5", "0", "6"]),
+)
+def test_schedules_that_sync_closer_than_the_minimum_are_refused_naming_it(
+    minutes: list[int], hours: str, weekdays: str
+) -> None:
+    cron = f"{','.join(map(str, minutes))} {hours} * * {weekdays}"
+    with pytest.raises(ScheduleError, match="at least 15 minutes apart"):
+        check_sync_interval(cron, "America/New_York", DEFAULT_MIN_SYNC_INTERVAL_S, REQUESTED_AT)
 
 
 # --- bugs this corpus found, each with its smallest reproducer -------------------------------

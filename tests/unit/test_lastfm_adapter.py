@@ -216,6 +216,21 @@ def test_injected_faults_are_retried(server: StampedServer, fault: int) -> None:
     assert stats["total_calls"] == 3 == client.calls
 
 
+def test_every_http_request_is_reported_as_it_leaves_retries_included(
+    server: StampedServer,
+) -> None:
+    """What `on_request` hears (enrich's Redis counter) is what Last.fm receives: one
+    artist's three methods and the two retries a "try again" fault cost."""
+    server.set_faults(FaultPlan(fail_next=2, fail_with=8))
+    sent: list[int] = []
+    client = LastfmClient(
+        "test-key", server.url, 50, 3, backoff_s=0.01, on_request=lambda: sent.append(1)
+    )
+    assert client.artist("Donna Summer", 10, with_info=True).found
+    assert server.stats()["total_calls"] == 5 == client.calls == len(sent)
+    assert len(server.arrivals) == 5
+
+
 def test_faults_beyond_the_retries_make_lastfm_unavailable(server: StampedServer) -> None:
     server.set_faults(FaultPlan(fail_next=10, fail_with=8))
     with pytest.raises(LastfmUnavailable, match="4 times"):

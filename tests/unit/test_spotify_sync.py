@@ -11,11 +11,14 @@ from typing import Any
 import pytest
 
 from services.ingest.domain.sync import (
+    DEFAULT_MIN_SYNC_INTERVAL_S,
     DEFAULT_SYNC_CRON,
     RecentlyPlayedError,
     ScheduleError,
+    check_sync_interval,
     has_possible_gap,
     newest_cursor_ms,
+    next_sync_at,
     next_sync_times,
     parse_played_at,
     plausible_batch,
@@ -247,6 +250,54 @@ def test_bad_time_zones_and_naive_times_are_refused() -> None:
         next_sync_times(DEFAULT_SYNC_CRON, "Mars/Olympus_Mons", datetime(2025, 1, 1, tzinfo=UTC), 1)
     with pytest.raises(ScheduleError, match="timezone-aware"):
         next_sync_times(DEFAULT_SYNC_CRON, "UTC", datetime(2025, 1, 1), 1)
+
+
+@pytest.mark.parametrize(
+    ("cron", "apart"),
+    [
+        ("* * * * *", "1 minute"),
+        ("*/5 * * * *", "5 minutes"),
+        ("0,10 8 * * *", "10 minutes"),
+        ("55 23 * * *", None),  # once a day
+        ("50 23 * * 1", None),  # once a week
+        ("0,50 0,23 * * *", "10 minutes"),  # 23:50, then 00:00
+        ("*/14 * * * 3", "14 minutes"),  # on one weekday only
+    ],
+)
+def test_a_schedule_that_syncs_too_often_is_refused_naming_the_minimum(
+    cron: str, apart: str | None
+) -> None:
+    after = datetime(2025, 1, 1, 12, tzinfo=UTC)
+    if apart is None:
+        check_sync_interval(cron, "Europe/Berlin", DEFAULT_MIN_SYNC_INTERVAL_S, after)
+        return
+    with pytest.raises(ScheduleError) as refused:
+        check_sync_interval(cron, "Europe/Berlin", DEFAULT_MIN_SYNC_INTERVAL_S, after)
+    assert f"syncs {apart} apart" in str(refused.value)
+    assert "at least 15 minutes apart (SPOTIFY_MIN_SYNC_INTERVAL_S" in str(refused.value)
+    assert DEFAULT_SYNC_CRON in str(refused.value)
+
+
+def test_the_default_and_a_quarter_hourly_schedule_pass_a_bad_cron_still_fails() -> None:
+    after = datetime(2025, 3, 28, tzinfo=UTC)  # a DST change inside the week read
+    for cron in (DEFAULT_SYNC_CRON, "*/15 * * * *", "0 * * * *"):
+        check_sync_interval(cron, "Europe/London", DEFAULT_MIN_SYNC_INTERVAL_S, after)
+    check_sync_interval("* * * * *", "UTC", 0, after)  # no minimum on this server
+    with pytest.raises(ScheduleError, match="five cron fields"):
+        check_sync_interval("every minute", "UTC", 0, after)
+    with pytest.raises(ScheduleError, match="IANA"):
+        check_sync_interval(DEFAULT_SYNC_CRON, "Nowhere/Else", 900, after)
+
+
+def test_a_stored_schedule_under_the_minimum_is_held_to_it() -> None:
+    synced_at = datetime(2025, 1, 1, 12, 0, 30, tzinfo=UTC)
+    assert next_sync_at("* * * * *", "UTC", synced_at, 900) == datetime(
+        2025, 1, 1, 12, 16, tzinfo=UTC
+    )
+    assert next_sync_at(DEFAULT_SYNC_CRON, "UTC", synced_at, 900) == datetime(
+        2025, 1, 1, 14, tzinfo=UTC
+    )
+    assert next_sync_at("* * * * *", "UTC", synced_at, 0) == datetime(2025, 1, 1, 12, 1, tzinfo=UTC)
 
 
 # --- tokens at rest --------------------------------------------------------------------------

@@ -30,7 +30,16 @@ from fullcircle.bus import (
 )
 from fullcircle.client import AdminClient, FullCircleClient
 from fullcircle.v1 import common_pb2, gateway_pb2
-from tools.stack.local import SERVICES, LocalStack, StackError, StackState, default_data_dir
+from tools.stack.local import (
+    SERVICES,
+    LocalStack,
+    StackError,
+    StackState,
+    default_data_dir,
+    private_dir,
+    read_private,
+    write_private,
+)
 
 app = typer.Typer(
     help="Full-Circle: music discovery from your own listening history.", no_args_is_help=True
@@ -84,17 +93,16 @@ def _credentials_file(data_dir: Path) -> Path:
 
 def _load_credentials(data_dir: Path) -> dict[str, str]:
     path = _credentials_file(data_dir)
-    return json.loads(path.read_text()) if path.exists() else {}
+    return json.loads(read_private(path)) if path.exists() else {}
+
+
+def _save_credentials(data_dir: Path, credentials: dict[str, str]) -> None:
+    """Keep the CLI's copies of keys in a file only its owner can read (like ~/.netrc)."""
+    write_private(_credentials_file(data_dir), json.dumps(credentials, indent=2))
 
 
 def _save_key(data_dir: Path, name: str, api_key: str) -> None:
-    """Keep the CLI's copy of a key in a file only its owner can read (like ~/.netrc)."""
-    credentials = _load_credentials(data_dir)
-    credentials[name] = api_key
-    path = _credentials_file(data_dir)
-    path.touch(mode=0o600, exist_ok=True)
-    path.chmod(0o600)
-    path.write_text(json.dumps(credentials, indent=2))
+    _save_credentials(data_dir, {**_load_credentials(data_dir), name: api_key})
 
 
 def _admin_call(data_dir: Path, call: Callable[[AdminClient], Awaitable[T]]) -> T:
@@ -131,7 +139,8 @@ def up(
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Start PostgreSQL and Redis (embedded unless DATABASE_URL / REDIS_URL are set) and the
-    five services, and wait until all are healthy."""
+    five services, and wait until all are healthy. On a running stack, start only the services
+    that are not running and leave the others alone."""
     stack = LocalStack(data_dir)
     try:
         state = stack.up(report=lambda line: console.print(f"[dim]{line}[/]"))
@@ -150,6 +159,22 @@ def up(
     except KeyboardInterrupt:
         pass
     stack.down(report=lambda line: console.print(f"[dim]{line}[/]"))
+
+
+@app.command()
+def restart(
+    service: Annotated[
+        str, typer.Argument(help="one of " + ", ".join(SERVICES) + ", or a replica")
+    ],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Restart one service of the running stack: stop it if it runs (it drains), start it on
+    its ports, wait until it is healthy. The other services keep running."""
+    try:
+        state = LocalStack(data_dir).restart(service, kill=False)
+    except StackError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"[green]{service} restarted[/] (pid {state.pids[service]})")
 
 
 @app.command()
@@ -199,9 +224,6 @@ def _print_progress(state: StackState) -> None:
     try:
         with psycopg.connect(state.database_url, connect_timeout=5) as conn:
             rows = conn.execute(_PROGRESS_SQL).fetchall()
-            calls = conn.execute(
-                "SELECT count(*) FROM enrich.fetch_log WHERE fetched_at > now() - interval '1 hour'"
-            ).fetchone()
     except psycopg.Error as exc:
         console.print(f"[dim]no progress to show yet ({exc.__class__.__name__})[/]")
         return
@@ -218,7 +240,22 @@ def _print_progress(state: StackState) -> None:
             spotify or "not linked",
         )
     console.print(table)
-    console.print(f"Last.fm calls in the last hour: {calls[0] if calls else 0}")
+    console.print(f"Last.fm HTTP requests in the last hour: {_lastfm_requests(state):,}")
+
+
+def _lastfm_requests(state: StackState) -> int:
+    """What every enrich replica sent to Last.fm in the last hour, retries and pages included
+    (the counters they keep in Redis)."""
+    from services.enrich.adapters.request_count import requests_in_last
+
+    async def read() -> int:
+        redis = Redis.from_url(state.redis_url, socket_timeout=5)
+        try:
+            return await requests_in_last(redis)
+        finally:
+            await redis.aclose()
+
+    return _run(read())
 
 
 def _redis_call(data_dir: Path, action: Callable[[Redis], Awaitable[T]]) -> T:
@@ -437,7 +474,7 @@ def account_delete(
     reports = _deletion(delete)
     credentials = _load_credentials(data_dir)
     if credentials.pop(user, None) is not None:
-        _credentials_file(data_dir).write_text(json.dumps(credentials, indent=2))
+        _save_credentials(data_dir, credentials)
     _print_deletion(reports)
 
 
@@ -885,7 +922,7 @@ def demo(
     from tools.demo.catalog import write_demo_catalog
     from tools.demo.history import generate_demo_history, write_export_zip
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     catalog_path = data_dir / "demo_catalog.json"
     history_path = data_dir / "demo_history.zip"
     if not history_path.exists():

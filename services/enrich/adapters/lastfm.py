@@ -168,11 +168,13 @@ def _is_rate_limited(error: BaseException | None) -> bool:
 
 class _LastfmTransport(httpx2.HTTPTransport):
     """One connection pool for the process, with our timeout; plain http for the local server.
+    Every HTTP request to Last.fm passes here, so `before_each` (the rate limit and the count)
+    sees each one: pylast's own retries and the pages it fetches, not only our calls.
 
     pylast opens and closes a client per request, which would close a shared pool under the
     feet of the other threads, so closing is a no-op here."""
 
-    def __init__(self, timeout_s: float, plain_http: bool) -> None:
+    def __init__(self, timeout_s: float, plain_http: bool, before_each: Callable[[], None]) -> None:
         super().__init__()
         self.timeout = {
             "connect": min(timeout_s, 5.0),
@@ -181,11 +183,13 @@ class _LastfmTransport(httpx2.HTTPTransport):
             "pool": timeout_s,
         }
         self.plain_http = plain_http
+        self.before_each = before_each
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         if self.plain_http:
             request.url = request.url.copy_with(scheme="http")
         request.extensions = {**request.extensions, "timeout": self.timeout}
+        self.before_each()
         return super().handle_request(request)
 
     def close(self) -> None:
@@ -223,7 +227,8 @@ def call_spacing_s(rate: float) -> float:
 
 class LastfmClient:
     """Thread-safe: one rate limit (`limit`, else one for this process at `rate` a second) and
-    one backoff pause for every call of the process."""
+    one backoff pause for every HTTP request of the process; `on_request` is told of each
+    request as it leaves (enrich counts them for every replica in Redis)."""
 
     def __init__(
         self,
@@ -237,13 +242,17 @@ class LastfmClient:
         timeout_s: float = 20.0,
         backoff_s: float = 0.2,
         rate_limit_backoff_s: float = 2.0,
+        on_request: Callable[[], None] | None = None,
     ) -> None:
         parts = urlsplit(api_root)
         self.network = pylast.LastFMNetwork(api_key=api_key)
         self.network.ws_server = (parts.netloc, parts.path or "/2.0/")
         self.network.proxy = {
-            f"https://{parts.netloc}": _LastfmTransport(timeout_s, parts.scheme == "http")
+            f"https://{parts.netloc}": _LastfmTransport(
+                timeout_s, parts.scheme == "http", self._before_request
+            )
         }
+        self.on_request = on_request
         self.rate = rate
         self.limit = limit or process_rate_limit("lastfm", rate, spacing_s=call_spacing_s(rate))
         self.retries = retries
@@ -256,9 +265,19 @@ class LastfmClient:
 
     @property
     def calls(self) -> int:
-        """HTTP requests made so far, retries included."""
+        """HTTP requests made so far, retries (ours and pylast's) and pages included."""
         with self._lock:
             return self._calls
+
+    def _before_request(self) -> None:
+        """Each HTTP request waits out a 29's pause and its turn at the rate limit, and is
+        counted as it leaves."""
+        self._wait_out_pause()
+        self.limit.acquire()
+        with self._lock:
+            self._calls += 1
+        if self.on_request is not None:
+            self.on_request()
 
     def artist_top_tags(self, name: str) -> ArtistTags:
         """artist.getTopTags with autocorrect: weights 0-100, cleaned and classed (see
@@ -397,14 +416,11 @@ class LastfmClient:
             )
 
     def _call(self, request: Callable[[], T]) -> T:
-        """One Last.fm request at the rate limit: error 6 raises _NotFound at once, 29 pauses
-        every thread, 8/11/16/5xx, timeouts and garbled answers are retried with backoff."""
+        """One Last.fm call (its HTTP requests each at the rate limit): error 6 raises
+        _NotFound at once, 29 pauses every thread, 8/11/16/5xx, timeouts and garbled answers
+        are retried with backoff."""
 
         def attempt() -> T:
-            self._wait_out_pause()
-            self.limit.acquire()
-            with self._lock:
-                self._calls += 1
             try:
                 return request()
             except pylast.WSError as exc:

@@ -11,11 +11,22 @@ from typing import Any
 from uuid import UUID
 
 import numpy as np
+import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from services.features.domain.exclusions import Exclusion
 from services.features.domain.taste import ArtistStats, PlayColumns, TrackStats, skip_flags
+
+_PLAYS_SQL = (
+    "SELECT artist_name, extract(epoch FROM ended_at)::float8, ms_played, skipped,"
+    " reason_end, platform, track_name, track_uri FROM ingest.plays"
+    " WHERE user_id = %s AND artist_name IS NOT NULL"
+    " AND (%s::timestamptz IS NULL OR ended_at < %s) ORDER BY ended_at"
+)
+_ARTIST_TAGS_SQL = (
+    "SELECT artist_key, tag, weight FROM enrich.artist_tags WHERE artist_key = ANY(%s)"
+)
 
 
 async def load_plays(
@@ -25,14 +36,19 @@ async def load_plays(
     only those that ended before it (the domain applies the same cut: this one saves reading
     plays it would drop)."""
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT artist_name, extract(epoch FROM ended_at)::float8, ms_played, skipped,"
-            " reason_end, platform, track_name, track_uri FROM ingest.plays"
-            " WHERE user_id = %s AND artist_name IS NOT NULL"
-            " AND (%s::timestamptz IS NULL OR ended_at < %s) ORDER BY ended_at",
-            (user_id, before, before),
-        )
+        cur = await conn.execute(_PLAYS_SQL, (user_id, before, before))
         rows = await cur.fetchall()
+    return _play_columns(rows)
+
+
+def read_plays(
+    conn: psycopg.Connection, user_id: UUID, before: datetime | None = None
+) -> tuple[PlayColumns, list[str | None]]:
+    """`load_plays` on a blocking connection, for the recompute worker process."""
+    return _play_columns(conn.execute(_PLAYS_SQL, (user_id, before, before)).fetchall())
+
+
+def _play_columns(rows: Sequence[tuple[Any, ...]]) -> tuple[PlayColumns, list[str | None]]:
     return PlayColumns(
         artist=[row[0] for row in rows],
         ended_at_s=np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows)),
@@ -48,26 +64,36 @@ async def load_artist_tags(
 ) -> dict[str, dict[str, float]]:
     """Last.fm top tags (0-100) of the given artists, keyed by the listener's spelling."""
     by_key = {artist.lower(): artist for artist in artists}
-    tags: dict[str, dict[str, float]] = defaultdict(dict)
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT artist_key, tag, weight FROM enrich.artist_tags WHERE artist_key = ANY(%s)",
-            (list(by_key),),
-        )
-        for artist_key, tag, weight in await cur.fetchall():
-            tags[by_key[artist_key]][tag] = float(weight)
+        cur = await conn.execute(_ARTIST_TAGS_SQL, (list(by_key),))
+        return _artist_tags(by_key, await cur.fetchall())
+
+
+def read_artist_tags(
+    conn: psycopg.Connection, artists: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """`load_artist_tags` on a blocking connection, for the recompute worker process."""
+    by_key = {artist.lower(): artist for artist in artists}
+    return _artist_tags(by_key, conn.execute(_ARTIST_TAGS_SQL, (list(by_key),)).fetchall())
+
+
+def _artist_tags(
+    by_key: dict[str, str], rows: Sequence[tuple[Any, ...]]
+) -> dict[str, dict[str, float]]:
+    tags: dict[str, dict[str, float]] = defaultdict(dict)
+    for artist_key, tag, weight in rows:
+        tags[by_key[artist_key]][tag] = float(weight)
     return dict(tags)
 
 
-async def load_genre_tags(pool: AsyncConnectionPool, artists: Sequence[str]) -> frozenset[str]:
-    """Which of the given artists' tags enrich classed as genres (tastes are named by them)."""
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT DISTINCT tag FROM enrich.artist_tags"
-            " WHERE artist_key = ANY(%s) AND kind = 'genre'",
-            ([artist.lower() for artist in artists],),
-        )
-        return frozenset(str(row[0]) for row in await cur.fetchall())
+def read_genre_tags(conn: psycopg.Connection, artists: Sequence[str]) -> frozenset[str]:
+    """Which of the given artists' tags enrich classed as genres (tastes are named by them),
+    on a blocking connection, for the recompute worker process."""
+    rows = conn.execute(
+        "SELECT DISTINCT tag FROM enrich.artist_tags WHERE artist_key = ANY(%s) AND kind = 'genre'",
+        ([artist.lower() for artist in artists],),
+    ).fetchall()
+    return frozenset(str(row[0]) for row in rows)
 
 
 async def profile_computed_at(pool: AsyncConnectionPool, user_id: UUID) -> datetime | None:

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +23,14 @@ RECENTLY_PLAYED_LIMIT = 50
 
 DEFAULT_SYNC_CRON = "0 8,14,22 * * *"
 """08:00, 14:00 and 22:00 in the listener's own time zone."""
+
+DEFAULT_MIN_SYNC_INTERVAL_S = 900.0
+"""15 minutes: Spotify remembers the last 50 plays (about three hours of music), so a sync
+every few minutes buys nothing but load on Spotify's API and ours."""
+
+# How far ahead a schedule is read for its shortest gap: a week holds every weekday, and a
+# day's gaps (minute and hour fields) repeat on every day the schedule runs.
+_SCHEDULE_HORIZON = timedelta(days=8)
 
 # `Play.source` is typed Literal["extended", "account"]; "api" has to join that Literal.
 API_SOURCE: PlaySource = "api"
@@ -243,21 +251,59 @@ def next_sync_times(
     Wall-clock times that a DST change skips move to the first valid instant after the gap;
     times that repeat in autumn fire once.
     """
-    validate_cron(cron)
-    zone = listener_zone(tz)
     if count < 1:
         raise ScheduleError(f"count must be at least 1, got {count}")
-    start = after if after is not None else datetime.now(UTC)
-    if start.utcoffset() is None:
-        raise ScheduleError(f"`after` must be timezone-aware, got {start!r}")
-    schedule = croniter(cron, start.astimezone(zone))
-    times: list[datetime] = []
+    times = _sync_times(cron, tz, after if after is not None else datetime.now(UTC))
+    return [next(times) for _ in range(count)]
+
+
+def _sync_times(cron: str, tz: str, after: datetime) -> Iterator[datetime]:
+    """Every sync time after `after`, in UTC (see `next_sync_times`)."""
+    validate_cron(cron)
+    zone = listener_zone(tz)
+    if after.utcoffset() is None:
+        raise ScheduleError(f"`after` must be timezone-aware, got {after!r}")
+    schedule = croniter(cron, after.astimezone(zone))
     wall_clock_seen: set[datetime] = set()
-    while len(times) < count:
+    while True:
         local = schedule.get_next(datetime)
         wall_clock = local.replace(tzinfo=None, fold=0)
         if wall_clock in wall_clock_seen:
             continue
         wall_clock_seen.add(wall_clock)
-        times.append(local.astimezone(UTC))
-    return times
+        yield local.astimezone(UTC)
+
+
+def check_sync_interval(cron: str, tz: str, minimum_s: float, after: datetime) -> None:
+    """A `ScheduleError` naming the minimum when the schedule would sync twice within
+    `minimum_s` seconds anywhere in the week after `after` (a cron every minute, say)."""
+    times = _sync_times(cron, tz, after)
+    previous = next(times)  # a bad cron or time zone is refused even with no minimum
+    if minimum_s <= 0:
+        return
+    minimum = timedelta(seconds=minimum_s)
+    while previous - after < _SCHEDULE_HORIZON:
+        current = next(times)
+        if current - previous < minimum:
+            raise ScheduleError(
+                f"sync schedule {cron!r} syncs {_duration(current - previous)} apart; syncs "
+                f"must be at least {_duration(minimum)} apart (SPOTIFY_MIN_SYNC_INTERVAL_S on "
+                f"this server): use a sparser schedule, e.g. {DEFAULT_SYNC_CRON!r} for 08:00, "
+                "14:00 and 22:00"
+            )
+        previous = current
+
+
+def next_sync_at(cron: str, tz: str, now: datetime, minimum_s: float) -> datetime:
+    """When an account syncs next after a sync at `now`: its next scheduled time at least
+    `minimum_s` seconds away (a schedule stored before the minimum was raised is held to it)."""
+    return next_sync_times(cron, tz, now + timedelta(seconds=minimum_s), 1)[0]
+
+
+def _duration(span: timedelta) -> str:
+    seconds = round(span.total_seconds())
+    if seconds % 3600 == 0 and seconds:
+        return f"{seconds // 3600} hour{'s' * (seconds != 3600)}"
+    if seconds % 60 == 0 and seconds:
+        return f"{seconds // 60} minute{'s' * (seconds != 60)}"
+    return f"{seconds} second{'s' * (seconds != 1)}"
