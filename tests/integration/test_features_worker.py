@@ -36,6 +36,13 @@ async def test_health_is_answered_serving_throughout_a_big_recompute(
         workers.close()
     columns, platforms = await store.load_plays(pool, drill.user_id)
     tags = await store.load_artist_tags(pool, sorted(set(columns.artist)))
-    here = listener_as_of(columns, as_of, tags, rules, platforms=platforms)
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT DISTINCT tag FROM enrich.artist_tags WHERE kind = 'genre'"
+            " AND artist_key = ANY(%s)",
+            ([artist.lower() for artist in tags],),
+        )
+        genres = frozenset(row[0] for row in await cur.fetchall())
+    here = listener_as_of(columns, as_of, tags, rules, platforms=platforms, genres=genres)
     assert plays == len(columns.artist) > 0.9 * PLAYS
     assert in_worker == here
