@@ -224,6 +224,7 @@ async def _until(replies: AsyncGenerator[Any, None], stop: asyncio.Event) -> Asy
     set (its caller) holds for the whole stream."""
     context = contextvars.copy_context()
     stopped = asyncio.ensure_future(stop.wait())
+    following: asyncio.Task[Any] | None = None
     try:
         while True:
             following = asyncio.get_running_loop().create_task(
@@ -231,9 +232,6 @@ async def _until(replies: AsyncGenerator[Any, None], stop: asyncio.Event) -> Asy
             )
             await asyncio.wait({following, stopped}, return_when=asyncio.FIRST_COMPLETED)
             if stop.is_set():  # first, or a fast stream's next reply could always win the race
-                following.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await following
                 return
             reply = following.result()
             if reply is _END:
@@ -241,6 +239,12 @@ async def _until(replies: AsyncGenerator[Any, None], stop: asyncio.Event) -> Asy
             yield reply
     finally:
         stopped.cancel()
+        # the reply being awaited (the call was cancelled, or the key revoked) runs the
+        # generator: end it before closing the generator, which cannot close while running
+        if following is not None and not following.done():
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
         await replies.aclose()
 
 

@@ -1221,3 +1221,30 @@ async def test_a_stream_ends_when_its_key_is_revoked_and_keeps_its_caller(
             revoked.set()
     assert seen == ["listener"] * (replies_before + 1)
     assert closed.is_set()
+
+
+async def test_a_stream_cancelled_while_its_next_reply_is_awaited_closes_cleanly() -> None:
+    """A client that goes away mid-subscription: the call's task is cancelled while the next
+    reply is being awaited; the stream's generator must be ended, not left running (closing a
+    running generator raised "aclose(): asynchronous generator is already running")."""
+    closed = asyncio.Event()
+    waiting = asyncio.Event()
+
+    async def quiet_stream() -> AsyncGenerator[str, None]:
+        try:
+            yield "first"
+            waiting.set()
+            await asyncio.Event().wait()  # no new set for a long time
+            yield "never"
+        finally:
+            closed.set()
+
+    async def subscriber() -> list[str]:
+        return [reply async for reply in stream_until(quiet_stream(), asyncio.Event())]
+
+    task = asyncio.ensure_future(subscriber())
+    await waiting.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert closed.is_set()
