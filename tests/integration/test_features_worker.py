@@ -17,12 +17,13 @@ from services.features.domain.listener import ListenRules, listener_as_of
 pytestmark = pytest.mark.integration
 
 PLAYS = 200_000  # 4 s of recompute on the test machine; on the event loop it missed 5 s deadlines
+# (the deadline is generous: a loaded CI machine answered one check late at 2 s)
 
 
 async def test_health_is_answered_serving_throughout_a_big_recompute(
     migrated_database: str, redis_url: str, pool: Any
 ) -> None:
-    drill = await health_during_recompute(migrated_database, redis_url, PLAYS, deadline_s=2.0)
+    drill = await health_during_recompute(migrated_database, redis_url, PLAYS, deadline_s=5.0)
     print(drill.summary())
     assert drill.statuses == {"SERVING"}, "a health check went unanswered or NOT_SERVING"
     assert len(drill.latencies_s) >= 10, "too few checks fell inside the recompute to judge"
