@@ -122,3 +122,45 @@ def private_stack(shared_data: Path) -> Iterator[LocalStack]:
         stack.down(report=print)
         if not os.environ.get("FULLCIRCLE_KEEP_PRIVATE_STACK"):  # its logs, to read a failure
             shutil.rmtree(folder, ignore_errors=True)
+
+
+LOG_LINES_ON_FAILURE = 30
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """A failed end-to-end test's report ends with what the stack was doing: each service's
+    last log lines and every consumer group's pending and lag, so a failure on CI (where the
+    stack's folder is gone afterwards) can be read from its output."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    funcargs = getattr(item, "funcargs", {})
+    for name in ("local_stack", "private_stack"):
+        stack = funcargs.get(name)
+        if isinstance(stack, LocalStack):
+            report.sections.append((f"{name}: what the stack was doing", _stack_snapshot(stack)))
+
+
+def _stack_snapshot(stack: LocalStack) -> str:
+    lines: list[str] = []
+    for log_file in sorted(stack.logs.glob("*.log")):
+        tail = log_file.read_text(errors="replace").splitlines()[-LOG_LINES_ON_FAILURE:]
+        lines += [f"--- {log_file.name} (last {len(tail)} lines)", *tail]
+    state = StackState.load(stack.data_dir)
+    if state is not None and state.redis_url:
+        lines.append("--- consumer groups (stream: group pending/lag)")
+        try:
+            client = redis.Redis.from_url(state.redis_url, socket_timeout=5)
+            for stream in sorted(client.scan_iter(match="*.v1", _type="stream")):
+                groups = client.xinfo_groups(stream)
+                lines.append(
+                    f"{stream.decode()}: "
+                    + ", ".join(
+                        f"{g['name'].decode()} {g['pending']}/{g.get('lag')}" for g in groups
+                    )
+                )
+        except redis.RedisError as exc:
+            lines.append(f"(Redis did not answer: {exc})")
+    return "\n".join(lines)
