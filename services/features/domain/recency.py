@@ -31,9 +31,12 @@ fusion with the baselines were not reliably better."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from fullcircle.ranking import ndcg_at_k
 
 SECONDS_PER_DAY = 86_400.0
 DEFAULT_HALF_LIFE_DAYS = 90.0
@@ -93,6 +96,13 @@ PRIOR_FEATURES = (
 # L2 pull of every coefficient toward that prior (standardized features): the full model
 # departs from the listener's best single kernel only where their past says so clearly.
 L2_PENALTY = 300.0
+# The served weighting's validation split (see the module docstring): the newest
+# VALIDATION_CUTOFFS inner cutoffs with examples are held out of a first fit and ranked by it
+# and by the fixed half-life; fewer than VALIDATION_CUTOFFS + MIN_TRAINING_CUTOFFS such
+# cutoffs is a history too short to fit.
+VALIDATION_CUTOFFS = 4
+MIN_TRAINING_CUTOFFS = 4
+VALIDATION_TOP_K = 20
 
 
 def exp_decay_weights(
@@ -196,12 +206,18 @@ def log_decayed_counts(
 
 
 def recency_features(
-    ts: np.ndarray, artist_idx: np.ndarray, n_artists: int, at: float
+    ts: np.ndarray,
+    artist_idx: np.ndarray,
+    n_artists: int,
+    at: float,
+    listening_days: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Feature matrix (n_artists x len(FEATURE_NAMES)) from the listens before `at`.
 
     Decayed counts are in log2 space (gap-invariant ranking); artists without a listen
     before `at` get a row too, and callers rank only the artists they consider candidates.
+    `listening_days` (artist, whole days before `at`) may be passed when already known
+    (`ListeningDayPairs.before`): finding them is the costliest step of a fit's many cutoffs.
     """
     ages_days, artists = _listens_before(ts, artist_idx, at)
     columns: list[np.ndarray] = []
@@ -222,17 +238,61 @@ def recency_features(
     days_since_last[never_heard] = days_since_first.max(initial=0.0)
     columns.append(np.log1p(days_since_last))
     columns.append(np.log1p(days_since_first))
-    columns.extend(_listening_day_features(ages_days, artists, n_artists, days_since_last))
+    if listening_days is None:
+        listening_days = _listening_days(ages_days, artists)
+    columns.extend(
+        _listening_day_features(ages_days, artists, n_artists, days_since_last, listening_days)
+    )
     return np.column_stack(columns).astype(np.float64)
 
 
+def _listening_days(ages_days: np.ndarray, artists: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(artist, whole days ago) of each day an artist was heard, once per day, by artist."""
+    day = np.floor(ages_days).astype(np.int64)
+    width = int(day.max(initial=0)) + 1
+    day_artist, day_age = np.divmod(np.unique(artists.astype(np.int64) * width + day), width)
+    return day_artist, day_age
+
+
+@dataclass(frozen=True)
+class ListeningDayPairs:
+    """The listening days of every artist counted back from one moment, once, so the days as
+    seen from any whole number of days earlier follow by a subtraction (a fit's inner
+    cutoffs all lie whole days before the fit moment)."""
+
+    artist: np.ndarray
+    day: np.ndarray
+    # False: every listen of that artist on that day is stamped exactly `day` days before the
+    # moment, so from exactly `day` days earlier none of them is in the past yet.
+    inside: np.ndarray
+
+    @classmethod
+    def at(cls, ts: np.ndarray, artist_idx: np.ndarray, at: float) -> ListeningDayPairs:
+        ages_days, artists = _listens_before(ts, artist_idx, at)
+        day = np.floor(ages_days).astype(np.int64)
+        width = int(day.max(initial=0)) + 1
+        keys = np.unique((artists.astype(np.int64) * width + day) * 2 + (ages_days > day))
+        pair, inside = np.divmod(keys, 2)
+        # A pair seen both ways keeps its strictly-inside entry (the second of the two).
+        last = np.append(pair[1:] != pair[:-1], True)
+        artist, day_of_pair = np.divmod(pair[last], width)
+        return cls(artist, day_of_pair, inside[last].astype(bool))
+
+    def before(self, days_back: int) -> tuple[np.ndarray, np.ndarray]:
+        """(artist, whole days ago) as seen `days_back` whole days before the moment."""
+        kept = (self.day > days_back) | ((self.day == days_back) & self.inside)
+        return self.artist[kept], self.day[kept] - days_back
+
+
 def _listening_day_features(
-    ages_days: np.ndarray, artists: np.ndarray, n_artists: int, days_since_last: np.ndarray
+    ages_days: np.ndarray,
+    artists: np.ndarray,
+    n_artists: int,
+    days_since_last: np.ndarray,
+    day_pairs: tuple[np.ndarray, np.ndarray],
 ) -> list[np.ndarray]:
     """Listening-day counts, typical gap, overdue ratio and 30-day trend of every artist."""
-    day = np.floor(ages_days).astype(np.int64)
-    day_keys = np.unique(artists.astype(np.int64) * (int(day.max(initial=0)) + 1) + day)
-    day_artist, day_age = np.divmod(day_keys, int(day.max(initial=0)) + 1)
+    day_artist, day_age = day_pairs
     columns = [
         np.log1p(np.bincount(day_artist[day_age < window], minlength=n_artists))
         for window in FEATURE_LISTENING_DAY_WINDOWS
@@ -245,7 +305,7 @@ def _listening_day_features(
     heard = listening_days > 0
     newest_day[heard] = np.floor(days_since_last[heard])
     # An artist heard on one day only has no gap yet: its gap is the whole history so far.
-    span = float(day.max(initial=0)) + 1.0
+    span = float(day_age.max(initial=0)) + 1.0
     typical_gap = np.where(
         listening_days > 1, (oldest_day - newest_day) / np.maximum(listening_days - 1, 1), span
     )
@@ -330,9 +390,30 @@ def training_cutoffs(first_listen_ts: float, at: float) -> list[float]:
     return cutoffs
 
 
+@dataclass(frozen=True)
+class RelistenExamples:
+    """The relistening question asked of a listener's past: one row per shortlisted artist
+    per inner cutoff, with the cutoff's rank (0 = the newest cutoff that has examples)."""
+
+    features: np.ndarray
+    relistened: np.ndarray  # bool
+    days_before: np.ndarray  # days from the row's inner cutoff to the fit moment
+    cutoff_rank: np.ndarray  # int
+    cutoffs: list[float]  # the inner cutoffs with examples, newest first
+
+    def select(self, rows: np.ndarray) -> RelistenExamples:
+        return RelistenExamples(
+            self.features[rows],
+            self.relistened[rows],
+            self.days_before[rows],
+            self.cutoff_rank[rows],
+            self.cutoffs,
+        )
+
+
 def relisten_training_set(
     ts: np.ndarray, artist_idx: np.ndarray, n_artists: int, at: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> RelistenExamples:
     """Features, relisten labels and days from inner cutoff to `at` of the shortlisted artists.
 
     Inner cutoffs step back weekly from `at` - 30 d; at each, the CANDIDATES_PER_CUTOFF
@@ -341,13 +422,12 @@ def relisten_training_set(
     """
     past = ts < at
     ts, artist_idx = ts[past], artist_idx[past]
-    if ts.size == 0:
-        return np.empty((0, len(FEATURE_NAMES))), np.empty(0, dtype=bool), np.empty(0)
     window = RELISTEN_WINDOW_DAYS * SECONDS_PER_DAY
     feature_blocks: list[np.ndarray] = []
     label_blocks: list[np.ndarray] = []
-    days_before_blocks: list[np.ndarray] = []
-    for inner in training_cutoffs(float(ts.min()), at):
+    cutoffs: list[float] = []
+    days = ListeningDayPairs.at(ts, artist_idx, at) if ts.size else None
+    for inner in training_cutoffs(float(ts.min()), at) if ts.size else []:
         shortlist = candidate_mask(ts, artist_idx, n_artists, inner, CANDIDATES_PER_CUTOFF)
         upcoming = (ts >= inner) & (ts < inner + window)
         next_month = np.bincount(artist_idx[upcoming], minlength=n_artists)
@@ -355,17 +435,26 @@ def relisten_training_set(
         # As in the protocol, a moment with nothing relistened teaches nothing about ranking.
         if not relistened.any():
             continue
-        feature_blocks.append(recency_features(ts, artist_idx, n_artists, inner)[shortlist])
+        assert days is not None
+        days_back = round((at - inner) / SECONDS_PER_DAY)
+        features = recency_features(ts, artist_idx, n_artists, inner, days.before(days_back))
+        feature_blocks.append(features[shortlist])
         label_blocks.append(relistened)
-        days_before_blocks.append(np.full(relistened.size, (at - inner) / SECONDS_PER_DAY))
+        cutoffs.append(inner)
         if len(label_blocks) == TRAINING_MAX_CUTOFFS:
             break
     if not feature_blocks:
-        return np.empty((0, len(FEATURE_NAMES))), np.empty(0, dtype=bool), np.empty(0)
-    return (
+        empty = np.empty(0)
+        return RelistenExamples(
+            np.empty((0, len(FEATURE_NAMES))), empty.astype(bool), empty, empty.astype(int), []
+        )
+    sizes = [block.size for block in label_blocks]
+    return RelistenExamples(
         np.vstack(feature_blocks),
         np.concatenate(label_blocks),
-        np.concatenate(days_before_blocks),
+        np.repeat([(at - inner) / SECONDS_PER_DAY for inner in cutoffs], sizes),
+        np.repeat(np.arange(len(cutoffs)), sizes),
+        cutoffs,
     )
 
 
@@ -452,15 +541,149 @@ def fit_recency_model(
     those answers, then fits an L2 logistic regression over all features pulled toward it.
     Falls back to the seed design's 90-day decay when the past holds no relisten examples.
     """
-    features, relistened, days_before = relisten_training_set(ts, artist_idx, n_artists, at)
+    return _fit_examples(relisten_training_set(ts, artist_idx, n_artists, at)) or (
+        seed_recency_model()
+    )
+
+
+def _fit_examples(examples: RelistenExamples) -> RecencyModel | None:
+    """The model fitted on these examples; None when they hold no relisten or only relistens."""
+    features, relistened = examples.features, examples.relistened
     if relistened.sum() == 0 or relistened.all():
-        return seed_recency_model()
+        return None
     mean = features.mean(axis=0)
     scale = features.std(axis=0)
     scale[scale == 0] = 1.0
-    weight = np.exp2(-days_before / TRAINING_WEIGHT_HALF_LIFE_DAYS)
+    weight = np.exp2(-examples.days_before / TRAINING_WEIGHT_HALF_LIFE_DAYS)
     weight *= weight.size / weight.sum()
     standardized = (features - mean) / scale
     prior = _best_single_feature_prior(standardized, relistened, weight)
     coef, intercept = _fit_logistic(standardized, relistened, weight, L2_PENALTY, prior)
     return RecencyModel(mean, scale, coef, intercept, CANDIDATES_PER_CUTOFF)
+
+
+@dataclass(frozen=True)
+class RecencyFit:
+    """How one listener's recency weights are made: their fitted relisten model, or the fixed
+    half-life decay (`model` None) with the reason it was not fitted, and what the validation
+    weeks said (mean NDCG@20 of each way over them)."""
+
+    model: RecencyModel | None
+    half_life_days: float
+    reason: str
+    validation_cutoffs: int = 0
+    validation_ndcg_fitted: float = float("nan")
+    validation_ndcg_fixed: float = float("nan")
+
+    @property
+    def fitted(self) -> bool:
+        return self.model is not None
+
+    def describe(self) -> str:
+        """One line for the profile, e.g. "fitted to your history (...)"."""
+        if self.model is None:
+            return f"fixed {self.half_life_days:g}-day half-life: {self.reason}"
+        return (
+            f"fitted to your history: next-month relisten odds from your own past ({self.reason})"
+        )
+
+
+def fit_listener_recency(
+    ts: np.ndarray,
+    artist_idx: np.ndarray,
+    n_artists: int,
+    at: float,
+    half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
+) -> RecencyFit:
+    """A listener's recency weighting from their listens before `at` (the rule in the module
+    docstring): too few weekly moments to learn from is the fixed half-life; otherwise the
+    VALIDATION_CUTOFFS newest inner cutoffs are held out, a model fitted on the older ones is
+    ranked against the fixed half-life on them (reported, not a choice), and the served model
+    is refitted on every inner cutoff."""
+    examples = relisten_training_set(ts, artist_idx, n_artists, at)
+    n_cutoffs = len(examples.cutoffs)
+    if n_cutoffs < VALIDATION_CUTOFFS + MIN_TRAINING_CUTOFFS:
+        return RecencyFit(
+            None,
+            half_life_days,
+            f"history too short to fit: {n_cutoffs} weekly moments with a relistened artist, "
+            f"{VALIDATION_CUTOFFS + MIN_TRAINING_CUTOFFS} needed",
+        )
+    held_out = examples.cutoff_rank < VALIDATION_CUTOFFS
+    candidate = _fit_examples(examples.select(~held_out))
+    if candidate is None:
+        return RecencyFit(None, half_life_days, "no relisten to learn from before the last weeks")
+    validation = examples.cutoffs[:VALIDATION_CUTOFFS]
+    fitted_ndcg = _mean_ndcg(ts, artist_idx, n_artists, validation, candidate.score)
+    fixed_ndcg = _mean_ndcg(
+        ts,
+        artist_idx,
+        n_artists,
+        validation,
+        lambda t, a, n, moment: decayed_counts(t, a, n, moment, half_life_days),
+    )
+    summary = (
+        f"NDCG@20 {fitted_ndcg:.3f} vs {fixed_ndcg:.3f} for the fixed "
+        f"{half_life_days:g}-day half-life over your last {len(validation)} validation weeks"
+    )
+    model = _fit_examples(examples)
+    assert model is not None  # the held-out weeks only add examples of both kinds
+    return RecencyFit(model, half_life_days, summary, len(validation), fitted_ndcg, fixed_ndcg)
+
+
+def _mean_ndcg(
+    ts: np.ndarray,
+    artist_idx: np.ndarray,
+    n_artists: int,
+    cutoffs: Sequence[float],
+    scorer: Callable[[np.ndarray, np.ndarray, int, float], np.ndarray],
+) -> float:
+    """Protocol A's NDCG@20 of `scorer` at inner cutoffs (artists heard before each, relevant
+    with >= 3 listens in the 30 days after it, ties by artist index), averaged."""
+    values = []
+    window = RELISTEN_WINDOW_DAYS * SECONDS_PER_DAY
+    for cutoff in cutoffs:
+        known = np.flatnonzero(listen_counts(ts, artist_idx, n_artists, cutoff) > 0)
+        upcoming = (ts >= cutoff) & (ts < cutoff + window)
+        relevant = np.bincount(artist_idx[upcoming], minlength=n_artists) >= RELISTEN_MIN_LISTENS
+        scores = scorer(ts, artist_idx, n_artists, cutoff)[known]
+        hits = relevant[known[np.lexsort((known, -scores))]]
+        values.append(ndcg_at_k(hits, int(relevant[known].sum()), VALIDATION_TOP_K))
+    return float(np.mean(values))
+
+
+@dataclass(frozen=True)
+class RecencyWeights:
+    """Each artist's recency weight as of one moment, and how it was chosen."""
+
+    weights: np.ndarray
+    fit: RecencyFit
+
+
+def recency_weights(
+    ts: np.ndarray,
+    artist_idx: np.ndarray,
+    n_artists: int,
+    at: float,
+    half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
+    fit: bool = True,
+) -> RecencyWeights:
+    """The weight features gives each of a listener's artists at `at`, from their listens:
+    when the listener's past can be fitted (`fit_listener_recency`), the fitted chance that
+    the artist gets >= 3 listens in the next 30 days (0 for an artist never listened to
+    before `at`); otherwise, or with `fit` False, the sum of 2^(-age / half-life) over the
+    artist's listens (a play stamped after `at` counts as age 0, `exp_decay_weights`)."""
+    choice = (
+        fit_listener_recency(ts, artist_idx, n_artists, at, half_life_days)
+        if fit
+        else RecencyFit(None, half_life_days, "fitting turned off")
+    )
+    if choice.model is None:
+        decayed = exp_decay_weights(at - np.asarray(ts, dtype=np.float64), half_life_days)
+        weights = np.bincount(artist_idx, weights=decayed, minlength=n_artists)
+        return RecencyWeights(weights.astype(np.float64), choice)
+    heard = listen_counts(ts, artist_idx, n_artists, at) > 0
+    odds = choice.model.score(ts, artist_idx, n_artists, at)
+    # 1 / (1 + e^-x) without overflow for very negative log-odds.
+    chance = np.exp(-np.logaddexp(0.0, -odds))
+    return RecencyWeights(np.where(heard, chance, 0.0), choice)
