@@ -188,7 +188,7 @@ class MonthlyTaste(_message.Message):
     def __init__(self, month: _Optional[str] = ..., listens: _Optional[int] = ..., cluster_shares: _Optional[_Mapping[int, float]] = ..., top_artists: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TasteProfile(_message.Message):
-    __slots__ = ("plays", "listens", "artists", "top_artists", "top_tags", "computed_at", "half_life_days", "clusters", "contexts", "evolution", "time_zone")
+    __slots__ = ("plays", "listens", "artists", "top_artists", "top_tags", "computed_at", "half_life_days", "clusters", "contexts", "evolution", "time_zone", "recency", "recency_fitted")
     PLAYS_FIELD_NUMBER: _ClassVar[int]
     LISTENS_FIELD_NUMBER: _ClassVar[int]
     ARTISTS_FIELD_NUMBER: _ClassVar[int]
@@ -200,6 +200,8 @@ class TasteProfile(_message.Message):
     CONTEXTS_FIELD_NUMBER: _ClassVar[int]
     EVOLUTION_FIELD_NUMBER: _ClassVar[int]
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    RECENCY_FIELD_NUMBER: _ClassVar[int]
+    RECENCY_FITTED_FIELD_NUMBER: _ClassVar[int]
     plays: int
     listens: int
     artists: int
@@ -211,7 +213,9 @@ class TasteProfile(_message.Message):
     contexts: _containers.RepeatedCompositeFieldContainer[ContextProfile]
     evolution: _containers.RepeatedCompositeFieldContainer[MonthlyTaste]
     time_zone: TimeZone
-    def __init__(self, plays: _Optional[int] = ..., listens: _Optional[int] = ..., artists: _Optional[int] = ..., top_artists: _Optional[_Iterable[_Union[ArtistWeight, _Mapping]]] = ..., top_tags: _Optional[_Iterable[_Union[TagWeight, _Mapping]]] = ..., computed_at: _Optional[str] = ..., half_life_days: _Optional[float] = ..., clusters: _Optional[_Iterable[_Union[TasteCluster, _Mapping]]] = ..., contexts: _Optional[_Iterable[_Union[ContextProfile, _Mapping]]] = ..., evolution: _Optional[_Iterable[_Union[MonthlyTaste, _Mapping]]] = ..., time_zone: _Optional[_Union[TimeZone, _Mapping]] = ...) -> None: ...
+    recency: str
+    recency_fitted: bool
+    def __init__(self, plays: _Optional[int] = ..., listens: _Optional[int] = ..., artists: _Optional[int] = ..., top_artists: _Optional[_Iterable[_Union[ArtistWeight, _Mapping]]] = ..., top_tags: _Optional[_Iterable[_Union[TagWeight, _Mapping]]] = ..., computed_at: _Optional[str] = ..., half_life_days: _Optional[float] = ..., clusters: _Optional[_Iterable[_Union[TasteCluster, _Mapping]]] = ..., contexts: _Optional[_Iterable[_Union[ContextProfile, _Mapping]]] = ..., evolution: _Optional[_Iterable[_Union[MonthlyTaste, _Mapping]]] = ..., time_zone: _Optional[_Union[TimeZone, _Mapping]] = ..., recency: _Optional[str] = ..., recency_fitted: _Optional[bool] = ...) -> None: ...
 
 class TimeZone(_message.Message):
     __slots__ = ("time_zone", "source", "country", "country_share", "description")

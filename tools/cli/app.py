@@ -846,6 +846,8 @@ def profile(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
         raise _fail(exc.details() or str(exc.code())) from None
     console.print(f"{taste.plays:,} plays, {taste.listens:,} listens, {taste.artists:,} artists")
     console.print("top artists now: " + ", ".join(a.artist for a in taste.top_artists[:10]))
+    if taste.recency:
+        console.print(f"artist weights: {taste.recency}")
     console.print("top tags: " + ", ".join(t.tag for t in taste.top_tags[:10]))
     names = {c.cluster_id: c.name for c in taste.clusters}
     table = Table("taste", "all time", "last 90 days", "trend", "artists", title="tastes")

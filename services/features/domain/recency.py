@@ -198,11 +198,61 @@ def log_decayed_counts(
     """
     heard = np.isfinite(days_since_last)
     newest = np.where(heard, -days_since_last / half_life_days, 0.0)
-    relative = np.exp2(-ages_days / half_life_days - newest[artists])
+    # Below 2^-1000 a listen adds nothing to a sum that holds the artist's newest listen (1),
+    # and exp2 of exponents under -1022 (denormals) runs ten times slower: clip there.
+    relative = np.exp2(np.maximum(-ages_days / half_life_days - newest[artists], -1000.0))
     summed = np.bincount(artists, weights=relative, minlength=days_since_last.size)
     log_decayed = newest + np.log2(np.where(heard, summed, 1.0))
     floor = log_decayed[heard].min(initial=0.0) - 1.0
     return np.where(heard, log_decayed, floor)
+
+
+def _floored(log_decayed: np.ndarray) -> np.ndarray:
+    """Artists never heard (-inf) at the lowest heard value minus one."""
+    heard = np.isfinite(log_decayed)
+    return np.where(heard, log_decayed, log_decayed[heard].min(initial=0.0) - 1.0)
+
+
+class CarriedLogDecays:
+    """log2 decayed counts of every artist at later and later moments, each carried from the
+    one before it (decay the sums by the days between, add the listens in between) instead of
+    summed over the whole past again: a fit asks at up to 52 weekly cutoffs."""
+
+    def __init__(self, ts: np.ndarray, artist_idx: np.ndarray, n_artists: int) -> None:
+        self.ts, self.artist_idx, self.n_artists = ts, artist_idx, n_artists
+        self.moment: float | None = None
+        self.log_sums: list[np.ndarray] = []
+
+    def at(self, moment: float) -> list[np.ndarray]:
+        """One column per FEATURE_HALF_LIVES_DAYS, as `log_decayed_counts` computes them."""
+        if self.moment is None or moment < self.moment:
+            ages_days, artists = _listens_before(self.ts, self.artist_idx, moment)
+            days_since_last = np.full(self.n_artists, np.inf)
+            np.minimum.at(days_since_last, artists, ages_days)
+            heard = np.isfinite(days_since_last)
+            self.log_sums = [
+                np.where(heard, log_decayed_counts(ages_days, artists, days_since_last, h), -np.inf)
+                for h in FEATURE_HALF_LIVES_DAYS
+            ]
+        else:
+            between = (self.ts >= self.moment) & (self.ts < moment)
+            ages_days = (moment - self.ts[between]) / SECONDS_PER_DAY
+            artists = self.artist_idx[between]
+            elapsed_days = (moment - self.moment) / SECONDS_PER_DAY
+            with np.errstate(divide="ignore"):
+                self.log_sums = [
+                    np.logaddexp2(
+                        log_sum - elapsed_days / h,
+                        np.log2(
+                            np.bincount(
+                                artists, weights=np.exp2(-ages_days / h), minlength=self.n_artists
+                            )
+                        ),
+                    )
+                    for log_sum, h in zip(self.log_sums, FEATURE_HALF_LIVES_DAYS, strict=True)
+                ]
+        self.moment = moment
+        return [_floored(log_sum) for log_sum in self.log_sums]
 
 
 def recency_features(
@@ -211,20 +261,26 @@ def recency_features(
     n_artists: int,
     at: float,
     listening_days: tuple[np.ndarray, np.ndarray] | None = None,
+    log_decays: list[np.ndarray] | None = None,
 ) -> np.ndarray:
     """Feature matrix (n_artists x len(FEATURE_NAMES)) from the listens before `at`.
 
     Decayed counts are in log2 space (gap-invariant ranking); artists without a listen
     before `at` get a row too, and callers rank only the artists they consider candidates.
     `listening_days` (artist, whole days before `at`) may be passed when already known
-    (`ListeningDayPairs.before`): finding them is the costliest step of a fit's many cutoffs.
+    (`ListeningDayPairs.before`), and the decayed-count columns (`CarriedLogDecays.at`):
+    these are the costliest steps of a fit's many cutoffs.
     """
     ages_days, artists = _listens_before(ts, artist_idx, at)
     columns: list[np.ndarray] = []
     days_since_last = np.full(n_artists, np.inf)
     np.minimum.at(days_since_last, artists, ages_days)
-    for half_life in FEATURE_HALF_LIVES_DAYS:
-        columns.append(log_decayed_counts(ages_days, artists, days_since_last, half_life))
+    if log_decays is None:
+        log_decays = [
+            log_decayed_counts(ages_days, artists, days_since_last, half_life)
+            for half_life in FEATURE_HALF_LIVES_DAYS
+        ]
+    columns.extend(log_decays)
     for window in FEATURE_WINDOWS_DAYS:
         columns.append(np.log1p(np.bincount(artists[ages_days < window], minlength=n_artists)))
     floored_ages = np.maximum(ages_days, BLL_AGE_FLOOR_DAYS)
@@ -426,23 +482,32 @@ def relisten_training_set(
     feature_blocks: list[np.ndarray] = []
     label_blocks: list[np.ndarray] = []
     cutoffs: list[float] = []
-    days = ListeningDayPairs.at(ts, artist_idx, at) if ts.size else None
+    chosen: list[tuple[float, np.ndarray, np.ndarray]] = []
     for inner in training_cutoffs(float(ts.min()), at) if ts.size else []:
         shortlist = candidate_mask(ts, artist_idx, n_artists, inner, CANDIDATES_PER_CUTOFF)
         upcoming = (ts >= inner) & (ts < inner + window)
         next_month = np.bincount(artist_idx[upcoming], minlength=n_artists)
         relistened = next_month[shortlist] >= RELISTEN_MIN_LISTENS
         # As in the protocol, a moment with nothing relistened teaches nothing about ranking.
-        if not relistened.any():
-            continue
-        assert days is not None
-        days_back = round((at - inner) / SECONDS_PER_DAY)
-        features = recency_features(ts, artist_idx, n_artists, inner, days.before(days_back))
-        feature_blocks.append(features[shortlist])
-        label_blocks.append(relistened)
-        cutoffs.append(inner)
-        if len(label_blocks) == TRAINING_MAX_CUTOFFS:
+        if relistened.any():
+            chosen.append((inner, shortlist, relistened))
+        if len(chosen) == TRAINING_MAX_CUTOFFS:
             break
+    days = ListeningDayPairs.at(ts, artist_idx, at)
+    decays = CarriedLogDecays(ts, artist_idx, n_artists)
+    # Oldest first, so each cutoff's decayed counts carry on from the one before it.
+    for inner, shortlist, relistened in reversed(chosen):
+        features = recency_features(
+            ts,
+            artist_idx,
+            n_artists,
+            inner,
+            days.before(round((at - inner) / SECONDS_PER_DAY)),
+            decays.at(inner),
+        )
+        feature_blocks.insert(0, features[shortlist])
+        label_blocks.insert(0, relistened)
+        cutoffs.insert(0, inner)
     if not feature_blocks:
         empty = np.empty(0)
         return RelistenExamples(
@@ -584,7 +649,8 @@ class RecencyFit:
         if self.model is None:
             return f"fixed {self.half_life_days:g}-day half-life: {self.reason}"
         return (
-            f"fitted to your history: next-month relisten odds from your own past ({self.reason})"
+            f"fitted to your history, your chance of coming back to each artist next month "
+            f"({self.reason})"
         )
 
 
