@@ -330,7 +330,7 @@ class ListeningDayPairs:
         keys = np.unique((artists.astype(np.int64) * width + day) * 2 + (ages_days > day))
         pair, inside = np.divmod(keys, 2)
         # A pair seen both ways keeps its strictly-inside entry (the second of the two).
-        last = np.append(pair[1:] != pair[:-1], True)
+        last = np.append(pair[1:] != pair[:-1], pair.size > 0)
         artist, day_of_pair = np.divmod(pair[last], width)
         return cls(artist, day_of_pair, inside[last].astype(bool))
 
@@ -493,6 +493,11 @@ def relisten_training_set(
             chosen.append((inner, shortlist, relistened))
         if len(chosen) == TRAINING_MAX_CUTOFFS:
             break
+    if not chosen:
+        empty = np.empty(0)
+        return RelistenExamples(
+            np.empty((0, len(FEATURE_NAMES))), empty.astype(bool), empty, empty.astype(int), []
+        )
     days = ListeningDayPairs.at(ts, artist_idx, at)
     decays = CarriedLogDecays(ts, artist_idx, n_artists)
     # Oldest first, so each cutoff's decayed counts carry on from the one before it.
@@ -508,11 +513,6 @@ def relisten_training_set(
         feature_blocks.insert(0, features[shortlist])
         label_blocks.insert(0, relistened)
         cutoffs.insert(0, inner)
-    if not feature_blocks:
-        empty = np.empty(0)
-        return RelistenExamples(
-            np.empty((0, len(FEATURE_NAMES))), empty.astype(bool), empty, empty.astype(int), []
-        )
     sizes = [block.size for block in label_blocks]
     return RelistenExamples(
         np.vstack(feature_blocks),
