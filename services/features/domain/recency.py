@@ -32,7 +32,7 @@ fusion with the baselines were not reliably better."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -398,10 +398,14 @@ class RecencyModel:
     ) -> np.ndarray:
         """Relisten score of every artist at `at`, from the listens before `at`."""
         features = recency_features(ts, artist_idx, n_artists, at)
-        scores = self.score_features(features)
         if self.candidates is None:
-            return scores
+            return self.score_features(features)
         shortlist = candidate_mask(ts, artist_idx, n_artists, at, self.candidates)
+        return self.score_shortlisted(features, shortlist)
+
+    def score_shortlisted(self, features: np.ndarray, shortlist: np.ndarray) -> np.ndarray:
+        """`score` from one moment's feature matrix and its shortlist (`candidate_mask`)."""
+        scores = self.score_features(features)
         if not shortlist.any() or shortlist.all():
             return scores
         decayed = features[:, _CANDIDATE_COLUMN]
@@ -456,6 +460,9 @@ class RelistenExamples:
     days_before: np.ndarray  # days from the row's inner cutoff to the fit moment
     cutoff_rank: np.ndarray  # int
     cutoffs: list[float]  # the inner cutoffs with examples, newest first
+    # Every artist's features and the shortlist at the VALIDATION_CUTOFFS newest cutoffs and
+    # at the fit moment itself, for scoring there without computing them again.
+    moments: dict[float, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def select(self, rows: np.ndarray) -> RelistenExamples:
         return RelistenExamples(
@@ -464,6 +471,7 @@ class RelistenExamples:
             self.days_before[rows],
             self.cutoff_rank[rows],
             self.cutoffs,
+            self.moments,
         )
 
 
@@ -500,6 +508,7 @@ def relisten_training_set(
         )
     days = ListeningDayPairs.at(ts, artist_idx, at)
     decays = CarriedLogDecays(ts, artist_idx, n_artists)
+    moments: dict[float, tuple[np.ndarray, np.ndarray]] = {}
     # Oldest first, so each cutoff's decayed counts carry on from the one before it.
     for inner, shortlist, relistened in reversed(chosen):
         features = recency_features(
@@ -513,6 +522,12 @@ def relisten_training_set(
         feature_blocks.insert(0, features[shortlist])
         label_blocks.insert(0, relistened)
         cutoffs.insert(0, inner)
+        if len(chosen) - len(cutoffs) < VALIDATION_CUTOFFS:
+            moments[inner] = (features, shortlist)
+    moments[at] = (
+        recency_features(ts, artist_idx, n_artists, at, days.before(0), decays.at(at)),
+        candidate_mask(ts, artist_idx, n_artists, at, CANDIDATES_PER_CUTOFF),
+    )
     sizes = [block.size for block in label_blocks]
     return RelistenExamples(
         np.vstack(feature_blocks),
@@ -520,6 +535,7 @@ def relisten_training_set(
         np.repeat([(at - inner) / SECONDS_PER_DAY for inner in cutoffs], sizes),
         np.repeat(np.arange(len(cutoffs)), sizes),
         cutoffs,
+        moments,
     )
 
 
@@ -639,6 +655,8 @@ class RecencyFit:
     validation_cutoffs: int = 0
     validation_ndcg_fitted: float = float("nan")
     validation_ndcg_fixed: float = float("nan")
+    # The served model's relisten log-odds of every artist at the fit moment.
+    scores: np.ndarray | None = None
 
     @property
     def fitted(self) -> bool:
@@ -680,13 +698,19 @@ def fit_listener_recency(
     if candidate is None:
         return RecencyFit(None, half_life_days, "no relisten to learn from before the last weeks")
     validation = examples.cutoffs[:VALIDATION_CUTOFFS]
-    fitted_ndcg = _mean_ndcg(ts, artist_idx, n_artists, validation, candidate.score)
+    fitted_ndcg = _mean_ndcg(
+        ts,
+        artist_idx,
+        n_artists,
+        validation,
+        lambda moment: candidate.score_shortlisted(*examples.moments[moment]),
+    )
     fixed_ndcg = _mean_ndcg(
         ts,
         artist_idx,
         n_artists,
         validation,
-        lambda t, a, n, moment: decayed_counts(t, a, n, moment, half_life_days),
+        lambda moment: decayed_counts(ts, artist_idx, n_artists, moment, half_life_days),
     )
     summary = (
         f"NDCG@20 {fitted_ndcg:.3f} vs {fixed_ndcg:.3f} for the fixed "
@@ -694,7 +718,15 @@ def fit_listener_recency(
     )
     model = _fit_examples(examples)
     assert model is not None  # the held-out weeks only add examples of both kinds
-    return RecencyFit(model, half_life_days, summary, len(validation), fitted_ndcg, fixed_ndcg)
+    return RecencyFit(
+        model,
+        half_life_days,
+        summary,
+        len(validation),
+        fitted_ndcg,
+        fixed_ndcg,
+        model.score_shortlisted(*examples.moments[at]),
+    )
 
 
 def _mean_ndcg(
@@ -702,7 +734,7 @@ def _mean_ndcg(
     artist_idx: np.ndarray,
     n_artists: int,
     cutoffs: Sequence[float],
-    scorer: Callable[[np.ndarray, np.ndarray, int, float], np.ndarray],
+    scorer: Callable[[float], np.ndarray],
 ) -> float:
     """Protocol A's NDCG@20 of `scorer` at inner cutoffs (artists heard before each, relevant
     with >= 3 listens in the 30 days after it, ties by artist index), averaged."""
@@ -712,7 +744,7 @@ def _mean_ndcg(
         known = np.flatnonzero(listen_counts(ts, artist_idx, n_artists, cutoff) > 0)
         upcoming = (ts >= cutoff) & (ts < cutoff + window)
         relevant = np.bincount(artist_idx[upcoming], minlength=n_artists) >= RELISTEN_MIN_LISTENS
-        scores = scorer(ts, artist_idx, n_artists, cutoff)[known]
+        scores = scorer(cutoff)[known]
         hits = relevant[known[np.lexsort((known, -scores))]]
         values.append(ndcg_at_k(hits, int(relevant[known].sum()), VALIDATION_TOP_K))
     return float(np.mean(values))
@@ -744,12 +776,12 @@ def recency_weights(
         if fit
         else RecencyFit(None, half_life_days, "fitting turned off")
     )
-    if choice.model is None:
+    if choice.scores is None:
         decayed = exp_decay_weights(at - np.asarray(ts, dtype=np.float64), half_life_days)
         weights = np.bincount(artist_idx, weights=decayed, minlength=n_artists)
         return RecencyWeights(weights.astype(np.float64), choice)
     heard = listen_counts(ts, artist_idx, n_artists, at) > 0
-    odds = choice.model.score(ts, artist_idx, n_artists, at)
+    odds = choice.scores
     # 1 / (1 + e^-x) without overflow for very negative log-odds.
     chance = np.exp(-np.logaddexp(0.0, -odds))
     return RecencyWeights(np.where(heard, chance, 0.0), choice)
