@@ -977,11 +977,18 @@ async def _demo_flow(
 def eval_relisten(
     history: Annotated[Path, typer.Option("--history", help="an export: zip, folder or JSON")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    development: Annotated[
+        bool,
+        typer.Option(
+            "--development", help="only the months before the first official cutoff (tuning)"
+        ),
+    ] = False,
 ) -> None:
-    """Protocol A: which of my artists will I play next month?"""
+    """Protocol A: which of my artists will I play next month? (the Full-Circle row is the
+    recency weights the profile serves)"""
     from tools.lab.relisten import format_table, run_relisten
 
-    result = run_relisten(history)
+    result = run_relisten(history, development=development)
     print(result.to_json() if as_json else format_table(result))
 
 

@@ -214,6 +214,10 @@ def run_relisten(path: str | Path, development: bool = False) -> RelistenResult:
             ndcg = ndcg_at_k(hits, n_relevant, TOP_K)
             per_cutoff[name].append(ndcg)
             sums[name] += (ndcg, recall_at_k(hits, n_relevant, TOP_K))
+    if development and not used:
+        raise ValueError(
+            f"{path}: no month before the first official cutoff qualifies for a development run"
+        )
     n_used = max(len(used), 1)
     means = {
         name: {metric: float(total[i] / n_used) for i, metric in enumerate(METRICS)}
