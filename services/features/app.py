@@ -54,7 +54,9 @@ class ProfileBuilder:
         self.settings = settings
         self.clock = clock
         self._background: set[asyncio.Task[None]] = set()
-        self.workers = workers or ListenerWorkers(settings.database_url, settings.recompute_workers)
+        self.workers = workers or ListenerWorkers(
+            settings.database_url, settings.recompute_workers, settings.recompute_timeout_s
+        )
 
     async def on_plays_ingested(self, event: PlaysIngested) -> None:
         await self.refresh(event.user_id, event.occurred_at, "plays")
@@ -177,7 +179,9 @@ class ProfileBuilder:
 
 async def setup(runtime: ServiceRuntime) -> None:
     settings = FeaturesSettings()
-    workers = ListenerWorkers(settings.database_url, settings.recompute_workers)
+    workers = ListenerWorkers(
+        settings.database_url, settings.recompute_workers, settings.recompute_timeout_s
+    )
     runtime.on_stop(lambda: asyncio.to_thread(workers.close))
     builder = ProfileBuilder(runtime, settings, workers=workers)
     runtime.bus.consume(PlaysIngested, builder.on_plays_ingested)

@@ -416,7 +416,7 @@ class Retrainer:
 
 async def setup(runtime: ServiceRuntime) -> None:
     settings = ModelSettings()
-    training = TrainingPool(settings.training_processes)
+    training = TrainingPool(settings.training_processes, settings.training_job_timeout_s)
     runtime.on_stop(training.stop)
     retrainer = Retrainer(runtime, settings, training)
     runtime.bus.consume(ProfilesUpdated, retrainer.on_profile_updated)
