@@ -28,7 +28,7 @@ from services.features.adapters import store
 from services.features.adapters.store import StoredExclusion
 from services.features.adapters.worker import ListenerWorkers
 from services.features.domain.details import clusters_changed
-from services.features.domain.exclusions import Exclusion, ExclusionError, excluded_plays
+from services.features.domain.exclusions import Exclusion, ExclusionError
 from services.features.domain.time_zones import ZoneChoice
 from services.features.listener_plays import listener_zone, taste_rules
 from services.features.servicer import TastesServicer
@@ -82,9 +82,8 @@ class ProfileBuilder:
     async def exclude(self, user_id: UUID, rule: Exclusion) -> StoredExclusion:
         """Keep an exclusion that matches some of the listener's plays (ExclusionError when
         it matches none: nothing stored) and recompute their profile without them."""
-        plays, platforms = await store.load_plays(self.pool, user_id)
         zone = await listener_zone(self.pool, user_id)
-        matched = int(excluded_plays(plays, platforms, [rule], zone.time_zone).sum())
+        matched = await self.workers.matching(user_id, rule, zone.time_zone)
         if not matched:
             raise ExclusionError(
                 f"{rule.describe()}: none of your plays match it, so nothing was excluded; "

@@ -59,8 +59,20 @@ class ListenerWorkers:
             tuple(exclusions),
         )
 
+    async def matching(self, user_id: UUID, rule: Exclusion, time_zone: str) -> int:
+        """How many of the listener's plays `rule` would exclude (a whole history is read and
+        matched, so in a worker too)."""
+        return await self.pool.run(count_excluded, self.database_url, user_id, rule, time_zone)
+
     def close(self) -> None:
         self.pool.close()
+
+
+def count_excluded(database_url: str, user_id: UUID, rule: Exclusion, time_zone: str) -> int:
+    """In the worker: the listener's plays `rule` matches (see `ListenerWorkers.matching`)."""
+    with psycopg.connect(database_url) as conn:
+        plays, platforms = store.read_plays(conn, user_id, None)
+    return int(excluded_plays(plays, platforms, [rule], time_zone).sum())
 
 
 def compute_listener(
