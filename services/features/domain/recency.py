@@ -9,10 +9,11 @@ the profile's moment only):
 - the relistening question (">= 3 listens in the next 30 days") is asked of the listener's
   past at weekly inner cutoffs whose whole answer window lies before that moment (up to 52
   with a relistened artist);
-- fewer than VALIDATION_CUTOFFS + MIN_TRAINING_CUTOFFS = 8 such weeks (so at the least 109
-  days of listening: 30 days of past before the first week, 7 weeks between the 8, 30 days of
-  answer after the last) is a history too short to fit: the weight is then the fixed `HALF_LIFE_DAYS` decayed count
-  (90 days, the seed design), and the profile says so (`RecencyFit.describe`);
+- fewer than VALIDATION_CUTOFFS + MIN_TRAINING_CUTOFFS = 8 such weeks (so at the least
+  109 days of listening: 30 days of past before the first week, 7 weeks between the 8, 30
+  days of answer after the last) is a history too short to fit: the weight is then the
+  fixed `HALF_LIFE_DAYS` decayed count (90 days, the seed design), and the profile says so
+  (`RecencyFit.describe`);
 - otherwise the split is by time: the 4 newest of those weeks are the validation weeks, a
   model is fitted on the older ones only and it and the fixed half-life rank the validation
   weeks (protocol A's NDCG@20; the profile reports both), then the served model is refitted
