@@ -12,16 +12,20 @@ import pytest
 from services.features.domain.listener import ListenRules, listener_as_of
 from services.features.domain.recency import (
     FEATURE_HALF_LIVES_DAYS,
+    TRAINING_MAX_CUTOFFS,
     VALIDATION_CUTOFFS,
     CarriedLogDecays,
     ListeningDayPairs,
     _listening_days,
     _listens_before,
+    candidate_mask,
     decayed_counts,
     fit_listener_recency,
     fit_recency_model,
     log_decayed_counts,
+    recency_features,
     recency_weights,
+    relisten_training_set,
 )
 from services.features.domain.taste import PlayColumns, weighed_artists
 
@@ -142,3 +146,17 @@ def test_carried_decayed_counts_match_the_sum_over_the_whole_past() -> None:
         for column, half_life in zip(carried.at(moment), FEATURE_HALF_LIVES_DAYS, strict=True):
             direct = log_decayed_counts(ages, heard, days_since_last, half_life)
             assert column == pytest.approx(direct, abs=1e-9), (moment, half_life)
+
+
+def test_the_fits_weekly_shortlists_are_the_plain_shortlists_even_after_a_long_silence() -> None:
+    rng = np.random.default_rng(9)
+    ts = rng.uniform(0, 500 * DAY, 30_000)  # not in time order, as stored plays may come
+    artists = (rng.zipf(1.3, ts.size) - 1) % 300
+    at = 900 * DAY  # 400 silent days before the fit moment: weeks with nothing to learn
+    examples = relisten_training_set(ts, artists, 300, at)
+    assert len(examples.cutoffs) == TRAINING_MAX_CUTOFFS
+    assert max(examples.cutoffs) <= 500 * DAY
+    for moment, (features, shortlist) in examples.moments.items():
+        assert np.array_equal(shortlist, candidate_mask(ts, artists, 300, moment, 50)), moment
+        plain = recency_features(ts, artists, 300, moment)
+        assert features == pytest.approx(plain, abs=1e-9), moment

@@ -261,15 +261,29 @@ def _floored(log_decayed: np.ndarray) -> np.ndarray:
 class CarriedLogDecays:
     """log2 decayed counts of every artist at later and later moments, each carried from the
     one before it (decay the sums by the days between, add the listens in between) instead of
-    summed over the whole past again: a fit asks at up to 52 weekly cutoffs."""
+    summed over the whole past again: a fit asks at every weekly cutoff. With `ts_sorted`
+    the listens in between are found by bisection."""
 
-    def __init__(self, ts: np.ndarray, artist_idx: np.ndarray, n_artists: int) -> None:
+    def __init__(
+        self,
+        ts: np.ndarray,
+        artist_idx: np.ndarray,
+        n_artists: int,
+        half_lives: Sequence[float] = FEATURE_HALF_LIVES_DAYS,
+        ts_sorted: bool = False,
+    ) -> None:
         self.ts, self.artist_idx, self.n_artists = ts, artist_idx, n_artists
+        self.half_lives, self.ts_sorted = tuple(half_lives), ts_sorted
         self.moment: float | None = None
         self.log_sums: list[np.ndarray] = []
 
+    @property
+    def heard(self) -> np.ndarray:
+        """The artists with a listen before the last moment asked."""
+        return np.isfinite(self.log_sums[0])
+
     def at(self, moment: float) -> list[np.ndarray]:
-        """One column per FEATURE_HALF_LIVES_DAYS, as `log_decayed_counts` computes them."""
+        """One column per half-life, as `log_decayed_counts` computes them."""
         if self.moment is None or moment < self.moment:
             ages_days, artists = _listens_before(self.ts, self.artist_idx, moment)
             days_since_last = np.full(self.n_artists, np.inf)
@@ -277,12 +291,16 @@ class CarriedLogDecays:
             heard = np.isfinite(days_since_last)
             self.log_sums = [
                 np.where(heard, log_decayed_counts(ages_days, artists, days_since_last, h), -np.inf)
-                for h in FEATURE_HALF_LIVES_DAYS
+                for h in self.half_lives
             ]
         else:
-            between = (self.ts >= self.moment) & (self.ts < moment)
-            ages_days = (moment - self.ts[between]) / SECONDS_PER_DAY
-            artists = self.artist_idx[between]
+            if self.ts_sorted:
+                first, end = np.searchsorted(self.ts, [self.moment, moment])
+                between_ts, artists = self.ts[first:end], self.artist_idx[first:end]
+            else:
+                between = (self.ts >= self.moment) & (self.ts < moment)
+                between_ts, artists = self.ts[between], self.artist_idx[between]
+            ages_days = (moment - between_ts) / SECONDS_PER_DAY
             elapsed_days = (moment - self.moment) / SECONDS_PER_DAY
             with np.errstate(divide="ignore"):
                 self.log_sums = [
@@ -294,7 +312,7 @@ class CarriedLogDecays:
                             )
                         ),
                     )
-                    for log_sum, h in zip(self.log_sums, FEATURE_HALF_LIVES_DAYS, strict=True)
+                    for log_sum, h in zip(self.log_sums, self.half_lives, strict=True)
                 ]
         self.moment = moment
         return [_floored(log_sum) for log_sum in self.log_sums]
@@ -467,9 +485,13 @@ def candidate_mask(
     """The `limit` artists heard before `at` with the largest 30-day decayed count (ties by
     artist index): the shortlist the fitted model re-ranks."""
     decayed = decayed_counts(ts, artist_idx, n_artists, at, CANDIDATE_HALF_LIFE_DAYS)
-    heard = listen_counts(ts, artist_idx, n_artists, at) > 0
-    order = np.lexsort((np.arange(n_artists), -decayed))
-    mask = np.zeros(n_artists, dtype=bool)
+    return _shortlist(decayed, listen_counts(ts, artist_idx, n_artists, at) > 0, limit)
+
+
+def _shortlist(decayed: np.ndarray, heard: np.ndarray, limit: int) -> np.ndarray:
+    """The `limit` heard artists with the largest `decayed` (ties by artist index)."""
+    order = np.lexsort((np.arange(decayed.size), -decayed))
+    mask = np.zeros(decayed.size, dtype=bool)
     mask[order[heard[order]][:limit]] = True
     return mask
 
@@ -530,29 +552,35 @@ def relisten_training_set(
     is relistened are skipped.
     """
     past = ts < at
-    ts, artist_idx = ts[past], artist_idx[past]
+    order = np.argsort(ts[past], kind="stable")
+    ts, artist_idx = ts[past][order], artist_idx[past][order]
     window = RELISTEN_WINDOW_DAYS * SECONDS_PER_DAY
     feature_blocks: list[np.ndarray] = []
     label_blocks: list[np.ndarray] = []
     cutoffs: list[float] = []
-    chosen: list[tuple[float, np.ndarray, np.ndarray]] = []
-    for inner in training_cutoffs(float(ts.min()), at) if ts.size else []:
-        shortlist = candidate_mask(ts, artist_idx, n_artists, inner, CANDIDATES_PER_CUTOFF)
-        upcoming = (ts >= inner) & (ts < inner + window)
-        next_month = np.bincount(artist_idx[upcoming], minlength=n_artists)
+    # Every inner cutoff's shortlist and answers, oldest first, the 30-day decayed counts
+    # carried from week to week; the newest TRAINING_MAX_CUTOFFS with a relisten are used.
+    asked: list[tuple[float, np.ndarray, np.ndarray]] = []
+    shortlisting = CarriedLogDecays(
+        ts, artist_idx, n_artists, (CANDIDATE_HALF_LIFE_DAYS,), ts_sorted=True
+    )
+    for inner in reversed(training_cutoffs(float(ts[0]), at) if ts.size else []):
+        (decayed,) = shortlisting.at(inner)
+        shortlist = _shortlist(decayed, shortlisting.heard, CANDIDATES_PER_CUTOFF)
+        first, end = np.searchsorted(ts, [inner, inner + window])
+        next_month = np.bincount(artist_idx[first:end], minlength=n_artists)
         relistened = next_month[shortlist] >= RELISTEN_MIN_LISTENS
         # As in the protocol, a moment with nothing relistened teaches nothing about ranking.
         if relistened.any():
-            chosen.append((inner, shortlist, relistened))
-        if len(chosen) == TRAINING_MAX_CUTOFFS:
-            break
+            asked.append((inner, shortlist, relistened))
+    chosen = asked[::-1][:TRAINING_MAX_CUTOFFS]
     if not chosen:
         empty = np.empty(0)
         return RelistenExamples(
             np.empty((0, len(FEATURE_NAMES))), empty.astype(bool), empty, empty.astype(int), []
         )
     days = ListeningDayPairs.at(ts, artist_idx, at)
-    decays = CarriedLogDecays(ts, artist_idx, n_artists)
+    decays = CarriedLogDecays(ts, artist_idx, n_artists, ts_sorted=True)
     moments: dict[float, tuple[np.ndarray, np.ndarray]] = {}
     # Oldest first, so each cutoff's decayed counts carry on from the one before it.
     for inner, shortlist, relistened in reversed(chosen):
