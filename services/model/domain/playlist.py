@@ -19,7 +19,8 @@ A mood is known under the kernel's rule (`MoodVector.known`). When a prompt asks
 whose mood is unknown is not given a made-up middle fit (0.5 would rank it above every poor fit
 and below every good one for no reason the listener could read): the tracks that fit
 (`mood_fit` >= `FITS`) come first, then the tracks of unknown mood by context and listens (or
-score) alone, then the known misfits; each says which it is ("mood fit 82%", "mood unknown")."""
+score) alone (their item's score has no mood factor), then the known misfits; each says which it
+is ("mood fit 82%", "mood unknown")."""
 
 from __future__ import annotations
 
