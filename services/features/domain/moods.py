@@ -129,13 +129,13 @@ def learn_tag_moods(
 ) -> dict[str, TagMood]:
     """Each tag outside the vocabulary carried by at least `MIN_TAG_ARTISTS` artists of `known`
     mood: their tag-weighted mean mood and its informativeness (module docstring)."""
+    if len(known) < 2:
+        return {}  # no spread to explain
     carriers: dict[str, list[tuple[MoodEstimate, float]]] = defaultdict(list)
     for artist, estimate in known.items():
         for tag, weight in artist_tags.get(artist, {}).items():
             if weight > 0 and mood_point(tag) is None:
                 carriers[canonical_tag(tag)].append((estimate, float(weight)))
-    if len(known) < 2:
-        return {}
     everyone = np.array([estimate.axes for estimate in known.values()])
     spread = everyone.var(axis=0)
     learned = {}
