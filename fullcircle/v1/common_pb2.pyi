@@ -40,7 +40,7 @@ class ExplanationPart(_message.Message):
     def __init__(self, label: _Optional[str] = ..., kind: _Optional[str] = ..., share: _Optional[float] = ..., percent: _Optional[int] = ...) -> None: ...
 
 class Recommendation(_message.Message):
-    __slots__ = ("artist", "score", "mode", "because", "parts", "similar_to", "top_tags", "taste", "tracks")
+    __slots__ = ("artist", "score", "mode", "because", "parts", "similar_to", "top_tags", "taste", "tracks", "popularity_percentile")
     ARTIST_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -50,6 +50,7 @@ class Recommendation(_message.Message):
     TOP_TAGS_FIELD_NUMBER: _ClassVar[int]
     TASTE_FIELD_NUMBER: _ClassVar[int]
     TRACKS_FIELD_NUMBER: _ClassVar[int]
+    POPULARITY_PERCENTILE_FIELD_NUMBER: _ClassVar[int]
     artist: str
     score: float
     mode: RecommendationMode
@@ -59,7 +60,8 @@ class Recommendation(_message.Message):
     top_tags: _containers.RepeatedScalarFieldContainer[str]
     taste: str
     tracks: _containers.RepeatedCompositeFieldContainer[RecommendedTrack]
-    def __init__(self, artist: _Optional[str] = ..., score: _Optional[float] = ..., mode: _Optional[_Union[RecommendationMode, str]] = ..., because: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[ExplanationPart, _Mapping]]] = ..., similar_to: _Optional[_Iterable[str]] = ..., top_tags: _Optional[_Iterable[str]] = ..., taste: _Optional[str] = ..., tracks: _Optional[_Iterable[_Union[RecommendedTrack, _Mapping]]] = ...) -> None: ...
+    popularity_percentile: float
+    def __init__(self, artist: _Optional[str] = ..., score: _Optional[float] = ..., mode: _Optional[_Union[RecommendationMode, str]] = ..., because: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[ExplanationPart, _Mapping]]] = ..., similar_to: _Optional[_Iterable[str]] = ..., top_tags: _Optional[_Iterable[str]] = ..., taste: _Optional[str] = ..., tracks: _Optional[_Iterable[_Union[RecommendedTrack, _Mapping]]] = ..., popularity_percentile: _Optional[float] = ...) -> None: ...
 
 class RecommendedTrack(_message.Message):
     __slots__ = ("name", "track_uri", "source")

@@ -3,7 +3,7 @@ feedback and playlists; every recommended artist comes with tracks to play."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -30,6 +30,7 @@ from services.model.domain.steering import (
     Steering,
     SteeringError,
     check_tastes,
+    percentiles,
     steer,
     steered,
 )
@@ -97,10 +98,8 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
         if stored is None:
             raise NotFound("no recommendations yet: import a listening history first")
         steering = await store.load_steering(self.pool, user_id)
-        popularity = (
-            await store.popularity_percentiles(self.pool, [item.artist for item in stored.items])
-            if steering.familiarity is not None
-            else {}
+        popularity = percentiles(
+            await store.top_track_playcounts(self.pool, [item.artist for item in stored.items])
         )
         items = steer(stored.items, steering, popularity, request.genre.strip())
         if request.genre.strip() and not items:
@@ -114,7 +113,7 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
             set_id=str(stored.set_id),
             model_version=stored.model_version,
             created_at=stored.created_at.isoformat(),
-            items=[_recommendation(item) for item in items[:limit]],
+            items=[_recommendation(item, popularity) for item in items[:limit]],
         )
         await self._add_tracks(user_id, answer.items)
         return answer
@@ -253,7 +252,9 @@ def _playlist(prompt: str, read: PlaylistPrompt, items: list[PlaylistItem]) -> c
     )
 
 
-def _recommendation(item: store.StoredItem) -> common_pb2.Recommendation:
+def _recommendation(
+    item: store.StoredItem, popularity: Mapping[str, float] | None = None
+) -> common_pb2.Recommendation:
     return common_pb2.Recommendation(
         artist=item.artist,
         score=item.score,
@@ -263,6 +264,7 @@ def _recommendation(item: store.StoredItem) -> common_pb2.Recommendation:
         similar_to=item.similar_to,
         top_tags=item.top_tags,
         taste=item.taste,
+        popularity_percentile=(popularity or {}).get(item.artist.lower()),
     )
 
 

@@ -477,22 +477,15 @@ async def save_steering(pool: AsyncConnectionPool, user_id: UUID, steering: Stee
         )
 
 
-async def popularity_percentiles(
+async def top_track_playcounts(
     pool: AsyncConnectionPool, artists: Sequence[str]
 ) -> dict[str, float]:
-    """Artist key -> percentile (0..1) of its popularity on Last.fm (the playcount of its top
-    tracks, which enrich fetches for every recommended artist) among every artist enrich has
-    fetched them for; artists not fetched yet are left out."""
+    """Artist key -> the Last.fm playcount of its top tracks (which enrich fetches for every
+    artist of a set), for those of `artists` fetched so far: index lookups, these rows only."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            POPULARITY_PERCENTILES + " WHERE artist_key = ANY(%s)",
+            "SELECT artist_key, sum(playcount) FROM enrich.artist_top_tracks"
+            " WHERE artist_key = ANY(%s) GROUP BY artist_key",
             ([artist.lower() for artist in artists],),
         )
-        return {str(key): float(percentile) for key, percentile in await cur.fetchall()}
-
-
-POPULARITY_PERCENTILES = (
-    "SELECT artist_key, percentile FROM ("
-    " SELECT artist_key, percent_rank() OVER (ORDER BY sum(playcount)) AS percentile"
-    " FROM enrich.artist_top_tracks GROUP BY artist_key) ranked"
-)
+        return {str(key): float(playcount) for key, playcount in await cur.fetchall()}
