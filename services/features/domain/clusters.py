@@ -384,7 +384,7 @@ def _regroup_by_genre(
     labels = _merge_same_names(labels, listens, names)
     names = {taste: tags for taste, tags in names.items() if (labels == taste).any()}
     labels = _move_misnamed(labels, listens, carried, names, untagged_stay)
-    return _merge_artist_named(labels, listens, embedding, names), names
+    return _merge_smallest(labels, listens, carried, embedding, merge_genres=False), names
 
 
 def _genre_names(
@@ -460,22 +460,34 @@ def _merge_same_names(
 
 
 def _merge_smallest(
-    labels: np.ndarray, listens: np.ndarray, carried: Carried, embedding: np.ndarray | None
+    labels: np.ndarray,
+    listens: np.ndarray,
+    carried: Carried,
+    embedding: np.ndarray | None,
+    *,
+    merge_genres: bool = True,
 ) -> np.ndarray:
-    """While too many tastes cover most listens, the smallest joins the taste its genres
-    overlap most, or, named by its artists and with `embedding`, the artist-named taste
-    closest in co-listening; else "other"."""
+    """While too many tastes cover most listens: with `embedding` and two artist-named tastes
+    left, the smallest of those joins the artist-named taste closest in co-listening (their
+    names say least, and genre-named tastes are what recommendations are balanced by);
+    otherwise the smallest taste joins the taste its genres overlap most (with `merge_genres`;
+    the names are made again after), or "other"."""
     labels = labels.copy()
     while (smallest := _smallest_of_too_many(labels, listens)) is not None:
         sizes = {int(t): int(listens[labels == t].sum()) for t in np.unique(labels)}
-        others = [t for t in sizes if t not in (smallest, OTHER_CLUSTER_ID)]
-        profile = _genre_weights(labels == smallest, listens, carried)
-        if not profile and embedding is not None:
-            artist_named = [t for t in others if not _has_genres(labels == t, carried)]
-            labels[labels == smallest] = _closest_by_colistening(
-                labels, listens, embedding, smallest, artist_named
+        artist_named = (
+            [t for t in sizes if t != OTHER_CLUSTER_ID and not _has_genres(labels == t, carried)]
+            if embedding is not None
+            else []
+        )
+        if len(artist_named) >= 2:
+            merging = min(artist_named, key=lambda t: (sizes[t], -t))
+            labels[labels == merging] = _closest_by_colistening(
+                labels, listens, embedding, merging, [t for t in artist_named if t != merging]
             )
             continue
+        others = [t for t in sizes if t not in (smallest, OTHER_CLUSTER_ID)] if merge_genres else []
+        profile = _genre_weights(labels == smallest, listens, carried)
         overlap = {
             t: sum(
                 min(weight, _genre_weights(labels == t, listens, carried).get(tag, 0.0))
@@ -486,31 +498,6 @@ def _merge_smallest(
         best = max(overlap, key=lambda t: (overlap[t], sizes[t], -t), default=None)
         labels[labels == smallest] = (
             best if best is not None and overlap[best] > 0 else OTHER_CLUSTER_ID
-        )
-    return labels
-
-
-def _merge_artist_named(
-    labels: np.ndarray,
-    listens: np.ndarray,
-    embedding: np.ndarray | None,
-    genre_named: Mapping[int, tuple[str, ...]],
-) -> np.ndarray:
-    """The last pass: while too many tastes cover most listens, the smallest artist-named
-    taste joins the artist-named taste closest in co-listening (never a genre-named one), and
-    when none is left to merge with, the smallest taste joins "other"."""
-    labels = labels.copy()
-    while (smallest := _smallest_of_too_many(labels, listens)) is not None:
-        artist_named = [
-            int(t) for t in np.unique(labels) if t != OTHER_CLUSTER_ID and int(t) not in genre_named
-        ]
-        if len(artist_named) < 2 or embedding is None:
-            labels[labels == smallest] = OTHER_CLUSTER_ID
-            continue
-        sizes = {t: int(listens[labels == t].sum()) for t in artist_named}
-        merging = min(artist_named, key=lambda t: (sizes[t], -t))
-        labels[labels == merging] = _closest_by_colistening(
-            labels, listens, embedding, merging, [t for t in artist_named if t != merging]
         )
     return labels
 
