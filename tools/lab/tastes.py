@@ -22,23 +22,23 @@ are min / median / listen-weighted over genre-named tastes, then the shares of l
     sanabil        22,671     906     90  | before   17      9   0   0    | 0.01 0.08 0.13  |
                                           | after    32     12   0   0    | 1.00 1.00 1.00  |
     efrrowini       6,941     638    123  | before   14      9   0   0    | 0.03 0.22 0.26  |
-                                          | after    15     12   0   0    | 1.00 1.00 1.00  |
+                                          | after    21     12   0   0    | 1.00 1.00 1.00  |
     ryanpj2        24,248     242     58  | before    9      6   0   0    | 0.00 0.11 0.11  |
                                           | after    17     10   0   0    | 1.00 1.00 1.00  |
     pingw33n       60,647  12,512  1,737  | before    3      3   0   0    | 0.19 0.34 0.30  |
                                           | after     8      7   0   0    | 1.00 1.00 1.00  |
     sachawheeler   11,622   1,113    510  | before   15     12   0   0    | 0.43 0.61 0.60  |
-                                          | after    14     12   0   0    | 1.00 1.00 1.00  |
+                                          | after    21     12   0   0    | 1.00 1.00 1.00  |
     all_five      126,129  14,849  2,193  | before   17      9   0   0    | 0.05 0.42 0.31  |
-                                          | after    15     12   0   0    | 1.00 1.00 1.00  |
+                                          | after    23     12   0   0    | 1.00 1.00 1.00  |
 
     share of listens (before -> after)  genre-named  artist-named  other     genred
     sanabil                             91% -> 12%     9% -> 88%    0% ->  0%   12%
-    efrrowini                           98% -> 24%     1% -> 74%    1% ->  3%   26%
+    efrrowini                           98% -> 26%     1% -> 74%    1% ->  1%   26%
     ryanpj2                             84% ->  9%    15% -> 90%    0% ->  0%   10%
     pingw33n                            90% -> 27%     0% -> 63%   10% -> 10%   37%
-    sachawheeler                        98% -> 53%     0% -> 39%    2% ->  8%   61%
-    all_five                            97% -> 28%     0% -> 68%    3% ->  4%   32%
+    sachawheeler                        98% -> 59%     0% -> 39%    2% ->  1%   61%
+    all_five                            97% -> 30%     0% -> 68%    3% ->  3%   32%
 
 Before, genre-named tastes held 84-98% of the listens while only 10-61% of the listens are of
 an artist with a genre: the rest sat under a genre name they do not carry. After, each name is
