@@ -482,7 +482,7 @@ def _merge_smallest(
             if embedding is not None
             else []
         )
-        if len(artist_named) >= 2:
+        if embedding is not None and len(artist_named) >= 2:
             merging = min(artist_named, key=lambda t: (sizes[t], -t))
             labels[labels == merging] = _closest_by_colistening(
                 labels, listens, embedding, merging, [t for t in artist_named if t != merging]

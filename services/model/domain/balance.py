@@ -51,7 +51,7 @@ def balance_by_taste(
     holds (smaller tastes, "other") is the share of slots that go by score to any item. So one
     current taste with 12% of the listening gets 12% of the places, not all of them."""
     eligible = {taste: share for taste, share in shares.items() if share >= min_share}
-    quota: dict[int | None, float] = dict(eligible)
+    quota: dict[int | None, float] = {taste: share for taste, share in eligible.items()}
     quota[None] = max(0.0, 1.0 - sum(eligible.values()))  # by score, whatever it serves
     queues: dict[int | None, list[int]] = {taste: [] for taste in quota}
     for index, taste in enumerate(taste_of):
