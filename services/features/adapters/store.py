@@ -19,10 +19,16 @@ from services.features.domain.exclusions import Exclusion
 from services.features.domain.moods import MoodKnowledge
 from services.features.domain.taste import ArtistStats, PlayColumns, TrackStats, skip_flags
 
+# No play history any source keeps predates 2000 (Audioscrobbler, the oldest of them, began
+# in 2002; Spotify in 2006): an older stored stamp is damage, not listening (an epoch-0 or 1900
+# default stored before ingest rejected such rows). The fixed half-life gave such a play no
+# weight; the fitted recency counts listens, so the listener is read without them.
+EARLIEST_LISTEN = "2000-01-01T00:00:00Z"
 _PLAYS_SQL = (
     "SELECT artist_name, extract(epoch FROM ended_at)::float8, ms_played, skipped,"
     " reason_end, platform, track_name, track_uri FROM ingest.plays"
     " WHERE user_id = %s AND artist_name IS NOT NULL"
+    f" AND ended_at >= '{EARLIEST_LISTEN}'"
     " AND (%s::timestamptz IS NULL OR ended_at < %s) ORDER BY ended_at"
 )
 _ARTIST_TAGS_SQL = (

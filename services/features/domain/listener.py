@@ -54,13 +54,6 @@ class Listener:
     recency: RecencyFit | None = field(default=None, compare=False)
 
 
-# No play history any source keeps predates this day (Audioscrobbler, the oldest of them,
-# began in 2002; Spotify in 2006): an older stamp is damage, not listening (an epoch-0 or
-# 1900 default stored before ingest rejected such rows). The fixed half-life gave such a play
-# no weight; the fitted recency counts listens, so it is left out here, for every use.
-EARLIEST_LISTEN_S = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
-
-
 def listener_as_of(
     plays: PlayColumns,
     as_of: datetime,
@@ -72,15 +65,14 @@ def listener_as_of(
     genres: frozenset[str] | None = None,
     mood_knowledge: MoodKnowledge | None = None,
 ) -> Listener:
-    """The listener from their plays that ended before `as_of` (decay measured to `as_of`)
-    and not before `EARLIEST_LISTEN`.
+    """The listener from their plays that ended before `as_of` (decay measured to `as_of`).
     With `platforms` (one per play) the tastes, contexts and evolution are computed too, as
     of the last of those plays: an export arrives long after its last stream, and its
     "recent" months are the last ones it holds; and the per-track listens when the plays
     carry their tracks. `mood_knowledge` (what enrich has around the artists the vocabulary
     cannot place) lets the contexts' moods reach more of the listens (domain/moods.py)."""
     as_of_s = as_of.timestamp()
-    before = (plays.ended_at_s < as_of_s) & (plays.ended_at_s >= EARLIEST_LISTEN_S)
+    before = plays.ended_at_s < as_of_s
     past = plays if before.all() else _select(plays, before)
     stats, recency = weighed_artists(
         past, as_of_s, rules.half_life_days, rules.min_listen_ms, rules.fit_recency
