@@ -1,0 +1,69 @@
+"""The taste page's charts: Vega-Lite specs built with Altair and rendered to SVG on the server
+(vl-convert), so pages need no script and work offline, and tests read the SVG. Each mark's
+aria-label names what it shows; text in it is escaped by the renderer.
+
+Rendering takes a quarter of a second per chart, so SVGs are kept by the hash of their spec
+(a new taste profile is a new spec) in a small in-process cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from typing import Any
+
+import altair as alt
+import vl_convert
+
+CACHE_SIZE = 256
+_svgs: OrderedDict[str, str] = OrderedDict()
+
+WIDTH = 640
+
+
+def _render(spec: dict[str, Any]) -> str:
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+    if key in _svgs:
+        _svgs.move_to_end(key)
+        return _svgs[key]
+    svg: str = vl_convert.vegalite_to_svg(spec)
+    _svgs[key] = svg
+    if len(_svgs) > CACHE_SIZE:
+        _svgs.popitem(last=False)
+    return svg
+
+
+def _responsive(svg: str) -> str:
+    """Let the SVG shrink to a phone's width (keeps its aspect ratio by its viewBox)."""
+    return svg.replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1)
+
+
+def evolution_svg(rows: list[dict[str, object]]) -> str:
+    """The stream graph: listens per month, one band per taste, centred."""
+    chart = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_area(interpolate="monotone")
+        .encode(
+            x=alt.X("month:T", title=None, axis=alt.Axis(format="%Y", tickCount="year")),
+            y=alt.Y("listens:Q", stack="center", axis=None),
+            color=alt.Color("taste:N", legend=alt.Legend(orient="bottom", columns=3)),
+            order=alt.Order("taste:N"),
+        )
+        .properties(width=WIDTH, height=260)
+    )
+    return _responsive(_render(chart.to_dict()))
+
+
+def clock_svg(rows: list[dict[str, object]]) -> str:
+    """The listening clock: listens per part of the day, stacked by taste."""
+    chart = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_bar()
+        .encode(
+            x=alt.X("band:N", title=None, sort=alt.EncodingSortField("order")),
+            y=alt.Y("listens:Q", title="listens"),
+            color=alt.Color("taste:N", legend=alt.Legend(orient="bottom", columns=3)),
+        )
+        .properties(width=WIDTH, height=200)
+    )
+    return _responsive(_render(chart.to_dict()))
