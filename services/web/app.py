@@ -27,6 +27,7 @@ from typing import Any
 
 import grpc
 import uvicorn
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
 from redis.asyncio import Redis
@@ -46,7 +47,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fullcircle.client import FullCircleClient
-from fullcircle.grpc_server import GrpcServer, check_health, tls_from_files
+from fullcircle.grpc_server import GrpcServer, tls_from_files
 from fullcircle.logs import configure_logging
 from fullcircle.v1 import common_pb2
 from services.web import charts
@@ -215,15 +216,25 @@ class Web:
         return PlainTextResponse("ok" if healthy else "not serving", 200 if healthy else 503)
 
     async def healthy(self) -> bool:
+        """Redis answers and the gateway is reachable. The gateway's own health is not ours:
+        while it reports NOT_SERVING (its model down) pages still sign in and explain."""
         try:
             redis_ok = bool(await asyncio.wait_for(self.store.redis.ping(), 2.0))
         except Exception:
             redis_ok = False
-        return redis_ok and await check_health(self.settings.gateway_address, 2.0)
+        if not redis_ok:
+            return False
+        try:
+            await health_pb2_grpc.HealthStub(self.channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=2.0
+            )
+        except grpc.aio.AioRpcError:
+            return False
+        return True
 
     async def signin_form(self, request: Request) -> Response:
         token = secrets.token_urlsafe(24)
-        response = self.page("signin.html", request, None, signin_csrf=token)
+        response = self.page("signin.html", request, None, title="Sign in", signin_csrf=token)
         response.set_cookie(
             SIGNIN_CSRF_COOKIE, token, path="/signin", httponly=True, samesite="strict",
             secure=self.settings.cookie_secure,
@@ -426,7 +437,7 @@ class Web:
     async def import_page(self, request: Request) -> Response:
         session = await self.session(request)
         import_id = request.path_params["import_id"]
-        first = await self.call(session, lambda: self._first_progress(session, import_id))
+        first = await self.call(session, lambda: self._latest_progress(session, import_id))
         return self.page(
             "import_progress.html",
             request,
@@ -438,13 +449,25 @@ class Web:
             report=self.templates.get_template("_import_report.html").render(progress=first),
         )
 
-    async def _first_progress(self, session: Session, import_id: str) -> Any:
+    async def _latest_progress(self, session: Session, import_id: str) -> Any:
+        """The import's latest update for the page's first paint. WatchImport replays every
+        update from the first: read them until the final one, or until none follows within
+        half a second (the import is still running; the page's events go on from there)."""
         stream = self.client(session).watch_import(import_id, self.settings.gateway_deadline_s)
-        async for update in stream:
+        updates = aiter(stream)
+        try:
+            latest = await anext(updates)
+            while not latest.finished:
+                try:
+                    latest = await asyncio.wait_for(anext(updates), 0.5)
+                except (TimeoutError, StopAsyncIteration):
+                    break
+        except StopAsyncIteration:
+            raise PageError(404, "Not found", "No such import of yours.") from None
+        finally:
             with contextlib.suppress(Exception):
                 stream.cancel()  # type: ignore[attr-defined]
-            return update
-        raise PageError(404, "Not found", "No such import of yours.")
+        return latest
 
     async def import_events(self, request: Request) -> Response:
         session = await self.session(request)
@@ -627,8 +650,9 @@ async def _apply_setting(client: FullCircleClient, form: Any) -> None:
 
 
 class RequestMetrics:
-    """ASGI middleware: times each request by route and status; logs the request line with
-    sign-in tokens cut off (they are one-time, but a log is no place for them)."""
+    """ASGI middleware: times each request by route and status (also sent to the browser as
+    a Server-Timing header: the server's time until the response started); logs the request
+    line with sign-in tokens and import ids cut off (a log is no place for them)."""
 
     def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
         self.app = app
@@ -652,9 +676,11 @@ class RequestMetrics:
 
         async def timed_send(message: Any) -> None:
             if message["type"] == "http.response.start":
-                status = str(message["status"])
-                self.latency.labels(route, status).observe(time.perf_counter() - started)
+                status, took = str(message["status"]), time.perf_counter() - started
+                self.latency.labels(route, status).observe(took)
                 log.info("%s %s %s", scope["method"], route, status)
+                timing = (b"server-timing", f"app;dur={1000 * took:.1f}".encode())
+                message = {**message, "headers": [*message.get("headers", []), timing]}
             await send(message)
 
         await self.app(scope, receive, timed_send)
@@ -719,5 +745,5 @@ async def _watch_health(
             if healthy:
                 log.info("web ready on http://%s:%d", settings.web_host, settings.web_port)
             else:
-                log.warning("web NOT_SERVING (the gateway or Redis is not answering)")
+                log.warning("web NOT_SERVING (the gateway or Redis is not reachable)")
         await asyncio.sleep(settings.health_interval_s if healthy else 0.5)
