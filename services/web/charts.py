@@ -2,15 +2,16 @@
 (vl-convert), so pages need no script and work offline, and tests read the SVG. Each mark's
 aria-label names what it shows; text in it is escaped by the renderer.
 
-Rendering takes a quarter of a second per chart, so SVGs are kept by the hash of their spec
-(a new taste profile is a new spec) in a small in-process cache."""
+Building a spec (Altair validates every row) and rendering it take a quarter of a second or
+more per chart, so SVGs are kept by the hash of the chart's kind and rows (a new taste profile
+is new rows) in a small in-process cache."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
 
 import altair as alt
 import vl_convert
@@ -21,12 +22,12 @@ _svgs: OrderedDict[str, str] = OrderedDict()
 WIDTH = 640
 
 
-def _render(spec: dict[str, Any]) -> str:
-    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+def _cached(kind: str, rows: list[dict[str, object]], build: Callable[[], alt.Chart]) -> str:
+    key = hashlib.sha256(json.dumps([kind, rows], sort_keys=True).encode()).hexdigest()
     if key in _svgs:
         _svgs.move_to_end(key)
         return _svgs[key]
-    svg: str = vl_convert.vegalite_to_svg(spec)
+    svg: str = _responsive(vl_convert.vegalite_to_svg(build().to_dict()))
     _svgs[key] = svg
     if len(_svgs) > CACHE_SIZE:
         _svgs.popitem(last=False)
@@ -40,30 +41,44 @@ def _responsive(svg: str) -> str:
 
 def evolution_svg(rows: list[dict[str, object]]) -> str:
     """The stream graph: listens per month, one band per taste, centred."""
-    chart = (
+    return _cached("evolution", rows, lambda: _evolution(rows))
+
+
+def _evolution(rows: list[dict[str, object]]) -> alt.Chart:
+    return (
         alt.Chart(alt.Data(values=rows))
         .mark_area(interpolate="monotone")
         .encode(
             x=alt.X("month:T", title=None, axis=alt.Axis(format="%Y", tickCount="year")),
             y=alt.Y("listens:Q", stack="center", axis=None),
-            color=alt.Color("taste:N", legend=alt.Legend(orient="bottom", columns=3)),
+            color=alt.Color(
+                "taste:N",
+                scale=alt.Scale(scheme="tableau20"),
+                legend=alt.Legend(orient="bottom", columns=3),
+            ),
             order=alt.Order("taste:N"),
         )
         .properties(width=WIDTH, height=260)
     )
-    return _responsive(_render(chart.to_dict()))
 
 
 def clock_svg(rows: list[dict[str, object]]) -> str:
     """The listening clock: listens per part of the day, stacked by taste."""
-    chart = (
+    return _cached("clock", rows, lambda: _clock(rows))
+
+
+def _clock(rows: list[dict[str, object]]) -> alt.Chart:
+    return (
         alt.Chart(alt.Data(values=rows))
         .mark_bar()
         .encode(
             x=alt.X("band:N", title=None, sort=alt.EncodingSortField("order")),
             y=alt.Y("listens:Q", title="listens"),
-            color=alt.Color("taste:N", legend=alt.Legend(orient="bottom", columns=3)),
+            color=alt.Color(
+                "taste:N",
+                scale=alt.Scale(scheme="tableau20"),
+                legend=alt.Legend(orient="bottom", columns=3),
+            ),
         )
         .properties(width=WIDTH, height=200)
     )
-    return _responsive(_render(chart.to_dict()))

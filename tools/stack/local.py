@@ -344,11 +344,7 @@ class LocalStack:
             "LASTFM_API_ROOT": state.lastfm_api_root,
         }
         if service_of(service) == WEB:
-            env |= {
-                "GATEWAY_ADDRESS": state.gateway_address,
-                "WEB_HOST": "127.0.0.1",
-                "WEB_PORT": str(state.ports[f"{service}_http"]),
-            }
+            env |= self._web_env(state, service)
         env["SPOTIFY_TOKEN_SECRET"] = self.token_secret()
         if service.split("-")[0] == "gateway":
             env["GATEWAY_ADMIN_TOKEN"] = self.admin_token()
@@ -358,6 +354,15 @@ class LocalStack:
             env["LASTFM_API_KEY"] = LOCAL_LASTFM_KEY
             env.setdefault("LASTFM_RATE_LIMIT", str(LOCAL_LASTFM_RATE))
         return env
+
+    @staticmethod
+    def _web_env(state: StackState, name: str) -> dict[str, str]:
+        """What only the web app's processes get: the gateway to call, their HTTP port."""
+        return {
+            "GATEWAY_ADDRESS": state.gateway_address,
+            "WEB_HOST": "127.0.0.1",
+            "WEB_PORT": str(state.ports[f"{name}_http"]),
+        }
 
     def _web_port(self) -> int:
         """FULLCIRCLE_WEB_PORT, else 8080 when it is free, else any free port."""

@@ -11,7 +11,8 @@
     const data = new FormData(form);
     if (event.submitter) data.set(event.submitter.name, event.submitter.value);
     const card = form.closest(".card");
-    card.classList.add("pending");
+    // dislike and hide take the card away at once; the answer brings the list without it
+    if (event.submitter && event.submitter.value !== "like") card.hidden = true;
     form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
     const answer = await fetch("/feedback", {
       method: "POST", body: data, headers: { "X-Requested-With": "fetch" }, credentials: "same-origin",
