@@ -164,3 +164,43 @@ async def _taste_with(web: httpx.AsyncClient, artist: str) -> str:
             return page.text
         assert asyncio.get_running_loop().time() < deadline, "no taste profile in 180 s"
         await asyncio.sleep(2)
+
+
+async def test_an_upload_that_fails_shows_the_imports_own_error_message(
+    stack: StackState, new_listener, tmp_path: Path
+) -> None:
+    _, key = await new_listener(f"web-garbage-{uuid.uuid4().hex[:6]}")
+    garbage = tmp_path / "history.json"
+    garbage.write_text("this is not a Spotify export")
+    async with FullCircleClient(stack.gateway_address, key) as client:  # the gateway's words
+        import_id = await client.import_history(garbage)
+        expected = [update async for update in client.watch_import(import_id, 120)][-1]
+    assert expected.stage == "failed" and expected.message
+    async with httpx.AsyncClient(base_url=stack.web_url, timeout=120) as web:
+        page = await web.get("/signin")
+        await web.post("/signin", data={"csrf": form_token(page.text), "api_key": key})
+        csrf = _csrf(await web.get("/import"))
+        upload = await web.post(
+            "/import",
+            data={"csrf": csrf},
+            files={"export": ("history.json", garbage.read_bytes(), "application/json")},
+        )
+        assert upload.status_code == 303, upload.text[:300]
+        async with web.stream("GET", f"{upload.headers['location']}/events") as events:
+            async for line in events.aiter_lines():
+                if line.startswith("data: ") and json.loads(line[6:]).get("finished"):
+                    final = json.loads(line[6:])
+                    break
+        assert final["stage"] == "failed"
+        assert final["message"] == expected.message
+        assert 'class="failed"' in final["report"]
+        page = await web.get(upload.headers["location"])
+        assert 'id="import-message">' in page.text and "Traceback" not in page.text
+        empty = await web.post(
+            "/import",
+            data={"csrf": csrf},
+            files={"export": ("empty.json", b"", "application/json")},
+        )
+        assert empty.status_code == 400 and "Traceback" not in empty.text
+        none = await web.post("/import", data={"csrf": csrf})
+        assert none.status_code == 400 and "Choose your export" in _error(none)

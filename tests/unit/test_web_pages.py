@@ -4,8 +4,11 @@ the import percentage."""
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -164,3 +167,23 @@ def test_every_template_is_autoescaped_and_every_form_posts_a_csrf_token() -> No
         for form in re.findall(r"<form[^>]*>.*?</form>", text, re.S):
             if 'method="post"' in form:
                 assert 'name="csrf"' in form, (template.name, form[:80])
+
+
+def test_several_uploaded_files_go_to_the_gateway_as_one_zip(tmp_path: Path) -> None:
+    from starlette.datastructures import UploadFile
+
+    from services.web.app import _export_file
+
+    files = [
+        UploadFile(io.BytesIO(b"[1]"), filename="Spotify/Streaming_History_Audio_0.json"),
+        UploadFile(io.BytesIO(b"[2]"), filename="Spotify/Streaming_History_Audio_1.json"),
+    ]
+    path = _export_file(files, tmp_path)
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == [
+            "Spotify/Streaming_History_Audio_0.json",
+            "Spotify/Streaming_History_Audio_1.json",
+        ]
+        assert archive.read("Spotify/Streaming_History_Audio_1.json") == b"[2]"
+    single = _export_file([UploadFile(io.BytesIO(b"zip"), filename="../../my.zip")], tmp_path)
+    assert single == tmp_path / "my.zip" and single.read_bytes() == b"zip"
