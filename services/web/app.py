@@ -708,6 +708,7 @@ async def serve(settings: WebSettings) -> None:
         tls=tls_from_files(settings.grpc_tls_cert_file, settings.grpc_tls_key_file),
     )
     await grpc_server.start()
+    await asyncio.to_thread(charts.warm_up)
     if settings.metrics_port >= 0:
         server, _ = start_http_server(settings.metrics_port, settings.metrics_host, registry)
         log.info("metrics on %s:%d/metrics", settings.metrics_host, server.server_port)

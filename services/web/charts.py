@@ -82,3 +82,9 @@ def _clock(rows: list[dict[str, object]]) -> alt.Chart:
         )
         .properties(width=WIDTH, height=200)
     )
+
+
+def warm_up() -> None:
+    """Start the renderer (its first chart takes seconds) before the first page needs it."""
+    evolution_svg([{"month": "2000-01", "taste": "warm-up", "listens": 1.0}])
+    clock_svg([{"band": "night", "order": 0, "taste": "warm-up", "listens": 1.0}])
