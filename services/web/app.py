@@ -525,10 +525,20 @@ class Web:
     async def settings_page(self, request: Request) -> Response:
         session = await self.session(request)
         client = self.client(session)
+        spotify = zone_set = None
         if request.method == "POST":
             form = await self.checked_form(request, session)
-            await self.call(session, lambda: _apply_setting(client, form))
-            return RedirectResponse("/settings", 303)
+            if form.get("action") == "time_zone":  # answered with the zone as now read
+                zone = str(form.get("time_zone", "")).strip()[:100]
+                zone_set = await self.call(session, lambda: client.set_time_zone(zone))
+            elif str(form.get("action")).startswith("spotify"):
+                # Spotify's two steps (as `fullcircle spotify link`): the address to open, then
+                # the address Spotify sent the browser back to, pasted here
+                redirect_url = str(form.get("redirect_url", "")).strip()[:4000]
+                spotify = await self.call(session, lambda: client.link_spotify(redirect_url))
+            else:
+                await self.call(session, lambda: _apply_setting(client, form))
+                return RedirectResponse("/settings", 303)
         profile = await self.call_or_none(session, client.taste_profile)
         exclusions, steering = await self.call(
             session, lambda: asyncio.gather(client.exclusions(), client.steering())
@@ -539,10 +549,11 @@ class Web:
             request,
             session,
             title="Settings",
-            time_zone=profile.time_zone,
+            time_zone=zone_set or profile.time_zone,
             exclusions=exclusions,
             steering=steering,
             tastes=[c.name for c in profile.clusters if c.cluster_id != 0],
+            spotify=spotify,
         )
 
     # --- the app --------------------------------------------------------------------------
@@ -624,9 +635,7 @@ def _export_file(uploads: list[UploadFile], folder: Path) -> Path:
 
 async def _apply_setting(client: FullCircleClient, form: Any) -> None:
     action = form.get("action")
-    if action == "time_zone":
-        await client.set_time_zone(str(form.get("time_zone", "")).strip())
-    elif action == "exclude":
+    if action == "exclude":
         await client.exclude(
             artist=str(form.get("artist", "")).strip(),
             track=str(form.get("track", "")).strip(),

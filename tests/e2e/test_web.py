@@ -204,3 +204,34 @@ async def test_an_upload_that_fails_shows_the_imports_own_error_message(
         assert empty.status_code == 400 and "Traceback" not in empty.text
         none = await web.post("/import", data={"csrf": csrf})
         assert none.status_code == 400 and "Choose your export" in _error(none)
+
+
+async def test_settings_link_spotify_in_two_steps_and_set_the_time_zone(
+    stack: StackState, new_listener, spotify
+) -> None:
+    listener = f"web-spotify-{uuid.uuid4().hex[:6]}"
+    _, key = await new_listener(listener)
+    spotify.login_as(listener)
+    async with httpx.AsyncClient(base_url=stack.web_url, timeout=60) as web:
+        page = await web.get("/signin")
+        await web.post("/signin", data={"csrf": form_token(page.text), "api_key": key})
+        csrf = _csrf(await web.get("/settings"))
+        begun = await web.post("/settings", data={"csrf": csrf, "action": "spotify_start"})
+        assert begun.status_code == 200, begun.text[:300]
+        found = re.search(r'id="spotify-authorize" href="([^"]+)"', begun.text)
+        assert found, begun.text[:2000]
+        authorize = found.group(1).replace("&amp;", "&")
+        async with httpx.AsyncClient(timeout=30) as browser:
+            landed = (await browser.get(authorize)).headers["location"]
+        linked = await web.post(
+            "/settings", data={"csrf": csrf, "action": "spotify_finish", "redirect_url": landed}
+        )
+        assert linked.status_code == 200 and 'id="spotify-linked"' in linked.text
+        zone = await web.post(
+            "/settings", data={"csrf": csrf, "action": "time_zone", "time_zone": "Asia/Tokyo"}
+        )
+        assert zone.status_code == 200 and "<b>Asia/Tokyo</b>" in zone.text
+        wrong = await web.post(
+            "/settings", data={"csrf": csrf, "action": "time_zone", "time_zone": "Mars/Base"}
+        )
+        assert wrong.status_code == 400 and "Traceback" not in wrong.text
