@@ -18,6 +18,7 @@ import contextlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import tempfile
 import time
@@ -658,6 +659,25 @@ async def _apply_setting(client: FullCircleClient, form: Any) -> None:
 # --- the process ----------------------------------------------------------------------------
 
 
+_ROUTES = (
+    (re.compile(r"^/signin/link/[^/]+$"), "/signin/link/{token}"),
+    (re.compile(r"^/import/[^/]+/events$"), "/import/{import_id}/events"),
+    (re.compile(r"^/import/[^/]+$"), "/import/{import_id}"),
+    (re.compile(r"^/static/"), "/static"),
+    (re.compile(r"^/(now|now/events|feedback|taste|rediscover|playlists|import|settings)?$"), ""),
+    (re.compile(r"^/(signin|signout|healthz)$"), ""),
+)
+
+
+def _route(path: str) -> str:
+    """The path as logged and labelled: tokens and ids by their names (a log is no place for
+    them), any path the app does not serve as "other" (labels stay few)."""
+    for pattern, name in _ROUTES:
+        if pattern.match(path):
+            return name or path
+    return "other"
+
+
 class RequestMetrics:
     """ASGI middleware: times each request by route and status (also sent to the browser as
     a Server-Timing header: the server's time until the response started); logs the request
@@ -678,10 +698,7 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        path = scope["path"]
-        route = (
-            "/".join(path.split("/")[:3]) if path.startswith(("/signin/link", "/import/")) else path
-        )
+        route = _route(scope["path"])
 
         async def timed_send(message: Any) -> None:
             if message["type"] == "http.response.start":

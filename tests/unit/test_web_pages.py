@@ -187,3 +187,14 @@ def test_several_uploaded_files_go_to_the_gateway_as_one_zip(tmp_path: Path) -> 
         assert archive.read("Spotify/Streaming_History_Audio_1.json") == b"[2]"
     single = _export_file([UploadFile(io.BytesIO(b"zip"), filename="../../my.zip")], tmp_path)
     assert single == tmp_path / "my.zip" and single.read_bytes() == b"zip"
+
+
+def test_logged_paths_name_tokens_and_ids_and_bound_the_labels() -> None:
+    from services.web.app import _route
+
+    token = "w-D_P7AhD9i2HKbwV9v8on_DditM0bOA3Cle0oXA_nE"
+    assert _route(f"/signin/link/{token}") == "/signin/link/{token}"
+    assert _route("/import/5f0c/events") == "/import/{import_id}/events"
+    assert _route("/import/5f0c") == "/import/{import_id}"
+    assert [_route(p) for p in ("/now", "/import", "/taste")] == ["/now", "/import", "/taste"]
+    assert _route("/wp-admin/" + token) == "other"
