@@ -22,7 +22,9 @@ _svgs: OrderedDict[str, str] = OrderedDict()
 WIDTH = 640
 
 
-def _cached(kind: str, rows: list[dict[str, object]], build: Callable[[], alt.Chart]) -> str:
+def _cached(
+    kind: str, rows: list[dict[str, object]], build: Callable[[], alt.TopLevelMixin]
+) -> str:
     key = hashlib.sha256(json.dumps([kind, rows], sort_keys=True).encode()).hexdigest()
     if key in _svgs:
         _svgs.move_to_end(key)
@@ -63,11 +65,11 @@ def _evolution(rows: list[dict[str, object]]) -> alt.Chart:
 
 
 def clock_svg(rows: list[dict[str, object]]) -> str:
-    """The listening clock: listens per part of the day, stacked by taste."""
+    """The listening clock: listens per part of the day and of the week, stacked by taste."""
     return _cached("clock", rows, lambda: _clock(rows))
 
 
-def _clock(rows: list[dict[str, object]]) -> alt.Chart:
+def _clock(rows: list[dict[str, object]]) -> alt.FacetChart:
     return (
         alt.Chart(alt.Data(values=rows))
         .mark_bar()
@@ -80,11 +82,13 @@ def _clock(rows: list[dict[str, object]]) -> alt.Chart:
                 legend=alt.Legend(orient="bottom", columns=3),
             ),
         )
-        .properties(width=WIDTH, height=200)
+        .properties(width=WIDTH // 3, height=200)
+        .facet(column=alt.Column("part:N", title=None, sort="ascending"))
+        .resolve_scale(x="independent")
     )
 
 
 def warm_up() -> None:
     """Start the renderer (its first chart takes seconds) before the first page needs it."""
     evolution_svg([{"month": "2000-01", "taste": "warm-up", "listens": 1.0}])
-    clock_svg([{"band": "night", "order": 0, "taste": "warm-up", "listens": 1.0}])
+    clock_svg([{"part": "week", "band": "night", "order": 0, "taste": "w", "listens": 1.0}])

@@ -36,8 +36,8 @@ def _profile() -> common_pb2.TasteProfile:
     for month in ("2024-01", "2024-02", "2024-03"):
         evolution = profile.evolution.add(month=month, listens=10, top_artists=list(HOSTILE))
         evolution.cluster_shares.update({1: 0.5, 2: 0.3, 3: 0.2})
-    for band in ("night", "morning"):
-        context = profile.contexts.add(kind="hour_band", context=band, listens=14)
+    for kind, band in (("hour_band", "night"), ("hour_band", "morning"), ("day_type", "weekend")):
+        context = profile.contexts.add(kind=kind, context=band, listens=14)
         context.cluster_shares.update({1: 0.5, 2: 0.5})
         context.top_artists.extend(HOSTILE)
     return profile
@@ -104,7 +104,8 @@ def test_the_evolution_chart_draws_one_band_per_taste_and_the_clock_one_bar_each
     assert svg.count('aria-roledescription="area mark"') == 3
     assert _raw_markup(svg) == []
     clock = charts.clock_svg(views.clock_rows(profile))
-    assert clock.count('aria-roledescription="bar"') == 4  # 2 bands x 2 tastes
+    assert clock.count('aria-roledescription="bar"') == 6  # 3 bands x 2 tastes
+    assert "part of the day" in clock and "week" in clock
 
 
 def test_every_month_carries_every_taste_so_bands_are_unbroken() -> None:

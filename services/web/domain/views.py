@@ -13,6 +13,7 @@ from fullcircle.v1 import common_pb2, gateway_pb2
 
 OTHER_TASTE = "other"
 HOUR_BANDS = ("night", "morning", "afternoon", "evening")
+CLOCK = {"hour_band": ("part of the day", HOUR_BANDS), "day_type": ("week", ("weekday", "weekend"))}
 
 
 @dataclass(frozen=True)
@@ -112,19 +113,25 @@ def evolution_rows(profile: common_pb2.TasteProfile) -> list[dict[str, object]]:
 
 
 def clock_rows(profile: common_pb2.TasteProfile) -> list[dict[str, object]]:
-    """Listens per part of the day (in the listener's zone), split by taste."""
+    """Listens per part of the day and per part of the week (in the listener's zone), split
+    by taste; `part` tells the two apart (each sums to all listens)."""
     names = taste_names(profile)
-    return [
-        {
-            "band": context.context,
-            "order": HOUR_BANDS.index(context.context) if context.context in HOUR_BANDS else 9,
-            "taste": _name(names, cid),
-            "listens": round(context.listens * share, 2),
-        }
-        for context in profile.contexts
-        if context.kind == "hour_band"
-        for cid, share in sorted(context.cluster_shares.items())
-    ]
+    rows: list[dict[str, object]] = []
+    for context in profile.contexts:
+        if context.kind not in CLOCK:
+            continue
+        part, order = CLOCK[context.kind]
+        rows += [
+            {
+                "part": part,
+                "band": context.context,
+                "order": order.index(context.context) if context.context in order else 9,
+                "taste": _name(names, cid),
+                "listens": round(context.listens * share, 2),
+            }
+            for cid, share in sorted(context.cluster_shares.items())
+        ]
+    return rows
 
 
 def contexts_by_kind(
