@@ -1,6 +1,7 @@
 """The web app's entry layer: routes that turn a request into gateway calls with the
 session's API key, and the process that serves them (HTTP by uvicorn; gRPC health on
-GRPC_PORT like every service, following the gateway and Redis; Prometheus on METRICS_PORT).
+GRPC_PORT like every service, SERVING while Redis answers and the gateway is reachable;
+Prometheus on METRICS_PORT).
 
 Every page needs a session except sign-in. No session cookie: the browser is sent to sign in.
 A cookie that names no session (expired, signed out, altered): a 401 page that says so. Every
@@ -8,8 +9,8 @@ POST carries the session's CSRF token in its form (sign-in: a token in its own c
 double-submit pattern); a missing or wrong one is a 403 page. A gateway error is a page that
 says what happened in words (its code decides the status), never a stack trace; a key the
 gateway no longer accepts ends the session. The API key travels only in the sign-in form's
-body and in gRPC metadata; request lines are logged without query strings and with sign-in
-tokens cut off."""
+body and in gRPC metadata; request lines are logged by route, sign-in tokens and import ids
+replaced by their names, without query strings."""
 
 from __future__ import annotations
 
