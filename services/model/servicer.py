@@ -21,6 +21,7 @@ from services.model.domain.playlist import (
     PlaylistPrompt,
     TrackChoice,
     build_playlist,
+    known_mood,
     read_prompt,
     rerank_by_prompt,
 )
@@ -148,15 +149,21 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
     ) -> list[store.StoredItem]:
         """The set re-ranked for a prompt ("chill night"): mood fit and the context's tastes."""
         read = read_prompt(prompt)
-        mood_tags, tastes, shares = await store.load_rerank_inputs(
+        inputs = await store.load_rerank_inputs(
             self.pool, user_id, [item.artist for item in items], read.hour_band
         )
         order = rerank_by_prompt(
             [item.score for item in items],
-            [mood_vector(mood_tags.get(item.artist.lower(), [])) for item in items],
-            [tastes.get(item.taste) for item in items],
+            [
+                known_mood(
+                    mood_vector(inputs.tags.get(item.artist.lower(), [])),
+                    inputs.estimated_moods.get(item.artist.lower()),
+                )
+                for item in items
+            ],
+            [inputs.tastes.get(item.taste) for item in items],
             read,
-            shares,
+            inputs.context_shares,
         )
         return [items[i] for i in order]
 
@@ -195,7 +202,7 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
                 row.track_uri,
                 row.familiar,
                 row.weight,
-                mood_vector(row.tags),
+                known_mood(mood_vector(row.tags), row.estimated_mood),
                 row.taste,
             )
             for row in inputs.choices
@@ -228,6 +235,7 @@ def _playlist(prompt: str, read: PlaylistPrompt, items: list[PlaylistItem]) -> c
         energy=read.mood.energy,
         valence=read.mood.valence,
         acoustic=read.mood.acoustic,
+        mood_confidence=read.mood.confidence,
         hour_band=read.hour_band or "",
         familiarity=read.familiarity,
         tracks=[

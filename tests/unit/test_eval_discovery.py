@@ -227,5 +227,5 @@ def test_coverage_and_popularity_tell_most_pop_from_a_method_that_discovers(
     percentiles = discovery.popularity_percentiles(split.training_plays)
     listeners = np.asarray((split.training_plays > 0).sum(axis=0)).ravel()
     by_listeners = np.argsort(listeners, kind="stable")
-    assert 0.0 <= percentiles.min() and percentiles.max() == 1.0
+    assert percentiles.min() >= 0.0 and percentiles.max() == 1.0
     assert np.all(np.diff(percentiles[by_listeners]) >= 0), "more listeners, lower percentile"

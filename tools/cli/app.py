@@ -848,6 +848,8 @@ def profile(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
         raise _fail(exc.details() or str(exc.code())) from None
     console.print(f"{taste.plays:,} plays, {taste.listens:,} listens, {taste.artists:,} artists")
     console.print("top artists now: " + ", ".join(a.artist for a in taste.top_artists[:10]))
+    if taste.recency:
+        console.print(f"artist weights: {taste.recency}")
     console.print("top tags: " + ", ".join(t.tag for t in taste.top_tags[:10]))
     names = {c.cluster_id: c.name for c in taste.clusters}
     table = Table("taste", "all time", "last 90 days", "trend", "artists", title="tastes")
@@ -860,17 +862,46 @@ def profile(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
             ", ".join(cluster.artists[:4]),
         )
     console.print(table)
-    contexts = Table("context", "listens", "leaning to", title="contexts")
+    contexts = Table("context", "listens", "leaning to", "mood", title="contexts")
     for context in taste.contexts:
         top = max(context.cluster_shares.items(), key=lambda item: item[1], default=(0, 0.0))
         contexts.add_row(
             f"{context.kind}: {context.context}",
             f"{context.listens:,}",
             f"{names.get(top[0], '-')} ({top[1]:.0%})",
+            context_mood_words(context),
         )
     console.print(contexts)
+    if taste.HasField("mood_coverage"):
+        console.print(mood_coverage_words(taste.mood_coverage))
     if taste.HasField("time_zone"):
         console.print(f"contexts read in {taste.time_zone.description}")
+
+
+def context_mood_words(context: common_pb2.ContextProfile) -> str:
+    """A context's mood in words; "mood unknown" when none of its listens has one (its axes
+    are then 0, which is no mood, not a neutral one)."""
+    if context.mood_coverage <= 0:
+        return "mood unknown"
+    return (
+        f"energy {context.energy:+.1f}, valence {context.valence:+.1f}"
+        f" ({context.mood_coverage:.0%} of listens known)"
+    )
+
+
+def mood_coverage_words(coverage: common_pb2.MoodCoverage) -> str:
+    return (
+        f"moods known for {coverage.after:.0%} of {coverage.listens:,} listens"
+        f" ({coverage.before:.0%} from the artists' own tags; the rest estimated from related"
+        " tags and similar artists)"
+    )
+
+
+def prompt_mood_words(made: common_pb2.Playlist) -> str:
+    """How the prompt's mood was read; "no mood asked" when it names none."""
+    if made.mood_confidence <= 0:
+        return "no mood asked"
+    return f"energy {made.energy:+.1f}, valence {made.valence:+.1f}"
 
 
 @app.command()
@@ -887,8 +918,7 @@ def playlist(prompt: str, user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -
     except grpc.aio.AioRpcError as exc:
         raise _fail(exc.details() or str(exc.code())) from None
     console.print(
-        f"read as: energy {made.energy:+.1f}, valence {made.valence:+.1f}, "
-        f"{made.hour_band or 'any time'}, {made.familiarity}"
+        f"read as: {prompt_mood_words(made)}, {made.hour_band or 'any time'}, {made.familiarity}"
     )
     table = Table("#", "artist", "track", "why")
     for rank, track in enumerate(made.tracks, start=1):
@@ -1012,11 +1042,18 @@ async def _demo_flow(
 def eval_relisten(
     history: Annotated[Path, typer.Option("--history", help="an export: zip, folder or JSON")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    development: Annotated[
+        bool,
+        typer.Option(
+            "--development", help="only the months before the first official cutoff (tuning)"
+        ),
+    ] = False,
 ) -> None:
-    """Protocol A: which of my artists will I play next month?"""
+    """Protocol A: which of my artists will I play next month? (the Full-Circle row is the
+    recency weights the profile serves)"""
     from tools.lab.relisten import format_table, run_relisten
 
-    result = run_relisten(history)
+    result = run_relisten(history, development=development)
     print(result.to_json() if as_json else format_table(result))
 
 

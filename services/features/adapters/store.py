@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from services.features.domain.exclusions import Exclusion
+from services.features.domain.moods import MoodKnowledge
 from services.features.domain.taste import ArtistStats, PlayColumns, TrackStats, skip_flags
 
 _PLAYS_SQL = (
@@ -86,6 +87,23 @@ def _artist_tags(
     return dict(tags)
 
 
+def read_mood_knowledge(conn: psycopg.Connection, artists: Sequence[str]) -> MoodKnowledge:
+    """Enrich's similar artists of (and to) the given artists, with the tags enrich has for
+    every artist on those edges, on a blocking connection, for the recompute worker."""
+    keys = sorted({artist.lower() for artist in artists})
+    similar = [
+        (str(a), str(b), float(match))
+        for a, b, match in conn.execute(
+            "SELECT artist_key, similar_key, match FROM enrich.similar_artists"
+            " WHERE artist_key = ANY(%s) OR similar_key = ANY(%s)",
+            (keys, keys),
+        ).fetchall()
+    ]
+    around = sorted({key for row in similar for key in row[:2]} | set(keys))
+    rows = conn.execute(_ARTIST_TAGS_SQL, (around,)).fetchall()
+    return MoodKnowledge(_artist_tags({key: key for key in around}, rows), similar)
+
+
 def read_genre_tags(conn: psycopg.Connection, artists: Sequence[str]) -> frozenset[str]:
     """Which of the given artists' tags enrich classed as genres (tastes are named by them),
     on a blocking connection, for the recompute worker process."""
@@ -115,9 +133,11 @@ async def save_profile(
     stats: Sequence[ArtistStats],
     tags: dict[str, float],
     tracks: Sequence[TrackStats] = (),
+    recency: str = "",
+    recency_fitted: bool = False,
 ) -> int:
-    """Replace the listener's profile (artist stats, tag profile, per-track listens) in one
-    transaction; returns the new profile version."""
+    """Replace the listener's profile (artist stats, tag profile, per-track listens, how the
+    artist weights were made) in one transaction; returns the new profile version."""
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("DELETE FROM features.artist_stats WHERE user_id = %s", (user_id,))
         await conn.execute("DELETE FROM features.tag_profile WHERE user_id = %s", (user_id,))
@@ -154,12 +174,14 @@ async def save_profile(
                 await copy.write_row((user_id, tag, weight))
         cur = await conn.execute(
             """INSERT INTO features.profiles
-                   (user_id, version, computed_at, as_of, plays, listens, artists, half_life_days)
-               VALUES (%s, 1, %s, %s, %s, %s, %s, %s)
+                   (user_id, version, computed_at, as_of, plays, listens, artists, half_life_days,
+                    recency, recency_fitted)
+               VALUES (%s, 1, %s, %s, %s, %s, %s, %s, %s, %s)
                ON CONFLICT (user_id) DO UPDATE SET version = features.profiles.version + 1,
                    computed_at = excluded.computed_at, as_of = excluded.as_of,
                    plays = excluded.plays, listens = excluded.listens,
-                   artists = excluded.artists, half_life_days = excluded.half_life_days
+                   artists = excluded.artists, half_life_days = excluded.half_life_days,
+                   recency = excluded.recency, recency_fitted = excluded.recency_fitted
                RETURNING version""",
             (
                 user_id,
@@ -169,6 +191,8 @@ async def save_profile(
                 sum(s.listens for s in stats),
                 len(stats),
                 half_life_days,
+                recency,
+                recency_fitted,
             ),
         )
         row = await cur.fetchone()
@@ -193,15 +217,16 @@ async def save_details(
     computed_at: datetime,
     time_zone: dict[str, Any] | None = None,
 ) -> None:
-    """Replace the listener's tastes, contexts and evolution, with the zone (`ZoneChoice` as a
-    dict) the contexts were computed in."""
+    """Replace the listener's tastes, contexts, evolution and mood estimates, with the zone
+    (`ZoneChoice` as a dict) the contexts were computed in."""
     async with pool.connection() as conn:
         await conn.execute(
             """INSERT INTO features.taste_details (user_id, clusters, contexts, evolution,
-                   artist_clusters, time_zone, computed_at) VALUES (%s, %s, %s, %s, %s, %s, %s)
+                   artist_clusters, moods, time_zone, computed_at)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
                ON CONFLICT (user_id) DO UPDATE SET clusters = excluded.clusters,
                    contexts = excluded.contexts, evolution = excluded.evolution,
-                   artist_clusters = excluded.artist_clusters,
+                   artist_clusters = excluded.artist_clusters, moods = excluded.moods,
                    time_zone = excluded.time_zone, computed_at = excluded.computed_at""",
             (
                 user_id,
@@ -209,6 +234,7 @@ async def save_details(
                 Jsonb(details["contexts"]),
                 Jsonb(details["evolution"]),
                 Jsonb(details["artist_clusters"]),
+                Jsonb(details["moods"]),
                 Jsonb(time_zone),
                 computed_at,
             ),
@@ -226,6 +252,8 @@ class ProfileSummary:
     listens: int
     artists: int
     half_life_days: float
+    recency: str
+    recency_fitted: bool
     top_artists: list[tuple[str, float, int]]
     top_tags: list[tuple[str, float]]
     details: dict[str, Any]
@@ -236,8 +264,8 @@ async def load_profile_summary(
 ) -> ProfileSummary | None:
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT version, computed_at, plays, listens, artists, half_life_days"
-            " FROM features.profiles WHERE user_id = %s",
+            "SELECT version, computed_at, plays, listens, artists, half_life_days, recency,"
+            " recency_fitted FROM features.profiles WHERE user_id = %s",
             (user_id,),
         )
         header = await cur.fetchone()
@@ -256,19 +284,35 @@ async def load_profile_summary(
         )
         tags = [(tag, float(w)) for tag, w in await cur.fetchall()]
         cur = await conn.execute(
-            "SELECT clusters, contexts, evolution, time_zone FROM features.taste_details"
-            " WHERE user_id = %s",
+            "SELECT clusters, contexts, evolution, time_zone, moods -> 'coverage'"
+            " FROM features.taste_details WHERE user_id = %s",
             (user_id,),
         )
         row = await cur.fetchone()
     details = (
-        {"clusters": row[0], "contexts": row[1], "evolution": row[2], "time_zone": row[3]}
+        {
+            "clusters": row[0],
+            "contexts": row[1],
+            "evolution": row[2],
+            "time_zone": row[3],
+            "mood_coverage": row[4],
+        }
         if row
         else {}
     )
-    version, computed_at, plays, listens, artist_count, half_life_days = header
+    version, computed_at, plays, listens, artist_count, half_life_days, recency, fitted = header
     return ProfileSummary(
-        version, computed_at, plays, listens, artist_count, half_life_days, artists, tags, details
+        version,
+        computed_at,
+        plays,
+        listens,
+        artist_count,
+        half_life_days,
+        recency,
+        fitted,
+        artists,
+        tags,
+        details,
     )
 
 

@@ -20,6 +20,7 @@ from fullcircle.processes import ProcessPool
 from services.features.adapters import store
 from services.features.domain.exclusions import Exclusion, excluded_plays, keep_plays
 from services.features.domain.listener import Listener, ListenRules, listener_as_of
+from services.features.domain.moods import needing_neighbours
 
 
 class ListenerWorkers:
@@ -95,6 +96,11 @@ def compute_listener(
         artists = sorted(set(plays.artist))
         artist_tags = store.read_artist_tags(conn, artists)
         genres = store.read_genre_tags(conn, artists) if with_details else None
+        moods = (
+            store.read_mood_knowledge(conn, needing_neighbours(artists, artist_tags))
+            if with_details
+            else None
+        )
     listener = listener_as_of(
         plays,
         as_of,
@@ -103,5 +109,6 @@ def compute_listener(
         platforms=platforms if with_details else None,
         time_zone=time_zone,
         genres=genres,
+        mood_knowledge=moods,
     )
     return listener, len(plays.artist)
