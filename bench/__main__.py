@@ -19,6 +19,7 @@ BENCHES = (
     "real_rate",
     "training_view",
     "upload_memory",
+    "web_pages",
 )
 
 

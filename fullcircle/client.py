@@ -31,15 +31,22 @@ class _GatewayChannel:
     """One channel to the gateway whose every call carries `credential` as its bearer token."""
 
     def __init__(
-        self, address: str, credential: str, root_certificates: bytes | None = None
+        self,
+        address: str,
+        credential: str,
+        root_certificates: bytes | None = None,
+        channel: grpc.aio.Channel | None = None,
     ) -> None:
         """`root_certificates`: PEM of the CA that signed a TLS gateway's certificate; with
-        None the channel is plain (the local stack on loopback)."""
-        self.channel = _channel(address, root_certificates)
+        None the channel is plain (the local stack on loopback). `channel`: an open channel to
+        share (the web app's, one for all its sessions); it stays open when this one closes."""
+        self._owns_channel = channel is None
+        self.channel = _channel(address, root_certificates) if channel is None else channel
         self.metadata = (("authorization", f"Bearer {credential}"),)
 
     async def close(self) -> None:
-        await self.channel.close()
+        if self._owns_channel:
+            await self.channel.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -51,8 +58,14 @@ class _GatewayChannel:
 class FullCircleClient(_GatewayChannel):
     """The public API with a listener's API key; every call carries a deadline."""
 
-    def __init__(self, address: str, api_key: str, root_certificates: bytes | None = None) -> None:
-        super().__init__(address, api_key, root_certificates)
+    def __init__(
+        self,
+        address: str,
+        api_key: str,
+        root_certificates: bytes | None = None,
+        channel: grpc.aio.Channel | None = None,
+    ) -> None:
+        super().__init__(address, api_key, root_certificates, channel)
         self.stub = gateway_pb2_grpc.FullCircleStub(self.channel)
 
     async def import_history(self, path: Path, deadline_s: float = 600.0) -> str:

@@ -100,3 +100,14 @@ def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield f"redis://127.0.0.1:{port}"
     process.terminate()
     process.wait(10)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say it plainly when the web app's browser tests could not run."""
+    chromium = os.environ.get("FULLCIRCLE_CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).exists() and terminalreporter.stats.get("skipped"):
+        terminalreporter.write_line(
+            f"browser tests skipped: no Chromium at {chromium}. Install it "
+            "(Debian/Ubuntu: `apt-get install -y chromium`) or set FULLCIRCLE_CHROMIUM.",
+            yellow=True,
+        )

