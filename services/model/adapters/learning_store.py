@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -27,9 +26,8 @@ from psycopg_pool import AsyncConnectionPool
 from services.model.adapters.store import _artist_tags, _similar_artists
 from services.model.adapters.tastes import TastesClient
 from services.model.domain.colistening import co_listening_scores
-from services.model.domain.learning import ListenerView, ModelParams, TrainedModel
+from services.model.domain.learning import ListenerView, ModelParams, TrainedModel, pool_inputs
 from services.model.domain.liked import ArtistHistory
-from services.model.domain.scoring import ScoringInputs
 
 SIMILAR = "similar"
 TAG_TOP = "tag_top"
@@ -332,16 +330,13 @@ async def _candidate_pool(
     for key, name, count in await cur.fetchall():
         listeners[key] = float(count)
         display.setdefault(key, name)
-    # Candidates are tagged without artist.getInfo: an unknown count is neither popular nor
-    # obscure, so it gets the typical count of those known (no degree boost or penalty).
-    typical = statistics.median(listeners.values()) if listeners else 1.0
-    scoring = ScoringInputs(
-        known_artists=known,
-        artist_tags=artist_tags,
-        similar_artists=similar,
-        listeners={key: listeners.get(key, typical) for key in everyone},
-        popularity_reference=max(listeners.values(), default=1.0),
-        co_listening={key: co_listening[key] for key in candidates if key in co_listening},
+    scoring = pool_inputs(
+        known,
+        artist_tags,
+        similar,
+        listeners,
+        everyone,
+        {key: co_listening[key] for key in candidates if key in co_listening},
     )
     return CandidatePool(
         view=ListenerView(scoring, histories, candidates),

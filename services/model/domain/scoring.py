@@ -48,8 +48,11 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
-TOP_SEEDS = 3
+TOP_SEEDS = 3  # the seeds and tags a candidate is filed under (ScoredArtist, taste balance)
 TOP_TAGS = 3
+# The breakdown names the largest seeds, then the largest tags, until what is left of that
+# kind is at most NAMED_REST of the score (a few dozen parts at most on real histories).
+NAMED_REST = 0.05
 OTHER_SEEDS = "similar to other artists"
 OTHER_TAGS = "other tags"
 POPULARITY = "popularity"
@@ -119,7 +122,10 @@ class ScoringInputs:
     `listeners`: artist -> listener count; `popularity_reference`: the listener count of the
     most popular artist in the catalog, so popularity means the same across calls;
     `liked_probability`: candidate -> the liked-artist classifier's probability;
-    `co_listening`: candidate -> co-listening score in [0, 1] (both empty when unknown).
+    `co_listening`: candidate -> co-listening score in [0, 1] (both empty when unknown);
+    `liked_causes`: candidate -> cause label (`seed_label`, `tag_label`, POPULARITY) -> the
+    signed contribution of the candidate's own inputs to its liked probability (liked.py; the
+    rest of the probability is the forest's bias and the inputs the candidate lacks).
     """
 
     known_artists: Mapping[str, float]
@@ -129,6 +135,17 @@ class ScoringInputs:
     popularity_reference: float
     liked_probability: Mapping[str, float] = field(default_factory=dict)
     co_listening: Mapping[str, float] = field(default_factory=dict)
+    liked_causes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+
+def seed_label(seed: str) -> str:
+    """The part of a candidate's score that one of the listener's artists carries."""
+    return f"similar to {seed}"
+
+
+def tag_label(tag: str) -> str:
+    """The part of a candidate's score that one tag carries."""
+    return f"tag {tag}"
 
 
 @dataclass(frozen=True)
@@ -285,6 +302,7 @@ class _CandidateParts:
     popularity: np.ndarray
     liked: np.ndarray
     co_listening: np.ndarray
+    liked_weight: float
 
 
 def _default_candidates(inputs: ScoringInputs) -> list[str]:
@@ -335,6 +353,7 @@ def _candidate_parts(
         popularity=weights.popularity * prior,
         liked=weights.liked * np.clip(liked, 0.0, 1.0),
         co_listening=weights.co_listening * np.clip(co_listening, 0.0, 1.0),
+        liked_weight=weights.liked,
     )
 
 
@@ -363,7 +382,8 @@ def score_candidates(
     weights: HybridWeights,
 ) -> list[ScoredArtist]:
     """Score and explain candidates (default: every artist the inputs mention but the
-    listener's own), best first, ties by name."""
+    listener's own), best first, ties by name. The liked-artist part is explained by its
+    `liked_causes` where the inputs have them (see `_explain`)."""
     if candidates is None:
         candidates = _default_candidates(inputs)
     if not candidates:
@@ -388,6 +408,10 @@ def score_candidates(
             tag_labels[tag_bounds[column] : tag_bounds[column + 1]],
             tag_values[tag_bounds[column] : tag_bounds[column + 1]],
             {POPULARITY: popularity, LIKED_MODEL: liked, CO_LISTENING: co_listening},
+            {
+                label: parts.liked_weight * contribution
+                for label, contribution in inputs.liked_causes.get(artist, {}).items()
+            },
         )
         for column, (artist, (popularity, liked, co_listening)) in enumerate(
             zip(parts.candidates, singles, strict=True)
@@ -447,33 +471,71 @@ def _explain(
     tags: Sequence[str],
     tag_values: Sequence[float],
     single_parts: Mapping[str, float],
+    liked_causes: Mapping[str, float],
 ) -> ScoredArtist:
-    """Name the largest seed and tag contributions (ties in the order given); the rest go to
-    "other" parts."""
-    parts: dict[str, float] = {}
-    by_seed = sorted(
-        ((value, seed) for seed, value in zip(seeds, seed_values, strict=True) if value > 0),
-        key=lambda pair: -pair[0],
-    )
-    top_seeds = tuple(seed for _, seed in by_seed[:TOP_SEEDS])
-    for value, seed in by_seed[:TOP_SEEDS]:
-        parts[f"similar to {seed}"] = value
-    if len(by_seed) > TOP_SEEDS:
-        parts[OTHER_SEEDS] = math.fsum(value for value, _ in by_seed[TOP_SEEDS:])
-    by_tag = sorted(
-        ((value, tag) for tag, value in zip(tags, tag_values, strict=True) if value > 0),
-        key=lambda pair: -pair[0],
-    )
-    top_tags = tuple(tag for _, tag in by_tag[:TOP_TAGS])
-    for value, tag in by_tag[:TOP_TAGS]:
-        parts[f"tag {tag}"] = value
-    if len(by_tag) > TOP_TAGS:
-        parts[OTHER_TAGS] = math.fsum(value for value, _ in by_tag[TOP_TAGS:])
-    parts.update((label, value) for label, value in single_parts.items() if value > 0)
+    """The candidate's score as parts named by its causes.
+
+    Every seed, tag and single part counts as computed. When the liked-artist part has
+    `liked_causes` (the forest's contributions of the candidate's inputs, already times the
+    part's weight), the part is replaced by them, each added to the cause it names. What is
+    left of the score is the forest's bias and what the inputs the candidate lacks said: the
+    same bias for every candidate of a listener, so it is no reason for this one. Causes whose
+    net is negative (a tag the listener's liked artists lack) are no reason either. Both are
+    spread over the causes that are reasons in proportion to their size, so the parts sum to
+    the score and each keeps its exact share of what the reasons carry. The largest seeds and
+    tags are then named (NAMED_REST); the rest go to the "other" parts."""
+    by_seed = _by_value(seeds, seed_values)
+    by_tag = _by_value(tags, tag_values)
+    singles = [(value, label) for label, value in single_parts.items() if value > 0]
+    score = math.fsum(value for value, _ in (*by_seed, *by_tag, *singles))
+    causes: dict[str, float] = {seed_label(seed): value for value, seed in by_seed}
+    causes.update((tag_label(tag), value) for value, tag in by_tag)
+    causes.update((label, value) for value, label in singles)
+    if liked_causes and causes.get(LIKED_MODEL, 0.0) > 0:
+        del causes[LIKED_MODEL]
+        for label, contribution in liked_causes.items():
+            causes[label] = causes.get(label, 0.0) + contribution
+    reasons = {label: value for label, value in causes.items() if value > 0}
+    carried = math.fsum(reasons.values())
+    if carried <= 0:  # only the forest's bias: nothing of the candidate to name
+        reasons, carried = ({LIKED_MODEL: score}, score) if score > 0 else ({}, 1.0)
+    if carried != score:
+        reasons = {label: value * score / carried for label, value in reasons.items()}
+    parts = _name_largest(reasons, score, "similar to ", OTHER_SEEDS)
+    parts = _name_largest(parts, score, "tag ", OTHER_TAGS)
     return ScoredArtist(
         artist=artist,
-        score=math.fsum(parts.values()),
+        score=math.fsum(parts.values()),  # the parts' sum exactly (the score to float rounding)
         parts=parts,
-        top_seed_artists=top_seeds,
-        top_tags=top_tags,
+        top_seed_artists=tuple(seed for _, seed in by_seed[:TOP_SEEDS]),
+        top_tags=tuple(tag for _, tag in by_tag[:TOP_TAGS]),
     )
+
+
+def _by_value(names: Sequence[str], values: Sequence[float]) -> list[tuple[float, str]]:
+    """The positive (value, name) pairs, largest first (ties in the order given)."""
+    return sorted(
+        ((value, name) for name, value in zip(names, values, strict=True) if value > 0),
+        key=lambda pair: -pair[0],
+    )
+
+
+def _name_largest(
+    parts: Mapping[str, float], score: float, prefix: str, catch_all: str
+) -> dict[str, float]:
+    """The parts whose label starts with `prefix`, the largest first (ties by label), named
+    until what is left is at most NAMED_REST of `score`; the rest is summed into `catch_all`.
+    Other parts are kept as they are."""
+    kind = sorted(
+        ((value, label) for label, value in parts.items() if label.startswith(prefix)),
+        key=lambda pair: (-pair[0], pair[1]),
+    )
+    named = {label: value for label, value in parts.items() if not label.startswith(prefix)}
+    left = math.fsum(value for value, _ in kind)
+    for count, (value, label) in enumerate(kind):
+        if left <= NAMED_REST * score:
+            named[catch_all] = math.fsum(value for value, _ in kind[count:])
+            break
+        named[label] = value
+        left -= value
+    return named
