@@ -14,9 +14,15 @@ import numpy as np
 import pytest
 from treeinterpreter import treeinterpreter
 
+from services.model.domain.colistening import co_listening_causes, co_listening_scores
 from services.model.domain.explain import because_line, because_reasons
 from services.model.domain.explanation import CATCH_ALLS, explain, named_shares
-from services.model.domain.learning import ListenerView, ModelParams, serving_inputs
+from services.model.domain.learning import (
+    ListenerView,
+    ModelParams,
+    pool_inputs,
+    serving_inputs,
+)
 from services.model.domain.liked import (
     PARAM_GRID,
     ArtistHistory,
@@ -30,6 +36,7 @@ from services.model.domain.liked import (
     tag_vocabulary,
 )
 from services.model.domain.scoring import (
+    CO_LISTENING,
     LIKED_MODEL,
     POPULARITY,
     HybridWeights,
@@ -215,3 +222,38 @@ def test_the_lab_measures_the_set_the_service_would_store_on_a_real_history() ->
     assert report.parts_median >= 0.85 and report.parts_min >= 0.70
     assert report.because_median >= 0.85 and report.because_min >= 0.70
     assert report.largest_catch_all <= 0.2
+
+
+def test_listeners_like_you_are_named_by_the_artists_you_share() -> None:
+    own = {"deftones": 5.0, "tool": 3.0, "korn": 1.0}
+    others = {
+        "u1": {"deftones", "tool", "chevelle"},
+        "u2": {"deftones", "chevelle", "tori amos"},
+        "u3": {"korn", "chevelle"},
+    }
+    causes = co_listening_causes(own, others)
+    scores = co_listening_scores(own, others)
+    assert set(causes) == set(scores)
+    for candidate, by_own in causes.items():
+        assert math.fsum(by_own.values()) == pytest.approx(scores[candidate], abs=1e-12)
+    assert set(causes["chevelle"]) == {"deftones", "tool", "korn"}
+    assert set(causes["tori amos"]) == {"deftones"}
+
+    inputs = pool_inputs(
+        own,
+        {"chevelle": {"alternative metal": 100.0}, "deftones": {"alternative metal": 100.0}},
+        {},
+        {"deftones": 1000.0, "chevelle": 500.0},
+        ["chevelle", "deftones", "korn", "tool", "tori amos"],
+        causes,
+    )
+    weights = HybridWeights(co_listening=2.0)
+    (chevelle,) = score_candidates(inputs, ["chevelle"], weights)
+    (unnamed,) = score_candidates(replace(inputs, co_listening_causes={}), ["chevelle"], weights)
+    assert chevelle.score == pytest.approx(unnamed.score, rel=1e-12)
+    assert CO_LISTENING in unnamed.parts and CO_LISTENING not in chevelle.parts
+    assert (
+        chevelle.parts["listeners who also play deftones"]
+        > chevelle.parts["listeners who also play korn"]
+    )
+    assert named_shares(chevelle.parts) == (pytest.approx(1.0), pytest.approx(1.0))

@@ -25,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.model.adapters.store import _artist_tags, _similar_artists
 from services.model.adapters.tastes import TastesClient
-from services.model.domain.colistening import co_listening_scores
+from services.model.domain.colistening import co_listening_causes
 from services.model.domain.learning import ListenerView, ModelParams, TrainedModel, pool_inputs
 from services.model.domain.liked import ArtistHistory
 
@@ -348,9 +348,10 @@ async def _candidate_pool(
 
 async def _co_listening(
     conn: AsyncConnection, user_id: UUID, known: Mapping[str, float], limits: PoolLimits
-) -> dict[str, float]:
-    """Co-listening scores from the other listeners who share the most artists with these
-    (four times the neighbours, by shared count; the domain keeps the nearest by cosine)."""
+) -> dict[str, dict[str, float]]:
+    """Co-listening scores, each by the listener's artists that carry it, from the other
+    listeners who share the most artists with these (four times the neighbours, by shared
+    count; the domain keeps the nearest by cosine)."""
     if not known or limits.co_listening_candidates == 0:
         return {}
     cur = await conn.execute(
@@ -365,7 +366,7 @@ async def _co_listening(
     others: dict[str, set[str]] = defaultdict(set)
     for other, artist in await cur.fetchall():
         others[str(other)].add(artist)
-    return co_listening_scores(
+    return co_listening_causes(
         known, others, limits.co_listening_neighbours, limits.co_listening_candidates
     )
 

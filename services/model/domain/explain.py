@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from services.model.domain.scoring import OTHER_SEEDS
+from services.model.domain.scoring import LISTENERS_PREFIX, OTHER_SEEDS, SEED_PREFIX, TAG_PREFIX
 
 OTHER = "other"
 BECAUSE_ITEMS = 5
@@ -71,7 +71,7 @@ def because_reasons(
     rest = positive[count:]
     members: dict[str, list[tuple[str, float]]] = {}
     if carried < cover * total:
-        for prefix, plural in ((SEED_PREFIX, "of your artists"), (TAG_PREFIX, "of your tags")):
+        for prefix, plural in GROUPS:
             group = [
                 (label, value)
                 for label, value in rest
@@ -91,8 +91,11 @@ def because_reasons(
     return BecauseReasons(shown, left_out, 100 - sum(pct for _, pct in shown))
 
 
-SEED_PREFIX = "similar to "
-TAG_PREFIX = "tag "
+GROUPS = (
+    (SEED_PREFIX, "of your artists"),
+    (LISTENERS_PREFIX, "of your artists"),
+    (TAG_PREFIX, "of your tags"),
+)
 _LEFT_OUT = "\0left out"  # a label no part can have
 
 
@@ -104,7 +107,7 @@ def _group_label(prefix: str, plural: str, labels: list[str]) -> str:
         named = f"{names[0]} and {names[1]}"
     else:
         named = f"{names[0]}, {names[1]} and {len(names) - 2} more {plural}"
-    return f"{prefix}{named}" if prefix == SEED_PREFIX else named
+    return named if prefix == TAG_PREFIX else f"{prefix}{named}"
 
 
 def because_line(

@@ -17,7 +17,13 @@ from services.model.domain.explain import (
     because_reasons,
     explain_percentages,
 )
-from services.model.domain.scoring import CO_LISTENING, LIKED_MODEL, OTHER_SEEDS, OTHER_TAGS
+from services.model.domain.scoring import (
+    CO_LISTENING,
+    LIKED_MODEL,
+    LISTENERS_PREFIX,
+    OTHER_SEEDS,
+    OTHER_TAGS,
+)
 
 CATCH_ALLS = frozenset({OTHER_SEEDS, OTHER_TAGS, LIKED_MODEL, CO_LISTENING, OTHER})
 
@@ -33,7 +39,7 @@ def part_kind(label: str) -> str:
         return "popularity"
     if label == LIKED_MODEL:
         return "liked_model"
-    if label == CO_LISTENING:
+    if label == CO_LISTENING or label.startswith(LISTENERS_PREFIX):
         return "co_listening"
     if label.startswith(("loved: ", "silent for ")):
         return "history"

@@ -32,6 +32,7 @@ the service runs it in a process pool, away from its serving event loop.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -55,6 +56,8 @@ from services.model.domain.liked import (
 )
 from services.model.domain.scoring import (
     CHANNELS,
+    LISTENERS_PREFIX,
+    SEED_PREFIX,
     HybridWeights,
     ScoredArtist,
     ScoringInputs,
@@ -108,11 +111,13 @@ def pool_inputs(
     similar: Mapping[str, Sequence[tuple[str, float]]],
     listeners: Mapping[str, float],
     everyone: Sequence[str],
-    co_listening: Mapping[str, float] | None = None,
+    co_listening_causes: Mapping[str, Mapping[str, float]] | None = None,
 ) -> ScoringInputs:
-    """The scoring inputs of a candidate pool. Candidates are tagged without artist.getInfo:
-    an unknown listener count is neither popular nor obscure, so it gets the typical (median)
-    count of those known (no degree boost or penalty)."""
+    """The scoring inputs of a candidate pool; `co_listening_causes` as
+    colistening.co_listening_causes gives them (the scores are their sums). Candidates are
+    tagged without artist.getInfo: an unknown listener count is neither popular nor obscure, so
+    it gets the typical (median) count of those known (no degree boost or penalty)."""
+    causes = co_listening_causes or {}
     typical = statistics.median(listeners.values()) if listeners else 1.0
     return ScoringInputs(
         known_artists=known,
@@ -120,7 +125,8 @@ def pool_inputs(
         similar_artists=similar,
         listeners={key: listeners.get(key, typical) for key in everyone},
         popularity_reference=max(listeners.values(), default=1.0),
-        co_listening=co_listening or {},
+        co_listening={artist: math.fsum(by_own.values()) for artist, by_own in causes.items()},
+        co_listening_causes=causes,
     )
 
 
@@ -481,7 +487,8 @@ def ranked_for_set(
 
 def _display_label(label: str, names: Mapping[str, str]) -> str:
     """'similar to kano' -> 'similar to Kano': parts name artists as the listener spells them."""
-    if label.startswith("similar to "):
-        key = label.removeprefix("similar to ")
-        return f"similar to {names.get(key, key)}"
+    for prefix in (SEED_PREFIX, LISTENERS_PREFIX):
+        if label.startswith(prefix):
+            key = label.removeprefix(prefix)
+            return f"{prefix}{names.get(key, key)}"
     return label

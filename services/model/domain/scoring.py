@@ -58,6 +58,9 @@ OTHER_TAGS = "other tags"
 POPULARITY = "popularity"
 LIKED_MODEL = "liked-artist model"
 CO_LISTENING = "listeners like you"
+SEED_PREFIX = "similar to "
+TAG_PREFIX = "tag "
+LISTENERS_PREFIX = "listeners who also play "
 # The mixing weights' parts, in the column order of `part_channels`.
 CHANNELS = ("similar", "tags", "popularity", "liked", "co_listening")
 
@@ -125,7 +128,9 @@ class ScoringInputs:
     `co_listening`: candidate -> co-listening score in [0, 1] (both empty when unknown);
     `liked_causes`: candidate -> cause label (`seed_label`, `tag_label`, POPULARITY) -> the
     signed contribution of the candidate's own inputs to its liked probability (liked.py; the
-    rest of the probability is the forest's bias and the inputs the candidate lacks).
+    rest of the probability is the forest's bias and the inputs the candidate lacks);
+    `co_listening_causes`: candidate -> the listener's artist -> its share of the candidate's
+    co-listening score (colistening.co_listening_causes; they sum to the score).
     """
 
     known_artists: Mapping[str, float]
@@ -136,16 +141,22 @@ class ScoringInputs:
     liked_probability: Mapping[str, float] = field(default_factory=dict)
     co_listening: Mapping[str, float] = field(default_factory=dict)
     liked_causes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    co_listening_causes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
 
 def seed_label(seed: str) -> str:
     """The part of a candidate's score that one of the listener's artists carries."""
-    return f"similar to {seed}"
+    return f"{SEED_PREFIX}{seed}"
 
 
 def tag_label(tag: str) -> str:
     """The part of a candidate's score that one tag carries."""
-    return f"tag {tag}"
+    return f"{TAG_PREFIX}{tag}"
+
+
+def listeners_label(artist: str) -> str:
+    """The co-listening part that other listeners of one of the listener's artists carry."""
+    return f"{LISTENERS_PREFIX}{artist}"
 
 
 @dataclass(frozen=True)
@@ -412,6 +423,7 @@ def score_candidates(
                 label: parts.liked_weight * contribution
                 for label, contribution in inputs.liked_causes.get(artist, {}).items()
             },
+            _fractions(inputs.co_listening_causes.get(artist, {})),
         )
         for column, (artist, (popularity, liked, co_listening)) in enumerate(
             zip(parts.candidates, singles, strict=True)
@@ -419,6 +431,14 @@ def score_candidates(
     ]
     scored.sort(key=lambda scored_artist: (-scored_artist.score, scored_artist.artist))
     return scored
+
+
+def _fractions(co_listening_causes: Mapping[str, float]) -> dict[str, float]:
+    """The listener's artists' fractions of a co-listening score, by their part labels."""
+    total = math.fsum(co_listening_causes.values())
+    if total <= 0:
+        return {}
+    return {listeners_label(a): share / total for a, share in co_listening_causes.items()}
 
 
 def _match_matrix(
@@ -472,6 +492,7 @@ def _explain(
     tag_values: Sequence[float],
     single_parts: Mapping[str, float],
     liked_causes: Mapping[str, float],
+    co_listening_fractions: Mapping[str, float],
 ) -> ScoredArtist:
     """The candidate's score as parts named by its causes.
 
@@ -483,7 +504,9 @@ def _explain(
     net is negative (a tag the listener's liked artists lack) are no reason either. Both are
     spread over the causes that are reasons in proportion to their size, so the parts sum to
     the score and each keeps its exact share of what the reasons carry. The largest seeds and
-    tags are then named (NAMED_REST); the rest go to the "other" parts."""
+    tags are then named (NAMED_REST); the rest go to the "other" parts. The co-listening part
+    is named the same way, by the listener's artists that make the other listeners alike
+    (`co_listening_fractions`), the rest staying "listeners like you"."""
     by_seed = _by_value(seeds, seed_values)
     by_tag = _by_value(tags, tag_values)
     singles = [(value, label) for label, value in single_parts.items() if value > 0]
@@ -491,6 +514,10 @@ def _explain(
     causes: dict[str, float] = {seed_label(seed): value for value, seed in by_seed}
     causes.update((tag_label(tag), value) for value, tag in by_tag)
     causes.update((label, value) for value, label in singles)
+    if co_listening_fractions and causes.get(CO_LISTENING, 0.0) > 0:
+        co_listening = causes.pop(CO_LISTENING)
+        for label, fraction in co_listening_fractions.items():
+            causes[label] = causes.get(label, 0.0) + co_listening * fraction
     if liked_causes and causes.get(LIKED_MODEL, 0.0) > 0:
         del causes[LIKED_MODEL]
         for label, contribution in liked_causes.items():
@@ -501,8 +528,7 @@ def _explain(
         reasons, carried = ({LIKED_MODEL: score}, score) if score > 0 else ({}, 1.0)
     if carried != score:
         reasons = {label: value * score / carried for label, value in reasons.items()}
-    parts = _name_largest(reasons, score, "similar to ", OTHER_SEEDS)
-    parts = _name_largest(parts, score, "tag ", OTHER_TAGS)
+    parts = _name_largest(reasons, score)
     return ScoredArtist(
         artist=artist,
         score=math.fsum(parts.values()),  # the parts' sum exactly (the score to float rounding)
@@ -520,22 +546,28 @@ def _by_value(names: Sequence[str], values: Sequence[float]) -> list[tuple[float
     )
 
 
-def _name_largest(
-    parts: Mapping[str, float], score: float, prefix: str, catch_all: str
-) -> dict[str, float]:
-    """The parts whose label starts with `prefix`, the largest first (ties by label), named
-    until what is left is at most NAMED_REST of `score`; the rest is summed into `catch_all`.
-    Other parts are kept as they are."""
-    kind = sorted(
-        ((value, label) for label, value in parts.items() if label.startswith(prefix)),
-        key=lambda pair: (-pair[0], pair[1]),
-    )
-    named = {label: value for label, value in parts.items() if not label.startswith(prefix)}
-    left = math.fsum(value for value, _ in kind)
-    for count, (value, label) in enumerate(kind):
-        if left <= NAMED_REST * score:
-            named[catch_all] = math.fsum(value for value, _ in kind[count:])
-            break
-        named[label] = value
-        left -= value
+_CATCH_ALL_OF = {SEED_PREFIX: OTHER_SEEDS, TAG_PREFIX: OTHER_TAGS, LISTENERS_PREFIX: CO_LISTENING}
+
+
+def _name_largest(parts: Mapping[str, float], score: float) -> dict[str, float]:
+    """Per kind of named part (a seed, a tag, a co-listened artist: _CATCH_ALL_OF), the largest
+    first (ties by label), named until what is left of the kind is at most NAMED_REST of
+    `score`; the rest is summed into the kind's catch-all. Other parts are kept as they are."""
+    named: dict[str, float] = {}
+    kinds: dict[str, list[tuple[float, str]]] = {}
+    for label, value in parts.items():
+        prefix = next((p for p in _CATCH_ALL_OF if label.startswith(p)), None)
+        if prefix is None:
+            named[label] = value
+        else:
+            kinds.setdefault(prefix, []).append((value, label))
+    for prefix, kind in kinds.items():
+        kind.sort(key=lambda pair: (-pair[0], pair[1]))
+        left = math.fsum(value for value, _ in kind)
+        for count, (value, label) in enumerate(kind):
+            if left <= NAMED_REST * score:
+                named[_CATCH_ALL_OF[prefix]] = math.fsum(value for value, _ in kind[count:])
+                break
+            named[label] = value
+            left -= value
     return named
