@@ -1,10 +1,13 @@
 """The hybrid artist scorer: similar-artist graph + tag affinity + popularity, explainable.
 
-Every score is a sum of named non-negative parts ("similar to <seed>", "tag <tag>", "other ...",
-"popularity", "liked-artist model", "listeners like you"); `batch_scores` (the evaluation, many
-listeners x the catalog) and `score_candidates` (one real listener, named candidates, explained)
-run the same formulas, and `part_channels` gives the per-part totals that `learning.py` tunes
-the mixing weights on: score = sum over CHANNELS of weight * channel, exactly.
+Every score is a sum of named non-negative parts ("similar to <seed>", "tag <tag>",
+"popularity", "listeners who also play <artist>", and the catch-alls "similar to other
+artists", "other tags", "listeners like you", "liked-artist model"); the liked-artist model's
+part is decomposed into the candidate's own causes when its contributions are known (liked.py,
+`_explain`). `batch_scores` (the evaluation, many listeners x the catalog) and
+`score_candidates` (one real listener, named candidates, explained) run the same formulas, and
+`part_channels` gives the per-part totals that `learning.py` tunes the mixing weights on:
+score = sum over CHANNELS of weight * channel, exactly.
 
 Decisions (protocol B of EVALUATION.md). Tuning uses validation splits carved from the
 *training* rows only: per listener, 20% of the training rows drawn with
@@ -552,7 +555,8 @@ _CATCH_ALL_OF = {SEED_PREFIX: OTHER_SEEDS, TAG_PREFIX: OTHER_TAGS, LISTENERS_PRE
 def _name_largest(parts: Mapping[str, float], score: float) -> dict[str, float]:
     """Per kind of named part (a seed, a tag, a co-listened artist: _CATCH_ALL_OF), the largest
     first (ties by label), named until what is left of the kind is at most NAMED_REST of
-    `score`; the rest is summed into the kind's catch-all. Other parts are kept as they are."""
+    `score` and more than one part; the rest is summed into the kind's catch-all. Other parts
+    are kept as they are."""
     named: dict[str, float] = {}
     kinds: dict[str, list[tuple[float, str]]] = {}
     for label, value in parts.items():
@@ -565,7 +569,7 @@ def _name_largest(parts: Mapping[str, float], score: float) -> dict[str, float]:
         kind.sort(key=lambda pair: (-pair[0], pair[1]))
         left = math.fsum(value for value, _ in kind)
         for count, (value, label) in enumerate(kind):
-            if left <= NAMED_REST * score:
+            if left <= NAMED_REST * score and count < len(kind) - 1:  # one part is its own name
                 named[_CATCH_ALL_OF[prefix]] = math.fsum(value for value, _ in kind[count:])
                 break
             named[label] = value
