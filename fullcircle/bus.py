@@ -8,7 +8,9 @@ it again once it has been idle for `bus_claim_idle_ms`, and after `bus_max_deliv
 it is moved to `<stream>.dlq` with the error and acknowledged, so it never blocks what follows.
 While a handler runs, its consumer re-claims its own message every third of the idle time
 (XCLAIM ... JUSTID resets the idle time and leaves the delivery count alone), so work that takes
-longer than the idle time is not handed to the claimer and run a second time.
+longer than the idle time is not handed to the claimer and run a second time. A handler still
+running after `bus_slow_handler_s` logs where it waits (the chain of awaits down to the line),
+again each period, so a stalled pipeline says which call stalls it.
 """
 
 from __future__ import annotations
@@ -206,7 +208,7 @@ class Bus:
                     async with self._claim_kept(stream, owner, msg):
                         token = _handling.set(stream)
                         try:
-                            await handler(event)
+                            await self._watched(stream, owner, msg, handler(event))
                         finally:
                             _handling.reset(token)
                 except Exception as exc:
@@ -254,6 +256,31 @@ class Bus:
         self.broker.subscriber(stream=claimer, max_workers=workers)(
             on_message_of(f"{consumer}-claimer")
         )
+
+    async def _watched(
+        self, stream: str, owner: str, msg: RedisStreamMessage, work: Awaitable[None]
+    ) -> None:
+        """Await the handler's work; while it runs past `bus_slow_handler_s`, log where it
+        waits each period (a stall otherwise shows only as a message that stays pending)."""
+        task = asyncio.ensure_future(work)
+        period_s = self.settings.bus_slow_handler_s
+        started = asyncio.get_running_loop().time()
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=period_s)
+                if done:
+                    return task.result()
+                log.warning(
+                    "%s: still handling %s of %s after %.1f s, waiting at %s",
+                    owner,
+                    _text(msg.raw_message["message_ids"][0]),
+                    stream,
+                    asyncio.get_running_loop().time() - started,
+                    awaiting(task),
+                )
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
 
     @contextlib.asynccontextmanager
     async def _claim_kept(
@@ -321,6 +348,39 @@ class Bus:
                 held,
                 self.settings.bus_dead_letter_alert,
             )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def awaiting(task: asyncio.Future[Any]) -> str:
+    """Where a pending task waits: each coroutine of its chain of awaits (file:line function),
+    outermost first, then what the innermost awaits (a future, a sleep)."""
+    steps: list[str] = []
+    current: Any = getattr(task, "get_coro", lambda: None)()
+    while current is not None:
+        frame = next(
+            (
+                getattr(current, name)
+                for name in ("cr_frame", "gi_frame", "ag_frame")
+                if getattr(current, name, None) is not None
+            ),
+            None,
+        )
+        if frame is None:
+            steps.append(type(current).__name__)
+            break
+        steps.append(f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+        current = next(
+            (
+                getattr(current, name)
+                for name in ("cr_await", "gi_yieldfrom", "ag_await")
+                if getattr(current, name, None) is not None
+            ),
+            None,
+        )
+    return " -> ".join(steps) or "(nothing)"
 
 
 def _describe(exc: BaseException) -> str:

@@ -94,10 +94,11 @@ class FullCircleClient(_GatewayChannel):
         mode: common_pb2.RecommendationMode = common_pb2.RECOMMENDATION_MODE_DISCOVERY,
         prompt: str = "",
         genre: str = "",
+        set_id: str = "",
     ) -> common_pb2.RecommendationSet:
         reply: common_pb2.RecommendationSet = await self.stub.GetRecommendations(
             gateway_pb2.GetRecommendationsRequest(
-                limit=limit, mode=mode, prompt=prompt, genre=genre
+                limit=limit, mode=mode, prompt=prompt, genre=genre, set_id=set_id
             ),
             metadata=self.metadata,
             timeout=DEADLINE_S,

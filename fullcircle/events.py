@@ -225,16 +225,19 @@ class ProfilesUpdated(Event):
 
 
 class RecommendationsUpdated(Event):
-    """A new recommendation set of one listener was stored. Names the set's top artists (so
-    enrich fetches their top tracks without asking the model) and the feedback events the set
-    reflects (so the gateway answers a feedback call once its effect is visible)."""
+    """A new recommendation set of one listener was stored. Names the set's artists, best
+    first (so enrich fetches their top tracks without asking the model) and the feedback
+    events the set reflects (so the gateway answers a feedback call once its effect is
+    visible)."""
 
     stream: ClassVar[str] = RECOMMENDATIONS_UPDATED
     user_id: UUID
     set_id: UUID
     model_version: str
     items: int
-    top_artists: list[str] = Field(default_factory=list, description="at most 20, best first")
+    top_artists: list[str] = Field(
+        default_factory=list, description="the set's artists, best first (at most 100)"
+    )
     feedback_ids: list[UUID] = Field(
         default_factory=list, description="feedback.submitted event ids the set reflects"
     )

@@ -14,7 +14,11 @@ so they place an artist no one tagged with a mood, yet yield to mood tags when b
 entry leaves an axis it has no opinion on as None; it then does not pull that axis to 0.
 
 `mood_vector` averages the entries of an artist's tags weighted by tag weight x strength, axis
-by axis; its confidence is the share of the tag weight the vocabulary covered.
+by axis; its confidence is the share of the tag weight the vocabulary covered. A mood is
+*known* (`MoodVector.known`) from `KNOWN_CONFIDENCE` on: a tenth of the tag weight on words the
+vocabulary places; below it the mood is unknown, shown as unknown and never as a neutral middle.
+Features estimates more artists' moods from related tags and similar artists under the same rule
+(`services/features/domain/moods.py`).
 `mood_from_words` reads a free-text prompt with the same vocabulary plus `PROMPT_PHRASES`
 (`high energy`, `workout`, `morning`, `rainy`, ...); "not"/"no" before a phrase inverts its
 main axis only ("not sad" asks for brighter, not for louder).
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 from fullcircle.tags import canonical_tag
 
 GENRE_STRENGTH = 0.35
+KNOWN_CONFIDENCE = 0.1
 _WORD = re.compile(r"[\w&'-]+")
 
 
@@ -50,6 +55,11 @@ class MoodVector:
     valence: float = 0.0
     acoustic: float = 0.0
     confidence: float = 0.0
+
+    @property
+    def known(self) -> bool:
+        """Whether there is enough evidence to show this mood (module docstring)."""
+        return self.confidence >= KNOWN_CONFIDENCE
 
 
 def _genre(

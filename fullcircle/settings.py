@@ -23,6 +23,9 @@ class FullCircleSettings(BaseSettings):
     bus_max_deliveries: int = Field(default=5, ge=1, description="deliveries before a dead letter")
     bus_claim_idle_ms: int = Field(default=30_000, ge=100, description="idle time before a retry")
     bus_stream_maxlen: int = Field(default=100_000, ge=100, description="cap of every stream")
+    bus_slow_handler_s: float = Field(
+        default=60.0, gt=0, description="a handler running longer logs where it waits, each period"
+    )
     bus_dead_letter_alert: int = Field(
         default=1_000,
         ge=0,

@@ -40,7 +40,7 @@ class ExplanationPart(_message.Message):
     def __init__(self, label: _Optional[str] = ..., kind: _Optional[str] = ..., share: _Optional[float] = ..., percent: _Optional[int] = ...) -> None: ...
 
 class Recommendation(_message.Message):
-    __slots__ = ("artist", "score", "mode", "because", "parts", "similar_to", "top_tags", "taste", "tracks")
+    __slots__ = ("artist", "score", "mode", "because", "parts", "similar_to", "top_tags", "taste", "tracks", "popularity_percentile")
     ARTIST_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -50,6 +50,7 @@ class Recommendation(_message.Message):
     TOP_TAGS_FIELD_NUMBER: _ClassVar[int]
     TASTE_FIELD_NUMBER: _ClassVar[int]
     TRACKS_FIELD_NUMBER: _ClassVar[int]
+    POPULARITY_PERCENTILE_FIELD_NUMBER: _ClassVar[int]
     artist: str
     score: float
     mode: RecommendationMode
@@ -59,7 +60,8 @@ class Recommendation(_message.Message):
     top_tags: _containers.RepeatedScalarFieldContainer[str]
     taste: str
     tracks: _containers.RepeatedCompositeFieldContainer[RecommendedTrack]
-    def __init__(self, artist: _Optional[str] = ..., score: _Optional[float] = ..., mode: _Optional[_Union[RecommendationMode, str]] = ..., because: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[ExplanationPart, _Mapping]]] = ..., similar_to: _Optional[_Iterable[str]] = ..., top_tags: _Optional[_Iterable[str]] = ..., taste: _Optional[str] = ..., tracks: _Optional[_Iterable[_Union[RecommendedTrack, _Mapping]]] = ...) -> None: ...
+    popularity_percentile: float
+    def __init__(self, artist: _Optional[str] = ..., score: _Optional[float] = ..., mode: _Optional[_Union[RecommendationMode, str]] = ..., because: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[ExplanationPart, _Mapping]]] = ..., similar_to: _Optional[_Iterable[str]] = ..., top_tags: _Optional[_Iterable[str]] = ..., taste: _Optional[str] = ..., tracks: _Optional[_Iterable[_Union[RecommendedTrack, _Mapping]]] = ..., popularity_percentile: _Optional[float] = ...) -> None: ...
 
 class RecommendedTrack(_message.Message):
     __slots__ = ("name", "track_uri", "source")
@@ -188,7 +190,7 @@ class MonthlyTaste(_message.Message):
     def __init__(self, month: _Optional[str] = ..., listens: _Optional[int] = ..., cluster_shares: _Optional[_Mapping[int, float]] = ..., top_artists: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TasteProfile(_message.Message):
-    __slots__ = ("plays", "listens", "artists", "top_artists", "top_tags", "computed_at", "half_life_days", "clusters", "contexts", "evolution", "time_zone")
+    __slots__ = ("plays", "listens", "artists", "top_artists", "top_tags", "computed_at", "half_life_days", "clusters", "contexts", "evolution", "time_zone", "mood_coverage")
     PLAYS_FIELD_NUMBER: _ClassVar[int]
     LISTENS_FIELD_NUMBER: _ClassVar[int]
     ARTISTS_FIELD_NUMBER: _ClassVar[int]
@@ -200,6 +202,7 @@ class TasteProfile(_message.Message):
     CONTEXTS_FIELD_NUMBER: _ClassVar[int]
     EVOLUTION_FIELD_NUMBER: _ClassVar[int]
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    MOOD_COVERAGE_FIELD_NUMBER: _ClassVar[int]
     plays: int
     listens: int
     artists: int
@@ -211,7 +214,18 @@ class TasteProfile(_message.Message):
     contexts: _containers.RepeatedCompositeFieldContainer[ContextProfile]
     evolution: _containers.RepeatedCompositeFieldContainer[MonthlyTaste]
     time_zone: TimeZone
-    def __init__(self, plays: _Optional[int] = ..., listens: _Optional[int] = ..., artists: _Optional[int] = ..., top_artists: _Optional[_Iterable[_Union[ArtistWeight, _Mapping]]] = ..., top_tags: _Optional[_Iterable[_Union[TagWeight, _Mapping]]] = ..., computed_at: _Optional[str] = ..., half_life_days: _Optional[float] = ..., clusters: _Optional[_Iterable[_Union[TasteCluster, _Mapping]]] = ..., contexts: _Optional[_Iterable[_Union[ContextProfile, _Mapping]]] = ..., evolution: _Optional[_Iterable[_Union[MonthlyTaste, _Mapping]]] = ..., time_zone: _Optional[_Union[TimeZone, _Mapping]] = ...) -> None: ...
+    mood_coverage: MoodCoverage
+    def __init__(self, plays: _Optional[int] = ..., listens: _Optional[int] = ..., artists: _Optional[int] = ..., top_artists: _Optional[_Iterable[_Union[ArtistWeight, _Mapping]]] = ..., top_tags: _Optional[_Iterable[_Union[TagWeight, _Mapping]]] = ..., computed_at: _Optional[str] = ..., half_life_days: _Optional[float] = ..., clusters: _Optional[_Iterable[_Union[TasteCluster, _Mapping]]] = ..., contexts: _Optional[_Iterable[_Union[ContextProfile, _Mapping]]] = ..., evolution: _Optional[_Iterable[_Union[MonthlyTaste, _Mapping]]] = ..., time_zone: _Optional[_Union[TimeZone, _Mapping]] = ..., mood_coverage: _Optional[_Union[MoodCoverage, _Mapping]] = ...) -> None: ...
+
+class MoodCoverage(_message.Message):
+    __slots__ = ("listens", "before", "after")
+    LISTENS_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    listens: int
+    before: float
+    after: float
+    def __init__(self, listens: _Optional[int] = ..., before: _Optional[float] = ..., after: _Optional[float] = ...) -> None: ...
 
 class TimeZone(_message.Message):
     __slots__ = ("time_zone", "source", "country", "country_share", "description")
@@ -244,7 +258,7 @@ class PlaylistTrack(_message.Message):
     def __init__(self, artist: _Optional[str] = ..., track: _Optional[str] = ..., track_uri: _Optional[str] = ..., familiar: _Optional[bool] = ..., score: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class Playlist(_message.Message):
-    __slots__ = ("prompt", "energy", "valence", "acoustic", "hour_band", "familiarity", "tracks")
+    __slots__ = ("prompt", "energy", "valence", "acoustic", "hour_band", "familiarity", "tracks", "mood_confidence")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     ENERGY_FIELD_NUMBER: _ClassVar[int]
     VALENCE_FIELD_NUMBER: _ClassVar[int]
@@ -252,6 +266,7 @@ class Playlist(_message.Message):
     HOUR_BAND_FIELD_NUMBER: _ClassVar[int]
     FAMILIARITY_FIELD_NUMBER: _ClassVar[int]
     TRACKS_FIELD_NUMBER: _ClassVar[int]
+    MOOD_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     prompt: str
     energy: float
     valence: float
@@ -259,7 +274,8 @@ class Playlist(_message.Message):
     hour_band: str
     familiarity: str
     tracks: _containers.RepeatedCompositeFieldContainer[PlaylistTrack]
-    def __init__(self, prompt: _Optional[str] = ..., energy: _Optional[float] = ..., valence: _Optional[float] = ..., acoustic: _Optional[float] = ..., hour_band: _Optional[str] = ..., familiarity: _Optional[str] = ..., tracks: _Optional[_Iterable[_Union[PlaylistTrack, _Mapping]]] = ...) -> None: ...
+    mood_confidence: float
+    def __init__(self, prompt: _Optional[str] = ..., energy: _Optional[float] = ..., valence: _Optional[float] = ..., acoustic: _Optional[float] = ..., hour_band: _Optional[str] = ..., familiarity: _Optional[str] = ..., tracks: _Optional[_Iterable[_Union[PlaylistTrack, _Mapping]]] = ..., mood_confidence: _Optional[float] = ...) -> None: ...
 
 class ExclusionRule(_message.Message):
     __slots__ = ("artist", "track", "played_between", "platform", "hours")

@@ -85,16 +85,18 @@ class ImportFileReport(_message.Message):
     def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., rows_read: _Optional[int] = ..., music_plays: _Optional[int] = ..., duplicates_merged: _Optional[int] = ..., podcasts: _Optional[int] = ..., audiobooks: _Optional[int] = ..., rejected: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class GetRecommendationsRequest(_message.Message):
-    __slots__ = ("limit", "mode", "prompt", "genre")
+    __slots__ = ("limit", "mode", "prompt", "genre", "set_id")
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     GENRE_FIELD_NUMBER: _ClassVar[int]
+    SET_ID_FIELD_NUMBER: _ClassVar[int]
     limit: int
     mode: _common_pb2.RecommendationMode
     prompt: str
     genre: str
-    def __init__(self, limit: _Optional[int] = ..., mode: _Optional[_Union[_common_pb2.RecommendationMode, str]] = ..., prompt: _Optional[str] = ..., genre: _Optional[str] = ...) -> None: ...
+    set_id: str
+    def __init__(self, limit: _Optional[int] = ..., mode: _Optional[_Union[_common_pb2.RecommendationMode, str]] = ..., prompt: _Optional[str] = ..., genre: _Optional[str] = ..., set_id: _Optional[str] = ...) -> None: ...
 
 class GetSteeringRequest(_message.Message):
     __slots__ = ()

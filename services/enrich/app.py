@@ -39,6 +39,10 @@ from services.enrich.settings import EnrichSettings
 
 log = logging.getLogger(__name__)
 
+# Recommended artists whose top tracks are fetched before the set's answer is refreshed: the
+# page GetRecommendations answers by default.
+TOP_TRACKS_PAGE = 20
+
 
 def announce_chunks(names: list[str], first: int, every: int) -> list[list[str]]:
     """`names` cut into the pieces announced one by one: `first`, then `every` at a time."""
@@ -134,22 +138,27 @@ class Enricher:
         await self.enrich_tracks(event.top_tracks)
 
     async def on_recommendations_updated(self, event: RecommendationsUpdated) -> None:
-        """Top tracks of the set's top artists (named in the event) that had none cached;
-        `tracks.enriched` when some of them have tracks now, so caches drop the set's answer
-        (the gateway may have answered for the set before they came)."""
+        """Top tracks of the set's artists (named in the event, best first) that had none
+        cached, a page of `TOP_TRACKS_PAGE` at a time; `tracks.enriched` after each page some
+        of whose artists have tracks now, so caches drop the set's answer (the gateway may have
+        answered for the set before they came) and the first page shows without waiting for
+        the rest."""
         artists = event.top_artists[: self.settings.top_tracks_artists]
-        came = await self.fetch_top_tracks(event.user_id, artists)
-        with_tracks = sum(1 for count in came.values() if count)
-        if with_tracks:
-            await self.bus.publish(
-                TracksEnriched(
-                    user_id=event.user_id,
-                    set_id=event.set_id,
-                    artists=len(came),
-                    with_tracks=with_tracks,
-                    not_found=sum(1 for count in came.values() if count is None),
-                )
+        for start in range(0, len(artists), TOP_TRACKS_PAGE):
+            came = await self.fetch_top_tracks(
+                event.user_id, artists[start : start + TOP_TRACKS_PAGE]
             )
+            with_tracks = sum(1 for count in came.values() if count)
+            if with_tracks:
+                await self.bus.publish(
+                    TracksEnriched(
+                        user_id=event.user_id,
+                        set_id=event.set_id,
+                        artists=len(came),
+                        with_tracks=with_tracks,
+                        not_found=sum(1 for count in came.values() if count is None),
+                    )
+                )
 
     async def fetch_top_tracks(self, user_id: UUID, artists: list[str]) -> dict[str, int | None]:
         """artist.getTopTracks for the artists whose cached answer is missing or stale; how many

@@ -33,10 +33,10 @@ class EnrichSettings(FullCircleSettings):
     candidate_budget: int = Field(default=300, ge=0, description="candidates tagged per update")
     candidate_tags: int = Field(default=5, ge=0, description="top tags whose top artists count")
     top_tracks_artists: int = Field(
-        default=20,
+        default=100,
         ge=0,
         le=100,
-        description="artists at the top of each new set (named in its event) whose top "
-        "tracks are fetched (20 is the page GetRecommendations answers by default)",
+        description="artists of each new set (named in its event, best first) whose top "
+        "tracks are fetched, in pages of 20 (the page GetRecommendations answers by default)",
     )
     top_tracks_limit: int = Field(default=10, ge=1, le=50, description="top tracks kept per artist")

@@ -28,7 +28,7 @@ from services.features.adapters import store
 from services.features.adapters.store import StoredExclusion
 from services.features.adapters.worker import ListenerWorkers
 from services.features.domain.details import clusters_changed
-from services.features.domain.exclusions import Exclusion, ExclusionError, excluded_plays
+from services.features.domain.exclusions import Exclusion, ExclusionError
 from services.features.domain.time_zones import ZoneChoice
 from services.features.listener_plays import listener_zone, taste_rules
 from services.features.servicer import TastesServicer
@@ -54,7 +54,9 @@ class ProfileBuilder:
         self.settings = settings
         self.clock = clock
         self._background: set[asyncio.Task[None]] = set()
-        self.workers = workers or ListenerWorkers(settings.database_url, settings.recompute_workers)
+        self.workers = workers or ListenerWorkers(
+            settings.database_url, settings.recompute_workers, settings.recompute_timeout_s
+        )
 
     async def on_plays_ingested(self, event: PlaysIngested) -> None:
         await self.refresh(event.user_id, event.occurred_at, "plays")
@@ -80,9 +82,8 @@ class ProfileBuilder:
     async def exclude(self, user_id: UUID, rule: Exclusion) -> StoredExclusion:
         """Keep an exclusion that matches some of the listener's plays (ExclusionError when
         it matches none: nothing stored) and recompute their profile without them."""
-        plays, platforms = await store.load_plays(self.pool, user_id)
         zone = await listener_zone(self.pool, user_id)
-        matched = int(excluded_plays(plays, platforms, [rule], zone.time_zone).sum())
+        matched = await self.workers.matching(user_id, rule, zone.time_zone)
         if not matched:
             raise ExclusionError(
                 f"{rule.describe()}: none of your plays match it, so nothing was excluded; "
@@ -177,7 +178,9 @@ class ProfileBuilder:
 
 async def setup(runtime: ServiceRuntime) -> None:
     settings = FeaturesSettings()
-    workers = ListenerWorkers(settings.database_url, settings.recompute_workers)
+    workers = ListenerWorkers(
+        settings.database_url, settings.recompute_workers, settings.recompute_timeout_s
+    )
     runtime.on_stop(lambda: asyncio.to_thread(workers.close))
     builder = ProfileBuilder(runtime, settings, workers=workers)
     runtime.bus.consume(PlaysIngested, builder.on_plays_ingested)

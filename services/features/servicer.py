@@ -183,6 +183,9 @@ class TastesServicer(features_pb2_grpc.TastesServicer):
             time_zone=time_zone_message(ZoneChoice(**summary.details["time_zone"]))
             if summary.details.get("time_zone")
             else None,
+            mood_coverage=common_pb2.MoodCoverage(**summary.details["mood_coverage"])
+            if summary.details.get("mood_coverage")
+            else None,
             evolution=[
                 common_pb2.MonthlyTaste(
                     month=m["month"],

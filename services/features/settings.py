@@ -19,6 +19,9 @@ class FeaturesSettings(FullCircleSettings):
         description="processes recomputing listeners beside the event loop (each holds one "
         "listener's history in memory while it works)",
     )
+    recompute_timeout_s: float = Field(
+        default=900.0, gt=0, description="a recompute unanswered this long kills its worker"
+    )
 
     def listen_rules(self) -> ListenRules:
         return ListenRules(self.min_listen_ms, self.half_life_days)

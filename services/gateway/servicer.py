@@ -235,7 +235,7 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         user_id = current_user()
         if request.limit < 0 or request.limit > MAX_LIMIT:
             raise InvalidArgument(f"limit is 1 to {MAX_LIMIT} (0 means 20)")
-        if request.prompt or request.genre:
+        if request.prompt or request.genre or request.set_id:
             prompted: common_pb2.RecommendationSet = await self.model.GetRecommendations(
                 model_pb2.ModelRecommendationsRequest(
                     user_id=str(user_id),
@@ -243,6 +243,7 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
                     mode=request.mode,
                     prompt=request.prompt,
                     genre=request.genre,
+                    set_id=request.set_id,
                 ),
                 timeout=self._deadline(context),
             )

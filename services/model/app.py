@@ -88,7 +88,6 @@ log = logging.getLogger(__name__)
 RETRAIN_ON = frozenset({"plays", "tags"})
 FIXED_MODEL = "fixed"
 METHOD = "hybrid"  # model versions read "hybrid:<user>:m<version>"
-TOP_ARTISTS_IN_EVENT = 20  # the page GetRecommendations answers by default
 # Feedback handlers run side by side so feedback arriving during a remake is recorded at once
 # and reflected, together, by the next one; as many listeners are remade at once by a sweep.
 FEEDBACK_WORKERS = 8
@@ -221,7 +220,8 @@ class Retrainer:
                 set_id=set_id,
                 model_version=model_version,
                 items=items,
-                top_artists=await store.set_top_artists(self.pool, set_id, TOP_ARTISTS_IN_EVENT),
+                # the whole set: enrich fetches every artist's tracks (and so its popularity)
+                top_artists=await store.set_top_artists(self.pool, set_id, self.settings.set_size),
                 feedback_ids=feedback_ids or [],
             )
         )
@@ -416,7 +416,7 @@ class Retrainer:
 
 async def setup(runtime: ServiceRuntime) -> None:
     settings = ModelSettings()
-    training = TrainingPool(settings.training_processes)
+    training = TrainingPool(settings.training_processes, settings.training_job_timeout_s)
     runtime.on_stop(training.stop)
     retrainer = Retrainer(runtime, settings, training)
     runtime.bus.consume(ProfilesUpdated, retrainer.on_profile_updated)

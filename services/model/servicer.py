@@ -3,7 +3,7 @@ feedback and playlists; every recommended artist comes with tracks to play."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -21,6 +21,7 @@ from services.model.domain.playlist import (
     PlaylistPrompt,
     TrackChoice,
     build_playlist,
+    known_mood,
     read_prompt,
     rerank_by_prompt,
 )
@@ -29,6 +30,7 @@ from services.model.domain.steering import (
     Steering,
     SteeringError,
     check_tastes,
+    percentiles,
     steer,
     steered,
 )
@@ -96,10 +98,8 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
         if stored is None:
             raise NotFound("no recommendations yet: import a listening history first")
         steering = await store.load_steering(self.pool, user_id)
-        popularity = (
-            await store.popularity_percentiles(self.pool, [item.artist for item in stored.items])
-            if steering.familiarity is not None
-            else {}
+        popularity = percentiles(
+            await store.top_track_playcounts(self.pool, [item.artist for item in stored.items])
         )
         items = steer(stored.items, steering, popularity, request.genre.strip())
         if request.genre.strip() and not items:
@@ -113,7 +113,7 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
             set_id=str(stored.set_id),
             model_version=stored.model_version,
             created_at=stored.created_at.isoformat(),
-            items=[_recommendation(item) for item in items[:limit]],
+            items=[_recommendation(item, popularity) for item in items[:limit]],
         )
         await self._add_tracks(user_id, answer.items)
         return answer
@@ -149,15 +149,21 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
     ) -> list[store.StoredItem]:
         """The set re-ranked for a prompt ("chill night"): mood fit and the context's tastes."""
         read = read_prompt(prompt)
-        mood_tags, tastes, shares = await store.load_rerank_inputs(
+        inputs = await store.load_rerank_inputs(
             self.pool, user_id, [item.artist for item in items], read.hour_band
         )
         order = rerank_by_prompt(
             [item.score for item in items],
-            [mood_vector(mood_tags.get(item.artist.lower(), [])) for item in items],
-            [tastes.get(item.taste) for item in items],
+            [
+                known_mood(
+                    mood_vector(inputs.tags.get(item.artist.lower(), [])),
+                    inputs.estimated_moods.get(item.artist.lower()),
+                )
+                for item in items
+            ],
+            [inputs.tastes.get(item.taste) for item in items],
             read,
-            shares,
+            inputs.context_shares,
         )
         return [items[i] for i in order]
 
@@ -196,7 +202,7 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
                 row.track_uri,
                 row.familiar,
                 row.weight,
-                mood_vector(row.tags),
+                known_mood(mood_vector(row.tags), row.estimated_mood),
                 row.taste,
             )
             for row in inputs.choices
@@ -229,6 +235,7 @@ def _playlist(prompt: str, read: PlaylistPrompt, items: list[PlaylistItem]) -> c
         energy=read.mood.energy,
         valence=read.mood.valence,
         acoustic=read.mood.acoustic,
+        mood_confidence=read.mood.confidence,
         hour_band=read.hour_band or "",
         familiarity=read.familiarity,
         tracks=[
@@ -245,7 +252,9 @@ def _playlist(prompt: str, read: PlaylistPrompt, items: list[PlaylistItem]) -> c
     )
 
 
-def _recommendation(item: store.StoredItem) -> common_pb2.Recommendation:
+def _recommendation(
+    item: store.StoredItem, popularity: Mapping[str, float] | None = None
+) -> common_pb2.Recommendation:
     return common_pb2.Recommendation(
         artist=item.artist,
         score=item.score,
@@ -255,6 +264,7 @@ def _recommendation(item: store.StoredItem) -> common_pb2.Recommendation:
         similar_to=item.similar_to,
         top_tags=item.top_tags,
         taste=item.taste,
+        popularity_percentile=(popularity or {}).get(item.artist.lower()),
     )
 
 

@@ -44,6 +44,9 @@ class ModelSettings(FullCircleSettings):
     training_processes: int = Field(
         default=1, ge=1, description="processes that train models, apart from the server's"
     )
+    training_job_timeout_s: float = Field(
+        default=600.0, gt=0, description="a training job unanswered this long kills its pool"
+    )
     holdout_share: float = Field(
         default=0.2, gt=0, lt=1, description="newest share of artists held out (by first listen)"
     )

@@ -58,6 +58,10 @@ def local_stack(
         "REDIS_URL": redis_url,
         "FULLCIRCLE_LASTFM_CATALOG": f"hetrec:{shared_data / 'hetrec2011-lastfm-2k'}",
         "BUS_CLAIM_IDLE_MS": "2000",
+        # a stall is logged where it waits, and a stuck training process is replaced, well
+        # within the tests' waits (a retrain here takes seconds)
+        "BUS_SLOW_HANDLER_S": "20",
+        "TRAINING_JOB_TIMEOUT_S": "90",
         "SPOTIFY_CLIENT_ID": DEFAULT_CLIENT_ID,
         "SPOTIFY_ACCOUNTS_URL": spotify.url,
         "SPOTIFY_API_URL": spotify.url,
@@ -107,6 +111,8 @@ def private_stack(shared_data: Path) -> Iterator[LocalStack]:
         "FULLCIRCLE_LASTFM_CATALOG": f"hetrec:{shared_data / 'hetrec2011-lastfm-2k'}",
         "BUS_CLAIM_IDLE_MS": "2000",
         "HEALTH_INTERVAL_S": "1",
+        "BUS_SLOW_HANDLER_S": "20",
+        "TRAINING_JOB_TIMEOUT_S": "90",
         # the drills test delivery, not the model's search
         "CLASSIFIER_SETTINGS": "1",
         "WEIGHT_TRIALS": "100",

@@ -88,11 +88,16 @@ async def test_dislike_hide_like_and_explain(
         assert len(calm.items) == 10 and {item.artist for item in calm.items} <= stored
         playlist = await client.playlist("high energy morning music")
         assert (playlist.hour_band, playlist.familiarity) == ("morning", "mixed")
-        assert playlist.energy > 0 and len(playlist.tracks) == 25
+        assert playlist.energy > 0 and playlist.mood_confidence > 0 and len(playlist.tracks) == 25
+        # each track is judged by a known mood or says it has none: never a made-up middle
+        for track in playlist.tracks:
+            assert ("mood unknown" in track.reason) != ("mood fit " in track.reason), track.reason
         assert sum(1 for track in playlist.tracks if not track.familiar) == 8  # 30% new
         assert all(track.track for track in playlist.tracks if track.familiar)
         mine = await client.playlist("my favourites, 10 songs")
         assert len(mine.tracks) == 10 and all(track.familiar for track in mine.tracks)
+        assert mine.mood_confidence == 0  # no mood asked, none judged
+        assert not any("mood" in track.reason for track in mine.tracks)
         with pytest.raises(grpc.aio.AioRpcError) as empty_prompt:
             await client.playlist("   ")
         assert empty_prompt.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -88,6 +88,9 @@ async def test_a_real_export_becomes_explained_recommendations(
         assert {c.trend for c in clusters} <= {"rising", "steady", "fading", "dormant"}
         hours = [c for c in profile.contexts if c.kind == "hour_band"]
         assert hours and all(sum(c.cluster_shares.values()) == pytest.approx(1.0) for c in hours)
+        coverage = profile.mood_coverage  # listens with a known mood, before and after estimates
+        assert coverage.listens == profile.listens
+        assert 0 < coverage.before <= coverage.after <= 1
         months = [m.month for m in profile.evolution]
         assert months[0] == "2021-09" and months == sorted(months) and len(months) >= 48
 

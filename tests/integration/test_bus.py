@@ -264,6 +264,42 @@ async def test_a_handler_working_longer_than_the_claim_idle_time_keeps_its_claim
         await worker.stop()
 
 
+async def _stalled_here(release: asyncio.Event) -> None:
+    await release.wait()
+
+
+async def test_a_stalled_handler_logs_where_it_waits_and_still_finishes(
+    settings: FullCircleSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    work, topology = _own_stream()
+    settings = settings.model_copy(update={"bus_slow_handler_s": 0.2})
+    release = asyncio.Event()
+    done: list[str] = []
+
+    async def handle(event: ImportRequested) -> None:
+        await _stalled_here(release)
+        done.append(event.file_name)
+
+    worker = Bus(settings, "worker", topology=topology)
+    worker.consume(work, handle)
+    maker = Bus(settings, "maker", topology=topology)
+    await maker.start()
+    await worker.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="fullcircle.bus"):
+            await maker.publish(work.model_validate(_request("stuck.zip").model_dump()))
+            await _wait_for(lambda: sum("still handling" in r.message for r in caplog.records) >= 2)
+        stalled = [r.message for r in caplog.records if "still handling" in r.message]
+        assert work.stream in stalled[0]
+        # the chain of awaits reaches the line the handler waits on, down to the event
+        assert "_stalled_here" in stalled[0] and "wait" in stalled[0].rsplit("->", 2)[-2]
+        release.set()
+        await _wait_for(lambda: done == ["stuck.zip"])
+    finally:
+        await maker.stop()
+        await worker.stop()
+
+
 async def test_a_failing_long_handler_is_still_retried_and_dead_lettered(
     settings: FullCircleSettings,
 ) -> None:

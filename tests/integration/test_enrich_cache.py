@@ -32,7 +32,7 @@ from services.enrich.settings import EnrichSettings
 
 pytestmark = pytest.mark.integration
 
-ARTISTS = [f"Enrich Test Artist {n}" for n in range(40)]
+ARTISTS = [f"Enrich Test Artist {n}" for n in range(90)]
 SEED = "Candidate Seed"
 CANDIDATES = [f"Candidate {n}" for n in range(5)]
 
@@ -285,6 +285,36 @@ async def test_a_new_set_gets_its_named_artists_top_tracks_and_one_tracks_enrich
         await enricher.on_recommendations_updated(announced)  # redelivered: all cached
         assert len(await _events(bus, TRACKS_ENRICHED, TracksEnriched, listener)) == 1
         assert lastfm.stats()["calls_per_method"] == {"artist.gettoptracks": 4}
+    finally:
+        await bus.stop()
+
+
+async def test_a_whole_set_is_fetched_a_page_at_a_time_best_first(
+    settings: FullCircleSettings, pool, lastfm: LocalLastfmServer
+) -> None:
+    """Every artist of a set gets its tracks (and so its popularity), the first page first:
+    the set's answer is refreshed after each page, not once after all of them."""
+    names = ARTISTS[40:85]
+    enricher, bus = await _enricher(settings, lastfm, pool)
+    listener = uuid.uuid4()
+    announced = RecommendationsUpdated(
+        user_id=listener, set_id=uuid.uuid4(), model_version="m", items=45, top_artists=names
+    )
+    try:
+        lastfm.reset()
+        await enricher.on_recommendations_updated(announced)
+        assert lastfm.stats()["calls_per_method"] == {"artist.gettoptracks": 45}
+        pages = await _events(bus, TRACKS_ENRICHED, TracksEnriched, listener)
+        assert [page.artists for page in pages] == [20, 20, 5]
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT artist_key FROM enrich.top_track_fetches WHERE artist_key = ANY(%s)"
+                " ORDER BY fetched_at, artist_key",
+                ([name.lower() for name in names],),
+            )
+            fetched = [row[0] for row in await cur.fetchall()]
+        first_page = {name.lower() for name in names[:20]}
+        assert set(fetched[:20]) == first_page, "the first page was not fetched first"
     finally:
         await bus.stop()
 

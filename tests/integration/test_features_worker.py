@@ -7,12 +7,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 import pytest
 
 from bench.features_recompute import health_during_recompute
 from services.features.adapters import store
 from services.features.adapters.worker import ListenerWorkers
 from services.features.domain.listener import ListenRules, listener_as_of
+from services.features.domain.moods import needing_neighbours
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +46,18 @@ async def test_health_is_answered_serving_throughout_a_big_recompute(
             ([artist.lower() for artist in tags],),
         )
         genres = frozenset(row[0] for row in await cur.fetchall())
-    here = listener_as_of(columns, as_of, tags, rules, platforms=platforms, genres=genres)
+    with psycopg.connect(migrated_database) as conn:
+        knowledge = store.read_mood_knowledge(
+            conn, needing_neighbours(sorted(set(columns.artist)), tags)
+        )
+    here = listener_as_of(
+        columns,
+        as_of,
+        tags,
+        rules,
+        platforms=platforms,
+        genres=genres,
+        mood_knowledge=knowledge,
+    )
     assert plays == len(columns.artist) > 0.9 * PLAYS
     assert in_worker == here

@@ -14,11 +14,11 @@ from fullcircle.v1 import common_pb2
 from services.features.domain.clusters import TasteCluster, cluster_tastes
 from services.features.domain.contexts import (
     ContextProfile,
-    artist_moods_from_tags,
     context_profiles,
     taste_evolution,
 )
 from services.features.domain.details import taste_details
+from services.features.domain.moods import vocabulary_moods
 from services.features.domain.taste import PlayColumns
 from services.features.servicer import _context_mood
 from services.ingest.domain.exports import read_export_path
@@ -169,6 +169,12 @@ ARTIST_TAGS = {
     "Daft Punk": {"electronic": 100.0, "house": 90.0, "dance": 80.0, "energetic": 40.0},
     "The Unplaced": {"seen live": 100.0},
 }
+
+
+def artist_moods_from_tags(
+    artist_tags: dict[str, dict[str, float]],
+) -> dict[str, tuple[float, float, float]]:
+    return {artist: mood.axes for artist, mood in vocabulary_moods(artist_tags).items()}
 
 
 def test_artist_moods_come_from_tags_the_vocabulary_knows() -> None:

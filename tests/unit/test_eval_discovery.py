@@ -200,5 +200,32 @@ def test_json_and_table_name_every_method() -> None:
     payload = result.to_json()
     assert payload["protocol"] == "B"
     assert payload["seed"] == 42
-    assert payload["methods"] == {"MostPop": {"ndcg@10": 0.1, "recall@10": 0.2, "seconds": 0.5}}
+    assert payload["methods"] == {
+        "MostPop": {
+            "ndcg@10": 0.1,
+            "recall@10": 0.2,
+            "coverage@10": 0.0,
+            "median_popularity_percentile@10": 0.0,
+            "seconds": 0.5,
+        }
+    }
     assert "MostPop" in discovery.format_table([result])
+
+
+def test_coverage_and_popularity_tell_most_pop_from_a_method_that_discovers(
+    dataset: discovery.HetrecDataset, split: discovery.DiscoverySplit
+) -> None:
+    """MostPop gives everyone the same head of the catalog: a few artists, all near the top
+    percentile; ItemKNN reaches further into the catalog and recommends less popular artists."""
+    most_pop = discovery.evaluate_scorer(discovery.most_popular(split.training_plays), split)
+    knn = discovery.evaluate_scorer(discovery.item_knn(split.training_plays), split)
+    catalog = split.training_plays.shape[1]
+    assert most_pop.coverage * catalog <= 10 + 20  # the top 10, and the next for who played them
+    assert most_pop.median_popularity > 0.99
+    assert knn.coverage > 5 * most_pop.coverage
+    assert knn.median_popularity < most_pop.median_popularity
+    percentiles = discovery.popularity_percentiles(split.training_plays)
+    listeners = np.asarray((split.training_plays > 0).sum(axis=0)).ravel()
+    by_listeners = np.argsort(listeners, kind="stable")
+    assert percentiles.min() >= 0.0 and percentiles.max() == 1.0
+    assert np.all(np.diff(percentiles[by_listeners]) >= 0), "more listeners, lower percentile"

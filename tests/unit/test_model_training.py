@@ -1,8 +1,10 @@
 """The model's training processes: a server killed outright (SIGKILL, as the crash drills do)
-leaves no training process behind."""
+leaves no training process behind; a job that never answers is given up, its process killed,
+and the next job runs on a new pool."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -10,6 +12,10 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+
+import pytest
+
+from services.model.training import TrainingPool, TrainingTimeout
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,3 +69,20 @@ def test_a_killed_server_leaves_no_training_process(tmp_path: Path) -> None:
     else:
         os.kill(worker, signal.SIGKILL)
         raise AssertionError(f"training process {worker} outlived its server")
+
+
+async def test_a_job_that_never_answers_is_given_up_and_the_next_runs_on_a_new_pool() -> None:
+    pool = TrainingPool(1, job_timeout_s=3.0)
+    try:
+        stuck = await pool.run(os.getpid)
+        with pytest.raises(TrainingTimeout):
+            await pool.run(time.sleep, 600)
+        for _ in range(100):  # killed at once; this only bounds the wait for the kernel
+            if not alive(stuck):
+                break
+            await asyncio.sleep(0.05)
+        assert not alive(stuck), "the stuck training process was left running"
+        fresh = await pool.run(os.getpid)
+        assert fresh != stuck and alive(fresh)
+    finally:
+        await pool.stop()

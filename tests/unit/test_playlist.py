@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from fullcircle.moods import mood_vector
-from services.model.domain.playlist import TrackChoice, build_playlist, read_prompt
+from fullcircle.v1 import common_pb2
+from services.model.domain.playlist import (
+    TrackChoice,
+    build_playlist,
+    known_mood,
+    read_prompt,
+    rerank_by_prompt,
+)
+from tools.cli.app import context_mood_words, mood_coverage_words, prompt_mood_words
 
 
 def choice(artist: str, tags: list[tuple[str, float]], familiar: bool = True, taste: int = 1):  # type: ignore[no-untyped-def]
@@ -70,3 +78,48 @@ def test_a_track_of_unknown_mood_says_so_and_never_shows_a_fit_number() -> None:
     # a prompt without a mood judges none: no fit, known or not
     plain = build_playlist(read_prompt("2 songs"), [known, unknown], {})
     assert {item.reason for item in plain} == {"one of yours"}
+
+
+def test_an_unknown_mood_ranks_between_fits_and_misfits_not_as_a_middle_score() -> None:
+    calm = choice("Calm", [("calm", 100), ("ambient", 80)])
+    loud = choice("Loud", [("aggressive", 100), ("death metal", 80)])
+    # an unknown mood played far more than the others: a 0.5 fit times its listens would
+    # put it first; it is not judged, so fits still come first and misfits after it
+    unknown = TrackChoice("Untagged", "Untagged song", "", True, 10_000.0, mood_vector([]), 1)
+    prompt = read_prompt("3 songs chill")
+    playlist = build_playlist(prompt, [loud, unknown, calm], {})
+    assert [item.choice.artist for item in playlist] == ["Calm", "Untagged", "Loud"]
+    assert [item.reason for item in playlist] == [
+        playlist[0].reason,
+        "one of yours, mood unknown",
+        playlist[2].reason,
+    ]
+    assert playlist[0].reason.startswith("one of yours, mood fit ")
+    moods = [loud.mood, unknown.mood, calm.mood]
+    assert rerank_by_prompt([1.0, 100.0, 1.0], moods, [None] * 3, prompt, {}) == [2, 1, 0]
+
+
+def test_a_track_without_mood_tags_is_judged_by_the_estimate_features_made() -> None:
+    untagged = mood_vector([])
+    estimated = mood_vector([("calm", 100)])
+    assert known_mood(untagged, None) == untagged
+    assert known_mood(untagged, estimated) == estimated
+    tagged = mood_vector([("energetic", 100)])
+    assert known_mood(tagged, estimated) == tagged  # its own tags win
+    track = TrackChoice("Quiet One", "Hush", "", True, 10.0, known_mood(untagged, estimated), 1)
+    (item,) = build_playlist(read_prompt("1 song chill"), [track], {})
+    assert item.reason.startswith("one of yours, mood fit ")
+
+
+def test_the_cli_says_mood_unknown_and_no_mood_asked_instead_of_zeros() -> None:
+    unknown = common_pb2.ContextProfile(kind="hour_band", context="night", listens=40)
+    assert context_mood_words(unknown) == "mood unknown"
+    known = common_pb2.ContextProfile(
+        kind="hour_band", context="night", listens=40, mood_coverage=0.5, energy=-0.42
+    )
+    assert context_mood_words(known) == "energy -0.4, valence +0.0 (50% of listens known)"
+    assert prompt_mood_words(common_pb2.Playlist(prompt="20 songs")) == "no mood asked"
+    asked = common_pb2.Playlist(prompt="chill", energy=-0.6, valence=0.3, mood_confidence=1.0)
+    assert prompt_mood_words(asked) == "energy -0.6, valence +0.3"
+    coverage = common_pb2.MoodCoverage(listens=1_200, before=0.12, after=0.16)
+    assert mood_coverage_words(coverage).startswith("moods known for 16% of 1,200 listens (12%")

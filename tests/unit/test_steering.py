@@ -12,6 +12,7 @@ from services.model.domain.steering import (
     SteeringError,
     check_tastes,
     genre_matches,
+    percentiles,
     popularity_factor,
     steer,
     steered,
@@ -55,6 +56,12 @@ def test_the_dial_moves_the_median_popularity_of_the_top_twenty_monotonically() 
         medians.append(statistics.median(POPULARITY[item.artist.lower()] for item in top))
     assert medians == sorted(medians) and medians[0] < medians[2] < medians[-1]
     assert popularity_factor(0.3, None) == popularity_factor(0.9, 0.5) == 1.0
+
+
+def test_percentiles_run_from_the_least_to_the_most_popular_of_the_set() -> None:
+    ranked = percentiles({"a": 10.0, "b": 500.0, "c": 40.0, "d": 40.0, "e": 9_000.0})
+    assert ranked == {"a": 0.0, "c": 0.375, "d": 0.375, "b": 0.75, "e": 1.0}
+    assert percentiles({"alone": 7.0}) == {"alone": 0.5} and percentiles({}) == {}
 
 
 def test_the_genre_filter_matches_whole_words_of_the_tags() -> None:

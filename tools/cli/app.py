@@ -858,17 +858,46 @@ def profile(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
             ", ".join(cluster.artists[:4]),
         )
     console.print(table)
-    contexts = Table("context", "listens", "leaning to", title="contexts")
+    contexts = Table("context", "listens", "leaning to", "mood", title="contexts")
     for context in taste.contexts:
         top = max(context.cluster_shares.items(), key=lambda item: item[1], default=(0, 0.0))
         contexts.add_row(
             f"{context.kind}: {context.context}",
             f"{context.listens:,}",
             f"{names.get(top[0], '-')} ({top[1]:.0%})",
+            context_mood_words(context),
         )
     console.print(contexts)
+    if taste.HasField("mood_coverage"):
+        console.print(mood_coverage_words(taste.mood_coverage))
     if taste.HasField("time_zone"):
         console.print(f"contexts read in {taste.time_zone.description}")
+
+
+def context_mood_words(context: common_pb2.ContextProfile) -> str:
+    """A context's mood in words; "mood unknown" when none of its listens has one (its axes
+    are then 0, which is no mood, not a neutral one)."""
+    if context.mood_coverage <= 0:
+        return "mood unknown"
+    return (
+        f"energy {context.energy:+.1f}, valence {context.valence:+.1f}"
+        f" ({context.mood_coverage:.0%} of listens known)"
+    )
+
+
+def mood_coverage_words(coverage: common_pb2.MoodCoverage) -> str:
+    return (
+        f"moods known for {coverage.after:.0%} of {coverage.listens:,} listens"
+        f" ({coverage.before:.0%} from the artists' own tags; the rest estimated from related"
+        " tags and similar artists)"
+    )
+
+
+def prompt_mood_words(made: common_pb2.Playlist) -> str:
+    """How the prompt's mood was read; "no mood asked" when it names none."""
+    if made.mood_confidence <= 0:
+        return "no mood asked"
+    return f"energy {made.energy:+.1f}, valence {made.valence:+.1f}"
 
 
 @app.command()
@@ -885,8 +914,7 @@ def playlist(prompt: str, user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -
     except grpc.aio.AioRpcError as exc:
         raise _fail(exc.details() or str(exc.code())) from None
     console.print(
-        f"read as: energy {made.energy:+.1f}, valence {made.valence:+.1f}, "
-        f"{made.hour_band or 'any time'}, {made.familiarity}"
+        f"read as: {prompt_mood_words(made)}, {made.hour_band or 'any time'}, {made.familiarity}"
     )
     table = Table("#", "artist", "track", "why")
     for rank, track in enumerate(made.tracks, start=1):

@@ -19,10 +19,11 @@ import argparse
 import json
 import statistics
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -180,29 +181,34 @@ def measure(
     )
 
 
-def run(shared: Path) -> list[TasteReport]:
-    catalog = catalog_from_hetrec(shared / "hetrec2011-lastfm-2k")
-    reports = []
+def shared_histories(shared: Path) -> list[tuple[str, PlayColumns]]:
+    """Every shared history this lab reads, by name, as play columns."""
     sources = [(name, spotify_plays, shared / rel) for name, rel in SPOTIFY_HISTORIES.items()]
     sources += [(name, scrobble_plays, shared / rel) for name, rel in LASTFM_HISTORIES.items()]
-    for history, read, path in sources:
-        plays = read(path)
-        tags, genres = catalog_tags(catalog, plays.artist)
-        reports.append(measure(history, plays, tags, genres))
-    return reports
+    return [(history, read(path)) for history, read, path in sources]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def shared_data_arguments(description: str, argv: Sequence[str] | None) -> argparse.Namespace:
+    """`--shared` (the folder holding hetrec2011-lastfm-2k, checked) and `--json`."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if not (args.shared / "hetrec2011-lastfm-2k").is_dir():
         parser.error(f"{args.shared} has no hetrec2011-lastfm-2k: pass the shared data folder")
-    reports = run(args.shared)
-    if args.json:
-        print(json.dumps([asdict(report) for report in reports], indent=2))
-        return 0
+    return args
+
+
+def run(shared: Path) -> list[TasteReport]:
+    catalog = catalog_from_hetrec(shared / "hetrec2011-lastfm-2k")
+    reports = []
+    for history, plays in shared_histories(shared):
+        tags, genres = catalog_tags(catalog, plays.artist)
+        reports.append(measure(history, plays, tags, genres))
+    return reports
+
+
+def print_table(reports: Sequence[TasteReport]) -> None:
     print(
         f"{'history':<13} {'plays':>7} {'artists':>8} {'tagged':>7} {'tastes':>6} {'for 90%':>7}"
         f" {'dup':>4} {'!genre':>6} {'purity min':>10} {'median':>7} {'weighted':>8}"
@@ -217,7 +223,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     for r in reports:
         print(f"\n{r.history}: " + "; ".join(r.names))
+
+
+def lab_main(
+    description: str,
+    argv: Sequence[str] | None,
+    run: Callable[[Path], Sequence[Any]],
+    print_table: Callable[[Any], None],
+) -> int:
+    """A lab command: `--shared` (checked) and `--json`; the reports as JSON or a table."""
+    args = shared_data_arguments(description, argv)
+    reports = run(args.shared)
+    if args.json:
+        print(json.dumps([asdict(report) for report in reports], indent=2))
+    else:
+        print_table(reports)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return lab_main(__doc__.splitlines()[0], argv, run, print_table)
 
 
 if __name__ == "__main__":

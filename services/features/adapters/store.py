@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from services.features.domain.exclusions import Exclusion
+from services.features.domain.moods import MoodKnowledge
 from services.features.domain.taste import ArtistStats, PlayColumns, TrackStats, skip_flags
 
 _PLAYS_SQL = (
@@ -84,6 +85,23 @@ def _artist_tags(
     for artist_key, tag, weight in rows:
         tags[by_key[artist_key]][tag] = float(weight)
     return dict(tags)
+
+
+def read_mood_knowledge(conn: psycopg.Connection, artists: Sequence[str]) -> MoodKnowledge:
+    """Enrich's similar artists of (and to) the given artists, with the tags enrich has for
+    every artist on those edges, on a blocking connection, for the recompute worker."""
+    keys = sorted({artist.lower() for artist in artists})
+    similar = [
+        (str(a), str(b), float(match))
+        for a, b, match in conn.execute(
+            "SELECT artist_key, similar_key, match FROM enrich.similar_artists"
+            " WHERE artist_key = ANY(%s) OR similar_key = ANY(%s)",
+            (keys, keys),
+        ).fetchall()
+    ]
+    around = sorted({key for row in similar for key in row[:2]} | set(keys))
+    rows = conn.execute(_ARTIST_TAGS_SQL, (around,)).fetchall()
+    return MoodKnowledge(_artist_tags({key: key for key in around}, rows), similar)
 
 
 def read_genre_tags(conn: psycopg.Connection, artists: Sequence[str]) -> frozenset[str]:
@@ -193,15 +211,16 @@ async def save_details(
     computed_at: datetime,
     time_zone: dict[str, Any] | None = None,
 ) -> None:
-    """Replace the listener's tastes, contexts and evolution, with the zone (`ZoneChoice` as a
-    dict) the contexts were computed in."""
+    """Replace the listener's tastes, contexts, evolution and mood estimates, with the zone
+    (`ZoneChoice` as a dict) the contexts were computed in."""
     async with pool.connection() as conn:
         await conn.execute(
             """INSERT INTO features.taste_details (user_id, clusters, contexts, evolution,
-                   artist_clusters, time_zone, computed_at) VALUES (%s, %s, %s, %s, %s, %s, %s)
+                   artist_clusters, moods, time_zone, computed_at)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
                ON CONFLICT (user_id) DO UPDATE SET clusters = excluded.clusters,
                    contexts = excluded.contexts, evolution = excluded.evolution,
-                   artist_clusters = excluded.artist_clusters,
+                   artist_clusters = excluded.artist_clusters, moods = excluded.moods,
                    time_zone = excluded.time_zone, computed_at = excluded.computed_at""",
             (
                 user_id,
@@ -209,6 +228,7 @@ async def save_details(
                 Jsonb(details["contexts"]),
                 Jsonb(details["evolution"]),
                 Jsonb(details["artist_clusters"]),
+                Jsonb(details["moods"]),
                 Jsonb(time_zone),
                 computed_at,
             ),
@@ -256,13 +276,19 @@ async def load_profile_summary(
         )
         tags = [(tag, float(w)) for tag, w in await cur.fetchall()]
         cur = await conn.execute(
-            "SELECT clusters, contexts, evolution, time_zone FROM features.taste_details"
-            " WHERE user_id = %s",
+            "SELECT clusters, contexts, evolution, time_zone, moods -> 'coverage'"
+            " FROM features.taste_details WHERE user_id = %s",
             (user_id,),
         )
         row = await cur.fetchone()
     details = (
-        {"clusters": row[0], "contexts": row[1], "evolution": row[2], "time_zone": row[3]}
+        {
+            "clusters": row[0],
+            "contexts": row[1],
+            "evolution": row[2],
+            "time_zone": row[3],
+            "mood_coverage": row[4],
+        }
         if row
         else {}
     )

@@ -10,32 +10,28 @@ as before, on the same rows, so the profile is the same."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from uuid import UUID
 
 import psycopg
 
+from fullcircle.processes import ProcessPool
 from services.features.adapters import store
 from services.features.domain.exclusions import Exclusion, excluded_plays, keep_plays
 from services.features.domain.listener import Listener, ListenRules, listener_as_of
-
-log = logging.getLogger(__name__)
+from services.features.domain.moods import needing_neighbours
 
 
 class ListenerWorkers:
-    """A pool of `workers` processes (started on first use, spawned: a fork of a process
-    running gRPC and asyncio is not safe) computing listeners for one database."""
+    """The kernel's worker pool (fullcircle/processes.py: spawned, started on first use, dead
+    and stuck workers replaced, none outliving the service) computing listeners for one
+    database. A recompute that fails (its worker died or gave no answer in `job_timeout_s`)
+    raises, so the bus delivers its message again."""
 
-    def __init__(self, database_url: str, workers: int = 1) -> None:
+    def __init__(self, database_url: str, workers: int = 1, job_timeout_s: float = 900.0) -> None:
         self.database_url = database_url
-        self.workers = workers
-        self._executor: ProcessPoolExecutor | None = None
+        self.pool = ProcessPool(workers, job_timeout_s, role="recompute")
 
     async def listener(
         self,
@@ -52,34 +48,32 @@ class ListenerWorkers:
         without the `exclusions`, and their artists' tags, with tastes (named by genres),
         contexts in `time_zone`, evolution and tracks when `with_details`; and how many plays
         it was computed from."""
-        if self._executor is None:
-            self._executor = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn")
-            )
-        try:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._executor,
-                compute_listener,
-                self.database_url,
-                user_id,
-                as_of,
-                rules,
-                before,
-                with_details,
-                time_zone,
-                tuple(exclusions),
-            )
-        except BrokenProcessPool:
-            # a worker died (out of memory, killed): a fresh pool for the next message, and
-            # this one fails so the bus delivers it again
-            log.warning("a recompute worker died; starting a new one")
-            self._executor = None
-            raise
+        return await self.pool.run(
+            compute_listener,
+            self.database_url,
+            user_id,
+            as_of,
+            rules,
+            before,
+            with_details,
+            time_zone,
+            tuple(exclusions),
+        )
+
+    async def matching(self, user_id: UUID, rule: Exclusion, time_zone: str) -> int:
+        """How many of the listener's plays `rule` would exclude (a whole history is read and
+        matched, so in a worker too)."""
+        return await self.pool.run(count_excluded, self.database_url, user_id, rule, time_zone)
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        self.pool.close()
+
+
+def count_excluded(database_url: str, user_id: UUID, rule: Exclusion, time_zone: str) -> int:
+    """In the worker: the listener's plays `rule` matches (see `ListenerWorkers.matching`)."""
+    with psycopg.connect(database_url) as conn:
+        plays, platforms = store.read_plays(conn, user_id, None)
+    return int(excluded_plays(plays, platforms, [rule], time_zone).sum())
 
 
 def compute_listener(
@@ -102,6 +96,11 @@ def compute_listener(
         artists = sorted(set(plays.artist))
         artist_tags = store.read_artist_tags(conn, artists)
         genres = store.read_genre_tags(conn, artists) if with_details else None
+        moods = (
+            store.read_mood_knowledge(conn, needing_neighbours(artists, artist_tags))
+            if with_details
+            else None
+        )
     listener = listener_as_of(
         plays,
         as_of,
@@ -110,5 +109,6 @@ def compute_listener(
         platforms=platforms if with_details else None,
         time_zone=time_zone,
         genres=genres,
+        mood_knowledge=moods,
     )
     return listener, len(plays.artist)

@@ -2,12 +2,13 @@
 of their taste clusters and as a distribution over the mood axes, and how the cluster shares
 move month by month.
 
-Moods come from enrich's artist tags through `fullcircle.moods` (energy, valence, acoustic,
-each -1..1). Per context, the listens whose artist has a mood give the mean of each axis and
-the share of those listens in each band of energy (calm, moderate, intense) and valence
+Moods are the artists' known moods (`domain/moods.py`: enrich's tags through
+`fullcircle.moods`, else related tags or similar artists; energy, valence, acoustic, each
+-1..1). Per context, the listens whose artist has a mood give the mean of each axis and the
+share of those listens in each band of energy (calm, moderate, intense) and valence
 (dark, neutral, bright); `coverage` says how many of the context's listens that is, so a
 "morning" built from three tagged listens out of a thousand is not mistaken for a measured
-one. Artists without tags (offline, or before enrich ran) have no mood and are left out."""
+one. Artists whose mood is unknown are left out, never counted as neutral."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from fullcircle.moods import mood_vector
 from services.features.domain.clusters import OTHER_CLUSTER_ID, TasteCluster, artist_clusters
 from services.features.domain.taste import MIN_LISTEN_MS, PlayColumns
 
@@ -207,16 +207,6 @@ class _Listens:
         # artist_names is sorted, so position order breaks count ties by name.
         order = np.lexsort((np.arange(len(counts)), -counts))[:top_n]
         return tuple(str(self.artist_names[i]) for i in order if counts[i] > 0)
-
-
-def artist_moods_from_tags(artist_tags: Mapping[str, Mapping[str, float]]) -> dict[str, MoodAxes]:
-    """(energy, valence, acoustic) of every artist whose tags the mood vocabulary covers."""
-    moods: dict[str, MoodAxes] = {}
-    for artist, tags in artist_tags.items():
-        mood = mood_vector(list(tags.items()))
-        if mood.confidence > 0:
-            moods[artist] = (mood.energy, mood.valence, mood.acoustic)
-    return moods
 
 
 def _band_shares(values: np.ndarray, bands: tuple[tuple[str, float], ...]) -> dict[str, float]:

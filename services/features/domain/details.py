@@ -13,9 +13,14 @@ from services.features.domain.clusters import TasteCluster, cluster_tastes
 from services.features.domain.contexts import (
     ContextMood,
     ContextProfile,
-    artist_moods_from_tags,
     context_profiles,
     taste_evolution,
+)
+from services.features.domain.moods import (
+    MoodEstimate,
+    MoodKnowledge,
+    listener_moods,
+    mood_coverage,
 )
 from services.features.domain.taste import MIN_LISTEN_MS, PlayColumns
 
@@ -31,17 +36,19 @@ def taste_details(
     time_zone: str = "UTC",
     min_listen_ms: int = MIN_LISTEN_MS,
     genres: frozenset[str] | None = None,
-) -> dict[str, list[dict[str, Any]]]:
-    """Clusters (with tags when known), contexts (with their mood when tags give one) and
-    monthly evolution of one listener, all counting plays of at least `min_listen_ms`."""
+    mood_knowledge: MoodKnowledge | None = None,
+) -> dict[str, Any]:
+    """Clusters (with tags when known), contexts (with their mood when one is known) and
+    monthly evolution of one listener, all counting plays of at least `min_listen_ms`; and
+    `moods`: the coverage of the listens by known moods before and after estimating them
+    (domain/moods.py, with `mood_knowledge`) and the estimated ones (artist -> energy,
+    valence, acoustic, confidence, source; those the vocabulary placed are left out, their
+    tags say it), for the model's playlists."""
     clusters = cluster_tastes(
         plays, as_of, artist_tags or None, min_listen_ms=min_listen_ms, genres=genres
     )
-    played = set(plays.artist)
-    moods = artist_moods_from_tags(
-        {artist: tags for artist, tags in artist_tags.items() if artist in played}
-    )
-    details = {
+    before, moods = listener_moods(sorted(set(plays.artist)), artist_tags, mood_knowledge)
+    details: dict[str, Any] = {
         "clusters": [_cluster(cluster) for cluster in clusters],
         "artist_clusters": [
             [artist, cluster.cluster_id] for cluster in clusters for artist in cluster.artists
@@ -53,7 +60,7 @@ def taste_details(
                 clusters,
                 platforms=platforms,
                 time_zone=time_zone,
-                artist_moods=moods or None,
+                artist_moods={artist: mood.axes for artist, mood in moods.items()} or None,
                 min_listen_ms=min_listen_ms,
             )
         ],
@@ -69,8 +76,32 @@ def taste_details(
             )
         ],
     }
-    plain: dict[str, list[dict[str, Any]]] = _plain(details)
+    details["moods"] = _moods(plays, min_listen_ms, before, moods)
+    plain: dict[str, Any] = _plain(details)
     return plain
+
+
+def _moods(
+    plays: PlayColumns,
+    min_listen_ms: int,
+    before: dict[str, MoodEstimate],
+    after: dict[str, MoodEstimate],
+) -> dict[str, Any]:
+    listened = np.asarray(plays.artist, dtype=object)[np.asarray(plays.ms_played) >= min_listen_ms]
+    names, counts = np.unique(listened, return_counts=True)
+    coverage = mood_coverage(dict(zip(names.tolist(), counts.tolist(), strict=True)), before, after)
+    return {
+        "coverage": {
+            "listens": coverage.listens,
+            "before": coverage.before,
+            "after": coverage.after,
+        },
+        "estimated": {
+            artist.lower(): [*mood.axes, mood.confidence, mood.source]
+            for artist, mood in sorted(after.items())
+            if artist not in before
+        },
+    }
 
 
 def _plain(value: Any) -> Any:

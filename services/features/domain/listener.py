@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from services.features.domain.details import taste_details
+from services.features.domain.moods import MoodKnowledge
 from services.features.domain.taste import (
     DEFAULT_HALF_LIFE_DAYS,
     MIN_LISTEN_MS,
@@ -41,7 +42,7 @@ class Listener:
     as_of: datetime
     stats: list[ArtistStats]
     tags: dict[str, float]
-    details: dict[str, list[dict[str, Any]]] | None = None
+    details: dict[str, Any] | None = None
     tracks: list[TrackStats] | None = None
 
 
@@ -54,12 +55,14 @@ def listener_as_of(
     platforms: Sequence[str | None] | None = None,
     time_zone: str = "UTC",
     genres: frozenset[str] | None = None,
+    mood_knowledge: MoodKnowledge | None = None,
 ) -> Listener:
     """The listener from their plays that ended before `as_of` (decay measured to `as_of`).
     With `platforms` (one per play) the tastes, contexts and evolution are computed too, as
     of the last of those plays: an export arrives long after its last stream, and its
     "recent" months are the last ones it holds; and the per-track listens when the plays
-    carry their tracks."""
+    carry their tracks. `mood_knowledge` (what enrich has around the artists the vocabulary
+    cannot place) lets the contexts' moods reach more of the listens (domain/moods.py)."""
     as_of_s = as_of.timestamp()
     before = plays.ended_at_s < as_of_s
     past = plays if before.all() else _select(plays, before)
@@ -78,6 +81,7 @@ def listener_as_of(
         time_zone=time_zone,
         min_listen_ms=rules.min_listen_ms,
         genres=genres,
+        mood_knowledge=mood_knowledge,
     )
     tracks = track_stats(past, rules.min_listen_ms) if len(past.track) else None
     return Listener(as_of, stats, tags, details, tracks)

@@ -16,6 +16,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from fullcircle.moods import MoodVector
 from services.model.domain.rediscovery import PastArtist
 from services.model.domain.scoring import ScoredArtist
 from services.model.domain.steering import Steering
@@ -270,13 +271,15 @@ class PlaylistChoiceRow:
     weight: float
     tags: list[tuple[str, float]]
     taste: int | None
+    estimated_mood: MoodVector | None = None  # features' estimate, for an artist it has one
 
 
 async def load_playlist_inputs(
     pool: AsyncConnectionPool, user_id: UUID, hour_band: str | None, own_tracks: int = 300
 ) -> PlaylistInputs:
     """The listener's most listened-to tracks and their newest recommendations, with the tags
-    that place them on the mood axes (track tags, else the artist's) and their taste."""
+    that place them on the mood axes (track tags, else the artist's), features' mood estimate
+    of the artist where it made one, and their taste."""
     tastes = await load_tastes(pool, user_id)
     by_name = {name: cluster for cluster, name in tastes.names.items()}
     async with pool.connection() as conn:
@@ -306,6 +309,7 @@ async def load_playlist_inputs(
             track_tags[key].append((tag, float(weight)))
         artist_keys = list({a.lower() for a, *_ in own} | {a.lower() for a, *_ in new})
         artist_tags = await _artist_tags(conn, artist_keys)
+        estimated = await _estimated_moods(conn, user_id)
         contexts = await _context_shares(conn, user_id, hour_band)
     choices = [
         PlaylistChoiceRow(
@@ -317,6 +321,7 @@ async def load_playlist_inputs(
             track_tags.get(f"{artist.lower()} - {track.lower()}")
             or list(artist_tags.get(artist.lower(), {}).items()),
             tastes.artist_cluster.get(artist.lower()),
+            estimated.get(artist.lower()),
         )
         for artist, track, uri, listens in own
     ] + [
@@ -328,26 +333,54 @@ async def load_playlist_inputs(
             float(score),
             list(artist_tags.get(artist.lower(), {}).items()),
             by_name.get(taste),
+            estimated.get(artist.lower()),
         )
         for artist, score, taste in new
     ]
     return PlaylistInputs(choices, contexts)
 
 
+@dataclass(frozen=True)
+class RerankInputs:
+    """For re-ranking recommendations by a prompt: each artist's tags (by lower-cased name),
+    features' mood estimates of the listener's artists it made one for, the taste ids by name,
+    and the cluster shares of the asked hour band (empty without one)."""
+
+    tags: dict[str, list[tuple[str, float]]]
+    estimated_moods: dict[str, MoodVector]
+    tastes: dict[str, int]
+    context_shares: dict[int, float]
+
+
 async def load_rerank_inputs(
     pool: AsyncConnectionPool, user_id: UUID, artists: Sequence[str], hour_band: str | None
-) -> tuple[dict[str, list[tuple[str, float]]], dict[str, int], dict[int, float]]:
-    """For re-ranking recommendations by a prompt: each artist's tags, the taste ids by name,
-    and the cluster shares of the asked hour band (empty without one)."""
+) -> RerankInputs:
     tastes = await load_tastes(pool, user_id)
     async with pool.connection() as conn:
         tags = await _artist_tags(conn, [artist.lower() for artist in artists])
+        estimated = await _estimated_moods(conn, user_id)
         shares = await _context_shares(conn, user_id, hour_band)
-    return (
+    return RerankInputs(
         {key: list(values.items()) for key, values in tags.items()},
+        estimated,
         {name: cluster for cluster, name in tastes.names.items()},
         shares,
     )
+
+
+async def _estimated_moods(conn: AsyncConnection, user_id: UUID) -> dict[str, MoodVector]:
+    """Lower-cased artist -> the mood features estimated for it from related tags or similar
+    artists (features/domain/moods.py); artists their own tags place are not listed."""
+    cur = await conn.execute(
+        "SELECT moods -> 'estimated' FROM features.taste_details WHERE user_id = %s", (user_id,)
+    )
+    row = await cur.fetchone()
+    return {
+        str(key): MoodVector(float(energy), float(valence), float(acoustic), float(confidence))
+        for key, (energy, valence, acoustic, confidence, _source) in (
+            (row and row[0]) or {}
+        ).items()
+    }
 
 
 async def _context_shares(
@@ -444,22 +477,15 @@ async def save_steering(pool: AsyncConnectionPool, user_id: UUID, steering: Stee
         )
 
 
-async def popularity_percentiles(
+async def top_track_playcounts(
     pool: AsyncConnectionPool, artists: Sequence[str]
 ) -> dict[str, float]:
-    """Artist key -> percentile (0..1) of its popularity on Last.fm (the playcount of its top
-    tracks, which enrich fetches for every recommended artist) among every artist enrich has
-    fetched them for; artists not fetched yet are left out."""
+    """Artist key -> the Last.fm playcount of its top tracks (which enrich fetches for every
+    artist of a set), for those of `artists` fetched so far: index lookups, these rows only."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            POPULARITY_PERCENTILES + " WHERE artist_key = ANY(%s)",
+            "SELECT artist_key, sum(playcount) FROM enrich.artist_top_tracks"
+            " WHERE artist_key = ANY(%s) GROUP BY artist_key",
             ([artist.lower() for artist in artists],),
         )
-        return {str(key): float(percentile) for key, percentile in await cur.fetchall()}
-
-
-POPULARITY_PERCENTILES = (
-    "SELECT artist_key, percentile FROM ("
-    " SELECT artist_key, percent_rank() OVER (ORDER BY sum(playcount)) AS percentile"
-    " FROM enrich.artist_top_tracks GROUP BY artist_key) ranked"
-)
+        return {str(key): float(playcount) for key, playcount in await cur.fetchall()}

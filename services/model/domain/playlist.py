@@ -10,9 +10,17 @@ Prompt grammar (words in any order, case-insensitive; everything else is read fo
 - mood and energy: any words the mood vocabulary knows (`fullcircle/moods.py`): "high energy",
   "chill", "sad", "upbeat", "not dark", genre words...
 
-A track scores by how close its mood (track tags, else its artist's) is to the prompt's on the
-axes the prompt speaks of, times how much the listener plays its taste in the asked context,
-times how much they play it at all (familiar) or its recommendation score (new)."""
+A track scores by how close its mood (track tags, else its artist's, else the estimate features
+made from related tags and similar artists) is to the prompt's on the axes the prompt speaks of,
+times how much the listener plays its taste in the asked context, times how much they play it at
+all (familiar) or its recommendation score (new).
+
+A mood is known under the kernel's rule (`MoodVector.known`). When a prompt asks a mood, a track
+whose mood is unknown is not given a made-up middle fit (0.5 would rank it above every poor fit
+and below every good one for no reason the listener could read): the tracks that fit
+(`mood_fit` >= `FITS`) come first, then the tracks of unknown mood by context and listens (or
+score) alone (their item's score has no mood factor), then the known misfits; each says which it
+is ("mood fit 82%", "mood unknown")."""
 
 from __future__ import annotations
 
@@ -29,6 +37,7 @@ FAMILIAR_WORDS = frozenset({"familiar", "favourite", "favourites", "favorite", "
 _LENGTH = re.compile(r"\b(\d{1,3})\b(?:[\s,]+[a-z]+){0,3}?[\s,]+(?:songs?|tracks?)\b")
 DEFAULT_LENGTH = 25
 NEW_SHARE = 0.3  # of a mixed playlist
+FITS = 0.5  # a mood fit from here on is a fit; below it, a known misfit
 
 
 @dataclass(frozen=True)
@@ -75,12 +84,13 @@ def read_prompt(prompt: str) -> PlaylistPrompt:
     return PlaylistPrompt(mood_from_words(text), hour_band, familiarity, max(1, min(100, length)))
 
 
-def mood_fit(track: MoodVector, wanted: MoodVector) -> float:
-    """1 for a perfect match on the axes the prompt speaks of, down to 0; 0.5 when unknown."""
+def mood_fit(track: MoodVector, wanted: MoodVector) -> float | None:
+    """1 for a perfect match on the axes the prompt speaks of, down to 0 (1 when the prompt
+    asks no mood); None when the prompt asks one and the track's mood is unknown."""
     if wanted.confidence <= 0:
         return 1.0
-    if track.confidence <= 0:
-        return 0.5
+    if not track.known:
+        return None
     distance = math.sqrt(
         (
             (track.energy - wanted.energy) ** 2
@@ -90,6 +100,20 @@ def mood_fit(track: MoodVector, wanted: MoodVector) -> float:
         / 3
     )
     return max(0.0, 1.0 - distance / 2.0) * (0.5 + 0.5 * track.confidence)
+
+
+def mood_rank(fit: float | None) -> int:
+    """0 for a fit, 1 for an unknown mood, 2 for a known misfit (the module docstring)."""
+    if fit is None:
+        return 1
+    return 0 if fit >= FITS else 2
+
+
+def known_mood(tags: MoodVector, estimated: MoodVector | None) -> MoodVector:
+    """The mood a track is judged by: its tags' when known, else features' estimate."""
+    if tags.known or estimated is None:
+        return tags
+    return estimated
 
 
 def build_playlist(
@@ -104,8 +128,8 @@ def build_playlist(
         fit = mood_fit(choice.mood, prompt.mood)
         context = 0.5 + context_shares.get(choice.taste, 0.0) if choice.taste is not None else 0.5
         strength = math.log1p(choice.weight) if choice.familiar else 1.0 + choice.weight
-        scored.append((fit * context * strength, fit, choice))
-    scored.sort(key=lambda item: (-item[0], item[2].artist, item[2].track))
+        scored.append(((1.0 if fit is None else fit) * context * strength, fit, choice))
+    scored.sort(key=lambda item: (mood_rank(item[1]), -item[0], item[2].artist, item[2].track))
     wanted_new = {"new": prompt.length, "familiar": 0}.get(
         prompt.familiarity, round(prompt.length * NEW_SHARE)
     )
@@ -131,12 +155,11 @@ def build_playlist(
     return picked
 
 
-def mood_words(track: MoodVector, wanted: MoodVector, fit: float) -> str:
-    """How the track's mood meets the prompt, in words: a fit only where both are known (an
-    unknown mood is scored as neutral, 0.5, but never shown as a number)."""
+def mood_words(track: MoodVector, wanted: MoodVector, fit: float | None) -> str:
+    """How the track's mood meets the prompt, in words: a fit only where both are known."""
     if wanted.confidence <= 0:
         return ""
-    if track.confidence <= 0:
+    if fit is None or not track.known:
         return "mood unknown"
     return f"mood fit {fit:.0%}"
 
@@ -148,12 +171,15 @@ def rerank_by_prompt(
     prompt: PlaylistPrompt,
     context_shares: Mapping[int, float],
 ) -> list[int]:
-    """Positions of a recommendation list, best first, once each score is weighed by how well
-    the artist's mood fits the prompt and how much its taste is played in the asked context."""
+    """Positions of a recommendation list, best first: fits, unknown moods, misfits (the
+    module docstring), each by its score weighed by how well the artist's mood fits the prompt
+    and how much its taste is played in the asked context."""
 
-    def weighed(i: int) -> float:
+    def ranked(i: int) -> tuple[int, float, int]:
         taste = tastes[i]
         context = context_shares.get(taste, 0.0) if taste is not None else 0.0
-        return scores[i] * (0.25 + mood_fit(moods[i], prompt.mood)) * (0.5 + context)
+        fit = mood_fit(moods[i], prompt.mood)
+        weighed = scores[i] * (0.25 + (1.0 if fit is None else fit)) * (0.5 + context)
+        return (mood_rank(fit), -weighed, i)
 
-    return sorted(range(len(scores)), key=lambda i: (-weighed(i), i))
+    return sorted(range(len(scores)), key=ranked)

@@ -5,12 +5,16 @@ at once and holds for every later set.
 
 Method. Each item's score is multiplied by its taste's factor (`MORE` 3x, `LESS` 0.2x) and by
 its popularity factor: with the dial at d in [0, 1] (0.5 = as the model ranks) and the
-artist's popularity percentile p among every artist Full-Circle knows (by the Last.fm
-playcount of its top tracks),
+artist's popularity percentile p among the artists of its set (by the Last.fm playcount of
+its top tracks, which enrich fetches for every artist of every set soon after it is made),
 the factor is (p + 0.05)^k towards popular (d > 0.5) or (1 - p + 0.05)^k towards deep cuts,
-k = `DIAL_STRENGTH` x |d - 0.5| / 0.5. An artist without a listener count counts as the
-median. The genre filter keeps the items whose top tags hold the genre as a word sequence
-("latin" matches "latin pop" and "latin", not "platinum")."""
+k = `DIAL_STRENGTH` x |d - 0.5| / 0.5. An artist whose tracks are not fetched yet counts as
+the median. The percentile is within the set, not among every artist Full-Circle knows: the
+dial reorders the listener's own recommendations from their least to their most popular, it
+needs no scan of the whole catalog per request, and it is known for the whole set, not only
+for the artists some set happened to fetch. The genre filter keeps the items whose top tags
+hold the genre as a word sequence ("latin" matches "latin pop" and "latin", not
+"platinum")."""
 
 from __future__ import annotations
 
@@ -97,6 +101,24 @@ def check_tastes(names: Sequence[str], known: Sequence[str]) -> None:
             f"{', '.join(repr(n[:64]) for n in unknown)}: not a taste of yours; yours are "
             f"{', '.join(known) or 'none yet (import a history first)'}"
         )
+
+
+def percentiles(values: Mapping[str, float]) -> dict[str, float]:
+    """Each key's percentile among `values`, 0 (the smallest) to 1 (the largest), ties at their
+    mean rank; a lone value is the median (0.5)."""
+    if len(values) == 1:
+        return dict.fromkeys(values, 0.5)
+    ordered = sorted(values.values())
+    last = len(ordered) - 1
+    ranks: dict[float, float] = {}
+    start = 0
+    while start <= last:
+        end = start
+        while end < last and ordered[end + 1] == ordered[start]:
+            end += 1
+        ranks[ordered[start]] = (start + end) / 2 / last
+        start = end + 1
+    return {key: ranks[value] for key, value in values.items()}
 
 
 def popularity_factor(percentile: float, dial: float | None) -> float:
