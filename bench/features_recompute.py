@@ -1,6 +1,8 @@
 """Features speed: a full recompute of a generated 140,000-play, 6-year history (per-artist
-stats with decay, tag profile, taste clusters, contexts, evolution) and one O(1) incremental
-update of a decayed score for a new play, checked against a full recompute to 1e-9. Then the
+stats with the listener's fitted recency weights, tag profile, taste clusters, contexts,
+evolution), the same with the fixed half-life alone (the fallback, and the seed's cost), and
+one O(1) incremental update of a fixed-half-life decayed score for a new play, checked
+against a full recompute to 1e-9 (the fitted weights are refitted at each recompute). Then the
 service's own recompute (`ProfileBuilder.refresh`: read from PostgreSQL, compute in the worker
 process, store, announce) of a stored 1M-play history, with the latency of the health checks
 the service answered over loopback meanwhile.
@@ -34,7 +36,12 @@ from services.features.adapters.worker import ListenerWorkers
 from services.features.app import ProfileBuilder
 from services.features.domain.details import taste_details
 from services.features.domain.recency import DecayedScore, exp_decay_weights
-from services.features.domain.taste import PlayColumns, artist_stats, tag_profile
+from services.features.domain.taste import (
+    PlayColumns,
+    artist_stats,
+    tag_profile,
+    weighed_artists,
+)
 from services.features.settings import FeaturesSettings
 from tools.demo.catalog import generate_demo_catalog
 from tools.demo.history import generate_demo_history
@@ -82,40 +89,42 @@ def in_memory(n_plays: int) -> None:
     as_of = datetime.fromtimestamp(as_of_s, UTC)
     print(f"history: {len(rows):,} music plays, {len(set(plays.artist)):,} artists")
 
-    def recompute() -> tuple[float, float, float]:
+    def recompute(fit_recency: bool) -> tuple[float, float, float]:
         started, cpu_started = time.perf_counter(), time.process_time()
-        stats = artist_stats(plays, as_of_s, HALF_LIFE_DAYS)
+        stats = artist_stats(plays, as_of_s, HALF_LIFE_DAYS, fit_recency=fit_recency)
         tag_profile({s.artist: s.endorsement for s in stats}, artist_tags)
         stats_s = time.perf_counter() - started
         taste_details(plays, platforms, as_of, artist_tags)
         return stats_s, time.perf_counter() - started, time.process_time() - cpu_started
 
-    # Timed rounds without tracemalloc (it slows every allocation), the median reported; the
-    # memory peak from one more round under tracemalloc.
-    rounds = [recompute() for _ in range(3)]
-    stats_s = statistics.median(round_s[0] for round_s in rounds)
-    full_s = statistics.median(round_s[1] for round_s in rounds)
-    cpu_s = statistics.median(round_s[2] for round_s in rounds)
-    tracemalloc.start()
-    stats = artist_stats(plays, as_of_s, HALF_LIFE_DAYS)
-    tags = tag_profile({s.artist: s.endorsement for s in stats}, artist_tags)
-    details = taste_details(plays, platforms, as_of, artist_tags)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    print(
-        f"stats + decay + tag profile   {stats_s * 1000:8.1f} ms  ({len(stats):,} artists, "
-        f"{len(tags)} tags; median of 3 rounds)"
-    )
-    print(
-        f"full recompute (with tastes)  {full_s * 1000:8.1f} ms  ({len(details['clusters'])} "
-        f"clusters, {len(details['evolution'])} months)  target under 1,000 ms; rounds: "
-        + ", ".join(f"{round_s[1] * 1000:.0f}" for round_s in rounds)
-    )
-    print(
-        f"CPU time of the full recompute {cpu_s * 1000:8.1f} ms  (wall above it is time spent "
-        "waiting for a core on a busy machine)"
-    )
-    print(f"peak traced memory of the recompute: {peak / 2**20:,.0f} MB")
+    for fit_recency, weights in ((True, "fitted recency"), (False, "fixed half-life")):
+        # Timed rounds without tracemalloc (it slows every allocation), the median reported;
+        # the memory peak from one more round under tracemalloc.
+        rounds = [recompute(fit_recency) for _ in range(3)]
+        stats_s = statistics.median(round_s[0] for round_s in rounds)
+        full_s = statistics.median(round_s[1] for round_s in rounds)
+        cpu_s = statistics.median(round_s[2] for round_s in rounds)
+        tracemalloc.start()
+        stats, fit = weighed_artists(plays, as_of_s, HALF_LIFE_DAYS, fit_recency=fit_recency)
+        tags = tag_profile({s.artist: s.endorsement for s in stats}, artist_tags)
+        details = taste_details(plays, platforms, as_of, artist_tags)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"-- artist weights: {weights} ({fit.describe()})")
+        print(
+            f"stats + weights + tag profile {stats_s * 1000:8.1f} ms  ({len(stats):,} artists, "
+            f"{len(tags)} tags; median of 3 rounds)"
+        )
+        print(
+            f"full recompute (with tastes)  {full_s * 1000:8.1f} ms  ({len(details['clusters'])} "
+            f"clusters, {len(details['evolution'])} months)  target under 1,000 ms; rounds: "
+            + ", ".join(f"{round_s[1] * 1000:.0f}" for round_s in rounds)
+        )
+        print(
+            f"CPU time of the full recompute {cpu_s * 1000:8.1f} ms  (wall above it is time "
+            "spent waiting for a core on a busy machine)"
+        )
+        print(f"peak traced memory of the recompute: {peak / 2**20:,.0f} MB")
 
     # Incremental: one new listen of the top artist, O(1), against a full recompute.
     artist = stats[0].artist

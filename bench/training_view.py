@@ -1,8 +1,10 @@
 """Training view speed: features' Tastes.GetTrainingView over gRPC for a generated 140,000-play,
 6-year history stored in ingest.plays (tags for every artist in enrich), at a cutoff 80% of
-the way through and at the end: reading the plays, listener_as_of, the reply, end to end.
+the way through and at the end: reading the plays, listener_as_of (with the listener's
+fitted recency weights, features' default; `--fixed-recency`: the fixed half-life only), the
+reply, end to end.
 
-python -m bench training_view [--plays 140000] [--repeat 5]
+python -m bench training_view [--plays 140000] [--repeat 5] [--fixed-recency]
 """
 
 from __future__ import annotations
@@ -43,9 +45,11 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench training_view")
     parser.add_argument("--plays", type=int, default=140_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--fixed-recency", action="store_true", help="do not fit recency")
     args = parser.parse_args(argv)
+    rules = ListenRules(fit_recency=not args.fixed_recency)
     with scratch_database() as database_url:
-        asyncio.run(measure(database_url, args.plays, args.repeat))
+        asyncio.run(measure(database_url, args.plays, args.repeat, rules))
     return 0
 
 
@@ -96,17 +100,22 @@ async def store_demo_listener(
     return user_id, export.plays
 
 
-async def measure(database_url: str, n_plays: int, repeat: int) -> None:
+async def measure(
+    database_url: str, n_plays: int, repeat: int, rules: ListenRules | None = None
+) -> None:
     pool = await open_pool(database_url)
     user_id, plays = await store_demo_listener(database_url, pool, n_plays)
     server = GrpcServer("127.0.0.1", 0)
     server.add(
         features_pb2_grpc.add_TastesServicer_to_server,
-        TastesServicer(pool, ListenRules(), ListenerWorkers(database_url)),
+        TastesServicer(pool, rules or ListenRules(), ListenerWorkers(database_url)),
         features_pb2.DESCRIPTOR.services_by_name["Tastes"].full_name,
     )
     await server.start()
-    print(f"history: {len(plays):,} plays, {len({p.artist_name for p in plays}):,} artists")
+    print(
+        f"history: {len(plays):,} plays, {len({p.artist_name for p in plays}):,} artists; "
+        f"recency {'fitted' if (rules or ListenRules()).fit_recency else 'fixed half-life'}"
+    )
     try:
         async with grpc.aio.insecure_channel(server.address) as channel:
             stub = features_pb2_grpc.TastesStub(channel)

@@ -72,17 +72,21 @@ class ArtistStat(_message.Message):
     def __init__(self, artist: _Optional[str] = ..., plays: _Optional[int] = ..., listens: _Optional[int] = ..., skips: _Optional[int] = ..., ms_played: _Optional[int] = ..., decayed_weight: _Optional[float] = ..., endorsement: _Optional[float] = ..., first_listen: _Optional[str] = ..., last_listen: _Optional[str] = ...) -> None: ...
 
 class TrainingView(_message.Message):
-    __slots__ = ("cutoff", "half_life_days", "min_listen_ms", "artists", "artist_stats", "top_tags")
+    __slots__ = ("cutoff", "half_life_days", "min_listen_ms", "artists", "artist_stats", "top_tags", "recency", "recency_fitted")
     CUTOFF_FIELD_NUMBER: _ClassVar[int]
     HALF_LIFE_DAYS_FIELD_NUMBER: _ClassVar[int]
     MIN_LISTEN_MS_FIELD_NUMBER: _ClassVar[int]
     ARTISTS_FIELD_NUMBER: _ClassVar[int]
     ARTIST_STATS_FIELD_NUMBER: _ClassVar[int]
     TOP_TAGS_FIELD_NUMBER: _ClassVar[int]
+    RECENCY_FIELD_NUMBER: _ClassVar[int]
+    RECENCY_FITTED_FIELD_NUMBER: _ClassVar[int]
     cutoff: str
     half_life_days: float
     min_listen_ms: int
     artists: int
     artist_stats: _containers.RepeatedCompositeFieldContainer[ArtistStat]
     top_tags: _containers.RepeatedCompositeFieldContainer[_common_pb2.TagWeight]
-    def __init__(self, cutoff: _Optional[str] = ..., half_life_days: _Optional[float] = ..., min_listen_ms: _Optional[int] = ..., artists: _Optional[int] = ..., artist_stats: _Optional[_Iterable[_Union[ArtistStat, _Mapping]]] = ..., top_tags: _Optional[_Iterable[_Union[_common_pb2.TagWeight, _Mapping]]] = ...) -> None: ...
+    recency: str
+    recency_fitted: bool
+    def __init__(self, cutoff: _Optional[str] = ..., half_life_days: _Optional[float] = ..., min_listen_ms: _Optional[int] = ..., artists: _Optional[int] = ..., artist_stats: _Optional[_Iterable[_Union[ArtistStat, _Mapping]]] = ..., top_tags: _Optional[_Iterable[_Union[_common_pb2.TagWeight, _Mapping]]] = ..., recency: _Optional[str] = ..., recency_fitted: _Optional[bool] = ...) -> None: ...

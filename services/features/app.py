@@ -156,6 +156,8 @@ class ProfileBuilder:
             stats=stats,
             tags=tags,
             tracks=listener.tracks or (),
+            recency=listener.recency.describe() if listener.recency else "",
+            recency_fitted=bool(listener.recency and listener.recency.fitted),
         )
         await store.forget_removed_exclusions(self.pool, user_id, computed_at)
         await self.bus.publish(

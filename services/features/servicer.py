@@ -128,6 +128,8 @@ class TastesServicer(features_pb2_grpc.TastesServicer):
         return features_pb2.TrainingView(
             cutoff=cutoff.isoformat(),
             half_life_days=self.rules.half_life_days,
+            recency=listener.recency.describe() if listener.recency else "",
+            recency_fitted=bool(listener.recency and listener.recency.fitted),
             min_listen_ms=self.rules.min_listen_ms,
             artists=len(listener.stats),
             artist_stats=[_artist_stat(s) for s in listener.stats[:max_artists]],
@@ -156,6 +158,8 @@ class TastesServicer(features_pb2_grpc.TastesServicer):
             top_tags=[common_pb2.TagWeight(tag=t, weight=w) for t, w in summary.top_tags],
             computed_at=summary.computed_at.isoformat(),
             half_life_days=summary.half_life_days,
+            recency=summary.recency,
+            recency_fitted=summary.recency_fitted,
             clusters=[
                 common_pb2.TasteCluster(
                     cluster_id=c["cluster_id"],

@@ -13,6 +13,11 @@ class FeaturesSettings(FullCircleSettings):
     grpc_port: int = 50055
     half_life_days: float = Field(default=DEFAULT_HALF_LIFE_DAYS, gt=0)
     min_listen_ms: int = Field(default=MIN_LISTEN_MS, ge=0)
+    fit_recency: bool = Field(
+        default=True,
+        description="weigh artists by the listener's fitted recency model where their history "
+        "allows (domain/recency.py); false: the fixed half_life_days decay for everyone",
+    )
     recompute_workers: int = Field(
         default=1,
         ge=1,
@@ -24,4 +29,4 @@ class FeaturesSettings(FullCircleSettings):
     )
 
     def listen_rules(self) -> ListenRules:
-        return ListenRules(self.min_listen_ms, self.half_life_days)
+        return ListenRules(self.min_listen_ms, self.half_life_days, self.fit_recency)

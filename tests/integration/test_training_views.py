@@ -156,6 +156,14 @@ async def test_a_training_view_is_the_served_view_of_the_plays_before_its_cutoff
     view = await training_view(address, listener, cutoff)
 
     assert view.artists == len(view.artist_stats) == len(served) > 300
+    # both weighed the artists with the listener's own fitted recency model, and say so
+    async with grpc.aio.insecure_channel(address) as channel:
+        profile = await features_pb2_grpc.TastesStub(channel).GetTasteProfile(
+            features_pb2.TasteProfileRequest(user_id=str(past_only)), timeout=10
+        )
+    assert view.recency_fitted and profile.recency_fitted
+    assert view.recency == profile.recency and view.recency.startswith("fitted to your history")
+    assert all(0 <= s.decayed_weight <= 1 for s in view.artist_stats)
     assert [s.decayed_weight for s in view.artist_stats] == sorted(
         (s.decayed_weight for s in view.artist_stats), reverse=True
     )

@@ -14,10 +14,27 @@ def test_a_dominant_taste_does_not_crowd_out_the_others() -> None:
     shares = {1: 0.5, 2: 0.3, 3: 0.15, 4: 0.05}  # taste 4 is under 10%: not balanced for
     top = balance_by_taste(ranked, taste_of, shares, limit=20)
     counts = Counter(taste for _, taste in top)
-    assert counts == {1: 11, 2: 6, 3: 3}  # 50/30/15 renormalised to the eligible 95%
+    # 50/30/15 of the slots, and the 5% no current taste holds by score: a taste 1 artist
+    assert counts == {1: 11, 2: 6, 3: 3}
     assert [item for item, taste in top if taste == 1] == ranked[:11]  # best first in a taste
     first_five = Counter(taste for _, taste in top[:5])
     assert set(first_five) == {1, 2, 3}, "every prefix is balanced, not just the whole list"
+
+
+def test_one_current_taste_gets_its_share_of_the_slots_not_all_of_them() -> None:
+    # the best 60 serve taste 1, which holds 20% of recent listening; the other 80% is spread
+    # over tastes too small to be balanced for: their slots go by score
+    ranked = [f"artist {i}" for i in range(100)]
+    taste_of: list[int | None] = [1] * 60 + [2, 3, None, 4] * 10
+    shares = {1: 0.2, 2: 0.05, 3: 0.05, 4: 0.05}
+    top = balance_by_taste(ranked, taste_of, shares, limit=100)
+    assert Counter(taste for _, taste in top[:20]) == {1: 20}  # best by score
+    by_rank = list(reversed(ranked))
+    reversed_tastes = list(reversed(taste_of))
+    worst_first = balance_by_taste(by_rank, reversed_tastes, shares, limit=20)
+    # ranked the other way, taste 1 still gets its 20% of the first 20, and no more
+    assert Counter(taste for _, taste in worst_first)[1] == 4
+    assert [item for item, _ in top] == ranked
 
 
 def test_unclaimed_items_fill_in_when_a_taste_runs_out() -> None:

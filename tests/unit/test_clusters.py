@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from services.enrich.lastfm_local.catalog import catalog_from_hetrec
 from services.features.domain.clusters import (
     OTHER_CLUSTER_ID,
     SECOND_NAME_GAIN,
@@ -21,10 +23,12 @@ from services.features.domain.clusters import (
 from services.features.domain.taste import DAY_S, PlayColumns
 from services.ingest.domain.exports import read_export_path
 from services.ingest.domain.plays import Play
+from tools.lab import tastes as lab_tastes
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SANABIL_ZIP = SHARED_DATA / "spotify-history-sanabil" / "my_spotify_data.zip"
 EFRROWINI = SHARED_DATA / "spotify-history-efrrowini"
+HETREC = SHARED_DATA / "hetrec2011-lastfm-2k"
 
 needs_sanabil = pytest.mark.skipif(not SANABIL_ZIP.is_file(), reason=f"{SANABIL_ZIP} absent")
 needs_efrrowini = pytest.mark.skipif(not EFRROWINI.is_dir(), reason=f"{EFRROWINI} absent")
@@ -293,3 +297,98 @@ def test_at_most_twelve_tastes_cover_nine_tenths_of_the_listens() -> None:
     shares = sorted((c.all_time_share for c in tastes), reverse=True)
     assert sum(shares[:12]) >= 0.9
     assert sorted(c.name for c in tastes if not c.is_other) == sorted(genres)
+
+
+def test_artists_without_genres_leave_a_genre_named_taste_for_one_named_by_its_artists() -> None:
+    # two local bands the catalog does not know, always played among the thrash metal
+    metal = ["Metallica", "Slayer", "Megadeth", "Anthrax", "Basement Tapes", "Local Heroes"]
+    jazz = ["Miles Davis", "John Coltrane", "Bill Evans", "Chet Baker"]
+    plays = sessions(
+        *[(jazz * 2, 200 + 7 * d) for d in range(60)],
+        *[(metal * 2, 3 + 2 * d) for d in range(30)],
+    )
+    tags = {a: {"thrash metal": 100.0, "seen live": 80.0} for a in metal[:4]}
+    tags |= {a: {"jazz": 100.0} for a in jazz}
+    tags["Local Heroes"] = {"seen live": 100.0}  # tagged, but with no genre
+    genres = frozenset({"thrash metal", "jazz"})
+    before = cluster_tastes(plays, NOW, artist_tags=tags, genres=genres, untagged_stay=True)
+    assert artist_clusters(before)["Local Heroes"] == artist_clusters(before)["Metallica"]
+    tastes = cluster_tastes(plays, NOW, artist_tags=tags, genres=genres)
+    by_artist = {a: c for c in tastes for a in c.artists}
+    assert by_artist["Metallica"].name == "thrash metal"
+    assert set(by_artist["Metallica"].artists) == set(metal[:4])
+    local = by_artist["Local Heroes"]
+    assert local is by_artist["Basement Tapes"] and not local.is_other
+    assert local.name == "Basement Tapes & Local Heroes" and local.name_tags == ()
+    assert by_artist["Miles Davis"].name == "jazz"
+
+
+def test_artist_named_tastes_merge_with_each_other_never_into_a_genre_named_one() -> None:
+    # twenty scenes kept apart in time, each two artists of one of five genres and two unknown
+    scenes = [[f"Artist {s}-{i}" for i in range(4)] for s in range(20)]
+    plays = sessions(
+        *[(scene * 2, 5 + 40 * s + 2 * d) for s, scene in enumerate(scenes) for d in range(10)]
+    )
+    genres = ("jazz", "rock", "folk", "soul", "house")
+    tags = {a: {genres[s % 5]: 100.0} for s, scene in enumerate(scenes) for a in scene[:2]}
+    tastes = cluster_tastes(plays, NOW, artist_tags=tags, genres=frozenset(genres))
+    shares = sorted((c.all_time_share for c in tastes), reverse=True)
+    assert sum(shares[:12]) >= 0.9
+    assert sorted(c.name for c in tastes if c.name_tags) == sorted(genres)
+    for taste in tastes:
+        tagged = {a for a in taste.artists if a in tags}
+        if taste.name_tags:
+            assert all(tags[a].keys() & set(taste.name_tags) for a in taste.artists)
+        elif not taste.is_other:
+            assert not tagged, taste.name
+    assert len({c.name for c in tastes}) == len(tastes)
+
+
+@pytest.fixture(scope="module")
+def hetrec_tags() -> Callable[[PlayColumns], tuple[dict[str, dict[str, float]], frozenset[str]]]:
+    catalog = catalog_from_hetrec(HETREC)
+    return lambda plays: lab_tastes.catalog_tags(catalog, plays.artist)
+
+
+def real_listeners() -> dict[str, PlayColumns]:
+    """Four shared histories with the HetRec catalog's tags, and the hard listener who lived
+    them one after another (thousands of artists, most of them unknown to the catalog)."""
+    histories = {
+        "sanabil": lab_tastes.spotify_plays(SANABIL_ZIP),
+        "efrrowini": lab_tastes.spotify_plays(EFRROWINI),
+        "ryanpj2": lab_tastes.spotify_plays(SHARED_DATA / "spotify-account-ryanpj2"),
+        "sachawheeler": lab_tastes.scrobble_plays(
+            SHARED_DATA / "lastfm-ghan-csv-sachawheeler" / "scrobbles.csv"
+        ),
+    }
+    return histories | {"four in turn": lab_tastes.end_to_end(list(histories.values()))}
+
+
+@pytest.mark.skipif(
+    not (HETREC.is_dir() and SANABIL_ZIP.is_file() and EFRROWINI.is_dir()),
+    reason="../shared/data absent",
+)
+def test_on_real_histories_every_artist_carries_its_tastes_name_and_names_are_unique(
+    hetrec_tags: Callable[[PlayColumns], tuple[dict[str, dict[str, float]], frozenset[str]]],
+) -> None:
+    listeners = real_listeners()
+    hard = listeners["four in turn"]
+    assert len(set(hard.artist)) > 2_500
+    for history, plays in listeners.items():
+        tags, genres = hetrec_tags(plays)
+        if history == "four in turn":
+            assert len(tags) < len(set(plays.artist)) / 2  # most artists are unknown
+        as_of = datetime.fromtimestamp(float(plays.ended_at_s.max()) + 1, UTC)
+        tastes = cluster_tastes(plays, as_of, tags, genres=genres)
+        names = [c.name for c in tastes]
+        assert len(names) == len(set(names)), history
+        assert any(c.name_tags for c in tastes), history
+        for taste in tastes:
+            assert set(taste.name_tags) <= genres, (history, taste.name)
+            for artist in () if taste.is_other else taste.artists:
+                carried = lab_tastes.top_tags(tags.get(artist, {})) & genres
+                # named by genres: it carries one of them; named by artists: it carries none
+                true_name = carried & set(taste.name_tags) if taste.name_tags else not carried
+                assert true_name, (history, taste.name, artist)
+        shares = sorted((c.all_time_share for c in tastes), reverse=True)
+        assert sum(shares[:12]) >= 0.9, history

@@ -14,17 +14,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import services.features.domain.taste as taste
+import tools.lab.relisten as relisten
 from fullcircle.ranking import ndcg_at_k, recall_at_k
+from services.features.adapters import worker
+from services.features.domain.recency import RecencyWeights
 from tools.lab.common import paired_difference, rank_by_score
 from tools.lab.relisten import (
     BASELINES,
     OWN_RANKER,
     RelistenResult,
+    development_listens,
     format_table,
     load_listens,
     main,
     relisten_cutoffs,
     run_relisten,
+    served_weights,
 )
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"  # ../shared/data
@@ -155,6 +161,52 @@ def test_fullcircle_beats_the_best_fixed_baseline(
     best = result.best_baseline
     methods = result.methods
     assert methods[OWN_RANKER]["ndcg@20"] > methods[best]["ndcg@20"] + 1e-9, format_table(result)
+
+
+@pytest.mark.parametrize("history", ["sanabil", "efrrowini", "ryanpj2"])
+def test_fullcircle_beats_the_seeds_exp90_on_both_metrics(
+    history: str, results: dict[str, RelistenResult]
+) -> None:
+    methods = results[history].methods
+    for metric in ("ndcg@20", "recall@20"):
+        assert methods[OWN_RANKER][metric] > methods["exp90"][metric] + 1e-9, metric
+
+
+def test_protocol_a_scores_the_weights_the_profile_is_computed_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The features worker computes profiles with this very function object; protocol A's
+    # ranker calls it too, and what it scores is what that call weighed the artists with.
+    assert relisten.listener_as_of is worker.listener_as_of
+    served: list[RecencyWeights] = []
+    weigh = taste.recency_weights
+
+    def recording(*args: object, **kwargs: object) -> RecencyWeights:
+        result = weigh(*args, **kwargs)  # type: ignore[arg-type]
+        served.append(result)
+        return result
+
+    monkeypatch.setattr(taste, "recency_weights", recording)
+    ts, names = load_listens(HISTORIES["efrrowini"])
+    artists = sorted(set(names))
+    index = {name: i for i, name in enumerate(artists)}
+    artist_idx = np.array([index[name] for name in names])
+    cutoff = float(relisten_cutoffs(int(ts[0]), int(ts[-1]))[-1])
+    scores = served_weights(artists)(ts, artist_idx, len(artists), cutoff)
+    assert len(served) == 1 and served[0].fit.fitted, served[0].fit.describe()
+    heard = sorted(set(artist_idx[ts < cutoff]))
+    # The profile's artists are the heard ones in name order, as the served weights hold them.
+    assert scores[heard] == pytest.approx(served[0].weights, rel=1e-12)
+
+
+def test_a_development_run_never_reads_the_official_months() -> None:
+    ts, _ = load_listens(HISTORIES["sanabil"])
+    official = relisten_cutoffs(int(ts[0]), int(ts[-1]))
+    kept = development_listens(ts)
+    assert kept.any() and ts[kept].max() < official[0] <= ts[~kept].min()
+    development = run_relisten(HISTORIES["sanabil"], development=True)
+    last_official_free = datetime.fromtimestamp(official[0], UTC).date().isoformat()
+    assert development.cutoffs and max(development.cutoffs) < last_official_free
 
 
 @pytest.mark.parametrize("history", ["sanabil", "efrrowini", "ryanpj2"])

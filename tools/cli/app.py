@@ -846,6 +846,8 @@ def profile(user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
         raise _fail(exc.details() or str(exc.code())) from None
     console.print(f"{taste.plays:,} plays, {taste.listens:,} listens, {taste.artists:,} artists")
     console.print("top artists now: " + ", ".join(a.artist for a in taste.top_artists[:10]))
+    if taste.recency:
+        console.print(f"artist weights: {taste.recency}")
     console.print("top tags: " + ", ".join(t.tag for t in taste.top_tags[:10]))
     names = {c.cluster_id: c.name for c in taste.clusters}
     table = Table("taste", "all time", "last 90 days", "trend", "artists", title="tastes")
@@ -1003,11 +1005,18 @@ async def _demo_flow(
 def eval_relisten(
     history: Annotated[Path, typer.Option("--history", help="an export: zip, folder or JSON")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    development: Annotated[
+        bool,
+        typer.Option(
+            "--development", help="only the months before the first official cutoff (tuning)"
+        ),
+    ] = False,
 ) -> None:
-    """Protocol A: which of my artists will I play next month?"""
+    """Protocol A: which of my artists will I play next month? (the Full-Circle row is the
+    recency weights the profile serves)"""
     from tools.lab.relisten import format_table, run_relisten
 
-    result = run_relisten(history)
+    result = run_relisten(history, development=development)
     print(result.to_json() if as_json else format_table(result))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,8 @@ import numpy as np
 
 from fullcircle.ranking import ndcg_at_k, recall_at_k
 from services.features.domain import recency
+from services.features.domain.listener import ListenRules, listener_as_of
+from services.features.domain.taste import PlayColumns
 from services.features.settings import FeaturesSettings
 from services.ingest.domain.exports import read_export_path
 from services.ingest.domain.history_rows import UNKNOWN_ARTIST
@@ -55,12 +57,27 @@ BASELINES: dict[str, ArtistScorer] = {
 }
 
 
-def _own_ranker(ts: np.ndarray, artist_idx: np.ndarray, n_artists: int, at: float) -> np.ndarray:
-    model = recency.fit_recency_model(ts, artist_idx, n_artists, at)
-    return model.score(ts, artist_idx, n_artists, at)
+def served_weights(artist_names: Sequence[str]) -> ArtistScorer:
+    """The Full-Circle ranker of protocol A: the recency weight features serves in the
+    listener's profile, computed by the profile's own function (`listener_as_of`, the one the
+    features worker runs) on the listens before the cutoff, with features' default rules.
+    `artist_names[i]` is artist index i's name."""
+    names = np.asarray(artist_names, dtype=object)
+    rules = ListenRules(LISTEN_MIN_MS, FeaturesSettings.model_fields["half_life_days"].default)
 
+    def score(ts: np.ndarray, artist_idx: np.ndarray, n_artists: int, at: float) -> np.ndarray:
+        plays = PlayColumns(
+            artist=list(names[artist_idx]),
+            ended_at_s=ts.astype(np.float64),
+            # every row here is already a listen (`_read_listens`)
+            ms_played=np.full(ts.size, rules.min_listen_ms, dtype=np.int64),
+            skipped=np.zeros(ts.size, dtype=bool),
+        )
+        listener = listener_as_of(plays, datetime.fromtimestamp(at, UTC), {}, rules)
+        weight = {stats.artist: stats.decayed_weight for stats in listener.stats}
+        return np.array([weight.get(str(name), 0.0) for name in names[:n_artists]])
 
-METHODS: dict[str, ArtistScorer] = {**BASELINES, OWN_RANKER: _own_ranker}
+    return score
 
 
 @dataclass
@@ -146,23 +163,40 @@ def relisten_cutoffs(
     return cutoffs[::-1]
 
 
-def _dataset_name(path: Path) -> str:
-    return path.name if path.is_dir() else f"{path.parent.name}/{path.name}"
+def _dataset_name(path: Path, development: bool) -> str:
+    name = path.name if path.is_dir() else f"{path.parent.name}/{path.name}"
+    return f"{name} (development: before the first official cutoff)" if development else name
 
 
-def run_relisten(path: str | Path) -> RelistenResult:
-    """Run protocol A on the history at `path` for every baseline and the Full-Circle model."""
+def development_listens(ts: np.ndarray) -> np.ndarray:
+    """Which listens a development run keeps: those before protocol A's first official
+    cutoff, so the run's own cutoffs (the month rule applied to these listens alone) and
+    their answer windows lie in rows every official cutoff trains on; no held-out row is seen."""
+    official = relisten_cutoffs(int(ts[0]), int(ts[-1]))
+    return ts < official[0] if official else np.zeros(ts.size, dtype=bool)
+
+
+def run_relisten(path: str | Path, development: bool = False) -> RelistenResult:
+    """Run protocol A on the history at `path` for every baseline and the Full-Circle model;
+    with `development`, on the part of it before the first official cutoff only (for
+    choosing how the model is built without looking at the held-out months)."""
     path = Path(path)
     ts, artist_names = load_listens(path)
     if ts.size == 0:
         raise ValueError(f"{path} holds no music listens of 30 s or more")
+    if development:
+        kept = development_listens(ts)
+        ts, artist_names = ts[kept], [name for name, k in zip(artist_names, kept, strict=True) if k]
+        if ts.size == 0:
+            raise ValueError(f"{path} has no listens before its first official cutoff")
     names = sorted(set(artist_names))
     name_rank = {name: i for i, name in enumerate(names)}
     # Artist ids follow code-point name order, so ties by id are ties by name.
     artist_idx = np.array([name_rank[name] for name in artist_names], dtype=np.int64)
     n_artists = len(names)
-    sums = {name: np.zeros(len(METRICS)) for name in METHODS}
-    per_cutoff: dict[str, list[float]] = {name: [] for name in METHODS}
+    methods = {**BASELINES, OWN_RANKER: served_weights(names)}
+    sums = {name: np.zeros(len(METRICS)) for name in methods}
+    per_cutoff: dict[str, list[float]] = {name: [] for name in methods}
     used: list[str] = []
     for cutoff in relisten_cutoffs(int(ts[0]), int(ts[-1])):
         known = recency.listen_counts(ts, artist_idx, n_artists, cutoff) > 0
@@ -174,21 +208,25 @@ def run_relisten(path: str | Path) -> RelistenResult:
             continue
         used.append(datetime.fromtimestamp(cutoff, tz=UTC).date().isoformat())
         candidates = np.flatnonzero(known)
-        for name, scorer in METHODS.items():
+        for name, scorer in methods.items():
             scores = scorer(ts, artist_idx, n_artists, float(cutoff))[candidates]
             hits = relevant[candidates[rank_by_score(scores, candidates)]]
             ndcg = ndcg_at_k(hits, n_relevant, TOP_K)
             per_cutoff[name].append(ndcg)
             sums[name] += (ndcg, recall_at_k(hits, n_relevant, TOP_K))
+    if development and not used:
+        raise ValueError(
+            f"{path}: no month before the first official cutoff qualifies for a development run"
+        )
     n_used = max(len(used), 1)
-    methods = {
+    means = {
         name: {metric: float(total[i] / n_used) for i, metric in enumerate(METRICS)}
         for name, total in sums.items()
     }
     return RelistenResult(
-        _dataset_name(path),
+        _dataset_name(path, development),
         used,
-        methods,
+        means,
         per_cutoff=per_cutoff,
     )
 
@@ -223,9 +261,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--per-cutoff", action="store_true", help="also print NDCG@20 of every method per cutoff"
     )
+    parser.add_argument(
+        "--development",
+        action="store_true",
+        help="run on the listens before the first official cutoff only (for tuning)",
+    )
     args = parser.parse_args(argv)
     try:
-        result = run_relisten(args.history)
+        result = run_relisten(args.history, development=args.development)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -19,10 +19,16 @@ from services.features.domain.exclusions import Exclusion
 from services.features.domain.moods import MoodKnowledge
 from services.features.domain.taste import ArtistStats, PlayColumns, TrackStats, skip_flags
 
+# No play history any source keeps predates 2000 (Audioscrobbler, the oldest of them, began
+# in 2002; Spotify in 2006): an older stored stamp is damage, not listening (an epoch-0 or 1900
+# default stored before ingest rejected such rows). The fixed half-life gave such a play no
+# weight; the fitted recency counts listens, so the listener is read without them.
+EARLIEST_LISTEN = "2000-01-01T00:00:00Z"
 _PLAYS_SQL = (
     "SELECT artist_name, extract(epoch FROM ended_at)::float8, ms_played, skipped,"
     " reason_end, platform, track_name, track_uri FROM ingest.plays"
     " WHERE user_id = %s AND artist_name IS NOT NULL"
+    f" AND ended_at >= '{EARLIEST_LISTEN}'"
     " AND (%s::timestamptz IS NULL OR ended_at < %s) ORDER BY ended_at"
 )
 _ARTIST_TAGS_SQL = (
@@ -133,9 +139,11 @@ async def save_profile(
     stats: Sequence[ArtistStats],
     tags: dict[str, float],
     tracks: Sequence[TrackStats] = (),
+    recency: str = "",
+    recency_fitted: bool = False,
 ) -> int:
-    """Replace the listener's profile (artist stats, tag profile, per-track listens) in one
-    transaction; returns the new profile version."""
+    """Replace the listener's profile (artist stats, tag profile, per-track listens, how the
+    artist weights were made) in one transaction; returns the new profile version."""
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("DELETE FROM features.artist_stats WHERE user_id = %s", (user_id,))
         await conn.execute("DELETE FROM features.tag_profile WHERE user_id = %s", (user_id,))
@@ -172,12 +180,14 @@ async def save_profile(
                 await copy.write_row((user_id, tag, weight))
         cur = await conn.execute(
             """INSERT INTO features.profiles
-                   (user_id, version, computed_at, as_of, plays, listens, artists, half_life_days)
-               VALUES (%s, 1, %s, %s, %s, %s, %s, %s)
+                   (user_id, version, computed_at, as_of, plays, listens, artists, half_life_days,
+                    recency, recency_fitted)
+               VALUES (%s, 1, %s, %s, %s, %s, %s, %s, %s, %s)
                ON CONFLICT (user_id) DO UPDATE SET version = features.profiles.version + 1,
                    computed_at = excluded.computed_at, as_of = excluded.as_of,
                    plays = excluded.plays, listens = excluded.listens,
-                   artists = excluded.artists, half_life_days = excluded.half_life_days
+                   artists = excluded.artists, half_life_days = excluded.half_life_days,
+                   recency = excluded.recency, recency_fitted = excluded.recency_fitted
                RETURNING version""",
             (
                 user_id,
@@ -187,6 +197,8 @@ async def save_profile(
                 sum(s.listens for s in stats),
                 len(stats),
                 half_life_days,
+                recency,
+                recency_fitted,
             ),
         )
         row = await cur.fetchone()
@@ -246,6 +258,8 @@ class ProfileSummary:
     listens: int
     artists: int
     half_life_days: float
+    recency: str
+    recency_fitted: bool
     top_artists: list[tuple[str, float, int]]
     top_tags: list[tuple[str, float]]
     details: dict[str, Any]
@@ -256,8 +270,8 @@ async def load_profile_summary(
 ) -> ProfileSummary | None:
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT version, computed_at, plays, listens, artists, half_life_days"
-            " FROM features.profiles WHERE user_id = %s",
+            "SELECT version, computed_at, plays, listens, artists, half_life_days, recency,"
+            " recency_fitted FROM features.profiles WHERE user_id = %s",
             (user_id,),
         )
         header = await cur.fetchone()
@@ -292,9 +306,19 @@ async def load_profile_summary(
         if row
         else {}
     )
-    version, computed_at, plays, listens, artist_count, half_life_days = header
+    version, computed_at, plays, listens, artist_count, half_life_days, recency, fitted = header
     return ProfileSummary(
-        version, computed_at, plays, listens, artist_count, half_life_days, artists, tags, details
+        version,
+        computed_at,
+        plays,
+        listens,
+        artist_count,
+        half_life_days,
+        recency,
+        fitted,
+        artists,
+        tags,
+        details,
     )
 
 

@@ -1,12 +1,13 @@
 """The listener as of time t: the one definition features serves now and the model trains on
-at every cutoff. From the plays that ended before t: per-artist plays, listens, skips, decayed
-weight, endorsement and first listen, the tag profile and, when asked, tastes, contexts and
-evolution, all under the same listen rules."""
+at every cutoff. From the plays that ended before t: per-artist plays, listens, skips, recency
+weight (fitted to the listener where their past allows, recency.py), endorsement and first
+listen, the tag profile and, when asked, tastes, contexts and evolution, all under the same
+listen rules."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,24 +15,28 @@ import numpy as np
 
 from services.features.domain.details import taste_details
 from services.features.domain.moods import MoodKnowledge
+from services.features.domain.recency import RecencyFit
 from services.features.domain.taste import (
     DEFAULT_HALF_LIFE_DAYS,
     MIN_LISTEN_MS,
     ArtistStats,
     PlayColumns,
     TrackStats,
-    artist_stats,
     tag_profile,
     track_stats,
+    weighed_artists,
 )
 
 
 @dataclass(frozen=True)
 class ListenRules:
-    """What counts as a listen and how fast a listen fades (features' settings)."""
+    """What counts as a listen and how fast a listen fades (features' settings): the
+    listener's fitted recency weighting, or the fixed half-life where it cannot be fitted (or
+    with `fit_recency` False)."""
 
     min_listen_ms: int = MIN_LISTEN_MS
     half_life_days: float = DEFAULT_HALF_LIFE_DAYS
+    fit_recency: bool = True
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,9 @@ class Listener:
     tags: dict[str, float]
     details: dict[str, Any] | None = None
     tracks: list[TrackStats] | None = None
+    # How the stats' weights were chosen; the weights themselves are in `stats`, so two
+    # listeners with the same stats are the same listener (the fit holds arrays).
+    recency: RecencyFit | None = field(default=None, compare=False)
 
 
 def listener_as_of(
@@ -66,10 +74,12 @@ def listener_as_of(
     as_of_s = as_of.timestamp()
     before = plays.ended_at_s < as_of_s
     past = plays if before.all() else _select(plays, before)
-    stats = artist_stats(past, as_of_s, rules.half_life_days, rules.min_listen_ms)
+    stats, recency = weighed_artists(
+        past, as_of_s, rules.half_life_days, rules.min_listen_ms, rules.fit_recency
+    )
     tags = tag_profile({s.artist: s.endorsement for s in stats}, artist_tags)
     if platforms is None:
-        return Listener(as_of, stats, tags)
+        return Listener(as_of, stats, tags, recency=recency)
     latest = (
         datetime.fromtimestamp(float(past.ended_at_s.max()), UTC) if len(past.artist) else as_of
     )
@@ -84,7 +94,7 @@ def listener_as_of(
         mood_knowledge=mood_knowledge,
     )
     tracks = track_stats(past, rules.min_listen_ms) if len(past.track) else None
-    return Listener(as_of, stats, tags, details, tracks)
+    return Listener(as_of, stats, tags, details, tracks, recency)
 
 
 def _select(plays: PlayColumns, mask: np.ndarray) -> PlayColumns:

@@ -1,5 +1,10 @@
-"""The listener's taste from their plays: per-artist listens, skips and time-decayed weight,
-sqrt endorsement, and the tag profile those endorsements imply. Pure functions over arrays."""
+"""The listener's taste from their plays: per-artist listens, skips and recency weight, sqrt
+endorsement, and the tag profile those endorsements imply. Pure functions over arrays.
+
+The recency weight (`decayed_weight`, the name the stored profile, the gRPC messages and the
+model read it by) is `recency.recency_weights`: the listener's fitted chance of coming back to
+the artist next month when their history can be fitted, else the fixed half-life decayed
+count (recency.py says when, and protocol A measures exactly this function)."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from services.features.domain.recency import exp_decay_weights
+from services.features.domain.recency import RecencyFit, recency_weights
 
 DAY_S = 86_400.0
 DEFAULT_HALF_LIFE_DAYS = 90.0  # the seed design's recency
@@ -60,18 +65,35 @@ def artist_stats(
     as_of_s: float,
     half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
     min_listen_ms: int = MIN_LISTEN_MS,
+    fit_recency: bool = True,
 ) -> list[ArtistStats]:
+    """`weighed_artists` without the account of how the weights were chosen."""
+    stats, _ = weighed_artists(plays, as_of_s, half_life_days, min_listen_ms, fit_recency)
+    return stats
+
+
+def weighed_artists(
+    plays: PlayColumns,
+    as_of_s: float,
+    half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
+    min_listen_ms: int = MIN_LISTEN_MS,
+    fit_recency: bool = True,
+) -> tuple[list[ArtistStats], RecencyFit]:
     """Per artist: plays, listens (>= min_listen_ms), skips (flagged or short), listening time,
-    first and last listen, decayed weight over listens, and endorsement = sqrt(weight) scaled
-    so the listener's most endorsed artist has 1. Sorted by decayed weight, heaviest first."""
+    first and last listen, recency weight from the listens as of `as_of_s` (fitted to the
+    listener unless `fit_recency` is False or their past is too short; the half-life is the
+    fallback's), and endorsement = sqrt(weight) scaled so the listener's most endorsed artist
+    has 1. Sorted by weight, heaviest first; with how the weights were chosen."""
     if len(plays.artist) == 0:
-        return []
+        return [], RecencyFit(None, half_life_days, "no listens yet")
     names, index = np.unique(np.asarray(plays.artist, dtype=object), return_inverse=True)
     n = len(names)
     is_listen = plays.ms_played >= min_listen_ms
     is_skip = plays.skipped | ~is_listen
-    weights = exp_decay_weights(as_of_s - plays.ended_at_s, half_life_days) * is_listen
-    decayed = np.bincount(index, weights=weights, minlength=n)
+    recency = recency_weights(
+        plays.ended_at_s[is_listen], index[is_listen], n, as_of_s, half_life_days, fit_recency
+    )
+    decayed = recency.weights
     listens = np.bincount(index, weights=is_listen, minlength=n).astype(np.int64)
     skips = np.bincount(index, weights=is_skip, minlength=n).astype(np.int64)
     played = np.bincount(index, minlength=n)
@@ -86,7 +108,7 @@ def artist_stats(
     if top > 0:
         endorsement = endorsement / top
     order = np.lexsort((names, -decayed))
-    return [
+    stats = [
         ArtistStats(
             artist=str(names[i]),
             plays=int(played[i]),
@@ -100,6 +122,7 @@ def artist_stats(
         )
         for i in order
     ]
+    return stats, recency.fit
 
 
 @dataclass(frozen=True)
