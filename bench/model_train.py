@@ -1,9 +1,11 @@
 """Model speed: training one listener's model (time-ordered holdout, liked-artist forest with
 cross-validated hyperparameters, learned part weights, final forest) for a generated listener
-with 3,000 artists over 1,500 tags; scoring and explaining 500 candidates; the process's
-peak memory. Each figure is printed with its ratio to the target, and the training and scoring
-times also against a ceiling measured in the same run: a plain numpy product of an artists x
-tags matrix with its transpose (the work any tag-based model of this listener must at least do).
+with 3,000 artists over 1,500 tags; scoring and explaining 500 candidates; what explaining
+the liked-artist forest (liked.liked_causes) costs over only predicting (liked_probabilities);
+the process's peak memory. Each figure is printed with its ratio to the target, and the
+training and scoring times also against a ceiling measured in the same run: a plain numpy
+product of an artists x tags matrix with its transpose (the work any tag-based model of this
+listener must at least do).
 
 python -m bench model_train [--artists 3000] [--tags 1500] [--candidates 500] [--seed 0]
     [--classifier-settings 3] [--weight-trials 400] [--refine-passes 10]
@@ -29,7 +31,14 @@ from services.model.domain.learning import (
     serving_inputs,
     train_model,
 )
-from services.model.domain.liked import ArtistHistory, LabelRule
+from services.model.domain.liked import (
+    PARAM_GRID,
+    ArtistHistory,
+    LabelRule,
+    liked_causes,
+    liked_examples,
+    liked_probabilities,
+)
 from services.model.domain.scoring import HybridWeights, ScoringInputs, score_candidates
 
 TRAIN_TARGET_S = 10.0
@@ -141,6 +150,17 @@ def main(argv: list[str]) -> int:
     score_s = float(np.median(timings))
     assert len(explained) == len(pool)
 
+    classifier = model.params.classifier or PARAM_GRID[0]
+    examples = liked_examples(histories, model.params.label)
+    forest_s = {}
+    for name, run in (("predicting", liked_probabilities), ("explaining", liked_causes)):
+        runs = []
+        for _ in range(3):
+            begun = time.perf_counter()
+            run(examples, pool, scoring, classifier, model.params.seed)
+            runs.append(time.perf_counter() - begun)
+        forest_s[name] = float(np.median(runs))
+
     tag_matrix = np.random.default_rng(0).random((args.artists, args.tags))
     ceilings = []
     for _ in range(3):
@@ -185,6 +205,12 @@ def main(argv: list[str]) -> int:
         f"scoring + explaining {len(pool)} candidates  {score_s * 1000:8.1f} ms  "
         f"target {SCORE_TARGET_S * 1000:g} ms (ratio {score_s / SCORE_TARGET_S:.2f}), "
         f"{score_s / ceiling_s:.2f}x the ceiling"
+    )
+    print(
+        f"liked-artist forest, fit + {len(pool)} candidates: predicting "
+        f"{forest_s['predicting'] * 1000:8.1f} ms, explaining (exact contributions) "
+        f"{forest_s['explaining'] * 1000:8.1f} ms, ratio "
+        f"{forest_s['explaining'] / forest_s['predicting']:.2f}"
     )
     print(
         f"peak memory of the process (ru_maxrss)  {peak_mb:8.0f} MB  target {MEMORY_TARGET_MB:g} MB"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -26,10 +25,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.model.adapters.store import _artist_tags, _similar_artists
 from services.model.adapters.tastes import TastesClient
-from services.model.domain.colistening import co_listening_scores
-from services.model.domain.learning import ListenerView, ModelParams, TrainedModel
+from services.model.domain.colistening import co_listening_causes
+from services.model.domain.learning import ListenerView, ModelParams, TrainedModel, pool_inputs
 from services.model.domain.liked import ArtistHistory
-from services.model.domain.scoring import ScoringInputs
 
 SIMILAR = "similar"
 TAG_TOP = "tag_top"
@@ -332,16 +330,13 @@ async def _candidate_pool(
     for key, name, count in await cur.fetchall():
         listeners[key] = float(count)
         display.setdefault(key, name)
-    # Candidates are tagged without artist.getInfo: an unknown count is neither popular nor
-    # obscure, so it gets the typical count of those known (no degree boost or penalty).
-    typical = statistics.median(listeners.values()) if listeners else 1.0
-    scoring = ScoringInputs(
-        known_artists=known,
-        artist_tags=artist_tags,
-        similar_artists=similar,
-        listeners={key: listeners.get(key, typical) for key in everyone},
-        popularity_reference=max(listeners.values(), default=1.0),
-        co_listening={key: co_listening[key] for key in candidates if key in co_listening},
+    scoring = pool_inputs(
+        known,
+        artist_tags,
+        similar,
+        listeners,
+        everyone,
+        {key: co_listening[key] for key in candidates if key in co_listening},
     )
     return CandidatePool(
         view=ListenerView(scoring, histories, candidates),
@@ -353,9 +348,10 @@ async def _candidate_pool(
 
 async def _co_listening(
     conn: AsyncConnection, user_id: UUID, known: Mapping[str, float], limits: PoolLimits
-) -> dict[str, float]:
-    """Co-listening scores from the other listeners who share the most artists with these
-    (four times the neighbours, by shared count; the domain keeps the nearest by cosine)."""
+) -> dict[str, dict[str, float]]:
+    """Co-listening scores, each by the listener's artists that carry it, from the other
+    listeners who share the most artists with these (four times the neighbours, by shared
+    count; the domain keeps the nearest by cosine)."""
     if not known or limits.co_listening_candidates == 0:
         return {}
     cur = await conn.execute(
@@ -370,7 +366,7 @@ async def _co_listening(
     others: dict[str, set[str]] = defaultdict(set)
     for other, artist in await cur.fetchall():
         others[str(other)].add(artist)
-    return co_listening_scores(
+    return co_listening_causes(
         known, others, limits.co_listening_neighbours, limits.co_listening_candidates
     )
 

@@ -1,12 +1,31 @@
-"""From a score's named parts to what the listener reads: "because: 45% reggaeton, 30% ..."."""
+"""From a score's named parts to what the listener reads: "because: 45% reggaeton, 30% ...".
+
+A part is named when it names something the listener knows: one of their artists, a tag, their
+history, popularity; the catch-alls (CATCH_ALLS: "similar to other artists", "other tags", the
+liked-artist model's name, "listeners like you", "other") name nothing. `named_shares` is the
+measure of EVALUATION.md C (explanation specificity) on one item.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from services.model.domain.explain import because_line, explain_percentages
-from services.model.domain.scoring import CO_LISTENING, LIKED_MODEL
+from services.model.domain.explain import (
+    OTHER,
+    because_line,
+    because_reasons,
+    explain_percentages,
+)
+from services.model.domain.scoring import (
+    CO_LISTENING,
+    LIKED_MODEL,
+    LISTENERS_PREFIX,
+    OTHER_SEEDS,
+    OTHER_TAGS,
+)
+
+CATCH_ALLS = frozenset({OTHER_SEEDS, OTHER_TAGS, LIKED_MODEL, CO_LISTENING, OTHER})
 
 
 def part_kind(label: str) -> str:
@@ -20,18 +39,33 @@ def part_kind(label: str) -> str:
         return "popularity"
     if label == LIKED_MODEL:
         return "liked_model"
-    if label == CO_LISTENING:
+    if label == CO_LISTENING or label.startswith(LISTENERS_PREFIX):
         return "co_listening"
     if label.startswith(("loved: ", "silent for ")):
         return "history"
     return "other"
 
 
-def explain(parts: Mapping[str, float], max_items: int = 3) -> tuple[str, list[dict[str, Any]]]:
-    """The `because` line (the `max_items` largest parts and "other") and the full breakdown,
-    every part with its kind, share and percent; each sums to 100 when the score is positive."""
+def named_shares(parts: Mapping[str, float]) -> tuple[float, float]:
+    """The share of the score (0..1) the named parts carry in the full breakdown, and the
+    share the because line names (what it leaves out does not count); (0, 0) without a score."""
     total = sum(value for value in parts.values() if value > 0)
-    because = because_line(parts, max_items)
+    if total <= 0:
+        return 0.0, 0.0
+    in_parts = sum(value for label, value in parts.items() if value > 0 and is_named(label))
+    in_line = sum(percent for label, percent in because_reasons(parts).shown if is_named(label))
+    return in_parts / total, in_line / 100.0
+
+
+def is_named(label: str) -> bool:
+    return label not in CATCH_ALLS
+
+
+def explain(parts: Mapping[str, float]) -> tuple[str, list[dict[str, Any]]]:
+    """The `because` line (explain.because_line) and the full breakdown, every part with its
+    kind, share and percent; each sums to 100 when the score is positive."""
+    total = sum(value for value in parts.values() if value > 0)
+    because = because_line(parts)
     shown = explain_percentages(parts, max_items=max(1, len(parts)))
     breakdown = [
         {

@@ -32,6 +32,8 @@ the service runs it in a process pool, away from its serving event loop.
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -47,12 +49,15 @@ from services.model.domain.liked import (
     artist_features,
     choose_params,
     feature_names,
+    liked_causes,
     liked_examples,
     liked_probabilities,
     tag_vocabulary,
 )
 from services.model.domain.scoring import (
     CHANNELS,
+    LISTENERS_PREFIX,
+    SEED_PREFIX,
     HybridWeights,
     ScoredArtist,
     ScoringInputs,
@@ -98,6 +103,31 @@ class ListenerView:
     scoring: ScoringInputs
     histories: list[ArtistHistory]
     candidates: list[str]
+
+
+def pool_inputs(
+    known: Mapping[str, float],
+    artist_tags: Mapping[str, Mapping[str, float]],
+    similar: Mapping[str, Sequence[tuple[str, float]]],
+    listeners: Mapping[str, float],
+    everyone: Sequence[str],
+    co_listening_causes: Mapping[str, Mapping[str, float]] | None = None,
+) -> ScoringInputs:
+    """The scoring inputs of a candidate pool; `co_listening_causes` as
+    colistening.co_listening_causes gives them (the scores are their sums). Candidates are
+    tagged without artist.getInfo: an unknown listener count is neither popular nor obscure, so
+    it gets the typical (median) count of those known (no degree boost or penalty)."""
+    causes = co_listening_causes or {}
+    typical = statistics.median(listeners.values()) if listeners else 1.0
+    return ScoringInputs(
+        known_artists=known,
+        artist_tags=artist_tags,
+        similar_artists=similar,
+        listeners={key: listeners.get(key, typical) for key in everyone},
+        popularity_reference=max(listeners.values(), default=1.0),
+        co_listening={artist: math.fsum(by_own.values()) for artist, by_own in causes.items()},
+        co_listening_causes=causes,
+    )
 
 
 @dataclass(frozen=True)
@@ -409,15 +439,18 @@ def serving_inputs(
     liked_feedback: frozenset[str] = frozenset(),
     disliked_feedback: frozenset[str] = frozenset(),
 ) -> ScoringInputs:
-    """The scoring inputs with the liked-artist probabilities of the candidates, the forest
-    fitted on all the listener's artists now (feedback included) with the model's settings."""
+    """The scoring inputs with the liked-artist probabilities of the candidates and their
+    causes (liked.liked_causes), the forest fitted on all the listener's artists now (feedback
+    included) with the model's settings."""
     if params.classifier is None or params.weights.liked <= 0:
         return now.scoring
     examples = liked_examples(now.histories, params.label, liked_feedback, disliked_feedback)
-    probabilities = liked_probabilities(
-        examples, now.candidates, now.scoring, params.classifier, params.seed
+    explained = liked_causes(examples, now.candidates, now.scoring, params.classifier, params.seed)
+    return replace(
+        now.scoring,
+        liked_probability={artist: causes.probability for artist, causes in explained.items()},
+        liked_causes={artist: causes.causes for artist, causes in explained.items()},
     )
-    return replace(now.scoring, liked_probability=probabilities)
 
 
 def _parts_used(weights: HybridWeights) -> list[str]:
@@ -454,7 +487,8 @@ def ranked_for_set(
 
 def _display_label(label: str, names: Mapping[str, str]) -> str:
     """'similar to kano' -> 'similar to Kano': parts name artists as the listener spells them."""
-    if label.startswith("similar to "):
-        key = label.removeprefix("similar to ")
-        return f"similar to {names.get(key, key)}"
+    for prefix in (SEED_PREFIX, LISTENERS_PREFIX):
+        if label.startswith(prefix):
+            key = label.removeprefix(prefix)
+            return f"{prefix}{names.get(key, key)}"
     return label

@@ -1,10 +1,13 @@
 """The hybrid artist scorer: similar-artist graph + tag affinity + popularity, explainable.
 
-Every score is a sum of named non-negative parts ("similar to <seed>", "tag <tag>", "other ...",
-"popularity", "liked-artist model", "listeners like you"); `batch_scores` (the evaluation, many
-listeners x the catalog) and `score_candidates` (one real listener, named candidates, explained)
-run the same formulas, and `part_channels` gives the per-part totals that `learning.py` tunes
-the mixing weights on: score = sum over CHANNELS of weight * channel, exactly.
+Every score is a sum of named non-negative parts ("similar to <seed>", "tag <tag>",
+"popularity", "listeners who also play <artist>", and the catch-alls "similar to other
+artists", "other tags", "listeners like you", "liked-artist model"); the liked-artist model's
+part is decomposed into the candidate's own causes when its contributions are known (liked.py,
+`_explain`). `batch_scores` (the evaluation, many listeners x the catalog) and
+`score_candidates` (one real listener, named candidates, explained) run the same formulas, and
+`part_channels` gives the per-part totals that `learning.py` tunes the mixing weights on:
+score = sum over CHANNELS of weight * channel, exactly.
 
 Decisions (protocol B of EVALUATION.md). Tuning uses validation splits carved from the
 *training* rows only: per listener, 20% of the training rows drawn with
@@ -48,13 +51,19 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
-TOP_SEEDS = 3
+TOP_SEEDS = 3  # the seeds and tags a candidate is filed under (ScoredArtist, taste balance)
 TOP_TAGS = 3
+# The breakdown names the largest seeds, then the largest tags, until what is left of that
+# kind is at most NAMED_REST of the score (a few dozen parts at most on real histories).
+NAMED_REST = 0.05
 OTHER_SEEDS = "similar to other artists"
 OTHER_TAGS = "other tags"
 POPULARITY = "popularity"
 LIKED_MODEL = "liked-artist model"
 CO_LISTENING = "listeners like you"
+SEED_PREFIX = "similar to "
+TAG_PREFIX = "tag "
+LISTENERS_PREFIX = "listeners who also play "
 # The mixing weights' parts, in the column order of `part_channels`.
 CHANNELS = ("similar", "tags", "popularity", "liked", "co_listening")
 
@@ -119,7 +128,12 @@ class ScoringInputs:
     `listeners`: artist -> listener count; `popularity_reference`: the listener count of the
     most popular artist in the catalog, so popularity means the same across calls;
     `liked_probability`: candidate -> the liked-artist classifier's probability;
-    `co_listening`: candidate -> co-listening score in [0, 1] (both empty when unknown).
+    `co_listening`: candidate -> co-listening score in [0, 1] (both empty when unknown);
+    `liked_causes`: candidate -> cause label (`seed_label`, `tag_label`, POPULARITY) -> the
+    signed contribution of the candidate's own inputs to its liked probability (liked.py; the
+    rest of the probability is the forest's bias and the inputs the candidate lacks);
+    `co_listening_causes`: candidate -> the listener's artist -> its share of the candidate's
+    co-listening score (colistening.co_listening_causes; they sum to the score).
     """
 
     known_artists: Mapping[str, float]
@@ -129,6 +143,23 @@ class ScoringInputs:
     popularity_reference: float
     liked_probability: Mapping[str, float] = field(default_factory=dict)
     co_listening: Mapping[str, float] = field(default_factory=dict)
+    liked_causes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    co_listening_causes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+
+def seed_label(seed: str) -> str:
+    """The part of a candidate's score that one of the listener's artists carries."""
+    return f"{SEED_PREFIX}{seed}"
+
+
+def tag_label(tag: str) -> str:
+    """The part of a candidate's score that one tag carries."""
+    return f"{TAG_PREFIX}{tag}"
+
+
+def listeners_label(artist: str) -> str:
+    """The co-listening part that other listeners of one of the listener's artists carry."""
+    return f"{LISTENERS_PREFIX}{artist}"
 
 
 @dataclass(frozen=True)
@@ -285,6 +316,7 @@ class _CandidateParts:
     popularity: np.ndarray
     liked: np.ndarray
     co_listening: np.ndarray
+    liked_weight: float
 
 
 def _default_candidates(inputs: ScoringInputs) -> list[str]:
@@ -335,6 +367,7 @@ def _candidate_parts(
         popularity=weights.popularity * prior,
         liked=weights.liked * np.clip(liked, 0.0, 1.0),
         co_listening=weights.co_listening * np.clip(co_listening, 0.0, 1.0),
+        liked_weight=weights.liked,
     )
 
 
@@ -363,7 +396,8 @@ def score_candidates(
     weights: HybridWeights,
 ) -> list[ScoredArtist]:
     """Score and explain candidates (default: every artist the inputs mention but the
-    listener's own), best first, ties by name."""
+    listener's own), best first, ties by name. The liked-artist part is explained by its
+    `liked_causes` where the inputs have them (see `_explain`)."""
     if candidates is None:
         candidates = _default_candidates(inputs)
     if not candidates:
@@ -388,6 +422,11 @@ def score_candidates(
             tag_labels[tag_bounds[column] : tag_bounds[column + 1]],
             tag_values[tag_bounds[column] : tag_bounds[column + 1]],
             {POPULARITY: popularity, LIKED_MODEL: liked, CO_LISTENING: co_listening},
+            {
+                label: parts.liked_weight * contribution
+                for label, contribution in inputs.liked_causes.get(artist, {}).items()
+            },
+            _fractions(inputs.co_listening_causes.get(artist, {})),
         )
         for column, (artist, (popularity, liked, co_listening)) in enumerate(
             zip(parts.candidates, singles, strict=True)
@@ -395,6 +434,14 @@ def score_candidates(
     ]
     scored.sort(key=lambda scored_artist: (-scored_artist.score, scored_artist.artist))
     return scored
+
+
+def _fractions(co_listening_causes: Mapping[str, float]) -> dict[str, float]:
+    """The listener's artists' fractions of a co-listening score, by their part labels."""
+    total = math.fsum(co_listening_causes.values())
+    if total <= 0:
+        return {}
+    return {listeners_label(a): share / total for a, share in co_listening_causes.items()}
 
 
 def _match_matrix(
@@ -447,33 +494,84 @@ def _explain(
     tags: Sequence[str],
     tag_values: Sequence[float],
     single_parts: Mapping[str, float],
+    liked_causes: Mapping[str, float],
+    co_listening_fractions: Mapping[str, float],
 ) -> ScoredArtist:
-    """Name the largest seed and tag contributions (ties in the order given); the rest go to
-    "other" parts."""
-    parts: dict[str, float] = {}
-    by_seed = sorted(
-        ((value, seed) for seed, value in zip(seeds, seed_values, strict=True) if value > 0),
-        key=lambda pair: -pair[0],
-    )
-    top_seeds = tuple(seed for _, seed in by_seed[:TOP_SEEDS])
-    for value, seed in by_seed[:TOP_SEEDS]:
-        parts[f"similar to {seed}"] = value
-    if len(by_seed) > TOP_SEEDS:
-        parts[OTHER_SEEDS] = math.fsum(value for value, _ in by_seed[TOP_SEEDS:])
-    by_tag = sorted(
-        ((value, tag) for tag, value in zip(tags, tag_values, strict=True) if value > 0),
-        key=lambda pair: -pair[0],
-    )
-    top_tags = tuple(tag for _, tag in by_tag[:TOP_TAGS])
-    for value, tag in by_tag[:TOP_TAGS]:
-        parts[f"tag {tag}"] = value
-    if len(by_tag) > TOP_TAGS:
-        parts[OTHER_TAGS] = math.fsum(value for value, _ in by_tag[TOP_TAGS:])
-    parts.update((label, value) for label, value in single_parts.items() if value > 0)
+    """The candidate's score as parts named by its causes.
+
+    Every seed, tag and single part counts as computed. When the liked-artist part has
+    `liked_causes` (the forest's contributions of the candidate's inputs, already times the
+    part's weight), the part is replaced by them, each added to the cause it names. What is
+    left of the score is the forest's bias and what the inputs the candidate lacks said: the
+    same bias for every candidate of a listener, so it is no reason for this one. Causes whose
+    net is negative (a tag the listener's liked artists lack) are no reason either. Both are
+    spread over the causes that are reasons in proportion to their size, so the parts sum to
+    the score and each keeps its exact share of what the reasons carry. The largest seeds and
+    tags are then named (NAMED_REST); the rest go to the "other" parts. The co-listening part
+    is named the same way, by the listener's artists that make the other listeners alike
+    (`co_listening_fractions`), the rest staying "listeners like you"."""
+    by_seed = _by_value(seeds, seed_values)
+    by_tag = _by_value(tags, tag_values)
+    singles = [(value, label) for label, value in single_parts.items() if value > 0]
+    score = math.fsum(value for value, _ in (*by_seed, *by_tag, *singles))
+    causes: dict[str, float] = {seed_label(seed): value for value, seed in by_seed}
+    causes.update((tag_label(tag), value) for value, tag in by_tag)
+    causes.update((label, value) for value, label in singles)
+    if co_listening_fractions and causes.get(CO_LISTENING, 0.0) > 0:
+        co_listening = causes.pop(CO_LISTENING)
+        for label, fraction in co_listening_fractions.items():
+            causes[label] = causes.get(label, 0.0) + co_listening * fraction
+    if liked_causes and causes.get(LIKED_MODEL, 0.0) > 0:
+        del causes[LIKED_MODEL]
+        for label, contribution in liked_causes.items():
+            causes[label] = causes.get(label, 0.0) + contribution
+    reasons = {label: value for label, value in causes.items() if value > 0}
+    carried = math.fsum(reasons.values())
+    if carried <= 0:  # only the forest's bias: nothing of the candidate to name
+        reasons, carried = ({LIKED_MODEL: score}, score) if score > 0 else ({}, 1.0)
+    if carried != score:
+        reasons = {label: value * score / carried for label, value in reasons.items()}
+    parts = _name_largest(reasons, score)
     return ScoredArtist(
         artist=artist,
-        score=math.fsum(parts.values()),
+        score=math.fsum(parts.values()),  # the parts' sum exactly (the score to float rounding)
         parts=parts,
-        top_seed_artists=top_seeds,
-        top_tags=top_tags,
+        top_seed_artists=tuple(seed for _, seed in by_seed[:TOP_SEEDS]),
+        top_tags=tuple(tag for _, tag in by_tag[:TOP_TAGS]),
     )
+
+
+def _by_value(names: Sequence[str], values: Sequence[float]) -> list[tuple[float, str]]:
+    """The positive (value, name) pairs, largest first (ties in the order given)."""
+    return sorted(
+        ((value, name) for name, value in zip(names, values, strict=True) if value > 0),
+        key=lambda pair: -pair[0],
+    )
+
+
+_CATCH_ALL_OF = {SEED_PREFIX: OTHER_SEEDS, TAG_PREFIX: OTHER_TAGS, LISTENERS_PREFIX: CO_LISTENING}
+
+
+def _name_largest(parts: Mapping[str, float], score: float) -> dict[str, float]:
+    """Per kind of named part (a seed, a tag, a co-listened artist: _CATCH_ALL_OF), the largest
+    first (ties by label), named until what is left of the kind is at most NAMED_REST of
+    `score` and more than one part; the rest is summed into the kind's catch-all. Other parts
+    are kept as they are."""
+    named: dict[str, float] = {}
+    kinds: dict[str, list[tuple[float, str]]] = {}
+    for label, value in parts.items():
+        prefix = next((p for p in _CATCH_ALL_OF if label.startswith(p)), None)
+        if prefix is None:
+            named[label] = value
+        else:
+            kinds.setdefault(prefix, []).append((value, label))
+    for prefix, kind in kinds.items():
+        kind.sort(key=lambda pair: (-pair[0], pair[1]))
+        left = math.fsum(value for value, _ in kind)
+        for count, (value, label) in enumerate(kind):
+            if left <= NAMED_REST * score and count < len(kind) - 1:  # one part is its own name
+                named[_CATCH_ALL_OF[prefix]] = math.fsum(value for value, _ in kind[count:])
+                break
+            named[label] = value
+            left -= value
+    return named
