@@ -40,6 +40,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from fullcircle.events import CONSUMER_GROUPS, TOPOLOGY, Event, Topology, dead_letter_stream
+from fullcircle.periodic import every
 from fullcircle.settings import FullCircleSettings
 
 log = logging.getLogger(__name__)
@@ -293,24 +294,13 @@ class Bus:
         interval_s = self.settings.bus_claim_idle_ms / 1000 / HEARTBEATS_PER_IDLE
 
         async def beat() -> None:
-            while True:
-                await asyncio.sleep(interval_s)
-                try:
-                    await self.redis.xclaim(
-                        stream, self.service, owner, 0, [message_id], justid=True
-                    )
-                except (RedisConnectionError, RedisTimeoutError) as exc:
-                    log.warning(
-                        "%s: heartbeat of %s on %s failed: %s", owner, message_id, stream, exc
-                    )
+            try:
+                await self.redis.xclaim(stream, self.service, owner, 0, [message_id], justid=True)
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                log.warning("%s: heartbeat of %s on %s failed: %s", owner, message_id, stream, exc)
 
-        heartbeat = asyncio.create_task(beat())
-        try:
+        async with every(interval_s, beat, f"heartbeat of {_text(message_id)} on {stream}"):
             yield
-        finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
 
     async def _deliveries(self, stream: str, msg: RedisStreamMessage) -> int:
         message_id = msg.raw_message["message_ids"][0]

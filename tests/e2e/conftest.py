@@ -142,9 +142,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     report = outcome.get_result()
     if report.when != "call" or not report.failed:
         return
-    funcargs = getattr(item, "funcargs", {})
-    for name in ("local_stack", "private_stack"):
-        stack = funcargs.get(name)
+    for name, stack in getattr(item, "funcargs", {}).items():
         if isinstance(stack, LocalStack):
             report.sections.append((f"{name}: what the stack was doing", _stack_snapshot(stack)))
 

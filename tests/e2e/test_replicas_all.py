@@ -63,6 +63,8 @@ def replicated(shared_data: Path, spotify: LocalSpotifyServer) -> Iterator[Local
         "FULLCIRCLE_LASTFM_CATALOG": f"hetrec:{shared_data / 'hetrec2011-lastfm-2k'}",
         "BUS_CLAIM_IDLE_MS": "2000",
         "HEALTH_INTERVAL_S": "1",
+        "BUS_SLOW_HANDLER_S": "20",
+        "TRAINING_JOB_TIMEOUT_S": "60",
         "TRAIN_BUDGET_SECONDS": "1",
         "ARTISTS_PER_EVENT": "25",  # many plays.ingested batches, for both replicas to share
         "FETCH_CLAIM_MS": "3000",  # a killed replica's artist claims expire within the test

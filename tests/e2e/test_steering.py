@@ -4,6 +4,7 @@ dial moves their popularity, the genre filter keeps one genre, an unknown taste 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import statistics
 import uuid
 from pathlib import Path
@@ -83,7 +84,11 @@ async def test_less_of_a_taste_the_dial_and_the_genre_filter(
                 )
             )
         print(f"median popularity percentile at dial 0, 0.25, 0.5, 0.75, 1: {medians}")
-        assert medians == sorted(medians) and medians[0] < medians[-1]
+        # monotone up to one percentile point (near an end of the dial the top 20 saturates: at
+        # 0 and 0.25 both are the set's least popular, and their medians differ by a rank or
+        # two), and the ends far apart
+        assert all(later >= earlier - 0.01 for earlier, later in itertools.pairwise(medians))
+        assert medians[-1] - medians[0] > 0.5
         await client.steer(familiarity=-1)
         assert not (await client.steering()).familiarity_set
 

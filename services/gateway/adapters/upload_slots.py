@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from fullcircle.errors import ResourceExhausted, Unavailable
+from fullcircle.periodic import every
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +75,12 @@ class UploadSlots:
                     f"{running} uploads with this API key are running, the most at once "
                     f"({self.per_key}); wait for one to finish, then upload again"
                 )
-            renewing = asyncio.create_task(self._renew(key, slot))
             try:
-                yield
+                async with every(
+                    self.ttl_ms / 3000, lambda: self._renew(key, slot), "slot renewal"
+                ):
+                    yield
             finally:
-                renewing.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await renewing
                 try:
                     await asyncio.shield(self._redis().zrem(key, slot))
                 except RedisError as exc:  # it expires by itself
@@ -89,9 +89,7 @@ class UploadSlots:
             self.running -= 1
 
     async def _renew(self, key: str, slot: str) -> None:
-        while True:
-            await asyncio.sleep(self.ttl_ms / 3000)
-            try:
-                await self._redis().eval(_RENEW, 1, key, slot, self.ttl_ms)
-            except RedisError as exc:
-                log.warning("could not renew an upload slot: %s", exc)
+        try:
+            await self._redis().eval(_RENEW, 1, key, slot, self.ttl_ms)
+        except RedisError as exc:
+            log.warning("could not renew an upload slot: %s", exc)
