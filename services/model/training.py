@@ -5,13 +5,11 @@ gRPC server or the bus handlers while a model trains. The kernel's worker pool
 
 from __future__ import annotations
 
-from fullcircle.processes import JobTimeout, ProcessPool
+from fullcircle.processes import ProcessPool
 
 # Training is background work: on a machine where it and the server compete for the cores, the
 # scheduler gives the serving process the CPU first.
 TRAINING_NICENESS = 10
-
-TrainingTimeout = JobTimeout
 
 
 class TrainingPool(ProcessPool):

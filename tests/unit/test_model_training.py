@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from services.model.training import TrainingPool, TrainingTimeout
+from fullcircle.processes import JobTimeout
+from services.model.training import TrainingPool
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,8 +42,11 @@ def alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    status = Path(f"/proc/{pid}/stat")
-    return not (status.exists() and status.read_text().split(") ")[-1].startswith("Z"))
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1]
+    except FileNotFoundError:  # reaped between the signal and the read
+        return False
+    return not state.startswith("Z")
 
 
 def test_a_killed_server_leaves_no_training_process(tmp_path: Path) -> None:
@@ -75,7 +79,7 @@ async def test_a_job_that_never_answers_is_given_up_and_the_next_runs_on_a_new_p
     pool = TrainingPool(1, job_timeout_s=3.0)
     try:
         stuck = await pool.run(os.getpid)
-        with pytest.raises(TrainingTimeout):
+        with pytest.raises(JobTimeout):
             await pool.run(time.sleep, 600)
         for _ in range(100):  # killed at once; this only bounds the wait for the kernel
             if not alive(stuck):

@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from scipy.stats import rankdata
+
 from fullcircle.tags import canonical_tag
 
 MORE, LESS = "more", "less"
@@ -106,19 +108,10 @@ def check_tastes(names: Sequence[str], known: Sequence[str]) -> None:
 def percentiles(values: Mapping[str, float]) -> dict[str, float]:
     """Each key's percentile among `values`, 0 (the smallest) to 1 (the largest), ties at their
     mean rank; a lone value is the median (0.5)."""
-    if len(values) == 1:
+    if len(values) < 2:
         return dict.fromkeys(values, 0.5)
-    ordered = sorted(values.values())
-    last = len(ordered) - 1
-    ranks: dict[float, float] = {}
-    start = 0
-    while start <= last:
-        end = start
-        while end < last and ordered[end + 1] == ordered[start]:
-            end += 1
-        ranks[ordered[start]] = (start + end) / 2 / last
-        start = end + 1
-    return {key: ranks[value] for key, value in values.items()}
+    ranks = rankdata(list(values.values()), method="average")
+    return {key: (rank - 1.0) / (len(values) - 1) for key, rank in zip(values, ranks, strict=True)}
 
 
 def popularity_factor(percentile: float, dial: float | None) -> float:
