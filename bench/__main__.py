@@ -20,6 +20,7 @@ BENCHES = (
     "training_view",
     "upload_memory",
     "web_pages",
+    "explanations",
 )
 
 

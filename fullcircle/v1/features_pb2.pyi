@@ -50,7 +50,7 @@ class TrainingViewRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., cutoff: _Optional[str] = ..., max_artists: _Optional[int] = ..., max_tags: _Optional[int] = ...) -> None: ...
 
 class ArtistStat(_message.Message):
-    __slots__ = ("artist", "plays", "listens", "skips", "ms_played", "decayed_weight", "endorsement", "first_listen", "last_listen")
+    __slots__ = ("artist", "plays", "listens", "skips", "ms_played", "decayed_weight", "endorsement", "first_listen", "last_listen", "recent_listens", "hour_band")
     ARTIST_FIELD_NUMBER: _ClassVar[int]
     PLAYS_FIELD_NUMBER: _ClassVar[int]
     LISTENS_FIELD_NUMBER: _ClassVar[int]
@@ -60,6 +60,8 @@ class ArtistStat(_message.Message):
     ENDORSEMENT_FIELD_NUMBER: _ClassVar[int]
     FIRST_LISTEN_FIELD_NUMBER: _ClassVar[int]
     LAST_LISTEN_FIELD_NUMBER: _ClassVar[int]
+    RECENT_LISTENS_FIELD_NUMBER: _ClassVar[int]
+    HOUR_BAND_FIELD_NUMBER: _ClassVar[int]
     artist: str
     plays: int
     listens: int
@@ -69,7 +71,9 @@ class ArtistStat(_message.Message):
     endorsement: float
     first_listen: str
     last_listen: str
-    def __init__(self, artist: _Optional[str] = ..., plays: _Optional[int] = ..., listens: _Optional[int] = ..., skips: _Optional[int] = ..., ms_played: _Optional[int] = ..., decayed_weight: _Optional[float] = ..., endorsement: _Optional[float] = ..., first_listen: _Optional[str] = ..., last_listen: _Optional[str] = ...) -> None: ...
+    recent_listens: int
+    hour_band: str
+    def __init__(self, artist: _Optional[str] = ..., plays: _Optional[int] = ..., listens: _Optional[int] = ..., skips: _Optional[int] = ..., ms_played: _Optional[int] = ..., decayed_weight: _Optional[float] = ..., endorsement: _Optional[float] = ..., first_listen: _Optional[str] = ..., last_listen: _Optional[str] = ..., recent_listens: _Optional[int] = ..., hour_band: _Optional[str] = ...) -> None: ...
 
 class TrainingView(_message.Message):
     __slots__ = ("cutoff", "half_life_days", "min_listen_ms", "artists", "artist_stats", "top_tags", "recency", "recency_fitted")

@@ -257,6 +257,8 @@ def _artist_stat(stats: ArtistStats) -> features_pb2.ArtistStat:
         endorsement=stats.endorsement,
         first_listen=stats.first_listen.isoformat() if stats.first_listen else "",
         last_listen=stats.last_listen.isoformat() if stats.last_listen else "",
+        recent_listens=stats.recent_listens,
+        hour_band=stats.hour_band,
     )
 
 

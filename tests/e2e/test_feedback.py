@@ -56,6 +56,8 @@ async def test_dislike_hide_like_and_explain(
         assert sum(part.percent for part in explained.parts) == 100
         assert {part.kind for part in explained.parts} <= {
             "seed_artist",
+            "recency",
+            "context",
             "tag",
             "popularity",
             "liked_model",

@@ -13,7 +13,9 @@ import pytest
 from fullcircle.v1 import common_pb2
 from services.features.domain.clusters import TasteCluster, cluster_tastes
 from services.features.domain.contexts import (
+    ArtistHabit,
     ContextProfile,
+    artist_habits,
     context_profiles,
     taste_evolution,
 )
@@ -235,3 +237,32 @@ def test_stored_contexts_carry_their_mood_into_get_taste_profile() -> None:
     untagged = taste_details(TINY, ["ios"] * len(TINY.artist), datetime(2024, 6, 1, tzinfo=UTC), {})
     assert all("mood" not in c for c in untagged["contexts"])
     assert common_pb2.ContextProfile(**_context_mood(None)).mood_coverage == 0.0
+
+
+def test_an_artists_own_hour_band_and_recent_listens_are_in_the_listeners_zone() -> None:
+    # São Paulo is UTC-3 all year (no daylight saving since 2019): 01:30 UTC is 22:30 there.
+    burial = [("Burial", f"2024-03-{day:02d} 01:30", 200_000) for day in range(1, 7)]
+    # The listener's usual hours: mornings (12:00 UTC = 09:00 local), some evenings.
+    usual = [("Nils Frahm", f"2024-03-{day:02d} 12:00", 200_000) for day in range(1, 21)]
+    usual += [("Daft Punk", f"2024-0{month}-10 12:00", 200_000) for month in (1, 2)]
+    usual += [("Daft Punk", "2024-03-20 22:00", 200_000)]  # 19:00 local: evening
+    habits = artist_habits(history(burial + usual), "America/Sao_Paulo")
+    assert habits["Burial"] == ArtistHabit(recent_listens=6, hour_band="evening")
+    # mornings are when the listener plays most (22 of 29): no artist's own band
+    assert habits["Nils Frahm"] == ArtistHabit(recent_listens=20, hour_band="")
+    # 2 of Daft Punk's 3 listens are older than the last 30 days, and 3 are too few for a band
+    assert habits["Daft Punk"] == ArtistHabit(recent_listens=1, hour_band="")
+    # In UTC, Burial's plays fall at night instead.
+    assert artist_habits(history(burial + usual))["Burial"].hour_band == "night"
+
+
+def test_a_band_the_listener_always_plays_in_is_no_artists_own() -> None:
+    # Every listen is in the evening: no artist is an "evening" artist more than the listener.
+    rows = [
+        (artist, f"2024-03-{day:02d} 19:00", 200_000)
+        for artist in ("Burial", "Nils Frahm")
+        for day in range(1, 11)
+    ]
+    habits = artist_habits(history(rows))
+    assert {habit.hour_band for habit in habits.values()} == {""}
+    assert artist_habits(history([("Burial", "2024-03-01 19:00", 1_000)])) == {}

@@ -346,3 +346,27 @@ def test_cli_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_missing_history_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["/no/such/export.zip"]) == 2
     assert "no listening history" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("path", "listens", "first", "last"),
+    [
+        # lastfm-to-csv: no header, "20 Nov 2020 09:35" dates, now-playing rows without one
+        (DATA / "lastfm-csv-pingw33n" / "lastfm_scrobbles.csv", 60_647, "2008-08-20", "2020-11-20"),
+        # lastfm.ghan.nl: a header, Unix seconds in `uts`
+        (
+            DATA / "lastfm-ghan-csv-sachawheeler" / "scrobbles.csv",
+            11_622,
+            "2024-01-12",
+            "2024-07-11",
+        ),
+    ],
+)
+def test_a_lastfm_scrobble_export_is_one_listen_per_dated_scrobble(
+    path: Path, listens: int, first: str, last: str
+) -> None:
+    ts, artists = load_listens(path)
+    assert ts.size == len(artists) == listens
+    assert (np.diff(ts) >= 0).all()
+    days = [datetime.fromtimestamp(int(t), UTC).date().isoformat() for t in (ts[0], ts[-1])]
+    assert days == [first, last]

@@ -16,11 +16,18 @@ from treeinterpreter import treeinterpreter
 
 from services.model.domain.colistening import co_listening_causes, co_listening_scores
 from services.model.domain.explain import because_line, because_reasons
-from services.model.domain.explanation import CATCH_ALLS, explain, named_shares
+from services.model.domain.explanation import (
+    CATCH_ALLS,
+    explain,
+    line_named_share,
+    named_shares,
+)
+from services.model.domain.habits import RECENT, RECENT_PREFIX, grouped_by_habit, seed_habit
 from services.model.domain.learning import (
     ListenerView,
     ModelParams,
     pool_inputs,
+    ranked_for_set,
     serving_inputs,
 )
 from services.model.domain.liked import (
@@ -38,7 +45,9 @@ from services.model.domain.liked import (
 from services.model.domain.scoring import (
     CO_LISTENING,
     LIKED_MODEL,
+    OTHER_SEEDS,
     POPULARITY,
+    SEED_PREFIX,
     HybridWeights,
     ScoringInputs,
     score_candidates,
@@ -257,3 +266,79 @@ def test_listeners_like_you_are_named_by_the_artists_you_share() -> None:
         > chevelle.parts["listeners who also play korn"]
     )
     assert named_shares(chevelle.parts) == (pytest.approx(1.0), pytest.approx(1.0))
+
+
+def test_recent_and_hour_band_seeds_are_named_as_such_and_the_score_is_unchanged() -> None:
+    now, params = hard_listener()
+    artists = [h.artist for h in now.histories]
+    # a fifth of the listener's artists played lately, a fifth mostly at night
+    habits = {artist: RECENT for artist in artists[::5]}
+    habits |= {artist: "night" for artist in artists[1::5]}
+    names = {artist: artist.title() for artist in artists}
+    plain = ranked_for_set(now, names, {}, params, frozenset(), frozenset(), 20)
+    with_habits = replace(now, scoring=replace(now.scoring, seed_habits=habits))
+    named = ranked_for_set(with_habits, names, {}, params, frozenset(), frozenset(), 20)
+    kinds: set[str] = set()
+    for before, after in zip(plain, named, strict=True):
+        assert after.artist == before.artist and after.score == before.score
+        assert math.fsum(after.parts.values()) == pytest.approx(after.score, rel=1e-12)
+        # every seed with a habit left "similar to ..." for its habit's part, whole
+        recent = sum(v for label, v in after.parts.items() if label.startswith(RECENT_PREFIX))
+        moved = sum(
+            value
+            for label, value in before.parts.items()
+            if label.startswith(SEED_PREFIX)
+            and habits.get(label.removeprefix(SEED_PREFIX).lower()) == RECENT
+        )
+        assert recent == pytest.approx(moved, rel=1e-9)
+        for label in after.parts:
+            if label.startswith(SEED_PREFIX) and label != OTHER_SEEDS:
+                assert label.removeprefix(SEED_PREFIX).lower() not in habits
+        _, breakdown = explain(after.parts)
+        kinds |= {part["kind"] for part in breakdown}
+        # the habit parts are named: the breakdown's named share is the same; the line's
+        # moves with which parts it shows, and holds the target
+        in_parts, in_line = named_shares(after.parts)
+        assert in_parts == pytest.approx(named_shares(before.parts)[0], rel=1e-9)
+        assert in_line >= 0.7
+    assert {"recency", "context", "seed_artist"} <= kinds
+    label = next(label for item in named for label in item.parts if label.startswith(RECENT_PREFIX))
+    assert "Artist" in label  # named as the listener's data spells them
+
+
+def test_a_seed_is_recent_by_its_last_30_days_else_named_by_its_own_hour_band() -> None:
+    assert seed_habit(listens=10, recent_listens=3, hour_band="night") == RECENT
+    assert seed_habit(listens=100, recent_listens=3, hour_band="night") == "night"
+    assert seed_habit(listens=2, recent_listens=2, hour_band="") == ""
+    assert seed_habit(listens=50, recent_listens=0, hour_band="") == ""
+    assert grouped_by_habit(
+        {"similar to a": 2.0, "similar to b": 1.0, "similar to c": 0.5, OTHER_SEEDS: 0.25},
+        {"a": RECENT, "b": RECENT, "c": RECENT, "other artists": RECENT},
+        {"a": "A"},
+    ) == {OTHER_SEEDS: 0.25, "like your recent plays: A, b and 1 more": 3.5}
+
+
+def test_the_because_lines_named_share_reads_back_from_its_text() -> None:
+    rng = np.random.default_rng(3)
+    labels = [
+        seed_label("Deftones"),
+        seed_label("Slowdive"),
+        tag_label("shoegaze"),
+        tag_label("alternative metal"),
+        "like your recent plays: Hum, Duster and 2 more",
+        "like what you play at night: Burial",
+        OTHER_SEEDS,
+        "other tags",
+        LIKED_MODEL,
+        CO_LISTENING,
+        POPULARITY,
+        *(seed_label(f"artist {i}") for i in range(12)),
+    ]
+    for _ in range(300):
+        chosen = rng.choice(len(labels), size=int(rng.integers(1, len(labels))), replace=False)
+        parts = {labels[i]: float(rng.lognormal(0.0, 1.5)) for i in chosen}
+        line = because_line(parts)
+        assert line_named_share(line) == pytest.approx(named_shares(parts)[1]), line
+    assert (
+        line_named_share("because: 52% similar to other artists and 3 smaller reasons (48%)") == 0
+    )

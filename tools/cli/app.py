@@ -1040,7 +1040,10 @@ async def _demo_flow(
 
 @eval_app.command("relisten")
 def eval_relisten(
-    history: Annotated[Path, typer.Option("--history", help="an export: zip, folder or JSON")],
+    history: Annotated[
+        Path,
+        typer.Option("--history", help="a Spotify export (zip, folder, JSON) or a Last.fm CSV"),
+    ],
     as_json: Annotated[bool, typer.Option("--json")] = False,
     development: Annotated[
         bool,

@@ -20,23 +20,27 @@ demo catalog: its real artists are all unknown to it).
 
 `python -m tools.lab.explanations --shared ../shared/data [--only sanabil,efrrowini] [--json]`
 
-Measured (2-core shared machine, default training settings, about 3 minutes), at eb91496:
+Measured (2-core shared machine, default training settings, about 1.5 minutes) on
+2026-12-04, after seeds were named by their habits ("habits": of the top 20, the items
+naming a recency or context cause, services/model/domain/habits.py; the lab computes the
+habits in UTC) and after the lastfm-to-csv dates were read right (pingw33n's and all five's
+recency had been computed with every scrobble in January 1970):
 
-    history       artists tagged  cands liked w parts med   min because med   min max catch-all
-    sanabil           906     90  1,124    0.00       99%   95%         97%   88%            5%
-    efrrowini         638    123  1,352    0.02       95%   94%         92%   86%            5%
-    ryanpj2           242     58  1,256    0.05       96%   95%         92%   90%            5%
-    pingw33n       12,512  1,737  2,564    0.00       96%   92%         93%   89%            5%
-    sachawheeler    1,113    510  4,574    0.00       96%   95%         95%   90%            5%
-    all five       14,849  2,193  2,536    0.00       96%   91%         94%   89%            5%
-    generated      15,049    207    258    0.00       97%   95%         93%   91%            5%
+    history       artists tagged  cands liked w parts med  min because med  min catch-all habits
+    sanabil           906     90  1,124    0.00       99%  95%         97%  88%        5%      0
+    efrrowini         638    123  1,352    0.02       95%  94%         92%  86%        5%      0
+    ryanpj2           242     58  1,256    0.05       96%  95%         92%  90%        5%      0
+    pingw33n       12,512  1,737    962    0.00      100%  96%        100%  93%        4%     20
+    sachawheeler    1,113    510  4,574    0.00       96%  95%         95%  90%        5%      1
+    all five       14,849  2,193  3,227    0.04       95%  93%         94%  89%        5%      7
+    generated      15,049    207    643    0.00       96%  95%         93%  88%        5%      0
 
-The liked-artist model's median share of the top 20's scores ("liked share", the last column
-printed) was 21% for ryanpj2 and 7% for efrrowini, at most 1% elsewhere (the holdout gave it
-weight 0); tests/unit/test_explanations.py holds the targets on a constructed listener whose
-scores lean on the forest. Before and after the decomposition and naming on the same base
-(9cb0164 against 450dc5b, whose features gave sachawheeler's model a liked weight of 0.10 and
-the forest a median 39% of its top 20's scores), in the same columns:
+The liked-artist model's median share of the top 20's scores ("liked share", printed before
+"habits") was 21% for ryanpj2, 28% for all five and 7% for efrrowini, at most 1% elsewhere
+(the holdout gave it weight 0); tests/unit/test_explanations.py holds the targets on a
+constructed listener whose scores lean on the forest. Before and after the decomposition
+and naming on the same base (9cb0164 against 450dc5b, whose features gave sachawheeler's
+model a liked weight of 0.10 and the forest a median 39% of its top 20's scores):
 
     history       before: parts med   min because med   min   after: parts med min because min
     sanabil                     92%   81%         80%   53%              96%   91%     93%  85%
@@ -65,9 +69,11 @@ import numpy as np
 
 from services.enrich.lastfm_local.catalog import Catalog, catalog_from_dict, catalog_from_hetrec
 from services.features.domain.clusters import cluster_tastes
+from services.features.domain.contexts import artist_habits
 from services.features.domain.taste import PlayColumns, artist_stats, tag_profile
 from services.model.domain.balance import balance_by_taste, taste_for
-from services.model.domain.explanation import CATCH_ALLS, explain, named_shares
+from services.model.domain.explanation import CATCH_ALLS, explain, named_shares, part_kind
+from services.model.domain.habits import seed_habits
 from services.model.domain.learning import (
     Holdout,
     ListenerView,
@@ -110,6 +116,7 @@ class ExplanationReport:
     because_min: float
     largest_catch_all: float
     liked_share_median: float
+    habit_items: int  # of the top TOP, those naming a recency or context cause
     example: str
 
 
@@ -152,7 +159,8 @@ def view_as_of(person: Listener, as_of_s: float) -> tuple[ListenerView, dict[str
     merged: dict[str, list[float]] = {}
     display: dict[str, str] = {}
     endorsements: dict[str, float] = {}
-    for stats in artist_stats(plays, as_of_s):
+    artist_stats_now = artist_stats(plays, as_of_s)
+    for stats in artist_stats_now:
         key = _key(stats.artist)
         display.setdefault(key, stats.artist)
         totals = merged.setdefault(key, [0, 0, 0, 0.0])
@@ -190,7 +198,16 @@ def view_as_of(person: Listener, as_of_s: float) -> tuple[ListenerView, dict[str
         for key in everyone
         if (found := person.catalog.artist(display[key])) is not None
     }
-    scoring = pool_inputs(known, artist_tags, similar, listeners, everyone)
+    # as features serves them (in UTC: the lab knows no listener's zone)
+    by_artist = artist_habits(plays)
+    habits = seed_habits(
+        [
+            (stats.artist, stats.listens, habit.recent_listens, habit.hour_band)
+            for stats in artist_stats_now
+            if (habit := by_artist.get(stats.artist)) is not None
+        ]
+    )
+    scoring = pool_inputs(known, artist_tags, similar, listeners, everyone, seed_habits=habits)
     return ListenerView(scoring, histories, candidates), display
 
 
@@ -269,6 +286,11 @@ def measure(history: str, person: Listener, search: SearchSettings) -> Explanati
         because_min=min(in_line),
         largest_catch_all=max(catch_alls, default=0.0),
         liked_share_median=statistics.median(liked_shares) if liked_shares else 0.0,
+        habit_items=sum(
+            1
+            for item in top
+            if any(part_kind(label) in ("recency", "context") for label in item.parts)
+        ),
         example=f"{top[0].artist}: {explain(top[0].parts)[0]}" if top else "",
     )
 
@@ -370,14 +392,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"{'history':<13} {'artists':>7} {'tagged':>6} {'cands':>6} {'liked w':>7}"
         f" {'parts med':>9} {'min':>5} {'because med':>11} {'min':>5} {'max catch-all':>13}"
-        f" {'liked share':>11}"
+        f" {'liked share':>11} {'habits':>6}"
     )
     for r in reports:
         print(
             f"{r.history:<13} {r.artists:>7,} {r.tagged_artists:>6,} {r.candidates:>6,}"
             f" {r.liked_weight:>7.2f} {r.parts_median:>9.0%} {r.parts_min:>5.0%}"
             f" {r.because_median:>11.0%} {r.because_min:>5.0%} {r.largest_catch_all:>13.0%}"
-            f" {r.liked_share_median:>11.0%}"
+            f" {r.liked_share_median:>11.0%} {r.habit_items:>6}"
         )
     for r in reports:
         print(f"{r.history}: {r.example}")

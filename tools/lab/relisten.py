@@ -34,6 +34,7 @@ from tools.lab.common import (
     paired_difference,
     rank_by_score,
 )
+from tools.lab.tastes import scrobble_plays
 
 PROTOCOL = "relisten"
 TOP_K = 20
@@ -118,7 +119,15 @@ class RelistenResult:
 
 def _read_listens(path: Path) -> list[tuple[int, str]]:
     """Protocol A's listens through the ingest service's export parser (the one Spotify export
-    reader): every format it recognises, one play per key with the longest row kept."""
+    reader): every format it recognises, one play per key with the longest row kept. A Last.fm
+    scrobble CSV (`.csv`, tools.lab.tastes.scrobble_plays) is read as one listen per dated
+    scrobble: Last.fm scrobbles a track only once half of it (or 4 minutes) has played."""
+    if path.suffix.lower() == ".csv":
+        scrobbles = scrobble_plays(path)
+        return [
+            (int(ended), artist)
+            for ended, artist in zip(scrobbles.ended_at_s, scrobbles.artist, strict=True)
+        ]
     listens: list[tuple[int, str]] = []
     for play in read_export_path(path).plays:
         # Ingest stores Spotify's "Unknown Artist" placeholder as None; protocol A compares

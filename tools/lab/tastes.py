@@ -15,7 +15,9 @@ histories, `all_five` is a hard listener who lived all five one after another (e
 after the last ends): thousands of artists, most unknown to the catalog, many tastes.
 
 Measured 2026-12-04 (`python -m tools.lab.tastes --shared ../shared/data`; the purity columns
-are min / median / listen-weighted over genre-named tastes, then the shares of listens):
+are min / median / listen-weighted over genre-named tastes, then the shares of listens; the
+pingw33n and all_five rows re-measured after `scrobble_plays` read the lastfm-to-csv dates
+right: it had put every 2008-2020 scrobble in January 1970, so their recency was wrong):
 
     history       plays    artists tagged | version tastes 90% dup !genre | purity          |
                                           |                               | min  med  wtd   |
@@ -25,20 +27,20 @@ are min / median / listen-weighted over genre-named tastes, then the shares of l
                                           | after    21     12   0   0    | 1.00 1.00 1.00  |
     ryanpj2        24,248     242     58  | before    9      6   0   0    | 0.00 0.11 0.11  |
                                           | after    17     10   0   0    | 1.00 1.00 1.00  |
-    pingw33n       60,647  12,512  1,737  | before    3      3   0   0    | 0.19 0.34 0.30  |
-                                          | after     8      7   0   0    | 1.00 1.00 1.00  |
+    pingw33n       60,647  12,512  1,737  | before   17     12   0   0    | 0.03 0.30 0.36  |
+                                          | after    26     12   0   0    | 1.00 1.00 1.00  |
     sachawheeler   11,622   1,113    510  | before   15     12   0   0    | 0.43 0.61 0.60  |
                                           | after    21     12   0   0    | 1.00 1.00 1.00  |
-    all_five      126,129  14,849  2,193  | before   17      9   0   0    | 0.05 0.42 0.31  |
-                                          | after    23     12   0   0    | 1.00 1.00 1.00  |
+    all_five      126,129  14,849  2,193  | before   18     10   0   0    | 0.13 0.41 0.31  |
+                                          | after    24     12   0   0    | 1.00 1.00 1.00  |
 
     share of listens (before -> after)  genre-named  artist-named  other     genred
     sanabil                             91% -> 12%     9% -> 88%    0% ->  0%   12%
     efrrowini                           98% -> 26%     1% -> 74%    1% ->  1%   26%
     ryanpj2                             84% ->  9%    15% -> 90%    0% ->  0%   10%
-    pingw33n                            90% -> 27%     0% -> 63%   10% -> 10%   37%
+    pingw33n                            95% -> 35%     0% -> 60%    5% ->  5%   37%
     sachawheeler                        98% -> 59%     0% -> 39%    2% ->  1%   61%
-    all_five                            97% -> 30%     0% -> 68%    3% ->  3%   32%
+    all_five                            96% -> 30%     0% -> 66%    4% ->  4%   32%
 
 Before, genre-named tastes held 84-98% of the listens while only 10-61% of the listens are of
 an artist with a genre: the rest sat under a genre name they do not carry. After, each name is
@@ -129,9 +131,10 @@ def scrobble_plays(path: Path) -> PlayColumns:
     else:
         table = pd.read_csv(path, header=None, names=["artist", "album", "track", "date"])
         table = table[table["date"].notna()]
-        ended = (
-            pd.to_datetime(table["date"], format="%d %b %Y %H:%M", utc=True).astype("int64") / 1e9
-        )
+        # seconds from the epoch whatever unit pandas stores the times in (it is not
+        # always nanoseconds: dividing the integer view by 1e9 put 2008-2020 in 1970)
+        parsed = pd.to_datetime(table["date"], format="%d %b %Y %H:%M", utc=True)
+        ended = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
     artists = table["artist"].fillna("").astype(str)
     keep = (artists.str.strip() != "").to_numpy()
     return PlayColumns(

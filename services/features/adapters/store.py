@@ -156,7 +156,8 @@ async def save_profile(
                 await copy.write_row((user_id, t.artist, t.track, t.track_uri, t.listens))
         async with conn.cursor().copy(
             "COPY features.artist_stats (user_id, artist_name, plays, listens, skips, ms_played,"
-            " first_listen, last_listen, decayed_weight, endorsement) FROM STDIN"
+            " first_listen, last_listen, decayed_weight, endorsement, recent_listens, hour_band)"
+            " FROM STDIN"
         ) as copy:
             for s in stats:
                 await copy.write_row(
@@ -171,6 +172,8 @@ async def save_profile(
                         s.last_listen,
                         s.decayed_weight,
                         s.endorsement,
+                        s.recent_listens,
+                        s.hour_band,
                     )
                 )
         async with conn.cursor().copy(

@@ -127,6 +127,64 @@ def context_profiles(
     ]
 
 
+# An artist's habits (`artist_habits`), which explanations name ("like your recent plays",
+# "like what you play at night"): its listens in the last RECENT_DAYS of the listener's
+# listening, and the hour band that holds at least BAND_MIN_SHARE of its listens (at least
+# BAND_MIN_LISTENS of them) and BAND_MIN_LIFT times the share of the listener's own listens
+# that band holds: a habit of that artist, not the listener's usual hours.
+RECENT_DAYS = 30.0
+BAND_MIN_SHARE = 0.5
+BAND_MIN_LIFT = 1.5
+BAND_MIN_LISTENS = 5
+
+
+@dataclass(frozen=True)
+class ArtistHabit:
+    recent_listens: int
+    hour_band: str  # "" when no band is the artist's own
+
+
+def artist_habits(
+    plays: PlayColumns, time_zone: str = "UTC", min_listen_ms: int = MIN_LISTEN_MS
+) -> dict[str, ArtistHabit]:
+    """Per listened artist: listens in the RECENT_DAYS before the last listen of `plays`, and
+    its own hour band in the listener's `time_zone` (the rule above)."""
+    selected = plays.ms_played >= min_listen_ms
+    if not selected.any():
+        return {}
+    artist_code, artist_names = pd.factorize(
+        np.asarray(plays.artist, dtype=object)[selected], sort=True
+    )
+    ended = plays.ended_at_s[selected]
+    hour = (
+        pd.DatetimeIndex(pd.to_datetime(ended, unit="s", utc=True))
+        .tz_convert(time_zone)
+        .hour.to_numpy()
+    )
+    n = len(artist_names)
+    recent = ended >= ended.max() - RECENT_DAYS * 86_400.0
+    recent_counts = np.bincount(artist_code, weights=recent, minlength=n)
+    band_of_hour = np.empty(24, dtype=np.int64)
+    for position, (_, start, end) in enumerate(HOUR_BANDS):
+        band_of_hour[start:end] = position
+    counts = np.zeros((n, len(HOUR_BANDS)))
+    np.add.at(counts, (artist_code, band_of_hour[hour]), 1.0)
+    totals = counts.sum(axis=1)
+    listener_share = counts.sum(axis=0) / totals.sum()
+    share = counts / totals[:, None]
+    best = share.argmax(axis=1)
+    best_share = share[np.arange(n), best]
+    own = (
+        (totals >= BAND_MIN_LISTENS)
+        & (best_share >= BAND_MIN_SHARE)
+        & (best_share >= BAND_MIN_LIFT * listener_share[best])
+    )
+    return {
+        str(name): ArtistHabit(int(recent_counts[i]), HOUR_BANDS[best[i]][0] if own[i] else "")
+        for i, name in enumerate(artist_names)
+    }
+
+
 def taste_evolution(
     plays: PlayColumns,
     clusters: Sequence[TasteCluster],

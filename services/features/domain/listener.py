@@ -7,12 +7,13 @@ listen rules."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
+from services.features.domain.contexts import artist_habits
 from services.features.domain.details import taste_details
 from services.features.domain.moods import MoodKnowledge
 from services.features.domain.recency import RecencyFit
@@ -77,6 +78,13 @@ def listener_as_of(
     stats, recency = weighed_artists(
         past, as_of_s, rules.half_life_days, rules.min_listen_ms, rules.fit_recency
     )
+    habits = artist_habits(past, time_zone, rules.min_listen_ms)
+    stats = [
+        replace(s, recent_listens=habit.recent_listens, hour_band=habit.hour_band)
+        if (habit := habits.get(s.artist))
+        else s
+        for s in stats
+    ]
     tags = tag_profile({s.artist: s.endorsement for s in stats}, artist_tags)
     if platforms is None:
         return Listener(as_of, stats, tags, recency=recency)

@@ -44,13 +44,23 @@ row is `listener_as_of`'s served weights), NDCG@20 / Recall@20:
   0.7107 / 0.3324 (+0.0036 +- 0.0429: 3/0/2), and exp14's Recall@20 is 0.3330;
 - ryanpj2 (10 cutoffs): fullcircle 0.9967 / 0.4975; exp90 0.9850 / 0.4878; best fixed exp14
   0.9966 / 0.4975 (+0.0001 +- 0.0001: 1/9/0).
+- hard listeners, Last.fm scrobble CSVs (the lab reads one listen per dated scrobble):
+  pingw33n (12,512 artists, 12 cutoffs 2019-11 .. 2020-10): fullcircle 0.3278 / 0.2480;
+  exp90 0.2368 / 0.1937; best fixed exp14 0.2975 / 0.2368 (+0.0303 +- 0.0189: 10 better,
+  0 equal, 2 worse); sachawheeler (4 cutoffs): fullcircle 0.9504 / 0.1237; exp90, the best
+  fixed, 0.9420 / 0.1223 (+0.0084 +- 0.0084: 1/3/0).
 So exp90 is beaten on both metrics on every history, and the best fixed baseline on NDCG@20
 on every history, but on efrrowini's Recall@20 the model is 0.004 behind exp30 and exp14, and
 the margins over the best baseline on efrrowini and ryanpj2 are within their standard error.
 Development split (`--development`: protocol A's month rule on the listens before the first
 official cutoff, no held-out row read; ryanpj2 is too short for one): sanabil 0.7763 against
 best fixed exp14 0.7600 and exp90 0.7104; efrrowini 0.7310 against best fixed bll0.5 0.7436
-and exp90 0.7246: behind the best baseline there.
+and exp90 0.7246: behind the best baseline there; pingw33n (6 cutoffs) 0.0933 against best
+fixed exp14 0.1281 and exp90 0.0765 (-0.0349 +- 0.0352), also behind (sachawheeler's six
+months hold no development run).
+Tried on the development split and not kept: ACT-R's log_bll_0.5 among the prior kernels
+(efrrowini's best fixed baseline there): efrrowini 0.7178 against 0.7310 without it, sanabil
+0.7763 either way, pingw33n 0.1021 against 0.0933.
 Earlier sessions' notes, on official cutoffs (so tuned on held-out months, which this rule
 no longer allows): on every qualifying month (not only the 12 latest) the model led on
 sanabil (+0.0060, 38 cutoffs) and ryanpj2 but trailed exp14 on efrrowini (-0.035, 18

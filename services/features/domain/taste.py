@@ -58,6 +58,10 @@ class ArtistStats:
     last_listen: datetime | None
     decayed_weight: float
     endorsement: float
+    # How the listener plays it (contexts.artist_habits; 0 and "" until computed): listens
+    # in the last RECENT_DAYS of their listening, and the hour band it belongs to, if any.
+    recent_listens: int = 0
+    hour_band: str = ""
 
 
 def artist_stats(

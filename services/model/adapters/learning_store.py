@@ -26,6 +26,7 @@ from psycopg_pool import AsyncConnectionPool
 from services.model.adapters.store import _artist_tags, _similar_artists
 from services.model.adapters.tastes import TastesClient
 from services.model.domain.colistening import co_listening_causes
+from services.model.domain.habits import seed_habits
 from services.model.domain.learning import ListenerView, ModelParams, TrainedModel, pool_inputs
 from services.model.domain.liked import ArtistHistory
 
@@ -74,12 +75,13 @@ async def load_now(
     (the classifier learns from disliked artists the listener never played)."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT artist_name, plays, listens, skips, decayed_weight FROM features.artist_stats"
-            " WHERE user_id = %s",
+            "SELECT artist_name, plays, listens, skips, decayed_weight, recent_listens, hour_band"
+            " FROM features.artist_stats WHERE user_id = %s",
             (user_id,),
         )
         rows = await cur.fetchall()
-        histories, display = _merge_histories(rows)
+        histories, display = _merge_histories([row[:5] for row in rows])
+        habits = seed_habits([(row[0], row[2], row[5], row[6]) for row in rows])
         cur = await conn.execute(
             "SELECT tag FROM features.tag_profile WHERE user_id = %s"
             " ORDER BY weight DESC, tag LIMIT %s",
@@ -102,6 +104,7 @@ async def load_now(
             limits,
             excluded,
             extra_artists,
+            habits,
         )
 
 
@@ -119,6 +122,9 @@ async def load_as_of(
         [(s.artist, s.plays, s.listens, s.skips, s.decayed_weight) for s in view.artist_stats]
     )
     known = {h.artist: h.decayed_weight for h in histories if h.decayed_weight > 0}
+    habits = seed_habits(
+        [(s.artist, s.listens, s.recent_listens, s.hour_band) for s in view.artist_stats]
+    )
     async with pool.connection() as conn:
         return await _candidate_pool(
             conn,
@@ -129,6 +135,7 @@ async def load_as_of(
             display,
             [tag.tag for tag in view.top_tags],
             limits,
+            seed_habits=habits,
         )
 
 
@@ -297,6 +304,7 @@ async def _candidate_pool(
     limits: PoolLimits,
     excluded: frozenset[str] = frozenset(),
     extra_artists: frozenset[str] = frozenset(),
+    seed_habits: Mapping[str, str] | None = None,
 ) -> CandidatePool:
     """Candidates from the seeds' similar artists, the top tags' top artists and co-listening,
     each with its sources; tags and listener counts of everyone involved."""
@@ -337,6 +345,7 @@ async def _candidate_pool(
         listeners,
         everyone,
         {key: co_listening[key] for key in candidates if key in co_listening},
+        seed_habits,
     )
     return CandidatePool(
         view=ListenerView(scoring, histories, candidates),

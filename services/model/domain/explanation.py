@@ -8,6 +8,7 @@ measure of EVALUATION.md C (explanation specificity) on one item.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from services.model.domain.explain import (
     because_reasons,
     explain_percentages,
 )
+from services.model.domain.habits import habit_kind
 from services.model.domain.scoring import (
     CO_LISTENING,
     LIKED_MODEL,
@@ -29,8 +31,8 @@ CATCH_ALLS = frozenset({OTHER_SEEDS, OTHER_TAGS, LIKED_MODEL, CO_LISTENING, OTHE
 
 
 def part_kind(label: str) -> str:
-    """tag, seed_artist, popularity, liked_model, co_listening, history or other, from a
-    part's label."""
+    """tag, seed_artist, recency, context, popularity, liked_model, co_listening, history or
+    other, from a part's label."""
     if label.startswith("tag ") or label == "other tags":
         return "tag"
     if label.startswith("similar to "):
@@ -43,6 +45,8 @@ def part_kind(label: str) -> str:
         return "co_listening"
     if label.startswith(("loved: ", "silent for ")):
         return "history"
+    if habit := habit_kind(label):
+        return habit
     return "other"
 
 
@@ -77,3 +81,25 @@ def explain(parts: Mapping[str, float]) -> tuple[str, list[dict[str, Any]]]:
         for label, pct in shown
     ]
     return because, breakdown
+
+
+_REASON = re.compile(r"(\d+)% (.+?)(?=, \d+% |$)")
+_LEFT_OUT_TAIL = re.compile(r" and \d+ smaller reasons? \((?:\d+%|under 1%)\)$")
+
+
+def line_named_share(because: str) -> float:
+    """The share (0..1) of the score that a because line as the listener reads it names,
+    read back from its text ("because: 45% reggaeton, 30% other tags and 2 smaller reasons
+    (25%)" names 45%): what a client that only has the line measures; equal to
+    `named_shares(parts)[1]` for the line `because_line(parts)` makes."""
+    body = _LEFT_OUT_TAIL.sub("", because.removeprefix("because: "))
+    return (
+        sum(int(percent) for percent, text in _REASON.findall(body) if _line_text_named(text))
+        / 100.0
+    )
+
+
+def _line_text_named(text: str) -> bool:
+    # the line writes tags without their prefix, so a tag called "other" would read as the
+    # catch-all: catch-alls are matched on the text the line writes for them
+    return text not in CATCH_ALLS

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from fullcircle.ranking import ndcg_at_k
+from services.model.domain.habits import grouped_by_habit
 from services.model.domain.liked import (
     ArtistHistory,
     ClassifierChoice,
@@ -112,6 +113,7 @@ def pool_inputs(
     listeners: Mapping[str, float],
     everyone: Sequence[str],
     co_listening_causes: Mapping[str, Mapping[str, float]] | None = None,
+    seed_habits: Mapping[str, str] | None = None,
 ) -> ScoringInputs:
     """The scoring inputs of a candidate pool; `co_listening_causes` as
     colistening.co_listening_causes gives them (the scores are their sums). Candidates are
@@ -127,6 +129,7 @@ def pool_inputs(
         popularity_reference=max(listeners.values(), default=1.0),
         co_listening={artist: math.fsum(by_own.values()) for artist, by_own in causes.items()},
         co_listening_causes=causes,
+        seed_habits=seed_habits or {},
     )
 
 
@@ -470,12 +473,14 @@ def ranked_for_set(
     the listener's data spells them, with their provenance."""
     inputs = serving_inputs(now, params, liked, disliked)
     ranked = score_candidates(inputs, now.candidates, params.weights)
+    habits = now.scoring.seed_habits
     return [
         ScoredArtist(
             artist=display_names.get(item.artist, item.artist),
             score=item.score,
             parts={
-                _display_label(label, display_names): value for label, value in item.parts.items()
+                _display_label(label, display_names): value
+                for label, value in grouped_by_habit(item.parts, habits, display_names).items()
             },
             top_seed_artists=tuple(display_names.get(seed, seed) for seed in item.top_seed_artists),
             top_tags=item.top_tags,

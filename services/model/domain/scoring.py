@@ -133,7 +133,9 @@ class ScoringInputs:
     signed contribution of the candidate's own inputs to its liked probability (liked.py; the
     rest of the probability is the forest's bias and the inputs the candidate lacks);
     `co_listening_causes`: candidate -> the listener's artist -> its share of the candidate's
-    co-listening score (colistening.co_listening_causes; they sum to the score).
+    co-listening score (colistening.co_listening_causes; they sum to the score);
+    `seed_habits`: the listener's artist -> how they play it (habits.seed_habit: "recent" or
+    an hour band), which names the seed's parts (habits.grouped_by_habit), never scores.
     """
 
     known_artists: Mapping[str, float]
@@ -145,6 +147,7 @@ class ScoringInputs:
     co_listening: Mapping[str, float] = field(default_factory=dict)
     liked_causes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     co_listening_causes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    seed_habits: Mapping[str, str] = field(default_factory=dict)
 
 
 def seed_label(seed: str) -> str:
