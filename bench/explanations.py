@@ -13,7 +13,8 @@ profile), the listener's 20 recommendations are read over the public gRPC API an
   recency, contexts, listeners like you).
 Beside them it prints what the served taste profile says of the same listener: tastes, how
 many carry 90% of the listens, duplicate names, mood coverage, the time zone and whether the
-recency weights were fitted.
+recency weights were fitted; and what steering does to the settled set ("less" of its
+biggest taste, the familiarity dial from deep cuts to popular).
 Targets (issue #14): median >= 85% and minimum >= 70%, both; no catch-all above 20%.
 
     python -m bench explanations [--only sanabil,efrrowini] [--timeout 900]
@@ -70,6 +71,24 @@ class StackExplanations:
     settled_s: float
     example: str
     profile: ServedProfile
+    steering: Steered
+
+
+@dataclass(frozen=True)
+class Steered:
+    """Steering on the settled set: "less" of the taste most of the top 20 serve (its share
+    of the top 20 before and after; target: at least halved, as far as the set holds other
+    tastes' artists) and the median popularity percentile of the top 20 at each DIALS
+    setting (target: monotone)."""
+
+    taste: str
+    before: float
+    after: float
+    others: int  # artists of the set's 100 serving another taste
+    medians: list[float]
+
+
+DIALS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 @dataclass(frozen=True)
@@ -112,6 +131,7 @@ async def measure(
         settled_s = time.perf_counter() - started
         served = await client.recommendations(limit=TOP)
         profile = served_profile(await client.taste_profile())
+        steered = await steer(client)
     in_parts, in_line, catch_alls = [], [], []
     kinds: Counter[str] = Counter()
     for item in served.items:
@@ -132,7 +152,32 @@ async def measure(
         settled_s=settled_s,
         example=f"{first.artist}: {first.because}" if first else "",
         profile=profile,
+        steering=steered,
     )
+
+
+async def steer(client: FullCircleClient) -> Steered:
+    whole = list((await client.recommendations(100)).items)
+    tastes = [item.taste for item in whole[:TOP] if item.taste]
+    biggest = max(set(tastes), key=lambda t: (tastes.count(t), t), default="")
+    before = sum(1 for item in whole[:TOP] if item.taste == biggest) / TOP
+    after = before
+    if biggest:
+        await client.steer({biggest: "less"})
+        steered = (await client.recommendations(TOP)).items
+        after = sum(1 for item in steered if item.taste == biggest) / max(1, len(steered))
+        await client.steer({biggest: ""})
+    medians = []
+    for dial in DIALS:
+        await client.steer(familiarity=dial)
+        served = await client.recommendations(TOP)
+        known = [
+            i.popularity_percentile for i in served.items if i.HasField("popularity_percentile")
+        ]
+        medians.append(statistics.median(known) if known else float("nan"))
+    await client.steer(familiarity=-1)
+    others = sum(1 for item in whole if item.taste != biggest)
+    return Steered(biggest, before, after, others, medians)
 
 
 def served_profile(profile: common_pb2.TasteProfile) -> ServedProfile:
@@ -179,6 +224,15 @@ def report(results: list[StackExplanations]) -> None:
             f"{r.history:<10} {p.tastes:>6} {p.tastes_for_90_percent:>7} {p.duplicate_names:>9}"
             f" {p.mood_before:>11.0%} {p.mood_after:>6.0%}"
             f" {'fitted' if p.recency_fitted else 'fixed':>8}  {p.time_zone}"
+        )
+    print()
+    print('steering: "less" of the biggest taste of the top 20, and the familiarity dial')
+    print(f"{'history':<10} {'taste':<28} {'before':>6} {'after':>6}  median popularity at {DIALS}")
+    for r in results:
+        st = r.steering
+        print(
+            f"{r.history:<10} {st.taste[:28]:<28} {st.before:>6.0%} {st.after:>6.0%}"
+            f"  {' '.join(f'{m:.2f}' for m in st.medians)}"
         )
     for r in results:
         print(f"{r.history}: {r.example}")
