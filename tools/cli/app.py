@@ -922,8 +922,10 @@ def playlist(prompt: str, user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -
     )
     table = Table("#", "artist", "track", "why")
     for rank, track in enumerate(made.tracks, start=1):
-        table.add_row(str(rank), track.artist, track.track or "(new artist)", track.reason)
+        table.add_row(str(rank), track.artist, track.track, track.reason)
     console.print(table)
+    if made.left_out_note:
+        console.print(made.left_out_note)
 
 
 @app.command()
