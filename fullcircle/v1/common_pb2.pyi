@@ -246,7 +246,7 @@ class TimeZone(_message.Message):
     def __init__(self, time_zone: _Optional[str] = ..., source: _Optional[str] = ..., country: _Optional[str] = ..., country_share: _Optional[float] = ..., description: _Optional[str] = ...) -> None: ...
 
 class PlaylistTrack(_message.Message):
-    __slots__ = ("artist", "track", "track_uri", "familiar", "score", "reason", "source")
+    __slots__ = ("artist", "track", "track_uri", "familiar", "score", "reason", "source", "mbid")
     ARTIST_FIELD_NUMBER: _ClassVar[int]
     TRACK_FIELD_NUMBER: _ClassVar[int]
     TRACK_URI_FIELD_NUMBER: _ClassVar[int]
@@ -254,6 +254,7 @@ class PlaylistTrack(_message.Message):
     SCORE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    MBID_FIELD_NUMBER: _ClassVar[int]
     artist: str
     track: str
     track_uri: str
@@ -261,7 +262,8 @@ class PlaylistTrack(_message.Message):
     score: float
     reason: str
     source: str
-    def __init__(self, artist: _Optional[str] = ..., track: _Optional[str] = ..., track_uri: _Optional[str] = ..., familiar: _Optional[bool] = ..., score: _Optional[float] = ..., reason: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
+    mbid: str
+    def __init__(self, artist: _Optional[str] = ..., track: _Optional[str] = ..., track_uri: _Optional[str] = ..., familiar: _Optional[bool] = ..., score: _Optional[float] = ..., reason: _Optional[str] = ..., source: _Optional[str] = ..., mbid: _Optional[str] = ...) -> None: ...
 
 class Playlist(_message.Message):
     __slots__ = ("prompt", "energy", "valence", "acoustic", "hour_band", "familiarity", "tracks", "mood_confidence", "left_out", "left_out_note")

@@ -236,7 +236,14 @@ def _choice(row: store.PlaylistChoiceRow, read: PlaylistPrompt) -> TrackChoice:
             row.artist, row.track, row.track_uri, True, row.weight, mood, row.taste, YOUR_PLAYS
         )
     tracks = [
-        ArtistTrack(track.name, track.track_uri, track.plays, mood_vector(track.tags), track.source)
+        ArtistTrack(
+            track.name,
+            track.track_uri,
+            track.plays,
+            mood_vector(track.tags),
+            track.source,
+            track.mbid,
+        )
         for track in row.tracks
     ]
     return recommended_choice(row.artist, row.weight, row.taste, mood, tracks, read.mood)
@@ -260,6 +267,7 @@ def _playlist(prompt: str, read: PlaylistPrompt, made: MadePlaylist) -> common_p
                 score=item.score,
                 reason=item.reason,
                 source=item.choice.source,
+                mbid=item.choice.mbid,
             )
             for item in made.items
         ],

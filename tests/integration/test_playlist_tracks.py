@@ -41,7 +41,11 @@ def recorded_top_tracks(shared_data: Path) -> ArtistTopTracks:
     top = root.find("toptracks")
     assert top is not None
     tracks = tuple(
-        TopTrack(track.findtext("name", ""), int(track.findtext("playcount", "0")))
+        TopTrack(
+            track.findtext("name", ""),
+            int(track.findtext("playcount", "0")),
+            track.findtext("mbid", ""),
+        )
         for track in top.iter("track")
     )
     return ArtistTopTracks(top.attrib["artist"], True, tracks[:10])
@@ -120,6 +124,8 @@ async def test_every_row_is_a_track_and_an_artist_without_one_is_counted(
     assert set(new) == {cher.artist, own_artist}
     assert (new[cher.artist].track, new[cher.artist].source) == ("Believe", LASTFM_TOP_TRACKS)
     assert new[cher.artist].track_uri == ""
+    assert new[cher.artist].mbid == "028523f5-23b3-4910-adc1-46d932e2fb55"  # as recorded
+    assert new[own_artist].mbid == ""
     assert new[own_artist].source == YOUR_PLAYS
     assert new[own_artist].track_uri.startswith("spotify:track:")
     assert all(row.source == YOUR_PLAYS for row in made.tracks if row.familiar)

@@ -22,6 +22,8 @@ from tests.support.playlist_files import jspf_tracks, m3u8_tracks, xspf_tracks
 MADE_AT = datetime(2026, 12, 4, 21, 5, 9, 123456, tzinfo=UTC)
 HOSTILE = '</title><script>alert("x")</script> & <![CDATA[ ]]>'
 URI = "spotify:track:6rqhFgbbKwnb9MLmUQDhG6"
+MBID = "028523f5-23b3-4910-adc1-46d932e2fb55"
+RECORDING = f"https://musicbrainz.org/recording/{MBID}"
 N = f"{{{XSPF_NS}}}"
 M3U8 = gateway_pb2.PLAYLIST_FORMAT_FILE_M3U8
 XSPF = gateway_pb2.PLAYLIST_FORMAT_FILE_XSPF
@@ -50,6 +52,7 @@ def playlist() -> common_pb2.Playlist:
                 familiar=False,
                 reason="new to you",
                 source="lastfm_top_tracks",
+                mbid=MBID,
             ),
             common_pb2.PlaylistTrack(
                 artist="Line\nBreaker",
@@ -102,7 +105,9 @@ def test_xspf_is_version_1_in_its_namespace_with_every_track_and_escaped_names()
     assert first.findtext(f"{N}location") == URI and first.findtext(f"{N}identifier") == URI
     assert hostile.findtext(f"{N}title") == HOSTILE  # markup is text, round-tripped
     assert hostile.findtext(f"{N}creator") == "Beyoncé"
-    assert hostile.find(f"{N}identifier") is None  # a search is no canonical id
+    # a search is no canonical id; its MusicBrainz recording is
+    assert [e.text for e in hostile.findall(f"{N}identifier")] == [RECORDING]
+    assert breaker.find(f"{N}identifier") is None
     assert hostile.findtext(f"{N}location", "").startswith("spotify:search:Beyonc%C3%A9+")
     assert b"<script>" not in made.content
     # a character XML cannot hold is dropped; a line break stays text (a parser reads the
@@ -124,13 +129,14 @@ def test_jspf_has_the_playlist_and_track_keys_listenbrainz_reads() -> None:
         assert {"title", "creator", "identifier", "location"} <= set(track)
         assert isinstance(track["identifier"], list) and isinstance(track["location"], list)
     first, hostile, breaker = body["track"]
-    assert [t.identifiers for t in jspf_tracks(made.content)] == [(URI,), (), ()]
+    assert [t.identifiers for t in jspf_tracks(made.content)] == [(URI,), (RECORDING,), ()]
     assert (first["title"], first["creator"], first["identifier"]) == (
         "Feel Good Inc.",
         "Gorillaz",
         [URI],
     )
-    assert hostile["title"] == HOSTILE and hostile["identifier"] == []
+    assert hostile["title"] == HOSTILE and hostile["identifier"] == [RECORDING]
+    assert breaker["identifier"] == []
     assert hostile["location"][0].startswith("spotify:search:")
     assert breaker["creator"] == "Line\nBreaker"  # JSON escapes it
 

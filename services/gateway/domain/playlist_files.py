@@ -11,13 +11,15 @@ What each holds, per track (artist, title, and where to play it):
   in names become spaces: a name cannot start a line of its own.
 - **XSPF** version 1 (`http://xspf.org/ns/0/`): playlist title, creator ("Full-Circle"),
   annotation (how the prompt was read), date; each track's location (its Spotify URI, else the
-  search URI above), identifier (the Spotify URI and the MusicBrainz recording when known:
-  canonical ids only, never a search), title, creator (the artist) and annotation (why it is
-  there), in the order the specification lists them. Written by ElementTree, so markup in a
-  name is escaped text; characters XML 1.0 cannot hold are dropped.
+  search URI above), identifiers (the Spotify URI, and `https://musicbrainz.org/recording/<id>`
+  where Last.fm gave a top track its MusicBrainz id: canonical ids only, never a search),
+  title, creator (the artist) and annotation (why it is there), in the order the
+  specification lists them. Written by ElementTree, so markup in a name is escaped text;
+  characters XML 1.0 cannot hold are dropped.
 - **JSPF** (XSPF in JSON, as ListenBrainz imports and exports it): `{"playlist": {"title",
   "creator", "annotation", "date", "track": [{"title", "creator", "annotation", "location": [...],
-  "identifier": [...]}]}}`; `identifier` is always a list (empty when no canonical id is known).
+  "identifier": [...]}]}}`, `identifier` always a list of the same ids as XSPF's (empty when none
+  is known; ListenBrainz matches a track by its MusicBrainz recording).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from fullcircle.v1 import common_pb2, gateway_pb2
 
 XSPF_NS = "http://xspf.org/ns/0/"
 CREATOR = "Full-Circle"
+MUSICBRAINZ_RECORDING = "https://musicbrainz.org/recording/"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 # what XML 1.0 cannot carry at all, even escaped (control characters but tab and line breaks,
 # lone surrogates, the two non-characters of the BMP's end)
@@ -66,8 +69,12 @@ def location(track: common_pb2.PlaylistTrack) -> str:
 
 
 def identifiers(track: common_pb2.PlaylistTrack) -> list[str]:
-    """A track's canonical ids: its Spotify URI when known (a search is not one)."""
-    return [track.track_uri] if track.track_uri else []
+    """A track's canonical ids (a search is not one): its Spotify URI and its MusicBrainz
+    recording (what ListenBrainz matches a JSPF track by), each when known."""
+    return [
+        *([track.track_uri] if track.track_uri else []),
+        *([MUSICBRAINZ_RECORDING + track.mbid] if track.mbid else []),
+    ]
 
 
 def annotation(playlist: common_pb2.Playlist) -> str:

@@ -272,6 +272,7 @@ class PlaylistTrackRow:
     plays: float  # Last.fm playcount (LASTFM_TOP_TRACKS) or the listener's listens (YOUR_PLAYS)
     tags: list[tuple[str, float]]
     source: str
+    mbid: str = ""  # a Last.fm top track's MusicBrainz id, when Last.fm gave one
 
 
 @dataclass(frozen=True)
@@ -371,17 +372,17 @@ async def _recommended_tracks(
         (user_id, keys),
     )
     found = [
-        (key, track, uri or "", float(listens), YOUR_PLAYS)
+        (key, track, uri or "", float(listens), YOUR_PLAYS, "")
         for key, track, uri, listens in await cur.fetchall()
     ]
     cur = await conn.execute(
-        "SELECT artist_key, track, playcount FROM enrich.artist_top_tracks"
+        "SELECT artist_key, track, playcount, mbid FROM enrich.artist_top_tracks"
         " WHERE artist_key = ANY(%s) ORDER BY artist_key, rank",
         (keys,),
     )
     found += [
-        (key, track, "", float(playcount), LASTFM_TOP_TRACKS)
-        for key, track, playcount in await cur.fetchall()
+        (key, track, "", float(playcount), LASTFM_TOP_TRACKS, mbid)
+        for key, track, playcount, mbid in await cur.fetchall()
     ]
     cur = await conn.execute(
         "SELECT track_key, tag, weight FROM enrich.track_tags WHERE track_key = ANY(%s)",
@@ -391,9 +392,9 @@ async def _recommended_tracks(
     for track_key, tag, weight in await cur.fetchall():
         track_tags[track_key].append((tag, float(weight)))
     tracks: dict[str, list[PlaylistTrackRow]] = defaultdict(list)
-    for key, track, uri, plays, source in found:
+    for key, track, uri, plays, source, mbid in found:
         tags = track_tags.get(f"{key} - {track.lower()}", [])
-        tracks[key].append(PlaylistTrackRow(track, uri, plays, tags, source))
+        tracks[key].append(PlaylistTrackRow(track, uri, plays, tags, source, mbid))
     return tracks
 
 

@@ -72,6 +72,7 @@ class TrackChoice:
     mood: MoodVector
     taste: int | None
     source: str = YOUR_PLAYS  # LASTFM_TOP_TRACKS or YOUR_PLAYS
+    mbid: str = ""  # MusicBrainz recording id, as Last.fm gives a top track's
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class ArtistTrack:
     plays: float  # its Last.fm playcount (LASTFM_TOP_TRACKS) or the listener's listens
     mood: MoodVector  # from its own track tags; unknown (confidence 0) without them
     source: str
+    mbid: str = ""
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,9 @@ def recommended_choice(
     if track is None:
         return TrackChoice(artist, "", "", False, score, artist_mood, taste, LASTFM_TOP_TRACKS)
     mood = track.mood if track.mood.known else artist_mood
-    return TrackChoice(artist, track.name, track.track_uri, False, score, mood, taste, track.source)
+    return TrackChoice(
+        artist, track.name, track.track_uri, False, score, mood, taste, track.source, track.mbid
+    )
 
 
 def playlist_of_tracks(
