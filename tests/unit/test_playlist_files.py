@@ -118,6 +118,7 @@ def test_xspf_is_version_1_in_its_namespace_with_every_track_and_escaped_names()
 def test_jspf_has_the_playlist_and_track_keys_listenbrainz_reads() -> None:
     made = written(JSPF)
     assert made.file_name == "high-energy-morning-music.jspf"
+    assert made.media_type == "application/json"
     document = json.loads(made.content)
     assert set(document) == {"playlist"}
     body = document["playlist"]
@@ -144,6 +145,7 @@ def test_jspf_has_the_playlist_and_track_keys_listenbrainz_reads() -> None:
 def test_m3u8_has_the_header_one_extinf_per_track_and_a_location_after_each() -> None:
     made = written(M3U8)
     assert made.file_name == "high-energy-morning-music.m3u8"
+    assert made.media_type == "audio/x-mpegurl; charset=utf-8"
     text = made.content.decode("utf-8")
     lines = text.splitlines()
     assert lines[0] == "#EXTM3U" and lines[1] == "#PLAYLIST:High energy morning music!"

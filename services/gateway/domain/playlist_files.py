@@ -156,8 +156,9 @@ FORMATS: dict[int, PlaylistFileFormat] = {
     gateway_pb2.PLAYLIST_FORMAT_FILE_XSPF: PlaylistFileFormat(
         "xspf", "application/xspf+xml", write_xspf
     ),
+    # JSPF has no media type of its own: JSON's
     gateway_pb2.PLAYLIST_FORMAT_FILE_JSPF: PlaylistFileFormat(
-        "jspf", "application/jspf+json", write_jspf
+        "jspf", "application/json", write_jspf
     ),
 }
 
