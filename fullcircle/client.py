@@ -171,6 +171,17 @@ class FullCircleClient(_GatewayChannel):
         )
         return reply
 
+    async def export_playlist(
+        self, prompt: str, file_format: gateway_pb2.PlaylistFormat
+    ) -> gateway_pb2.PlaylistFile:
+        """The playlist for a prompt as an M3U8, XSPF or JSPF file (bytes and a file name)."""
+        reply: gateway_pb2.PlaylistFile = await self.stub.ExportPlaylist(
+            gateway_pb2.ExportPlaylistRequest(prompt=prompt, format=file_format),
+            metadata=self.metadata,
+            timeout=DEADLINE_S,
+        )
+        return reply
+
     async def sync_spotify(self) -> str:
         """Ask for a Spotify sync now; returns the request id."""
         reply = await self.stub.SyncSpotify(

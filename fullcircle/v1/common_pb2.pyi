@@ -246,23 +246,27 @@ class TimeZone(_message.Message):
     def __init__(self, time_zone: _Optional[str] = ..., source: _Optional[str] = ..., country: _Optional[str] = ..., country_share: _Optional[float] = ..., description: _Optional[str] = ...) -> None: ...
 
 class PlaylistTrack(_message.Message):
-    __slots__ = ("artist", "track", "track_uri", "familiar", "score", "reason")
+    __slots__ = ("artist", "track", "track_uri", "familiar", "score", "reason", "source", "mbid")
     ARTIST_FIELD_NUMBER: _ClassVar[int]
     TRACK_FIELD_NUMBER: _ClassVar[int]
     TRACK_URI_FIELD_NUMBER: _ClassVar[int]
     FAMILIAR_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    MBID_FIELD_NUMBER: _ClassVar[int]
     artist: str
     track: str
     track_uri: str
     familiar: bool
     score: float
     reason: str
-    def __init__(self, artist: _Optional[str] = ..., track: _Optional[str] = ..., track_uri: _Optional[str] = ..., familiar: _Optional[bool] = ..., score: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
+    source: str
+    mbid: str
+    def __init__(self, artist: _Optional[str] = ..., track: _Optional[str] = ..., track_uri: _Optional[str] = ..., familiar: _Optional[bool] = ..., score: _Optional[float] = ..., reason: _Optional[str] = ..., source: _Optional[str] = ..., mbid: _Optional[str] = ...) -> None: ...
 
 class Playlist(_message.Message):
-    __slots__ = ("prompt", "energy", "valence", "acoustic", "hour_band", "familiarity", "tracks", "mood_confidence")
+    __slots__ = ("prompt", "energy", "valence", "acoustic", "hour_band", "familiarity", "tracks", "mood_confidence", "left_out", "left_out_note")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     ENERGY_FIELD_NUMBER: _ClassVar[int]
     VALENCE_FIELD_NUMBER: _ClassVar[int]
@@ -271,6 +275,8 @@ class Playlist(_message.Message):
     FAMILIARITY_FIELD_NUMBER: _ClassVar[int]
     TRACKS_FIELD_NUMBER: _ClassVar[int]
     MOOD_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    LEFT_OUT_FIELD_NUMBER: _ClassVar[int]
+    LEFT_OUT_NOTE_FIELD_NUMBER: _ClassVar[int]
     prompt: str
     energy: float
     valence: float
@@ -279,7 +285,9 @@ class Playlist(_message.Message):
     familiarity: str
     tracks: _containers.RepeatedCompositeFieldContainer[PlaylistTrack]
     mood_confidence: float
-    def __init__(self, prompt: _Optional[str] = ..., energy: _Optional[float] = ..., valence: _Optional[float] = ..., acoustic: _Optional[float] = ..., hour_band: _Optional[str] = ..., familiarity: _Optional[str] = ..., tracks: _Optional[_Iterable[_Union[PlaylistTrack, _Mapping]]] = ..., mood_confidence: _Optional[float] = ...) -> None: ...
+    left_out: _containers.RepeatedScalarFieldContainer[str]
+    left_out_note: str
+    def __init__(self, prompt: _Optional[str] = ..., energy: _Optional[float] = ..., valence: _Optional[float] = ..., acoustic: _Optional[float] = ..., hour_band: _Optional[str] = ..., familiarity: _Optional[str] = ..., tracks: _Optional[_Iterable[_Union[PlaylistTrack, _Mapping]]] = ..., mood_confidence: _Optional[float] = ..., left_out: _Optional[_Iterable[str]] = ..., left_out_note: _Optional[str] = ...) -> None: ...
 
 class ExclusionRule(_message.Message):
     __slots__ = ("artist", "track", "played_between", "platform", "hours")

@@ -1,11 +1,23 @@
 from fullcircle.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class PlaylistFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PLAYLIST_FORMAT_UNSPECIFIED: _ClassVar[PlaylistFormat]
+    PLAYLIST_FORMAT_FILE_M3U8: _ClassVar[PlaylistFormat]
+    PLAYLIST_FORMAT_FILE_XSPF: _ClassVar[PlaylistFormat]
+    PLAYLIST_FORMAT_FILE_JSPF: _ClassVar[PlaylistFormat]
+PLAYLIST_FORMAT_UNSPECIFIED: PlaylistFormat
+PLAYLIST_FORMAT_FILE_M3U8: PlaylistFormat
+PLAYLIST_FORMAT_FILE_XSPF: PlaylistFormat
+PLAYLIST_FORMAT_FILE_JSPF: PlaylistFormat
 
 class ImportChunk(_message.Message):
     __slots__ = ("file_name", "data", "size_bytes")
@@ -240,3 +252,23 @@ class DeletionReport(_message.Message):
     message: str
     pending: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, request_id: _Optional[str] = ..., service: _Optional[str] = ..., removed: _Optional[_Mapping[str, int]] = ..., finished: _Optional[bool] = ..., message: _Optional[str] = ..., pending: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ExportPlaylistRequest(_message.Message):
+    __slots__ = ("prompt", "format")
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    prompt: str
+    format: PlaylistFormat
+    def __init__(self, prompt: _Optional[str] = ..., format: _Optional[_Union[PlaylistFormat, str]] = ...) -> None: ...
+
+class PlaylistFile(_message.Message):
+    __slots__ = ("file_name", "media_type", "content", "playlist")
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    PLAYLIST_FIELD_NUMBER: _ClassVar[int]
+    file_name: str
+    media_type: str
+    content: bytes
+    playlist: _common_pb2.Playlist
+    def __init__(self, file_name: _Optional[str] = ..., media_type: _Optional[str] = ..., content: _Optional[bytes] = ..., playlist: _Optional[_Union[_common_pb2.Playlist, _Mapping]] = ...) -> None: ...

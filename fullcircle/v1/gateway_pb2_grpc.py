@@ -125,6 +125,11 @@ class FullCircleStub:
                 request_serializer=fullcircle_dot_v1_dot_gateway__pb2.DeleteAccountRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_gateway__pb2.DeletionReport.FromString,
                 _registered_method=True)
+        self.ExportPlaylist = channel.unary_unary(
+                '/fullcircle.v1.FullCircle/ExportPlaylist',
+                request_serializer=fullcircle_dot_v1_dot_gateway__pb2.ExportPlaylistRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_gateway__pb2.PlaylistFile.FromString,
+                _registered_method=True)
 
 
 class FullCircleServicer:
@@ -271,6 +276,17 @@ class FullCircleServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportPlaylist(self, request, context):
+        """Playlists out
+        The playlist CreatePlaylist makes for the prompt, as a file to save or open elsewhere:
+        M3U8, XSPF or JSPF (ListenBrainz's JSON playlist); writers and what each holds in
+        services/gateway/domain/playlist_files.py. INVALID_ARGUMENT for a format not named;
+        FAILED_PRECONDITION when the playlist would have no track yet.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FullCircleServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -363,6 +379,11 @@ def add_FullCircleServicer_to_server(servicer, server):
                     servicer.DeleteAccount,
                     request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.DeleteAccountRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_gateway__pb2.DeletionReport.SerializeToString,
+            ),
+            'ExportPlaylist': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportPlaylist,
+                    request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.ExportPlaylistRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_gateway__pb2.PlaylistFile.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -851,6 +872,33 @@ class FullCircle:
             '/fullcircle.v1.FullCircle/DeleteAccount',
             fullcircle_dot_v1_dot_gateway__pb2.DeleteAccountRequest.SerializeToString,
             fullcircle_dot_v1_dot_gateway__pb2.DeletionReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportPlaylist(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.FullCircle/ExportPlaylist',
+            fullcircle_dot_v1_dot_gateway__pb2.ExportPlaylistRequest.SerializeToString,
+            fullcircle_dot_v1_dot_gateway__pb2.PlaylistFile.FromString,
             options,
             channel_credentials,
             insecure,

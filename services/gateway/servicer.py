@@ -69,6 +69,7 @@ from services.gateway.domain.deletion import (
     plays_selection,
     report,
 )
+from services.gateway.domain.playlist_files import file_format, playlist_file
 from services.gateway.domain.uploads import (
     PartAssembler,
     already_uploaded,
@@ -419,11 +420,24 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
     async def CreatePlaylist(
         self, request: gateway_pb2.CreatePlaylistRequest, context: grpc.aio.ServicerContext
     ) -> common_pb2.Playlist:
+        return await self._playlist(request.prompt, context)
+
+    async def _playlist(
+        self, prompt: str, context: grpc.aio.ServicerContext
+    ) -> common_pb2.Playlist:
         reply: common_pb2.Playlist = await self.model.CreatePlaylist(
-            model_pb2.ModelPlaylistRequest(user_id=str(current_user()), prompt=request.prompt),
+            model_pb2.ModelPlaylistRequest(user_id=str(current_user()), prompt=prompt),
             timeout=self._deadline(context),
         )
         return reply
+
+    @rpc_errors
+    async def ExportPlaylist(
+        self, request: gateway_pb2.ExportPlaylistRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.PlaylistFile:
+        chosen = file_format(request.format)  # before a playlist is made for nothing
+        made = await self._playlist(request.prompt, context)
+        return playlist_file(made, chosen, datetime.now(UTC))
 
     @rpc_errors
     async def LinkSpotify(

@@ -10,19 +10,23 @@ from uuid import UUID
 import grpc
 from psycopg_pool import AsyncConnectionPool
 
-from fullcircle.errors import InvalidArgument, NotFound, artist_name_argument
+from fullcircle.errors import FailedPrecondition, InvalidArgument, NotFound, artist_name_argument
 from fullcircle.grpc_server import rpc_errors
 from fullcircle.moods import mood_vector
 from fullcircle.v1 import common_pb2, model_pb2, model_pb2_grpc
 from services.model.adapters import store
 from services.model.domain.explanation import explain
 from services.model.domain.playlist import (
-    PlaylistItem,
+    YOUR_PLAYS,
+    ArtistTrack,
+    MadePlaylist,
     PlaylistPrompt,
     TrackChoice,
-    build_playlist,
     known_mood,
+    left_out_note,
+    playlist_of_tracks,
     read_prompt,
+    recommended_choice,
     rerank_by_prompt,
 )
 from services.model.domain.rediscovery import rediscoveries
@@ -195,19 +199,15 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
         inputs = await store.load_playlist_inputs(self.pool, user_id, read.hour_band)
         if not inputs.choices:
             raise NotFound("nothing to make a playlist from yet: import a listening history")
-        choices = [
-            TrackChoice(
-                row.artist,
-                row.track,
-                row.track_uri,
-                row.familiar,
-                row.weight,
-                known_mood(mood_vector(row.tags), row.estimated_mood),
-                row.taste,
+        made = playlist_of_tracks(
+            read, [_choice(row, read) for row in inputs.choices], inputs.context_shares
+        )
+        if not made.items:
+            raise FailedPrecondition(
+                "no track to list yet: your recommended artists' tracks are still being"
+                " fetched and you have no plays of your own; ask again in a minute"
             )
-            for row in inputs.choices
-        ]
-        return _playlist(request.prompt, read, build_playlist(read, choices, inputs.context_shares))
+        return _playlist(request.prompt, read, made)
 
     async def _rediscovery(self, user_id: UUID, limit: int) -> common_pb2.RecommendationSet:
         now = datetime.now(UTC)
@@ -229,7 +229,27 @@ class RecommenderServicer(model_pb2_grpc.RecommenderServicer):
         )
 
 
-def _playlist(prompt: str, read: PlaylistPrompt, items: list[PlaylistItem]) -> common_pb2.Playlist:
+def _choice(row: store.PlaylistChoiceRow, read: PlaylistPrompt) -> TrackChoice:
+    mood = known_mood(mood_vector(row.tags), row.estimated_mood)
+    if row.familiar:
+        return TrackChoice(
+            row.artist, row.track, row.track_uri, True, row.weight, mood, row.taste, YOUR_PLAYS
+        )
+    tracks = [
+        ArtistTrack(
+            track.name,
+            track.track_uri,
+            track.plays,
+            mood_vector(track.tags),
+            track.source,
+            track.mbid,
+        )
+        for track in row.tracks
+    ]
+    return recommended_choice(row.artist, row.weight, row.taste, mood, tracks, read.mood)
+
+
+def _playlist(prompt: str, read: PlaylistPrompt, made: MadePlaylist) -> common_pb2.Playlist:
     return common_pb2.Playlist(
         prompt=prompt,
         energy=read.mood.energy,
@@ -246,9 +266,13 @@ def _playlist(prompt: str, read: PlaylistPrompt, items: list[PlaylistItem]) -> c
                 familiar=item.choice.familiar,
                 score=item.score,
                 reason=item.reason,
+                source=item.choice.source,
+                mbid=item.choice.mbid,
             )
-            for item in items
+            for item in made.items
         ],
+        left_out=made.left_out,
+        left_out_note=left_out_note(made.left_out),
     )
 
 

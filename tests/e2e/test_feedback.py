@@ -5,6 +5,8 @@ recommendation explains itself in parts that sum to 100%."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -15,8 +17,10 @@ import redis.asyncio
 
 from fullcircle.client import FullCircleClient
 from fullcircle.events import RECOMMENDATIONS_UPDATED
-from fullcircle.v1 import common_pb2, model_pb2, model_pb2_grpc
+from fullcircle.v1 import common_pb2, gateway_pb2, model_pb2, model_pb2_grpc
 from services.model.settings import ModelSettings
+from tests.support.cli import run_cli
+from tests.support.playlist_files import jspf_tracks, m3u8_tracks, xspf_tracks
 from tools.stack.local import LocalStack, StackState
 
 from .test_subscriptions import _announce, _new_set
@@ -43,8 +47,48 @@ async def _imported(client: FullCircleClient, shared_data: Path) -> common_pb2.R
         await asyncio.sleep(1)
 
 
+async def _the_playlist_as_files(
+    client: FullCircleClient, local_stack: LocalStack, key: str, tmp_path: Path
+) -> None:
+    """The same playlist as M3U8, XSPF and JSPF through ExportPlaylist, each file valid for
+    its format and holding every row; the CLI saves one; a format not named is refused."""
+    prompt = "high energy morning music"
+    for file_format, read in (
+        (gateway_pb2.PLAYLIST_FORMAT_FILE_M3U8, m3u8_tracks),
+        (gateway_pb2.PLAYLIST_FORMAT_FILE_XSPF, xspf_tracks),
+        (gateway_pb2.PLAYLIST_FORMAT_FILE_JSPF, jspf_tracks),
+    ):
+        written = await client.export_playlist(prompt, file_format)
+        rows = written.playlist.tracks
+        assert len(rows) == 25 and written.file_name.startswith("high-energy-morning-music.")
+        in_file = read(written.content)
+        assert [f"{t.creator} - {t.title}" for t in in_file] == [
+            f"{row.artist} - {row.track}" for row in rows
+        ]
+        for row, track in zip(rows, in_file, strict=True):  # its URI, else a search for it
+            assert track.location == row.track_uri or (
+                not row.track_uri and track.location.startswith("spotify:search:")
+            ), (row, track)
+    with pytest.raises(grpc.aio.AioRpcError) as no_format:
+        await client.export_playlist(prompt, gateway_pb2.PLAYLIST_FORMAT_UNSPECIFIED)
+    assert no_format.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "PLAYLIST_FORMAT_FILE_XSPF" in (no_format.value.details() or "")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "FULLCIRCLE_API_KEY": key}
+        return run_cli(local_stack.data_dir, "playlist", prompt, "--user", "any", *args, env=env)
+
+    out = tmp_path / "morning.xspf"
+    saved = cli("--to", "xspf", "--out", str(out))
+    assert saved.returncode == 0, saved.stdout + saved.stderr
+    assert f"wrote 25 tracks to {out}" in saved.stdout
+    assert len(xspf_tracks(out.read_bytes())) == 25
+    refused = cli("--to", "mp3")
+    assert refused.returncode == 1 and "--to takes m3u, xspf or jspf" in refused.stdout
+
+
 async def test_dislike_hide_like_and_explain(
-    stack: StackState, new_listener, shared_data: Path
+    stack: StackState, local_stack: LocalStack, new_listener, shared_data: Path, tmp_path: Path
 ) -> None:
     _, key = await new_listener(f"feedback-{uuid.uuid4().hex[:6]}")
     async with FullCircleClient(stack.gateway_address, key) as client:
@@ -94,8 +138,14 @@ async def test_dislike_hide_like_and_explain(
         # each track is judged by a known mood or says it has none: never a made-up middle
         for track in playlist.tracks:
             assert ("mood unknown" in track.reason) != ("mood fit " in track.reason), track.reason
-        assert sum(1 for track in playlist.tracks if not track.familiar) == 8  # 30% new
-        assert all(track.track for track in playlist.tracks if track.familiar)
+        # every row is a track; a new artist through its Last.fm top track, else left out
+        assert all(track.track for track in playlist.tracks)
+        new = [track for track in playlist.tracks if not track.familiar]
+        assert len(new) == 8 or playlist.left_out  # 30% new, but for artists with no track
+        assert bool(playlist.left_out) == bool(playlist.left_out_note)
+        assert {track.source for track in new} <= {"lastfm_top_tracks", "your_plays"}
+        assert all(track.source == "your_plays" for track in playlist.tracks if track.familiar)
+        await _the_playlist_as_files(client, local_stack, key, tmp_path)
         mine = await client.playlist("my favourites, 10 songs")
         assert len(mine.tracks) == 10 and all(track.familiar for track in mine.tracks)
         assert mine.mood_confidence == 0  # no mood asked, none judged

@@ -89,6 +89,9 @@ async def test_bobs_key_reaches_nothing_of_alices_through_any_rpc(
         checked.add("ExplainRecommendation")
         assert await _code(bob.playlist("upbeat")) == grpc.StatusCode.NOT_FOUND
         checked.add("CreatePlaylist")
+        xspf = gateway_pb2.PLAYLIST_FORMAT_FILE_XSPF
+        assert await _code(bob.export_playlist("upbeat", xspf)) == grpc.StatusCode.NOT_FOUND
+        checked.add("ExportPlaylist")
 
         await bob.feedback(ALICE_ARTISTS[0], common_pb2.FEEDBACK_KIND_DISLIKE)
         # Bob's dislike is Bob's: recorded for him, nothing of it on Alice (her import may

@@ -136,6 +136,7 @@ BASELINES: dict[str, dict[str, Any]] = {
     "ExplainRecommendation": {"artist": SEED_ARTIST},
     "SubmitFeedback": {"artist": SEED_ARTIST, "kind": common_pb2.FEEDBACK_KIND_LIKE},
     "CreatePlaylist": {"prompt": "chill night"},
+    "ExportPlaylist": {"prompt": "chill night", "format": gateway_pb2.PLAYLIST_FORMAT_FILE_XSPF},
     "DeletePlays": {"artist": SEED_ARTIST},
 }
 # An account deleted (a drawn confirm=true) takes its key with it: the listener's next calls

@@ -5,11 +5,18 @@ from __future__ import annotations
 from fullcircle.moods import mood_vector
 from fullcircle.v1 import common_pb2
 from services.model.domain.playlist import (
+    LASTFM_TOP_TRACKS,
+    YOUR_PLAYS,
+    ArtistTrack,
     TrackChoice,
     build_playlist,
     known_mood,
+    left_out_note,
+    playlist_of_tracks,
     read_prompt,
+    recommended_choice,
     rerank_by_prompt,
+    track_for_prompt,
 )
 from tools.cli.app import context_mood_words, mood_coverage_words, prompt_mood_words
 
@@ -123,3 +130,76 @@ def test_the_cli_says_mood_unknown_and_no_mood_asked_instead_of_zeros() -> None:
     assert prompt_mood_words(asked) == "energy -0.6, valence +0.3"
     coverage = common_pb2.MoodCoverage(listens=1_200, before=0.12, after=0.16)
     assert mood_coverage_words(coverage).startswith("moods known for 16% of 1,200 listens (12%")
+
+
+def top_track(name: str, plays: float, tags: list[tuple[str, float]] | None = None) -> ArtistTrack:
+    return ArtistTrack(name, "", plays, mood_vector(tags or []), LASTFM_TOP_TRACKS)
+
+
+def test_a_recommended_artist_enters_through_its_best_fitting_else_most_played_track() -> None:
+    loud = mood_vector([("energetic", 100), ("metal", 80)])
+    tracks = [
+        top_track("Hit", 9_000),
+        top_track("Ballad", 5_000, [("calm", 100), ("ambient", 90)]),
+        top_track("Banger", 1_000, [("energetic", 100), ("party", 90)]),
+    ]
+    energetic = read_prompt("high energy").mood
+    assert track_for_prompt(tracks, energetic) == tracks[2]  # the fit, though least played
+    # a known misfit ranks after a track of unknown mood
+    assert track_for_prompt(tracks[:2], energetic) == tracks[0]
+    assert track_for_prompt(tracks, read_prompt("chill").mood) == tracks[1]
+    # no mood asked, or no track tags known: the most played
+    assert track_for_prompt(tracks, read_prompt("20 songs").mood) == tracks[0]
+    untagged = [top_track("B side", 10), top_track("Single", 700)]
+    assert track_for_prompt(untagged, energetic) == untagged[1]
+    assert track_for_prompt([], energetic) is None
+    # the listener's own plays of the artist come first, with their Spotify URI
+    own = ArtistTrack(
+        "Mine", "spotify:track:6rqhFgbbKwnb9MLmUQDhG6", 3, mood_vector([]), YOUR_PLAYS
+    )
+    picked = recommended_choice("Band", 0.9, None, loud, [*tracks, own], energetic)
+    assert (picked.track, picked.track_uri, picked.source) == (own.name, own.track_uri, YOUR_PLAYS)
+    assert picked.mood == loud  # its track has no tags: judged by the artist's mood
+    by_track = recommended_choice("Band", 0.9, None, mood_vector([]), tracks, energetic)
+    assert (by_track.track, by_track.mood) == ("Banger", tracks[2].mood)
+
+
+def test_every_row_is_a_track_and_the_artists_without_one_are_counted() -> None:
+    energetic = [("energetic", 100), ("party", 90)]
+    mine = [choice(f"Mine {i}", energetic) for i in range(8)]
+    prompt = read_prompt("10 songs high energy")
+    artist_mood = mood_vector(energetic)
+    with_tracks = [
+        recommended_choice(
+            f"New {i}", 1.0, 1, artist_mood, [top_track(f"Top {i}", 100)], prompt.mood
+        )
+        for i in range(2)
+    ]
+    bare = [recommended_choice(f"Bare {i}", 2.0, 1, artist_mood, [], prompt.mood) for i in range(4)]
+    assert all(not choice.track for choice in bare)
+    made = playlist_of_tracks(prompt, [*mine, *with_tracks, *bare], {})
+    assert len(made.items) == 10 and all(item.choice.track for item in made.items)
+    # three new places (30%): the bare artists scored higher, so they would have taken them
+    assert made.left_out == ["Bare 0", "Bare 1", "Bare 2"]
+    new = [item.choice for item in made.items if not item.choice.familiar]
+    assert {choice.track for choice in new} == {"Top 0", "Top 1"}
+    assert {choice.source for choice in new} == {LASTFM_TOP_TRACKS}
+    assert left_out_note(made.left_out).startswith("3 artists left out: no track known yet")
+    assert left_out_note(["Bare 0"]).startswith("1 artist left out")
+    assert left_out_note([]) == ""
+    # none of the tracks known and no plays of one's own: an empty playlist, all left out
+    empty = playlist_of_tracks(read_prompt("5 new songs"), bare, {})
+    assert (empty.items, len(empty.left_out)) == ([], 4)
+
+
+def test_a_track_is_listed_once_even_as_a_recommended_artists_own_play() -> None:
+    mood = mood_vector([("energetic", 100)])
+    mine = TrackChoice("Band", "Song", "spotify:track:1", True, 50.0, mood, 1)
+    own = ArtistTrack("Song", "spotify:track:1", 50.0, mood_vector([]), YOUR_PLAYS)
+    recommended = recommended_choice("Band", 1.0, 1, mood, [own], mood)
+    other = TrackChoice("Other", "Tune", "", True, 5.0, mood, 1)
+    made = playlist_of_tracks(read_prompt("3 songs"), [mine, recommended, other], {})
+    assert sorted((item.choice.artist, item.choice.track) for item in made.items) == [
+        ("Band", "Song"),
+        ("Other", "Tune"),
+    ]

@@ -199,3 +199,20 @@ def test_logged_paths_name_tokens_and_ids_and_bound_the_labels() -> None:
     assert _route("/import/5f0c") == "/import/{import_id}"
     assert [_route(p) for p in ("/now", "/import", "/taste")] == ["/now", "/import", "/taste"]
     assert _route("/wp-admin/" + token) == "other"
+
+
+def test_the_playlist_page_lists_tracks_as_text_and_says_who_was_left_out(web: Web) -> None:
+    playlist = common_pb2.Playlist(
+        prompt=HOSTILE[0],
+        left_out=["Someone"],
+        left_out_note="1 artist left out: no track known yet (ask again in a minute)",
+    )
+    for name in HOSTILE:
+        playlist.tracks.add(artist=name, track=name, source="lastfm_top_tracks")
+    page = web.templates.get_template("playlists.html")
+    html = page.render(playlist=playlist, csrf="t", track_url=views.track_url)
+    assert _raw_markup(html) == []
+    assert '<p class="meta" id="left-out">1 artist left out: no track known yet' in html
+    quiet = common_pb2.Playlist(prompt="chill")
+    quiet.tracks.add(artist="A", track="B")
+    assert 'id="left-out"' not in page.render(playlist=quiet, csrf="t", track_url=views.track_url)

@@ -904,17 +904,41 @@ def prompt_mood_words(made: common_pb2.Playlist) -> str:
     return f"energy {made.energy:+.1f}, valence {made.valence:+.1f}"
 
 
-@app.command()
-def playlist(prompt: str, user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
-    """A playlist for a prompt, e.g. "high energy morning music" or "20 songs chill new night"."""
-    gateway = _gateway(data_dir, user)
+PLAYLIST_FILES = {
+    "m3u": gateway_pb2.PLAYLIST_FORMAT_FILE_M3U8,
+    "m3u8": gateway_pb2.PLAYLIST_FORMAT_FILE_M3U8,
+    "xspf": gateway_pb2.PLAYLIST_FORMAT_FILE_XSPF,
+    "jspf": gateway_pb2.PLAYLIST_FORMAT_FILE_JSPF,
+}
 
-    async def make() -> common_pb2.Playlist:
+
+@app.command()
+def playlist(
+    prompt: str,
+    user: UserOpt,
+    to: Annotated[str, typer.Option("--to", help="also save it as a file: m3u, xspf or jspf")] = "",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="the file (default: named from the prompt)")
+    ] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """A playlist for a prompt, e.g. "high energy morning music" or "20 songs chill new night";
+    with --to, saved as an M3U8, XSPF or JSPF file too."""
+    gateway = _gateway(data_dir, user)
+    if to and to.lower() not in PLAYLIST_FILES:
+        raise _fail(f"--to takes m3u, xspf or jspf, not {to[:40]!r}")
+    if out is not None and not to:
+        raise _fail("--out needs --to: m3u, xspf or jspf")
+
+    async def make() -> tuple[common_pb2.Playlist, gateway_pb2.PlaylistFile | None]:
         async with FullCircleClient(*gateway) as client:
-            return await client.playlist(prompt)
+            if not to:
+                return await client.playlist(prompt), None
+            written = await client.export_playlist(prompt, PLAYLIST_FILES[to.lower()])
+            return written.playlist, written
 
     try:
-        made = _run(make())
+        made, written = _run(make())
     except grpc.aio.AioRpcError as exc:
         raise _fail(exc.details() or str(exc.code())) from None
     console.print(
@@ -922,8 +946,14 @@ def playlist(prompt: str, user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -
     )
     table = Table("#", "artist", "track", "why")
     for rank, track in enumerate(made.tracks, start=1):
-        table.add_row(str(rank), track.artist, track.track or "(new artist)", track.reason)
+        table.add_row(str(rank), track.artist, track.track, track.reason)
     console.print(table)
+    if made.left_out_note:
+        console.print(made.left_out_note)
+    if written is not None:
+        path = out or Path(written.file_name)
+        path.write_bytes(written.content)
+        console.print(f"wrote {len(made.tracks)} tracks to {path}")
 
 
 @app.command()

@@ -17,6 +17,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from fullcircle.moods import MoodVector
+from services.model.domain.playlist import LASTFM_TOP_TRACKS, YOUR_PLAYS
 from services.model.domain.rediscovery import PastArtist
 from services.model.domain.scoring import ScoredArtist
 from services.model.domain.steering import Steering
@@ -263,15 +264,28 @@ class PlaylistInputs:
 
 
 @dataclass(frozen=True)
+class PlaylistTrackRow:
+    """A track a recommended artist can enter a playlist through, with its own track tags."""
+
+    name: str
+    track_uri: str
+    plays: float  # Last.fm playcount (LASTFM_TOP_TRACKS) or the listener's listens (YOUR_PLAYS)
+    tags: list[tuple[str, float]]
+    source: str
+    mbid: str = ""  # a Last.fm top track's MusicBrainz id, when Last.fm gave one
+
+
+@dataclass(frozen=True)
 class PlaylistChoiceRow:
     artist: str
-    track: str
+    track: str  # a recommended artist's is empty: it is chosen among `tracks` for the prompt
     track_uri: str
     familiar: bool
     weight: float
     tags: list[tuple[str, float]]
     taste: int | None
     estimated_mood: MoodVector | None = None  # features' estimate, for an artist it has one
+    tracks: list[PlaylistTrackRow] = field(default_factory=list)  # a recommended artist's
 
 
 async def load_playlist_inputs(
@@ -279,7 +293,8 @@ async def load_playlist_inputs(
 ) -> PlaylistInputs:
     """The listener's most listened-to tracks and their newest recommendations, with the tags
     that place them on the mood axes (track tags, else the artist's), features' mood estimate
-    of the artist where it made one, and their taste."""
+    of the artist where it made one, and their taste; each recommended artist with the tracks
+    it can enter through (`_recommended_tracks`)."""
     tastes = await load_tastes(pool, user_id)
     by_name = {name: cluster for cluster, name in tastes.names.items()}
     async with pool.connection() as conn:
@@ -309,6 +324,7 @@ async def load_playlist_inputs(
             track_tags[key].append((tag, float(weight)))
         artist_keys = list({a.lower() for a, *_ in own} | {a.lower() for a, *_ in new})
         artist_tags = await _artist_tags(conn, artist_keys)
+        recommended_tracks = await _recommended_tracks(conn, user_id, [a for a, *_ in new])
         estimated = await _estimated_moods(conn, user_id)
         contexts = await _context_shares(conn, user_id, hour_band)
     choices = [
@@ -334,10 +350,52 @@ async def load_playlist_inputs(
             list(artist_tags.get(artist.lower(), {}).items()),
             by_name.get(taste),
             estimated.get(artist.lower()),
+            recommended_tracks.get(artist.lower(), []),
         )
         for artist, score, taste in new
     ]
     return PlaylistInputs(choices, contexts)
+
+
+async def _recommended_tracks(
+    conn: AsyncConnection, user_id: UUID, artists: Sequence[str]
+) -> dict[str, list[PlaylistTrackRow]]:
+    """Lower-cased artist -> the tracks it can enter a playlist through: the listener's own
+    plays of it (features' listens, with their Spotify URI) and its Last.fm top tracks as
+    enrich stored them (all it keeps, most played first), each with the track tags enrich has
+    for it (none for most top tracks: enrich tags the listener's own most played tracks)."""
+    keys = [artist.lower() for artist in artists]
+    cur = await conn.execute(
+        """SELECT lower(artist_name), track_name, min(track_uri), sum(listens)
+           FROM features.track_stats WHERE user_id = %s AND lower(artist_name) = ANY(%s)
+           GROUP BY lower(artist_name), track_name""",
+        (user_id, keys),
+    )
+    found = [
+        (key, track, uri or "", float(listens), YOUR_PLAYS, "")
+        for key, track, uri, listens in await cur.fetchall()
+    ]
+    cur = await conn.execute(
+        "SELECT artist_key, track, playcount, mbid FROM enrich.artist_top_tracks"
+        " WHERE artist_key = ANY(%s) ORDER BY artist_key, rank",
+        (keys,),
+    )
+    found += [
+        (key, track, "", float(playcount), LASTFM_TOP_TRACKS, mbid)
+        for key, track, playcount, mbid in await cur.fetchall()
+    ]
+    cur = await conn.execute(
+        "SELECT track_key, tag, weight FROM enrich.track_tags WHERE track_key = ANY(%s)",
+        (list({f"{key} - {track.lower()}" for key, track, *_ in found}),),
+    )
+    track_tags: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for track_key, tag, weight in await cur.fetchall():
+        track_tags[track_key].append((tag, float(weight)))
+    tracks: dict[str, list[PlaylistTrackRow]] = defaultdict(list)
+    for key, track, uri, plays, source, mbid in found:
+        tags = track_tags.get(f"{key} - {track.lower()}", [])
+        tracks[key].append(PlaylistTrackRow(track, uri, plays, tags, source, mbid))
+    return tracks
 
 
 @dataclass(frozen=True)
@@ -397,10 +455,6 @@ async def _context_shares(
     )
     row = await cur.fetchone()
     return {int(k): float(v) for k, v in (row[0] if row else {}).items()}
-
-
-LASTFM_TOP_TRACKS = "lastfm_top_tracks"
-YOUR_PLAYS = "your_plays"
 
 
 @dataclass(frozen=True)

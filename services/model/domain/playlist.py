@@ -20,7 +20,16 @@ whose mood is unknown is not given a made-up middle fit (0.5 would rank it above
 and below every good one for no reason the listener could read): the tracks that fit
 (`mood_fit` >= `FITS`) come first, then the tracks of unknown mood by context and listens (or
 score) alone (their item's score has no mood factor), then the known misfits; each says which it
-is ("mood fit 82%", "mood unknown")."""
+is ("mood fit 82%", "mood unknown").
+
+Every row is a track. A recommended artist enters through one of its tracks
+(`track_for_prompt`): the listener's own plays of it when they have some (with the Spotify URI
+their history holds), else its Last.fm top tracks as enrich fetched them for the artists of the
+listener's sets: the one whose own track tags fit the prompt best where those are known, else
+the most played. An artist with no known track yet (enrich has not fetched its top tracks, or
+Last.fm has none) is left out, never listed bare, and the playlist says how many were
+(`playlist_of_tracks`, `left_out_note`): the model does not call Last.fm itself (enrich owns
+it), and the tracks come within a minute of a new set, so asking again lists them."""
 
 from __future__ import annotations
 
@@ -38,6 +47,8 @@ _LENGTH = re.compile(r"\b(\d{1,3})\b(?:[\s,]+[a-z]+){0,3}?[\s,]+(?:songs?|tracks
 DEFAULT_LENGTH = 25
 NEW_SHARE = 0.3  # of a mixed playlist
 FITS = 0.5  # a mood fit from here on is a fit; below it, a known misfit
+LASTFM_TOP_TRACKS = "lastfm_top_tracks"  # where a track comes from: the artist's top tracks
+YOUR_PLAYS = "your_plays"  # or the listener's own plays
 
 
 @dataclass(frozen=True)
@@ -50,7 +61,8 @@ class PlaylistPrompt:
 
 @dataclass(frozen=True)
 class TrackChoice:
-    """A candidate: the listener's track (familiar) or a recommended artist (new)."""
+    """A candidate: the listener's track (familiar) or a recommended artist (new) through one
+    of its tracks (`track` empty: none known yet; such a candidate is left out)."""
 
     artist: str
     track: str
@@ -59,6 +71,20 @@ class TrackChoice:
     weight: float  # listens (familiar) or recommendation score (new)
     mood: MoodVector
     taste: int | None
+    source: str = YOUR_PLAYS  # LASTFM_TOP_TRACKS or YOUR_PLAYS
+    mbid: str = ""  # MusicBrainz recording id, as Last.fm gives a top track's
+
+
+@dataclass(frozen=True)
+class ArtistTrack:
+    """A track a recommended artist can enter a playlist through."""
+
+    name: str
+    track_uri: str
+    plays: float  # its Last.fm playcount (LASTFM_TOP_TRACKS) or the listener's listens
+    mood: MoodVector  # from its own track tags; unknown (confidence 0) without them
+    source: str
+    mbid: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +92,12 @@ class PlaylistItem:
     choice: TrackChoice
     score: float
     reason: str
+
+
+@dataclass(frozen=True)
+class MadePlaylist:
+    items: list[PlaylistItem]
+    left_out: list[str]  # recommended artists it would list, left out for want of a track
 
 
 def read_prompt(prompt: str) -> PlaylistPrompt:
@@ -116,13 +148,71 @@ def known_mood(tags: MoodVector, estimated: MoodVector | None) -> MoodVector:
     return estimated
 
 
+def track_for_prompt(tracks: Sequence[ArtistTrack], wanted: MoodVector) -> ArtistTrack | None:
+    """The track a recommended artist enters a playlist through (the module docstring): the
+    listener's own plays of it first; among them or its Last.fm top tracks, the best fit where
+    track tags are known (fits, then tracks of unknown mood, then known misfits, as the
+    playlist ranks), the most played within each; None without any track."""
+    own = [track for track in tracks if track.source == YOUR_PLAYS]
+    candidates = own or list(tracks)
+
+    def ranked(track: ArtistTrack) -> tuple[int, float, float, str]:
+        fit = mood_fit(track.mood, wanted)
+        return (mood_rank(fit), -(fit or 0.0), -track.plays, track.name)
+
+    return min(candidates, key=ranked, default=None)
+
+
+def recommended_choice(
+    artist: str,
+    score: float,
+    taste: int | None,
+    artist_mood: MoodVector,
+    tracks: Sequence[ArtistTrack],
+    wanted: MoodVector,
+) -> TrackChoice:
+    """A recommended artist as a candidate, through `track_for_prompt`'s track, judged by that
+    track's mood where its tags give one, else the artist's (`track` empty: none known)."""
+    track = track_for_prompt(tracks, wanted)
+    if track is None:
+        return TrackChoice(artist, "", "", False, score, artist_mood, taste, LASTFM_TOP_TRACKS)
+    mood = track.mood if track.mood.known else artist_mood
+    return TrackChoice(
+        artist, track.name, track.track_uri, False, score, mood, taste, track.source, track.mbid
+    )
+
+
+def playlist_of_tracks(
+    prompt: PlaylistPrompt,
+    choices: Sequence[TrackChoice],
+    context_shares: Mapping[int, float],
+) -> MadePlaylist:
+    """`build_playlist` over the candidates that have a track, and the recommended artists
+    without one that it would have listed had their tracks been known (best first)."""
+    items = build_playlist(prompt, [choice for choice in choices if choice.track], context_shares)
+    wanted = build_playlist(prompt, choices, context_shares)
+    left_out = [item.choice.artist for item in wanted if not item.choice.track]
+    return MadePlaylist(items, list(dict.fromkeys(left_out)))
+
+
+def left_out_note(left_out: Sequence[str]) -> str:
+    """What the listener reads of the artists left out ("" when none was)."""
+    if not left_out:
+        return ""
+    artists = "1 artist" if len(left_out) == 1 else f"{len(left_out)} artists"
+    return (
+        f"{artists} left out: no track known yet (their Last.fm top tracks are fetched"
+        " soon after a new set; ask again in a minute)"
+    )
+
+
 def build_playlist(
     prompt: PlaylistPrompt,
     choices: Sequence[TrackChoice],
     context_shares: Mapping[int, float],
 ) -> list[PlaylistItem]:
     """The prompt's playlist: best fitting familiar tracks and new artists, one per artist
-    as far as the candidates allow."""
+    as far as the candidates allow, no track twice."""
     scored = []
     for choice in choices:
         fit = mood_fit(choice.mood, prompt.mood)
@@ -137,6 +227,9 @@ def build_playlist(
     picked: list[PlaylistItem] = []
     artists: set[str] = set()
     taken: set[int] = set()
+    # a track listed once: a recommended artist the listener has plays of enters through
+    # one of them, which is also among their own tracks
+    tracks: set[tuple[str, str]] = set()
     # first one track per artist within the familiar/new split, then repeats, then any kind
     for repeat_artists, keep_split in ((False, True), (True, True), (True, False)):
         for index, (score, fit, choice) in enumerate(scored):
@@ -146,7 +239,11 @@ def build_playlist(
                 continue
             if choice.artist.lower() in artists and not repeat_artists:
                 continue
+            track = (choice.artist.lower(), choice.track.lower())
+            if choice.track and track in tracks:
+                continue
             taken.add(index)
+            tracks.add(track)
             quotas[choice.familiar] -= 1
             artists.add(choice.artist.lower())
             origin = "one of yours" if choice.familiar else "new to you"
