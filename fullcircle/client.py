@@ -172,13 +172,18 @@ class FullCircleClient(_GatewayChannel):
         return reply
 
     async def export_playlist(
-        self, prompt: str, file_format: gateway_pb2.PlaylistFormat
+        self,
+        prompt: str,
+        file_format: gateway_pb2.PlaylistFormat,
+        deadline_s: float = DEADLINE_S,
     ) -> gateway_pb2.PlaylistFile:
-        """The playlist for a prompt as an M3U8, XSPF or JSPF file (bytes and a file name)."""
+        """The playlist for a prompt as an M3U8, XSPF or JSPF file (bytes and a file name), or
+        written into the listener's Spotify account (PLAYLIST_FORMAT_SPOTIFY: give it time,
+        Spotify's rate limits are waited out)."""
         reply: gateway_pb2.PlaylistFile = await self.stub.ExportPlaylist(
             gateway_pb2.ExportPlaylistRequest(prompt=prompt, format=file_format),
             metadata=self.metadata,
-            timeout=DEADLINE_S,
+            timeout=deadline_s,
         )
         return reply
 

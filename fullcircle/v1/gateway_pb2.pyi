@@ -14,10 +14,12 @@ class PlaylistFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PLAYLIST_FORMAT_FILE_M3U8: _ClassVar[PlaylistFormat]
     PLAYLIST_FORMAT_FILE_XSPF: _ClassVar[PlaylistFormat]
     PLAYLIST_FORMAT_FILE_JSPF: _ClassVar[PlaylistFormat]
+    PLAYLIST_FORMAT_SPOTIFY: _ClassVar[PlaylistFormat]
 PLAYLIST_FORMAT_UNSPECIFIED: PlaylistFormat
 PLAYLIST_FORMAT_FILE_M3U8: PlaylistFormat
 PLAYLIST_FORMAT_FILE_XSPF: PlaylistFormat
 PLAYLIST_FORMAT_FILE_JSPF: PlaylistFormat
+PLAYLIST_FORMAT_SPOTIFY: PlaylistFormat
 
 class ImportChunk(_message.Message):
     __slots__ = ("file_name", "data", "size_bytes")
@@ -262,13 +264,29 @@ class ExportPlaylistRequest(_message.Message):
     def __init__(self, prompt: _Optional[str] = ..., format: _Optional[_Union[PlaylistFormat, str]] = ...) -> None: ...
 
 class PlaylistFile(_message.Message):
-    __slots__ = ("file_name", "media_type", "content", "playlist")
+    __slots__ = ("file_name", "media_type", "content", "playlist", "spotify", "without_uri")
     FILE_NAME_FIELD_NUMBER: _ClassVar[int]
     MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     PLAYLIST_FIELD_NUMBER: _ClassVar[int]
+    SPOTIFY_FIELD_NUMBER: _ClassVar[int]
+    WITHOUT_URI_FIELD_NUMBER: _ClassVar[int]
     file_name: str
     media_type: str
     content: bytes
     playlist: _common_pb2.Playlist
-    def __init__(self, file_name: _Optional[str] = ..., media_type: _Optional[str] = ..., content: _Optional[bytes] = ..., playlist: _Optional[_Union[_common_pb2.Playlist, _Mapping]] = ...) -> None: ...
+    spotify: SpotifyPlaylist
+    without_uri: _containers.RepeatedCompositeFieldContainer[_common_pb2.PlaylistTrack]
+    def __init__(self, file_name: _Optional[str] = ..., media_type: _Optional[str] = ..., content: _Optional[bytes] = ..., playlist: _Optional[_Union[_common_pb2.Playlist, _Mapping]] = ..., spotify: _Optional[_Union[SpotifyPlaylist, _Mapping]] = ..., without_uri: _Optional[_Iterable[_Union[_common_pb2.PlaylistTrack, _Mapping]]] = ...) -> None: ...
+
+class SpotifyPlaylist(_message.Message):
+    __slots__ = ("playlist_id", "url", "items", "created")
+    PLAYLIST_ID_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    playlist_id: str
+    url: str
+    items: int
+    created: bool
+    def __init__(self, playlist_id: _Optional[str] = ..., url: _Optional[str] = ..., items: _Optional[int] = ..., created: _Optional[bool] = ...) -> None: ...

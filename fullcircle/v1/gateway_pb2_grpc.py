@@ -279,7 +279,9 @@ class FullCircleServicer:
     def ExportPlaylist(self, request, context):
         """Playlists out
         The playlist CreatePlaylist makes for the prompt, as a file to save or open elsewhere:
-        M3U8, XSPF or JSPF (ListenBrainz's JSON playlist); writers and what each holds in
+        M3U8, XSPF or JSPF (ListenBrainz's JSON playlist), or into the listener's Spotify account
+        (PLAYLIST_FORMAT_SPOTIFY; FAILED_PRECONDITION without a link that may write playlists,
+        UNAVAILABLE while Spotify keeps failing: export again); writers and what each holds in
         services/gateway/domain/playlist_files.py. INVALID_ARGUMENT for a format not named;
         FAILED_PRECONDITION when the playlist would have no track yet.
         """

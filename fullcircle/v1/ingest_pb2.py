@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66ullcircle/v1/ingest.proto\x12\rfullcircle.v1\"W\n\x10\x42\x65ginLinkRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x0c\n\x04\x63ron\x18\x04 \x01(\t\"\'\n\x0e\x42\x65ginLinkReply\x12\x15\n\rauthorize_url\x18\x01 \x01(\t\"<\n\x13\x43ompleteLinkRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0credirect_url\x18\x02 \x01(\t\")\n\x11\x43ompleteLinkReply\x12\x14\n\x0cnext_sync_at\x18\x01 \x01(\t\" \n\rUnlinkRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x1f\n\x0bUnlinkReply\x12\x10\n\x08unlinked\x18\x01 \x01(\x08\x32\xf5\x01\n\x0cSpotifyLinks\x12K\n\tBeginLink\x12\x1f.fullcircle.v1.BeginLinkRequest\x1a\x1d.fullcircle.v1.BeginLinkReply\x12T\n\x0c\x43ompleteLink\x12\".fullcircle.v1.CompleteLinkRequest\x1a .fullcircle.v1.CompleteLinkReply\x12\x42\n\x06Unlink\x12\x1c.fullcircle.v1.UnlinkRequest\x1a\x1a.fullcircle.v1.UnlinkReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66ullcircle/v1/ingest.proto\x12\rfullcircle.v1\"W\n\x10\x42\x65ginLinkRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x0c\n\x04\x63ron\x18\x04 \x01(\t\"\'\n\x0e\x42\x65ginLinkReply\x12\x15\n\rauthorize_url\x18\x01 \x01(\t\"<\n\x13\x43ompleteLinkRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0credirect_url\x18\x02 \x01(\t\")\n\x11\x43ompleteLinkReply\x12\x14\n\x0cnext_sync_at\x18\x01 \x01(\t\" \n\rUnlinkRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x1f\n\x0bUnlinkReply\x12\x10\n\x08unlinked\x18\x01 \x01(\x08\"e\n\x14WritePlaylistRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x0c\n\x04uris\x18\x05 \x03(\t\"V\n\x12WritePlaylistReply\x12\x13\n\x0bplaylist_id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\r\n\x05items\x18\x03 \x01(\x05\x12\x0f\n\x07\x63reated\x18\x04 \x01(\x08\x32\xce\x02\n\x0cSpotifyLinks\x12K\n\tBeginLink\x12\x1f.fullcircle.v1.BeginLinkRequest\x1a\x1d.fullcircle.v1.BeginLinkReply\x12T\n\x0c\x43ompleteLink\x12\".fullcircle.v1.CompleteLinkRequest\x1a .fullcircle.v1.CompleteLinkReply\x12\x42\n\x06Unlink\x12\x1c.fullcircle.v1.UnlinkRequest\x1a\x1a.fullcircle.v1.UnlinkReply\x12W\n\rWritePlaylist\x12#.fullcircle.v1.WritePlaylistRequest\x1a!.fullcircle.v1.WritePlaylistReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,6 +43,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UNLINKREQUEST']._serialized_end=312
   _globals['_UNLINKREPLY']._serialized_start=314
   _globals['_UNLINKREPLY']._serialized_end=345
-  _globals['_SPOTIFYLINKS']._serialized_start=348
-  _globals['_SPOTIFYLINKS']._serialized_end=593
+  _globals['_WRITEPLAYLISTREQUEST']._serialized_start=347
+  _globals['_WRITEPLAYLISTREQUEST']._serialized_end=448
+  _globals['_WRITEPLAYLISTREPLY']._serialized_start=450
+  _globals['_WRITEPLAYLISTREPLY']._serialized_end=536
+  _globals['_SPOTIFYLINKS']._serialized_start=539
+  _globals['_SPOTIFYLINKS']._serialized_end=873
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,7 @@
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable
 from typing import ClassVar as _ClassVar, Optional as _Optional
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -47,3 +49,29 @@ class UnlinkReply(_message.Message):
     UNLINKED_FIELD_NUMBER: _ClassVar[int]
     unlinked: bool
     def __init__(self, unlinked: _Optional[bool] = ...) -> None: ...
+
+class WritePlaylistRequest(_message.Message):
+    __slots__ = ("user_id", "key", "name", "description", "uris")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    URIS_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    key: str
+    name: str
+    description: str
+    uris: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, user_id: _Optional[str] = ..., key: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., uris: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WritePlaylistReply(_message.Message):
+    __slots__ = ("playlist_id", "url", "items", "created")
+    PLAYLIST_ID_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    playlist_id: str
+    url: str
+    items: int
+    created: bool
+    def __init__(self, playlist_id: _Optional[str] = ..., url: _Optional[str] = ..., items: _Optional[int] = ..., created: _Optional[bool] = ...) -> None: ...

@@ -49,6 +49,11 @@ class SpotifyLinksStub:
                 request_serializer=fullcircle_dot_v1_dot_ingest__pb2.UnlinkRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_ingest__pb2.UnlinkReply.FromString,
                 _registered_method=True)
+        self.WritePlaylist = channel.unary_unary(
+                '/fullcircle.v1.SpotifyLinks/WritePlaylist',
+                request_serializer=fullcircle_dot_v1_dot_ingest__pb2.WritePlaylistRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_ingest__pb2.WritePlaylistReply.FromString,
+                _registered_method=True)
 
 
 class SpotifyLinksServicer:
@@ -76,6 +81,17 @@ class SpotifyLinksServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WritePlaylist(self, request, context):
+        """Make the listener's private Spotify playlist for `key` hold exactly `uris`: the one
+        written for that key before is replaced in place (same id), else a new one is made.
+        FAILED_PRECONDITION: no linked account, a link without playlist access (re-link), or
+        Spotify's 403; UNAVAILABLE: Spotify kept failing or rate limiting (try again: the next
+        write replaces the items, so a retry never leaves a track twice).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SpotifyLinksServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -93,6 +109,11 @@ def add_SpotifyLinksServicer_to_server(servicer, server):
                     servicer.Unlink,
                     request_deserializer=fullcircle_dot_v1_dot_ingest__pb2.UnlinkRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_ingest__pb2.UnlinkReply.SerializeToString,
+            ),
+            'WritePlaylist': grpc.unary_unary_rpc_method_handler(
+                    servicer.WritePlaylist,
+                    request_deserializer=fullcircle_dot_v1_dot_ingest__pb2.WritePlaylistRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_ingest__pb2.WritePlaylistReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -176,6 +197,33 @@ class SpotifyLinks:
             '/fullcircle.v1.SpotifyLinks/Unlink',
             fullcircle_dot_v1_dot_ingest__pb2.UnlinkRequest.SerializeToString,
             fullcircle_dot_v1_dot_ingest__pb2.UnlinkReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WritePlaylist(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.SpotifyLinks/WritePlaylist',
+            fullcircle_dot_v1_dot_ingest__pb2.WritePlaylistRequest.SerializeToString,
+            fullcircle_dot_v1_dot_ingest__pb2.WritePlaylistReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -69,7 +69,11 @@ from services.gateway.domain.deletion import (
     plays_selection,
     report,
 )
-from services.gateway.domain.playlist_files import file_format, playlist_file
+from services.gateway.domain.playlist_files import (
+    file_format,
+    playlist_file,
+    spotify_playlist_name,
+)
 from services.gateway.domain.uploads import (
     PartAssembler,
     already_uploaded,
@@ -125,9 +129,11 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
             settings.upload_slot_ttl_s,
         )
 
-    def _deadline(self, context: grpc.aio.ServicerContext) -> float:
+    def _deadline(self, context: grpc.aio.ServicerContext, cap: float | None = None) -> float:
+        """A call's deadline to a service behind: its cap (MODEL_DEADLINE_S unless given),
+        within what is left of the caller's."""
         remaining = context.time_remaining()
-        cap = self.settings.model_deadline_s
+        cap = self.settings.model_deadline_s if cap is None else cap
         return cap if remaining is None else max(0.05, min(cap, remaining))
 
     def _feedback_wait(self, context: grpc.aio.ServicerContext) -> float:
@@ -435,9 +441,52 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
     async def ExportPlaylist(
         self, request: gateway_pb2.ExportPlaylistRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.PlaylistFile:
+        if request.format == gateway_pb2.PLAYLIST_FORMAT_SPOTIFY:
+            return await self._to_spotify(request.prompt, context)
         chosen = file_format(request.format)  # before a playlist is made for nothing
         made = await self._playlist(request.prompt, context)
         return playlist_file(made, chosen, datetime.now(UTC))
+
+    async def _to_spotify(
+        self, prompt: str, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.PlaylistFile:
+        """The prompt's playlist written to the listener's Spotify account by ingest (which
+        holds the account's tokens), its tracks without a Spotify URI listed in the reply."""
+        made = await self._playlist(prompt, context)
+        uris = [track.track_uri for track in made.tracks if track.track_uri]
+        without = [track for track in made.tracks if not track.track_uri]
+        if not uris:
+            raise FailedPrecondition(
+                f"none of the playlist's {len(made.tracks)} tracks has a Spotify URI yet: "
+                "export it as a file (m3u, xspf or jspf) instead"
+            )
+        try:
+            written: ingest_pb2.WritePlaylistReply = await self.links.WritePlaylist(
+                ingest_pb2.WritePlaylistRequest(
+                    user_id=str(current_user()),
+                    key=made.prompt,
+                    name=spotify_playlist_name(made.prompt),
+                    description=f'Made by Full-Circle for "{made.prompt[:200]}"',
+                    uris=uris,
+                ),
+                timeout=self._deadline(context, self.settings.spotify_write_deadline_s),
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.UNAVAILABLE and (error.details() or "").startswith(
+                ("Spotify", "a sync of your Spotify")
+            ):
+                raise Unavailable(error.details() or "") from None
+            raise
+        return gateway_pb2.PlaylistFile(
+            playlist=made,
+            spotify=gateway_pb2.SpotifyPlaylist(
+                playlist_id=written.playlist_id,
+                url=written.url,
+                items=written.items,
+                created=written.created,
+            ),
+            without_uri=without,
+        )
 
     @rpc_errors
     async def LinkSpotify(

@@ -13,6 +13,12 @@ class GatewaySettings(FullCircleSettings):
     ingest_address: str = "127.0.0.1:50053"
     features_address: str = "127.0.0.1:50055"
     model_deadline_s: float = Field(default=5.0, gt=0, description="cap on a call to a service")
+    spotify_write_deadline_s: float = Field(
+        default=240.0,
+        gt=0,
+        description="cap on writing a playlist into Spotify (ingest waits out Spotify's "
+        "Retry-After and retries its 5xx answers)",
+    )
     max_upload_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     uploads_per_key: int = Field(
         default=2, ge=1, description="uploads one API key may run at once, all replicas"

@@ -176,16 +176,16 @@ async def setup(runtime: ServiceRuntime) -> None:
     eraser = AccountEraser(runtime.pool, runtime.bus, IngestAccountErased, store.lock_listener)
     runtime.bus.consume(AccountDeletionRequested, eraser.on_account_deletion)
     parts = spotify_parts(settings)
+    syncer = SpotifySync(runtime.pool, runtime.bus, settings, *parts) if parts else None
     runtime.grpc.add(
         ingest_pb2_grpc.add_SpotifyLinksServicer_to_server,
-        SpotifyLinksServicer(runtime.pool, parts, settings.spotify_min_sync_interval_s),
+        SpotifyLinksServicer(runtime.pool, parts, settings.spotify_min_sync_interval_s, syncer),
         ingest_pb2.DESCRIPTOR.services_by_name["SpotifyLinks"].full_name,
     )
-    if parts is None:
+    if syncer is None:
         log.info("live Spotify sync is off (set SPOTIFY_CLIENT_ID and SPOTIFY_TOKEN_SECRET)")
         runtime.bus.consume(SyncRequested, _sync_off)
         return
-    syncer = SpotifySync(runtime.pool, runtime.bus, settings, *parts)
     runtime.bus.consume(SyncRequested, syncer.on_sync_requested)
     runtime.background(lambda: syncer.run_schedule(runtime.stopping))
 

@@ -13,14 +13,21 @@ from uuid import UUID
 import grpc
 from psycopg_pool import AsyncConnectionPool
 
-from fullcircle.errors import InvalidArgument, NotFound, Unavailable
+from fullcircle.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from fullcircle.grpc_server import rpc_errors
 from fullcircle.v1 import ingest_pb2, ingest_pb2_grpc
 from services.ingest.adapters import spotify_accounts
-from services.ingest.adapters.spotify import SpotifyAuth, SpotifyError, SpotifyUnavailable
+from services.ingest.adapters.spotify import (
+    SpotifyAuth,
+    SpotifyError,
+    SpotifyForbidden,
+    SpotifyNotLinked,
+    SpotifyRelinkRequired,
+    SpotifyUnavailable,
+)
 from services.ingest.domain.sync import DEFAULT_SYNC_CRON, ScheduleError, check_sync_interval
 from services.ingest.domain.token_box import TokenBox
-from services.ingest.spotify_sync import save_link
+from services.ingest.spotify_sync import SpotifySync, save_link
 
 
 class SpotifyLinksServicer(ingest_pb2_grpc.SpotifyLinksServicer):
@@ -29,10 +36,12 @@ class SpotifyLinksServicer(ingest_pb2_grpc.SpotifyLinksServicer):
         pool: AsyncConnectionPool,
         parts: tuple[SpotifyAuth, TokenBox] | None,
         min_sync_interval_s: float,
+        syncer: SpotifySync | None = None,
     ) -> None:
         self.pool = pool
         self.parts = parts
         self.min_sync_interval_s = min_sync_interval_s
+        self.syncer = syncer
 
     def _spotify(self) -> tuple[SpotifyAuth, TokenBox]:
         if self.parts is None:
@@ -115,6 +124,38 @@ class SpotifyLinksServicer(ingest_pb2_grpc.SpotifyLinksServicer):
         async with self.pool.connection() as conn:
             unlinked = await spotify_accounts.unlink_account(conn, user_id)
         return ingest_pb2.UnlinkReply(unlinked=unlinked)
+
+    @rpc_errors
+    async def WritePlaylist(
+        self, request: ingest_pb2.WritePlaylistRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.WritePlaylistReply:
+        self._spotify()
+        assert self.syncer is not None  # made whenever the Spotify parts are
+        user_id = _uuid(request.user_id)
+        uris = list(request.uris)
+        if not uris:
+            raise InvalidArgument("a Spotify playlist needs at least one spotify:track: URI")
+        if bad := [uri for uri in uris if not uri.startswith("spotify:track:")]:
+            raise InvalidArgument(f"not a Spotify track URI: {bad[0][:80]!r}")
+        key = request.key.strip().lower()[:500]
+        if not key or not request.name.strip():
+            raise InvalidArgument("name the playlist and give it a key (its prompt)")
+        try:
+            written = await self.syncer.write_playlist(
+                user_id, key, request.name.strip()[:100], request.description[:300], uris
+            )
+        except (SpotifyNotLinked, SpotifyRelinkRequired, SpotifyForbidden) as exc:
+            raise FailedPrecondition(str(exc)) from None
+        except SpotifyUnavailable as exc:
+            raise Unavailable(str(exc)) from None
+        except SpotifyError as exc:
+            raise Unavailable(f"Spotify did not take the playlist: {exc}") from None
+        return ingest_pb2.WritePlaylistReply(
+            playlist_id=written.playlist_id,
+            url=written.url,
+            items=written.items,
+            created=written.created,
+        )
 
 
 def _uuid(value: str) -> UUID:

@@ -23,13 +23,16 @@ from fullcircle.bus import Bus, consumer_name
 from fullcircle.events import SyncRequested
 from services.ingest.adapters import spotify_accounts, store
 from services.ingest.adapters.spotify import (
-    RecentlyPlayedClient,
+    PLAYLIST_SCOPE,
     SpotifyAuth,
     SpotifyEndpoints,
     SpotifyError,
+    SpotifyNotLinked,
     SpotifyRelinkRequired,
     SpotifyUnavailable,
+    SpotifyWebClient,
     StoredTokens,
+    WrittenPlaylist,
 )
 from services.ingest.domain.announce import plays_ingested_batches, rejected_summary
 from services.ingest.domain.sync import (
@@ -42,6 +45,9 @@ from services.ingest.domain.token_box import TokenBox, TokenSet
 from services.ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
+
+# How long a playlist write waits for a running sync of the same account to let go of it.
+WRITE_LEASE_WAIT_S = 20.0
 
 RETRY_AFTER_FAILURE = timedelta(minutes=15)
 
@@ -69,7 +75,7 @@ class SpotifySync:
     ) -> None:
         self.pool, self.bus, self.settings = pool, bus, settings
         self.auth, self.token_box = auth, token_box
-        self.client = RecentlyPlayedClient(
+        self.client = SpotifyWebClient(
             endpoints=SpotifyEndpoints(settings.spotify_accounts_url, settings.spotify_api_url)
         )
         self.holder = consumer_name("ingest")
@@ -115,23 +121,87 @@ class SpotifySync:
             self._running.discard(account.user_id)
             await spotify_accounts.release(self.pool, account.user_id, self.holder)
 
-    async def _sync(self, account: spotify_accounts.SpotifyAccount) -> SyncBatch | None:
+    def _tokens(self, account: spotify_accounts.SpotifyAccount) -> StoredTokens:
+        """The account's tokens, each refreshed set stored before the work goes on (Spotify
+        rotates refresh tokens); used in a worker thread, so it stores through the loop."""
         user_id = account.user_id
         loop = asyncio.get_running_loop()
 
         def persist(tokens: TokenSet) -> None:
-            # Spotify rotates refresh tokens: the new set is stored before the sync goes on.
             sealed = self.token_box.seal(tokens)
             asyncio.run_coroutine_threadsafe(
                 spotify_accounts.save_tokens(self.pool, user_id, sealed), loop
             ).result(timeout=30)
 
-        provider = StoredTokens(
+        return StoredTokens(
             self.auth,
             self.token_box.open(account.sealed_tokens),
             persist,
             user_name=account.user_name,
         )
+
+    async def write_playlist(
+        self, user_id: UUID, key: str, name: str, description: str, uris: list[str]
+    ) -> WrittenPlaylist:
+        """Write the listener's playlist for `key` (SpotifyWebClient.write_playlist) under
+        their account's lease, replacing the one written for `key` before in place.
+
+        Raises SpotifyNotLinked, SpotifyRelinkRequired (a link from before playlist access
+        was asked for, or a revoked grant), SpotifyForbidden, SpotifyUnavailable (also while a sync
+        of theirs holds the account longer than WRITE_LEASE_WAIT_S)."""
+        status = await spotify_accounts.link_status(self.pool, user_id)
+        if status is None:
+            raise SpotifyNotLinked(
+                "no Spotify account is linked: link one with `fullcircle spotify link` (or on "
+                "the web app's Settings page), then export again"
+            )
+        if status != "linked":
+            raise SpotifyRelinkRequired("the last sync found the grant revoked")
+        account = None
+        deadline = asyncio.get_running_loop().time() + WRITE_LEASE_WAIT_S
+        while account is None:
+            account = await spotify_accounts.claim_account(
+                self.pool, user_id, self.holder, self.lease
+            )
+            if account is None:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise SpotifyUnavailable(
+                        "a sync of your Spotify account is running; try again in a minute"
+                    )
+                await asyncio.sleep(0.5)
+        try:
+            tokens = self._tokens(account)
+            if PLAYLIST_SCOPE not in tokens.tokens.scope.split():
+                raise SpotifyRelinkRequired(
+                    "this link was made before Full-Circle asked to write playlists",
+                    account.user_name,
+                )
+            existing = await spotify_accounts.written_playlist(self.pool, user_id, key)
+            written = await asyncio.to_thread(
+                self.client.write_playlist,
+                tokens,
+                name,
+                description,
+                uris,
+                playlist_id=existing,
+                user_name=account.user_name,
+            )
+            await spotify_accounts.save_written_playlist(
+                self.pool, user_id, key, written.playlist_id, written.items
+            )
+            log.info(
+                "spotify playlist of %s %s: %d items",
+                account.user_name,
+                "made" if written.created else "replaced in place",
+                written.items,
+            )
+            return written
+        finally:
+            await spotify_accounts.release(self.pool, user_id, self.holder)
+
+    async def _sync(self, account: spotify_accounts.SpotifyAccount) -> SyncBatch | None:
+        user_id = account.user_id
+        provider = self._tokens(account)
         now = datetime.now(UTC)
         next_sync = next_sync_at(
             account.sync_cron, account.time_zone, now, self.settings.spotify_min_sync_interval_s

@@ -16,12 +16,15 @@ import pytest
 import requests
 
 from fullcircle.client import AdminClient, FullCircleClient
+from fullcircle.v1 import gateway_pb2
 from tests.support.spotify_local.server import (
     FaultPlan,
     LocalSpotifyServer,
     ScriptedPlay,
 )
 from tools.stack.local import LocalStack, StackState
+
+from .test_deletion import HISTORY, _imported
 
 pytestmark = pytest.mark.e2e
 
@@ -133,3 +136,60 @@ async def test_a_link_that_would_sync_every_minute_is_refused_naming_the_minimum
             assert "at least 15 minutes apart" in (refused.value.details() or "")
         begun = await client.link_spotify(time_zone="Europe/London", cron="*/15 * * * *")
         assert begun.authorize_url
+
+
+async def _playlist_with_tracks(client: FullCircleClient, prompt: str) -> None:
+    """Wait until the prompt's playlist has tracks (the profile follows the import)."""
+    for _ in range(240):
+        try:
+            if (await client.playlist(prompt)).tracks:
+                return
+        except grpc.aio.AioRpcError as error:
+            if error.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION):
+                raise
+        await asyncio.sleep(0.5)
+    raise AssertionError("the playlist never had a track")
+
+
+async def test_a_playlist_goes_into_spotify_and_is_replaced_in_place_on_every_export(
+    stack: StackState, spotify: LocalSpotifyServer, new_listener, shared_data
+) -> None:
+    listener = f"playlister-{uuid.uuid4().hex[:6]}"
+    _, api_key = await new_listener(listener)
+    prompt = "chill evening music"
+    async with FullCircleClient(stack.gateway_address, api_key) as client:
+        await _imported(client, shared_data / HISTORY.format(year=2023))
+        await _playlist_with_tracks(client, prompt)
+        with pytest.raises(grpc.aio.AioRpcError) as unlinked:
+            await client.export_playlist(prompt, gateway_pb2.PLAYLIST_FORMAT_SPOTIFY, 120)
+        assert unlinked.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "no Spotify account is linked" in (unlinked.value.details() or "")
+
+        await _link(client, spotify, listener)
+        first = await client.export_playlist(prompt, gateway_pb2.PLAYLIST_FORMAT_SPOTIFY, 120)
+        rows = list(first.playlist.tracks)
+        uris = [row.track_uri for row in rows if row.track_uri]
+        assert first.spotify.created and first.spotify.items == len(uris) > 0
+        stored = spotify.playlist(first.spotify.playlist_id)
+        assert stored["uris"] == uris and stored["owner"] == listener
+        assert stored["public"] is False and stored["name"] == prompt
+        # the rows Spotify could not be given are named in the reply, not dropped
+        assert [(t.artist, t.track) for t in first.without_uri] == [
+            (row.artist, row.track) for row in rows if not row.track_uri
+        ]
+
+        # Spotify fails halfway (the replace goes through, then 5xx past the retries): a
+        # clear UNAVAILABLE; the next export replaces the items of the same playlist
+        spotify.set_faults(FaultPlan(api_statuses=[0, *[500] * 8]))
+        try:
+            await client.export_playlist(prompt, gateway_pb2.PLAYLIST_FORMAT_SPOTIFY, 120)
+        except grpc.aio.AioRpcError as failed:
+            assert failed.code() == grpc.StatusCode.UNAVAILABLE
+            assert "Spotify" in (failed.details() or "")
+        spotify.set_faults(FaultPlan())
+        again = await client.export_playlist(prompt, gateway_pb2.PLAYLIST_FORMAT_SPOTIFY, 120)
+        assert not again.spotify.created
+        assert again.spotify.playlist_id == first.spotify.playlist_id
+        again_uris = [row.track_uri for row in again.playlist.tracks if row.track_uri]
+        assert spotify.playlist(first.spotify.playlist_id)["uris"] == again_uris
+        assert spotify.playlists_of(listener) == [first.spotify.playlist_id]

@@ -19,13 +19,16 @@ import requests
 import spotipy
 
 from services.ingest.adapters.spotify import (
-    RecentlyPlayedClient,
+    LINK_SCOPES,
+    RECENTLY_PLAYED_SCOPE,
     RetryPolicy,
     SpotifyAuth,
     SpotifyEndpoints,
     SpotifyError,
+    SpotifyForbidden,
     SpotifyRelinkRequired,
     SpotifyUnavailable,
+    SpotifyWebClient,
     StoredTokens,
 )
 from services.ingest.domain.sync import plays_from_recently_played
@@ -84,7 +87,7 @@ class Listener:
             self.waits.append(seconds)
             time.sleep(seconds)
 
-        self.client = RecentlyPlayedClient(endpoints=self.endpoints, sleep=sleep, **client_options)
+        self.client = SpotifyWebClient(endpoints=self.endpoints, sleep=sleep, **client_options)
 
     def sync(self, after_ms: int | None) -> Any:
         return self.client.fetch_since(self.tokens, after_ms, user_name=LISTENER)
@@ -113,12 +116,11 @@ def test_link_flow_through_spotipy_gives_working_tokens(spotify: LocalSpotifySer
     url, verifier = auth.authorize_url("xyz")
     query = dict(parse_qsl(urlsplit(url).query))
     assert url.startswith(f"{spotify.url}/authorize?")
-    assert (
-        query["code_challenge_method"] == "S256" and query["scope"] == "user-read-recently-played"
-    )
+    # plays to read, private and public playlists to write (asked for at link time)
+    assert query["code_challenge_method"] == "S256" and query["scope"] == LINK_SCOPES
     assert 43 <= len(verifier) <= 128
     tokens = link(auth)
-    assert tokens.scope == "user-read-recently-played"
+    assert tokens.scope == LINK_SCOPES
     assert tokens.expires_at > datetime.now(UTC) + timedelta(minutes=50)
     page = spotipy.Spotify(auth=tokens.access_token, requests_session=requests.Session())
     page.prefix = f"{spotify.url}/v1/"
@@ -388,3 +390,94 @@ def test_the_server_runs_as_a_module_and_stops_on_sigterm(tmp_path: Path) -> Non
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+# --- playlists ---------------------------------------------------------------------------
+
+
+def _uris(count: int, prefix: str = "t") -> list[str]:
+    return [f"spotify:track:{prefix}{index:05d}" for index in range(count)]
+
+
+def test_a_playlist_is_made_private_then_replaced_in_place(spotify: LocalSpotifyServer) -> None:
+    listener = Listener(spotify)
+    made = listener.client.write_playlist(
+        listener.tokens,
+        "high energy morning music",
+        "by Full-Circle",
+        _uris(250),
+        user_name=LISTENER,
+    )
+    assert made.created and made.items == 250
+    assert made.url == f"https://open.spotify.com/playlist/{made.playlist_id}"
+    stored = spotify.playlist(made.playlist_id)
+    assert stored["uris"] == _uris(250) and stored["public"] is False
+    assert stored["name"] == "high energy morning music" and stored["owner"] == LISTENER
+    calls = spotify.stats()["calls"]
+    # one create, the first 100 by PUT, the other 150 appended 100 at a time
+    assert calls["POST /v1/me/playlists"] == 1
+    assert calls["PUT /v1/playlists/{id}/items"] == 1
+    assert calls["POST /v1/playlists/{id}/items"] == 2
+
+    again = listener.client.write_playlist(
+        listener.tokens,
+        "high energy morning music",
+        "",
+        _uris(30, "u"),
+        playlist_id=made.playlist_id,
+    )
+    assert not again.created and again.playlist_id == made.playlist_id
+    assert spotify.playlist(made.playlist_id)["uris"] == _uris(30, "u")
+    assert spotify.playlists_of(LISTENER) == [made.playlist_id]
+
+
+def test_a_playlist_the_listener_deleted_is_made_again(spotify: LocalSpotifyServer) -> None:
+    listener = Listener(spotify)
+    made = listener.client.write_playlist(
+        listener.tokens, "night", "", _uris(3), playlist_id="0000000000000000000000"
+    )
+    assert made.created and spotify.playlist(made.playlist_id)["uris"] == _uris(3)
+
+
+def test_a_server_error_halfway_is_retried_and_a_retried_export_leaves_no_track_twice(
+    spotify: LocalSpotifyServer,
+) -> None:
+    listener = Listener(spotify, retry=RetryPolicy(backoff_base_s=0.01, backoff_cap_s=0.02))
+    # the create and the first 100 go through, the first append fails twice, then works
+    spotify.set_faults(FaultPlan(api_statuses=[0, 0, 500, 503]))
+    made = listener.client.write_playlist(listener.tokens, "p", "", _uris(200))
+    assert spotify.playlist(made.playlist_id)["uris"] == _uris(200)
+    # a 5xx storm that outlasts the retries: a clear error; the next export replaces
+    spotify.set_faults(FaultPlan(api_statuses=[0, *[500] * 6]))
+    with pytest.raises(SpotifyUnavailable, match="unavailable"):
+        listener.client.write_playlist(
+            listener.tokens, "p", "", _uris(200, "v"), playlist_id=made.playlist_id
+        )
+    assert spotify.playlist(made.playlist_id)["uris"] == _uris(100, "v")  # halfway
+    spotify.set_faults(FaultPlan())
+    listener.client.write_playlist(
+        listener.tokens, "p", "", _uris(200, "v"), playlist_id=made.playlist_id
+    )
+    assert spotify.playlist(made.playlist_id)["uris"] == _uris(200, "v")
+
+
+def test_a_429_on_a_write_waits_as_retry_after_says(spotify: LocalSpotifyServer) -> None:
+    listener = Listener(spotify)
+    spotify.set_faults(FaultPlan(api_statuses=[429], retry_after_s=1))
+    made = listener.client.write_playlist(listener.tokens, "p", "", _uris(5))
+    assert listener.waits == [1.0] and spotify.playlist(made.playlist_id)["uris"] == _uris(5)
+
+
+def test_a_grant_without_playlist_access_or_a_development_mode_refusal_is_a_clear_403(
+    spotify: LocalSpotifyServer,
+) -> None:
+    old = Listener(spotify)
+    old.auth.scope = RECENTLY_PLAYED_SCOPE  # linked before playlists were asked for
+    old.tokens = StoredTokens(old.auth, link(old.auth), old.persisted.append, user_name=LISTENER)
+    with pytest.raises(SpotifyForbidden, match="re-link"):
+        old.client.write_playlist(old.tokens, "p", "", _uris(5))
+    listener = Listener(spotify)
+    spotify.set_faults(FaultPlan(api_statuses=[403]))
+    with pytest.raises(SpotifyForbidden, match="development-mode"):
+        listener.client.write_playlist(listener.tokens, "p", "", _uris(5))
+    assert spotify.playlists_of(LISTENER) == []

@@ -904,6 +904,8 @@ def prompt_mood_words(made: common_pb2.Playlist) -> str:
     return f"energy {made.energy:+.1f}, valence {made.valence:+.1f}"
 
 
+# Writing to Spotify waits out its rate limits (Retry-After) and retries its 5xx answers.
+SPOTIFY_EXPORT_S = 300.0
 PLAYLIST_FILES = {
     "m3u": gateway_pb2.PLAYLIST_FORMAT_FILE_M3U8,
     "m3u8": gateway_pb2.PLAYLIST_FORMAT_FILE_M3U8,
@@ -916,25 +918,34 @@ PLAYLIST_FILES = {
 def playlist(
     prompt: str,
     user: UserOpt,
-    to: Annotated[str, typer.Option("--to", help="also save it as a file: m3u, xspf or jspf")] = "",
+    to: Annotated[
+        str, typer.Option("--to", help="also save it: spotify, or a file: m3u, xspf or jspf")
+    ] = "",
     out: Annotated[
         Path | None, typer.Option("--out", help="the file (default: named from the prompt)")
     ] = None,
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """A playlist for a prompt, e.g. "high energy morning music" or "20 songs chill new night";
-    with --to, saved as an M3U8, XSPF or JSPF file too."""
+    with --to, saved into your Spotify account (a private playlist, replaced in place when you
+    export the same prompt again) or as an M3U8, XSPF or JSPF file too."""
     gateway = _gateway(data_dir, user)
-    if to and to.lower() not in PLAYLIST_FILES:
-        raise _fail(f"--to takes m3u, xspf or jspf, not {to[:40]!r}")
-    if out is not None and not to:
-        raise _fail("--out needs --to: m3u, xspf or jspf")
+    to = to.lower()
+    if to and to != "spotify" and to not in PLAYLIST_FILES:
+        raise _fail(f"--to takes spotify, m3u, xspf or jspf, not {to[:40]!r}")
+    if out is not None and to not in PLAYLIST_FILES:
+        raise _fail("--out needs --to m3u, xspf or jspf")
 
     async def make() -> tuple[common_pb2.Playlist, gateway_pb2.PlaylistFile | None]:
         async with FullCircleClient(*gateway) as client:
             if not to:
                 return await client.playlist(prompt), None
-            written = await client.export_playlist(prompt, PLAYLIST_FILES[to.lower()])
+            if to == "spotify":
+                written = await client.export_playlist(
+                    prompt, gateway_pb2.PLAYLIST_FORMAT_SPOTIFY, deadline_s=SPOTIFY_EXPORT_S
+                )
+            else:
+                written = await client.export_playlist(prompt, PLAYLIST_FILES[to])
             return written.playlist, written
 
     try:
@@ -950,7 +961,18 @@ def playlist(
     console.print(table)
     if made.left_out_note:
         console.print(made.left_out_note)
-    if written is not None:
+    if written is not None and written.HasField("spotify"):
+        spotify = written.spotify
+        done = "made" if spotify.created else "replaced in place"
+        console.print(f"Spotify playlist {done}: {spotify.items} tracks, {spotify.url}")
+        if written.without_uri:
+            names = ", ".join(f"{t.artist} - {t.track}" for t in written.without_uri[:10])
+            more = len(written.without_uri) - 10
+            console.print(
+                f"not in Spotify (no Spotify URI known): {names}"
+                + (f" and {more} more" if more > 0 else "")
+            )
+    elif written is not None:
         path = out or Path(written.file_name)
         path.write_bytes(written.content)
         console.print(f"wrote {len(made.tracks)} tracks to {path}")

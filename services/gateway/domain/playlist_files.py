@@ -171,6 +171,11 @@ def file_format(value: int) -> PlaylistFileFormat:
     return FORMATS[value]
 
 
+def spotify_playlist_name(prompt: str) -> str:
+    """The Spotify playlist's name: the prompt as typed, one line, at most 100 characters."""
+    return " ".join(prompt.split())[:100] or "Full-Circle playlist"
+
+
 def file_name(prompt: str, extension: str) -> str:
     """A file name from the prompt: ASCII words joined by hyphens, at most 60 characters."""
     ascii_text = unicodedata.normalize("NFKD", prompt).encode("ascii", "ignore").decode()

@@ -1,6 +1,7 @@
-"""Spotify through spotipy: linking an account (Authorization Code with PKCE) and syncing plays.
+"""Spotify through spotipy: linking an account (Authorization Code with PKCE), syncing plays and
+writing playlists.
 
-All retry policy lives in `RecentlyPlayedClient` (the kernel's tenacity policy): spotipy gets a
+All retry policy lives in `SpotifyWebClient` (the kernel's tenacity policy): spotipy gets a
 plain `requests.Session`, so its own urllib3 retries (which would swallow 429's Retry-After)
 never run. Nothing touches the disk.
 """
@@ -16,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import requests
@@ -31,6 +33,10 @@ from services.ingest.domain.token_box import TokenSet
 log = logging.getLogger(__name__)
 
 RECENTLY_PLAYED_SCOPE = "user-read-recently-played"
+# Writing playlists (`POST /me/playlists`, `/playlists/{id}/items`): Full-Circle's are private.
+PLAYLIST_SCOPE = "playlist-modify-private"
+LINK_SCOPES = f"{RECENTLY_PLAYED_SCOPE} {PLAYLIST_SCOPE} playlist-modify-public"
+PLAYLIST_ITEMS_PER_CALL = 100  # Spotify takes at most 100 URIs a call
 _T = TypeVar("_T")
 
 
@@ -48,6 +54,19 @@ class SpotifyRelinkRequired(SpotifyError):
             f"Spotify no longer accepts this account's authorization ({detail}); re-link your "
             f"account with `fullcircle spotify link --user {user_name or 'NAME'}`"
         )
+
+
+class SpotifyNotLinked(SpotifyError):
+    """The listener has no linked Spotify account."""
+
+
+class SpotifyForbidden(SpotifyError):
+    """Spotify answered 403 to a write: the grant lacks the scope, or a development-mode app
+    writes for a user not added to it in Spotify's dashboard."""
+
+
+class SpotifyNotFound(SpotifyError):
+    """Spotify answered 404 (a playlist the listener deleted)."""
 
 
 class SpotifyUnavailable(SpotifyError):
@@ -133,7 +152,7 @@ class SpotifyAuth:
         client_id: str,
         redirect_uri: str,
         *,
-        scope: str = RECENTLY_PLAYED_SCOPE,
+        scope: str = LINK_SCOPES,
         endpoints: SpotifyEndpoints | None = None,
         timeout_s: float = 10.0,
     ) -> None:
@@ -279,8 +298,18 @@ def _retry_after_s(headers: Any) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-class RecentlyPlayedClient:
-    """`GET /me/player/recently-played` through spotipy, paged on `after`, with retries."""
+@dataclass(frozen=True, slots=True)
+class WrittenPlaylist:
+    playlist_id: str
+    url: str
+    items: int
+    created: bool  # False: an existing playlist's items were replaced in place
+
+
+class SpotifyWebClient:
+    """The Web API through spotipy with retries: `GET /me/player/recently-played` paged on
+    `after`, and playlists written with the endpoints Spotify serves since its 2026 changes
+    (`POST /me/playlists`, `PUT` / `POST /playlists/{id}/items`)."""
 
     def __init__(
         self,
@@ -330,7 +359,9 @@ class RecentlyPlayedClient:
             def recently_played(client: spotipy.Spotify, after: int | None = page_cursor) -> Any:
                 return client.current_user_recently_played(limit=RECENTLY_PLAYED_LIMIT, after=after)
 
-            page = self._call(spotify, token_provider, recently_played, user_name)
+            page = self._call(
+                spotify, token_provider, recently_played, user_name, "recently-played"
+            )
             if not isinstance(page, dict):
                 raise SpotifyError("Spotify answered recently-played without a JSON body")
             items = page.get("items") or []
@@ -352,12 +383,74 @@ class RecentlyPlayedClient:
         )
         return batch
 
+    def write_playlist(
+        self,
+        token_provider: TokenProvider,
+        name: str,
+        description: str,
+        uris: list[str],
+        *,
+        playlist_id: str | None = None,
+        user_name: str | None = None,
+    ) -> WrittenPlaylist:
+        """Make the listener's private playlist hold exactly `uris`, in order: the existing
+        `playlist_id` replaced in place (its first 100 by `PUT`, the rest appended 100 at a
+        time), or a new one made when there is none or the listener deleted it. A retry after a
+        failure halfway replaces again, so it never leaves a track twice."""
+        spotify = self._spotify(token_provider.access_token())
+        head, rest = uris[:PLAYLIST_ITEMS_PER_CALL], uris[PLAYLIST_ITEMS_PER_CALL:]
+        created = False
+        if playlist_id:
+            try:
+                self._call(
+                    spotify,
+                    token_provider,
+                    lambda client: client.playlist_replace_items(playlist_id, head),
+                    user_name,
+                    "a playlist's items",
+                )
+            except SpotifyNotFound:
+                log.info("spotify playlist %s is gone: making a new one", playlist_id)
+                playlist_id = None
+        if not playlist_id:
+            made = self._call(
+                spotify,
+                token_provider,
+                lambda client: client.current_user_playlist_create(
+                    name, public=False, description=description
+                ),
+                user_name,
+                "a new playlist",
+            )
+            if not isinstance(made, dict) or not made.get("id"):
+                raise SpotifyError("Spotify answered the new playlist without its id")
+            playlist_id, created = str(made["id"]), True
+            made_id = playlist_id
+            self._call(
+                spotify,
+                token_provider,
+                lambda client: client.playlist_replace_items(made_id, head),
+                user_name,
+                "a playlist's items",
+            )
+        for start in range(0, len(rest), PLAYLIST_ITEMS_PER_CALL):
+            self._call(
+                spotify,
+                token_provider,
+                partial(_add_items, playlist_id, rest[start : start + PLAYLIST_ITEMS_PER_CALL]),
+                user_name,
+                "a playlist's items",
+            )
+        url = f"https://open.spotify.com/playlist/{playlist_id}"
+        return WrittenPlaylist(playlist_id, url, len(uris), created)
+
     def _call(
         self,
         spotify: spotipy.Spotify,
         token_provider: TokenProvider,
         request: Callable[[spotipy.Spotify], _T],
         user_name: str | None,
+        what: str,
     ) -> _T:
         """One Web API request under the kernel's retry policy: 429 waits as long as Retry-After
         says, 5xx and network errors back off with jitter, a 401 refreshes the token once."""
@@ -391,9 +484,16 @@ class RecentlyPlayedClient:
                 if status >= 500:
                     failures[_ServerFailed] += 1
                     raise _ServerFailed(f"HTTP {status}") from None
-                raise SpotifyError(
-                    f"Spotify answered {status} to recently-played: {error.msg}"
-                ) from None
+                if status == 403:
+                    raise SpotifyForbidden(
+                        f"Spotify refused to write {what} (403: {error.msg}): the link may "
+                        "predate playlist access (re-link with `fullcircle spotify link`), or "
+                        "a development-mode Spotify app writes only for the users added to it "
+                        "in Spotify's developer dashboard"
+                    ) from None
+                if status == 404:
+                    raise SpotifyNotFound(f"Spotify has no {what} there: {error.msg}") from None
+                raise SpotifyError(f"Spotify answered {status} to {what}: {error.msg}") from None
             except (requests.ConnectionError, requests.Timeout) as error:
                 failures[_ServerFailed] += 1
                 raise _ServerFailed(type(error).__name__) from None
@@ -437,6 +537,10 @@ class RecentlyPlayedClient:
                 f"Spotify is unavailable ({failed}, {failures[_ServerFailed]} attempts); "
                 "the next sync retries"
             ) from None
+
+
+def _add_items(playlist_id: str, uris: list[str], client: spotipy.Spotify) -> Any:
+    return client.playlist_add_items(playlist_id, uris)
 
 
 class _Retried(Exception):

@@ -202,3 +202,38 @@ async def take_link_request(
         )
         row = await cur.fetchone()
     return LinkRequest(*row) if row else None
+
+
+async def link_status(pool: AsyncConnectionPool, user_id: UUID) -> str | None:
+    """'linked', 'relink_required', or None when the listener has no linked account."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT status FROM ingest.spotify_accounts WHERE user_id = %s", (user_id,)
+        )
+        row = await cur.fetchone()
+    return str(row[0]) if row else None
+
+
+async def written_playlist(pool: AsyncConnectionPool, user_id: UUID, key: str) -> str | None:
+    """The Spotify id of the playlist written for `key` before, if any."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT playlist_id FROM ingest.spotify_playlists"
+            " WHERE user_id = %s AND playlist_key = %s",
+            (user_id, key),
+        )
+        row = await cur.fetchone()
+    return str(row[0]) if row else None
+
+
+async def save_written_playlist(
+    pool: AsyncConnectionPool, user_id: UUID, key: str, playlist_id: str, items: int
+) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(
+            """INSERT INTO ingest.spotify_playlists (user_id, playlist_key, playlist_id, items)
+               VALUES (%s, %s, %s, %s)
+               ON CONFLICT (user_id, playlist_key) DO UPDATE SET playlist_id = excluded.playlist_id,
+                   items = excluded.items, written_at = now()""",
+            (user_id, key, playlist_id, items),
+        )

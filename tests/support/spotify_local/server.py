@@ -41,6 +41,11 @@ _SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
 _ARTIST_PATH = re.compile(r"^/v1/artists/([^/]+)$")
 _MARKETS = ("AR", "AU", "AT", "BE", "BR", "CA", "DE", "ES", "FR", "GB", "IN", "PK", "SE", "US")
 _SERVER_ERRORS = frozenset({500, 502, 503})
+_PLAYLIST_ITEMS_PATH = re.compile(r"^/v1/playlists/([^/]+)/items$")
+MAX_PLAYLIST_ITEMS_PER_CALL = 100
+PLAYLIST_WRITE_SCOPES = ("playlist-modify-private", "playlist-modify-public")
+# A status that answers the call normally: [0, 500] lets one call through, then fails one.
+PASS = 0
 
 
 def spotify_id(kind: str, name: str) -> str:
@@ -180,14 +185,16 @@ class FaultPlan:
     """Answers to give instead of the next Web API calls (`/v1/...`), one status per call.
 
     429 carries `Retry-After: retry_after_s`; 401 expires the caller's access token first, as
-    Spotify does when a token runs out; 500/502/503 are bare server errors.
+    Spotify does when a token runs out; 403 answers as Spotify does to a development-mode app
+    writing for a user not added to it; 500/502/503 are bare server errors; PASS (0) lets the
+    call through (to fail a later call of a sequence).
     """
 
     api_statuses: list[int] = field(default_factory=list)
     retry_after_s: int = 1
 
     def __post_init__(self) -> None:
-        allowed = {429, 401} | _SERVER_ERRORS
+        allowed = {PASS, 429, 401, 403} | _SERVER_ERRORS
         unknown = [status for status in self.api_statuses if status not in allowed]
         if unknown:
             raise ValueError(f"cannot inject statuses {unknown}; choose from {sorted(allowed)}")
@@ -258,6 +265,7 @@ class LocalSpotifyServer:
         self._faults = faults or FaultPlan()
         self._calls: Counter[str] = Counter()
         self._faults_served: Counter[str] = Counter()
+        self._playlists: dict[str, _Playlist] = {}
         for listener, listener_plays in (plays or {}).items():
             self.add_plays(listener, listener_plays)
         self._httpd = ThreadingHTTPServer((host, port), _handler_class(self))
@@ -461,6 +469,8 @@ class LocalSpotifyServer:
             if not self._faults.api_statuses:
                 return None
             status = self._faults.api_statuses.pop(0)
+            if status == PASS:
+                return None
             self._faults_served[str(status)] += 1
             if status == 401 and authorization:
                 access = self._access.get(authorization.removeprefix("Bearer ").strip())
@@ -543,6 +553,134 @@ class LocalSpotifyServer:
         catalog = self._catalog_tracks()
         return {"tracks": [catalog.get(track_id) for track_id in ids]}
 
+    # --- Playlists (Spotify's endpoints since its 2026 changes: /me/playlists, /items) ------
+
+    def playlist(self, playlist_id: str) -> dict[str, Any]:
+        """A playlist as the test sees it: name, description, public, owner and item URIs."""
+        with self._lock:
+            found = self._playlists.get(playlist_id)
+            if found is None:
+                raise KeyError(playlist_id)
+            return {
+                "name": found.name,
+                "description": found.description,
+                "public": found.public,
+                "owner": found.owner,
+                "uris": list(found.uris),
+            }
+
+    def playlists_of(self, listener: str) -> list[str]:
+        with self._lock:
+            return [pid for pid, found in self._playlists.items() if found.owner == listener]
+
+    def create_playlist(self, authorization: str | None, body: Mapping[str, Any]) -> dict[str, Any]:
+        """`POST /v1/me/playlists` (CreatePlaylistRequest.json's shape, 201)."""
+        listener = self._writer(authorization, bool(body.get("public", True)))
+        name = body.get("name")
+        if not isinstance(name, str) or not name:
+            raise SpotifyApiError(400, "Missing required field: name")
+        playlist_id = spotify_id("playlist", f"{listener}/{name}/{secrets.token_hex(4)}")
+        found = _Playlist(
+            listener, name, str(body.get("description") or ""), bool(body.get("public", True))
+        )
+        with self._lock:
+            self._playlists[playlist_id] = found
+        return self._playlist_object(playlist_id, found)
+
+    def playlist_items(self, authorization: str | None, playlist_id: str) -> dict[str, Any]:
+        """`GET /v1/playlists/{id}/items`: the paging object of playlist track objects."""
+        self.listener_for(authorization)
+        found = self._owned_playlist(playlist_id, None)
+        href = f"{PUBLIC_API}/playlists/{playlist_id}/items"
+        catalog = self._catalog_tracks()
+        return {
+            "href": href,
+            "items": [
+                {
+                    "added_at": format_played_at(datetime.now(UTC)),
+                    "added_by": _user_object(found.owner),
+                    "is_local": False,
+                    "track": catalog.get(uri.rsplit(":", 1)[-1])
+                    or {"type": "track", "uri": uri, "id": uri.rsplit(":", 1)[-1]},
+                }
+                for uri in found.uris[:MAX_PLAYLIST_ITEMS_PER_CALL]
+            ],
+            "limit": MAX_PLAYLIST_ITEMS_PER_CALL,
+            "next": None,
+            "offset": 0,
+            "previous": None,
+            "total": len(found.uris),
+        }
+
+    def add_playlist_items(
+        self, authorization: str | None, playlist_id: str, body: Any, *, replace: bool
+    ) -> dict[str, Any]:
+        """`POST /v1/playlists/{id}/items` (a JSON list of URIs, or {"uris": [...]}) appends,
+        `PUT` replaces them all; at most 100 a call, as Spotify takes; `{"snapshot_id"}`."""
+        uris = body.get("uris") if isinstance(body, dict) else body
+        if not isinstance(uris, list) or not all(isinstance(uri, str) for uri in uris):
+            raise SpotifyApiError(400, "Invalid request: uris must be a list of strings")
+        if len(uris) > MAX_PLAYLIST_ITEMS_PER_CALL:
+            raise SpotifyApiError(400, "You can add a maximum of 100 tracks per request.")
+        if any(not uri.startswith(("spotify:track:", "spotify:episode:")) for uri in uris):
+            raise SpotifyApiError(400, "Invalid track uri")
+        with self._lock:
+            existing = self._playlists.get(playlist_id)
+        listener = self._writer(authorization, existing.public if existing else False)
+        found = self._owned_playlist(playlist_id, listener)
+        with self._lock:
+            found.uris = list(uris) if replace else [*found.uris, *uris]
+            found.snapshot += 1
+            return {"snapshot_id": f"{playlist_id}-{found.snapshot}"}
+
+    def _writer(self, authorization: str | None, public: bool) -> str:
+        """The listener a playlist write is for, if their token holds the scope it needs."""
+        listener = self.listener_for(authorization)
+        token = (authorization or "").removeprefix("Bearer ").strip()
+        with self._lock:
+            scopes = set(self._access[token].scope.split())
+        needed = "playlist-modify-public" if public else "playlist-modify-private"
+        if needed not in scopes:
+            raise SpotifyApiError(403, "Insufficient client scope")
+        return listener
+
+    def _owned_playlist(self, playlist_id: str, writer: str | None) -> _Playlist:
+        with self._lock:
+            found = self._playlists.get(playlist_id)
+        if found is None:
+            raise SpotifyApiError(404, "Not found.")
+        if writer is not None and found.owner != writer:
+            raise SpotifyApiError(403, "You cannot add tracks to a playlist you don't own.")
+        return found
+
+    def _playlist_object(self, playlist_id: str, found: _Playlist) -> dict[str, Any]:
+        href = f"{PUBLIC_API}/playlists/{playlist_id}"
+        empty = {
+            "href": f"{href}/items",
+            "limit": MAX_PLAYLIST_ITEMS_PER_CALL,
+            "next": None,
+            "offset": 0,
+            "previous": None,
+            "total": len(found.uris),
+            "items": [],
+        }
+        return {
+            "collaborative": False,
+            "description": found.description,
+            "external_urls": {"spotify": f"{PUBLIC_WEB}/playlist/{playlist_id}"},
+            "href": href,
+            "id": playlist_id,
+            "images": [],
+            "name": found.name,
+            "owner": _user_object(found.owner),
+            "public": found.public,
+            "snapshot_id": f"{playlist_id}-{found.snapshot}",
+            "items": empty,
+            "tracks": dict(empty),
+            "type": "playlist",
+            "uri": f"spotify:playlist:{playlist_id}",
+        }
+
     def artist(self, artist_id: str) -> dict[str, Any]:
         """`GET /v1/artists/{id}`: the full artist object (GetArtistRequest.json's keys)."""
         if not _SPOTIFY_ID.match(artist_id):
@@ -563,6 +701,26 @@ class LocalSpotifyServer:
                         "uri": artist["uri"],
                     }
         raise SpotifyApiError(404, "non existing id")
+
+
+@dataclass
+class _Playlist:
+    owner: str
+    name: str
+    description: str
+    public: bool
+    uris: list[str] = field(default_factory=list)
+    snapshot: int = 1
+
+
+def _user_object(listener: str) -> dict[str, Any]:
+    return {
+        "external_urls": {"spotify": f"{PUBLIC_WEB}/user/{listener}"},
+        "href": f"{PUBLIC_API}/users/{listener}",
+        "id": listener,
+        "type": "user",
+        "uri": f"spotify:user:{listener}",
+    }
 
 
 def _int_param(params: Mapping[str, str], name: str, default: int) -> int:
@@ -594,6 +752,9 @@ def _handler_class(server: LocalSpotifyServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             self._dispatch()
 
+        def do_PUT(self) -> None:
+            self._dispatch()
+
         def _dispatch(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
@@ -611,7 +772,7 @@ def _handler_class(server: LocalSpotifyServer) -> type[BaseHTTPRequestHandler]:
                     form = dict(parse_qsl(body.decode("utf-8")))
                     self._send_json(HTTPStatus.OK, server.token(form))
                 elif parts.path.startswith("/v1/"):
-                    self._web_api(parts.path, params)
+                    self._web_api(parts.path, params, body)
                 else:
                     self._send_json(
                         HTTPStatus.NOT_FOUND,
@@ -628,10 +789,16 @@ def _handler_class(server: LocalSpotifyServer) -> type[BaseHTTPRequestHandler]:
                     {"error": {"status": error.status, "message": error.message}},
                 )
 
-        def _web_api(self, path: str, params: dict[str, str]) -> None:
+        def _web_api(self, path: str, params: dict[str, str], body: bytes) -> None:
             path = path.rstrip("/")  # spotipy asks for `tracks/?ids=`; Spotify accepts both.
             artist_match = _ARTIST_PATH.match(path)
-            endpoint = "GET /v1/artists/{id}" if artist_match else f"{self.command} {path}"
+            items_match = _PLAYLIST_ITEMS_PATH.match(path)
+            if artist_match:
+                endpoint = "GET /v1/artists/{id}"
+            elif items_match:
+                endpoint = f"{self.command} /v1/playlists/{{id}}/items"
+            else:
+                endpoint = f"{self.command} {path}"
             server.record_call(endpoint)
             authorization = self.headers.get("Authorization")
             fault = server.injected_fault(authorization)
@@ -645,6 +812,22 @@ def _handler_class(server: LocalSpotifyServer) -> type[BaseHTTPRequestHandler]:
                 self._send_json(HTTPStatus.OK, server.tracks(params))
             elif artist_match is not None:
                 self._send_json(HTTPStatus.OK, server.artist(artist_match.group(1)))
+            elif endpoint == "POST /v1/me/playlists":
+                created = server.create_playlist(authorization, _json_body(body))
+                self._send_json(HTTPStatus.CREATED, created)
+            elif items_match is not None and self.command == "GET":
+                self._send_json(
+                    HTTPStatus.OK, server.playlist_items(authorization, items_match.group(1))
+                )
+            elif items_match is not None:
+                answer = server.add_playlist_items(
+                    authorization,
+                    items_match.group(1),
+                    _json_body(body, query=params),
+                    replace=self.command == "PUT",
+                )
+                status = HTTPStatus.OK if self.command == "PUT" else HTTPStatus.CREATED
+                self._send_json(status, answer)
             else:
                 raise SpotifyApiError(404, "Service not found")
 
@@ -655,6 +838,9 @@ def _handler_class(server: LocalSpotifyServer) -> type[BaseHTTPRequestHandler]:
             elif status == 401:
                 body = {"error": {"status": 401, "message": "The access token expired"}}
                 self._send_json(HTTPStatus(401), body)
+            elif status == 403:
+                body = {"error": {"status": 403, "message": "Forbidden"}}
+                self._send_json(HTTPStatus(403), body)
             else:
                 self._send(HTTPStatus(status), b"", content_type="text/plain")
 
@@ -708,6 +894,16 @@ def _handler_class(server: LocalSpotifyServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(payload)
 
     return SpotifyRequestHandler
+
+
+def _json_body(body: bytes, query: Mapping[str, str] | None = None) -> Any:
+    """A request's JSON body; `?uris=a,b` stands for one, as Spotify takes it."""
+    if not body and query and query.get("uris"):
+        return {"uris": query["uris"].split(",")}
+    try:
+        return json.loads(body or b"{}")
+    except ValueError:
+        raise SpotifyApiError(400, "Error parsing JSON.") from None
 
 
 def start_spotify_server(
