@@ -411,7 +411,6 @@ class Web:
             names=names,
             clusters=sorted(profile.clusters, key=lambda c: -c.all_time_share),
             contexts=views.contexts_by_kind(profile),
-            years=views.top_artists_by_year(profile.evolution),
             evolution_svg=evolution_svg,
             clock_svg=clock_svg,
         )

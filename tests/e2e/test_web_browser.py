@@ -180,7 +180,21 @@ def _listener_pages(tab: Pages, stack: StackState, key: str, shared_data: Path) 
     page.goto("/taste")
     bands = page.locator('#evolution svg [aria-roledescription="area mark"]')
     expect(bands).to_have_count(len(tastes))
-    expect(page.locator('#clock svg [aria-roledescription="bar"]').first).to_be_attached()
+    played_hours = [hour for hour in profile.clock if hour.listens]
+    assert len(profile.clock) == 168 and played_hours
+    cells = page.locator('#clock svg [aria-roledescription="rect mark"]')
+    expect(cells).to_have_count(len(played_hours))
+    busiest = max(played_hours, key=lambda hour: hour.listens)
+    day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[busiest.weekday]
+    # the busiest hour of the week is the cell of its local hour and weekday, with its listens
+    busiest_cell = (
+        f'#clock svg [aria-label^="hour: {busiest.hour}; day: {day}; "]'
+        f'[aria-label*="; listens: {busiest.listens};"]'
+    )
+    expect(page.locator(busiest_cell)).to_have_count(1)
+    expect(page.locator("#years tbody tr")).to_have_count(len(profile.years))
+    top = profile.years[0].top_artists[0].artist
+    expect(page.locator("#years tbody tr").first).to_contain_text(top)
     expect(page.locator("#tastes tbody tr")).to_have_count(len(profile.clusters))
     tab.shot("taste")
 
