@@ -101,9 +101,7 @@ async def test_contexts_follow_the_inferred_then_the_set_zone(
         # the listening clock and the years are served in the same zone: its night hours
         # hold the night's listens, and every listen is in one hour and one year
         assert len(profile.clock) == 168
-        assert sum(h.listens for h in profile.clock if h.hour < 6) == nights_in(
-            "America/Sao_Paulo"
-        )
+        assert sum(h.listens for h in profile.clock if h.hour < 6) == nights_in("America/Sao_Paulo")
         assert sum(h.listens for h in profile.clock) == profile.listens
         assert sum(y.listens for y in profile.years) == profile.listens
         assert [y.year for y in profile.years] == sorted({y.year for y in profile.years})[::-1]
