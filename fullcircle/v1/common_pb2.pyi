@@ -384,3 +384,25 @@ class YearTops(_message.Message):
     top_artists: _containers.RepeatedCompositeFieldContainer[ArtistWeight]
     top_tags: _containers.RepeatedCompositeFieldContainer[TagWeight]
     def __init__(self, year: _Optional[int] = ..., listens: _Optional[int] = ..., top_artists: _Optional[_Iterable[_Union[ArtistWeight, _Mapping]]] = ..., top_tags: _Optional[_Iterable[_Union[TagWeight, _Mapping]]] = ...) -> None: ...
+
+class SpotifyLinkStatus(_message.Message):
+    __slots__ = ("linked", "status", "linked_at", "last_sync_at", "last_sync_plays", "next_sync_at", "last_error", "time_zone", "cron")
+    LINKED_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LINKED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_SYNC_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_SYNC_PLAYS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_SYNC_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    linked: bool
+    status: str
+    linked_at: str
+    last_sync_at: str
+    last_sync_plays: int
+    next_sync_at: str
+    last_error: str
+    time_zone: str
+    cron: str
+    def __init__(self, linked: _Optional[bool] = ..., status: _Optional[str] = ..., linked_at: _Optional[str] = ..., last_sync_at: _Optional[str] = ..., last_sync_plays: _Optional[int] = ..., next_sync_at: _Optional[str] = ..., last_error: _Optional[str] = ..., time_zone: _Optional[str] = ..., cron: _Optional[str] = ...) -> None: ...

@@ -1,3 +1,4 @@
+from fullcircle.v1 import common_pb2 as _common_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Optional as _Optional
@@ -47,3 +48,9 @@ class UnlinkReply(_message.Message):
     UNLINKED_FIELD_NUMBER: _ClassVar[int]
     unlinked: bool
     def __init__(self, unlinked: _Optional[bool] = ...) -> None: ...
+
+class GetLinkRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...

@@ -2,8 +2,10 @@
 stack, as a listener meets it: sign in with the key, upload the sanabil export and watch the
 progress bar reach 100% and the per-file report, see 20 recommendations arrive live (server-
 sent events), dislike one and see it gone, the taste page's stream graph with one band per
-taste, a playlist prompt, the pages on a phone's width; and an export whose names are markup
-shown as text, with no script run. A screenshot of each page goes to the test's tmp folder.
+taste and its listening clock, a playlist prompt, the pages on a phone's width; API keys made,
+listed and revoked on Settings (the session's own only after a warning, and then signed out);
+and an export whose names are markup shown as text, with no script run. A screenshot of each
+page goes to the test's tmp folder.
 
 Skipped, saying how to get one, where no Chromium is installed (Debian: `apt-get install -y
 chromium`; CI's .ci/run installs it). The waits are for elements and events, with generous
@@ -277,3 +279,63 @@ def _hostile_taste(stack: StackState, cookies: list[dict], folder: Path) -> None
         assert page.locator("img").count() == 0
         tab.shot("taste-hostile")
         assert tab.dialogs == [], f"a name ran as script: {tab.dialogs}"
+
+
+async def test_a_listener_makes_and_revokes_keys_and_their_own_only_after_a_warning(
+    stack: StackState, new_listener, tmp_path: Path
+) -> None:
+    _, key = await new_listener(f"browser-keys-{uuid.uuid4().hex[:6]}")
+    await asyncio.to_thread(_keys_visit, stack, key, tmp_path)
+
+
+def _sign_in(tab: Pages, key: str) -> None:
+    tab.page.goto("/signin")
+    tab.page.fill("#api_key", key)
+    tab.page.get_by_role("button", name="Sign in").click()
+
+
+def _keys_visit(stack: StackState, key: str, folder: Path) -> None:
+    with _browser() as browser:
+        tab = Pages(browser, stack.web_url, folder)
+        page = tab.page
+        _sign_in(tab, key)
+        expect(page).to_have_url(re.compile(r"/now$"))
+        page.goto("/settings")
+        expect(page.locator("#spotify-status")).to_have_text("Not linked.")
+        rows = page.locator("#api-keys tbody tr")
+        expect(rows).to_have_count(1)
+        expect(rows.first).to_contain_text("this session's")
+
+        page.fill("#key_name", HOSTILE_ARTIST)
+        page.get_by_role("button", name="Create a key").click()
+        made = page.locator("#new-key-value").input_value()
+        assert made.startswith("fc_") and made != key
+        expect(page.locator("#new-key")).to_contain_text(f"“{HOSTILE_ARTIST}”")
+        expect(rows).to_have_count(2)
+        tab.shot("settings-new-key")
+        page.goto("/settings")
+        assert made not in page.content() and key not in page.content()  # shown that once
+
+        other = Pages(browser, stack.web_url, folder)  # the new key signs in elsewhere
+        _sign_in(other, made)
+        expect(other.page).to_have_url(re.compile(r"/now$"))
+        named = rows.filter(has_text=HOSTILE_ARTIST)
+        named.get_by_role("button", name="Revoke").click()
+        expect(rows).to_have_count(1)
+        other.page.goto("/settings")  # its session ends with the key
+        expect(other.page.locator("#error-message")).to_contain_text("no longer accepted")
+
+        rows.first.get_by_role("button", name="Revoke").click()
+        warning = page.locator("#confirm-revoke")
+        expect(warning).to_contain_text("signs you out")
+        tab.shot("settings-confirm-revoke")
+        page.get_by_role("link", name="Keep it").click()
+        expect(rows).to_have_count(1)  # kept: nothing happened without the confirmation
+        rows.first.get_by_role("button", name="Revoke").click()
+        page.get_by_role("button", name="Revoke it and sign out").click()
+        expect(page).to_have_url(re.compile(r"/signin$"))
+        page.goto("/now")
+        expect(page).to_have_url(re.compile(r"/signin$"))
+        _sign_in(tab, key)
+        expect(page.locator("#error-message")).to_contain_text("not one Full-Circle knows")
+        assert tab.dialogs == [] and other.dialogs == [], "a name ran as script"

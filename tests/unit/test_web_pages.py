@@ -92,6 +92,62 @@ def test_hostile_names_are_text_on_the_taste_page(web: Web) -> None:
     assert '<span class="tag">&#34; onmouseover=&#34;x</span>' in years  # a tag
 
 
+def _settings(web: Web, **shown: object) -> str:
+    """The Settings page of a listener whose key names, tastes and Spotify error are markup."""
+    keys = [
+        gateway_pb2.ApiKeyInfo(key_id=f"a1b2c3d4e5f{n}", prefix=f"fc_a1b2c3d4e5f{n}_", name=name,
+                               created_at="2026-12-01T10:00:00+00:00", current=n == 0)
+        for n, name in enumerate(HOSTILE)
+    ]  # fmt: skip
+    link = common_pb2.SpotifyLinkStatus(
+        linked=True, status="relink_required", linked_at="2026-11-30T08:00:00+00:00",
+        next_sync_at="2026-12-05T08:00:00+00:00", last_error=HOSTILE[2], cron="0 8 * * *",
+        time_zone="Europe/Paris",
+    )  # fmt: skip
+    context: dict[str, object] = {
+        "time_zone": common_pb2.TimeZone(time_zone="Europe/Paris"),
+        "exclusions": [common_pb2.TasteExclusion(exclusion_id="e1", description=HOSTILE[0])],
+        "steering": common_pb2.Steering(),
+        "tastes": list(HOSTILE),
+        "spotify": None,
+        "link": link,
+        "api_keys": keys,
+        "new_key": None,
+        "confirm_revoke": None,
+        "csrf": "t",
+    }
+    return str(web.templates.get_template("settings.html").render(**{**context, **shown}))
+
+
+def test_hostile_key_names_and_sync_errors_are_text_on_settings(web: Web) -> None:
+    html = _settings(web)
+    assert _raw_markup(html) == []
+    keys = html[html.index('id="api-keys"') :]
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in keys
+    assert keys.count('name="action" value="revoke_key"') == 3
+    assert "this session's" in keys.split("</tr>")[1]  # the first key's row only
+    assert "this session" not in keys.split("</tr>")[2]
+    assert "The last sync failed: &lt;img src=x onerror=alert(2)&gt;" in html
+    assert "Relink Spotify" in html and "no longer accepts the link" in html
+    assert "shown this once" not in html and 'id="confirm-revoke"' not in html
+
+
+def test_a_new_key_is_shown_once_and_revoking_the_sessions_key_asks_first(web: Web) -> None:
+    info = gateway_pb2.ApiKeyInfo(key_id="ffffffffffff", prefix="fc_ffffffffffff_", name=HOSTILE[1])
+    made = gateway_pb2.NewApiKey(api_key="fc_ffffffffffff_s3cr3t", key=info)
+    html = _settings(web, new_key=made)
+    assert _raw_markup(html) == []
+    assert 'value="fc_ffffffffffff_s3cr3t"' in html and html.count("s3cr3t") == 1
+    assert "“&#34; onmouseover=&#34;x”" in html
+    current = gateway_pb2.ApiKeyInfo(key_id="a1b2c3d4e5f0", current=True)
+    asking = _settings(web, confirm_revoke=current)
+    box = asking[asking.index('id="confirm-revoke"') : asking.index('id="api-keys"')]
+    assert "signs you out" in box and 'name="confirm" value="yes"' in box
+    assert 'name="key_id" value="a1b2c3d4e5f0"' in box and 'name="csrf" value="t"' in box
+    unlinked = _settings(web, link=common_pb2.SpotifyLinkStatus())
+    assert "Not linked." in unlinked and ">Link Spotify<" in unlinked
+
+
 def test_hostile_names_are_text_in_recommendations_and_import_reports(web: Web) -> None:
     rec_set = common_pb2.RecommendationSet(set_id="s1")
     for name in HOSTILE:
