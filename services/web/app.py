@@ -423,7 +423,9 @@ class Web:
 
     async def import_upload(self, request: Request) -> Response:
         """The upload is spooled to a temporary file (never whole in memory) and sent on to
-        the gateway in chunks; several files (JSON files, a folder) go as one zip of them."""
+        the gateway in chunks; several files (JSON files, a folder) go as one zip of them.
+        The page's script (X-Requested-With: fetch) is answered 201 with the import's page
+        as Location, a plain form post with a redirect there."""
         session = await self.session(request)
         form = await self.checked_form(request, session)
         uploads = [f for f in form.getlist("export") if isinstance(f, UploadFile) and f.filename]
@@ -433,6 +435,8 @@ class Web:
             path = await asyncio.to_thread(_export_file, uploads, Path(folder))
             client = self.client(session)
             import_id = await self.call(session, lambda: client.import_history(path))
+        if request.headers.get("x-requested-with") == "fetch":  # the page's script goes on
+            return Response(status_code=201, headers={"Location": f"/import/{import_id}"})
         return RedirectResponse(f"/import/{import_id}", 303)
 
     async def import_page(self, request: Request) -> Response:

@@ -2,7 +2,9 @@
 stack, as a listener meets it: sign in with the key, upload the sanabil export and watch the
 progress bar reach 100% and the per-file report, see 20 recommendations arrive live (server-
 sent events), dislike one and see it gone, the taste page's stream graph with one band per
-taste and its listening clock, a playlist prompt, the pages on a phone's width; API keys made,
+taste and its listening clock, a playlist prompt, the pages on a phone's width; an export
+dropped as files or as a folder (walked through its entries, as Chromium gives a dropped
+folder) and uploaded by the page's script; API keys made,
 listed and revoked on Settings (the session's own only after a warning, and then signed out);
 and an export whose names are markup shown as text, with no script run. A screenshot of each
 page goes to the test's tmp folder.
@@ -339,3 +341,64 @@ def _keys_visit(stack: StackState, key: str, folder: Path) -> None:
         _sign_in(tab, key)
         expect(page.locator("#error-message")).to_contain_text("not one Full-Circle knows")
         assert tab.dialogs == [] and other.dialogs == [], "a name ran as script"
+
+
+# What Chromium's DataTransfer holds for a dropped folder (a script cannot make a real one): a
+# directory entry whose reader answers its entries in batches, then an empty batch; a hidden
+# file of the kind a Mac leaves in folders is in it too.
+DROP_FOLDER = """([folder, files]) => {
+  const entry = (path, file) => ({ isFile: true, isDirectory: false, fullPath: path,
+                                   file: (ok) => ok(file) });
+  const children = files.map(([name, text]) =>
+    entry(`/${folder}/${name}`, new File([text], name, { type: "application/json" })));
+  children.push(entry(`/${folder}/.DS_Store`, new File(["x"], ".DS_Store")));
+  const batches = [children.slice(0, 1), children.slice(1), []];
+  const directory = { isFile: false, isDirectory: true, fullPath: `/${folder}`,
+                      createReader: () => ({ readEntries: (ok) => ok(batches.shift() || []) }) };
+  const drop = new Event("drop", { bubbles: true, cancelable: true });
+  Object.defineProperty(drop, "dataTransfer", {
+    value: { items: [{ kind: "file", webkitGetAsEntry: () => directory }], files: [] },
+  });
+  document.getElementById("drop").dispatchEvent(drop);
+}"""
+DROP_FILES = """(names) => {
+  const transfer = new DataTransfer();
+  for (const name of names) transfer.items.add(new File(["[]"], name));
+  document.getElementById("drop").dispatchEvent(
+    new DragEvent("drop", { bubbles: true, cancelable: true, dataTransfer: transfer }));
+}"""
+
+
+async def test_an_export_dropped_as_a_folder_is_uploaded_with_its_files(
+    stack: StackState, new_listener, shared_data: Path, tmp_path: Path
+) -> None:
+    _, key = await new_listener(f"browser-drop-{uuid.uuid4().hex[:6]}")
+    await asyncio.to_thread(_drop_visit, stack, key, shared_data, tmp_path)
+
+
+def _drop_visit(stack: StackState, key: str, shared_data: Path, folder: Path) -> None:
+    history = shared_data / "spotify-history-efrrowini"
+    names = ["Streaming_History_Audio_2022.json", "Streaming_History_Video_2023.json"]
+    with _browser() as browser:
+        tab = Pages(browser, stack.web_url, folder)
+        page = tab.page
+        _sign_in(tab, key)
+        expect(page).to_have_url(re.compile(r"/now$"))
+        page.goto("/import")
+        page.evaluate(DROP_FILES, ["Streaming_History_Audio_2024.json", "my_spotify_data.zip"])
+        chosen = page.locator("#chosen")
+        expect(chosen).to_have_text("Streaming_History_Audio_2024.json, my_spotify_data.zip")
+        exported = "Spotify Extended Streaming History"
+        page.evaluate(DROP_FOLDER, [exported, [[n, (history / n).read_text()] for n in names]])
+        expect(chosen).to_have_text(", ".join(f"{exported}/{name}" for name in names))
+        tab.shot("import-dropped")
+        page.get_by_role("button", name="Upload").click()
+        expect(page).to_have_url(re.compile(r"/import/[0-9a-f-]+$"))
+        expect(page.locator("#import-message")).to_contain_text("new", timeout=3 * MINUTE)
+        assert page.eval_on_selector("#import-progress", "bar => bar.value") == 100
+        report = page.locator("#import-report tbody tr")
+        expect(report).to_have_count(len(names))  # the hidden file was left out
+        for name in names:
+            expect(page.locator("#import-report")).to_contain_text(name)
+        tab.shot("import-dropped-done")
+        assert tab.dialogs == []
