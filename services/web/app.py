@@ -540,7 +540,10 @@ class Web:
         exclusions, steering, api_keys, link = await self.call(
             session,
             lambda: asyncio.gather(
-                client.exclusions(), client.steering(), client.api_keys(), client.spotify_link()
+                client.exclusions(),
+                client.steering(),
+                client.api_keys(),
+                self.spotify_link(client),
             ),
         )
         profile = profile or common_pb2.TasteProfile()
@@ -561,6 +564,17 @@ class Web:
         )
         response.headers["Cache-Control"] = "no-store"  # a new key's secret is on it, once
         return response
+
+    async def spotify_link(self, client: FullCircleClient) -> common_pb2.SpotifyLinkStatus | None:
+        """The Spotify link's status, or None while ingest (which keeps it) does not answer:
+        the rest of Settings works without it."""
+        try:
+            return await client.spotify_link()
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise
+            log.warning("Spotify link status unknown: %s", exc.code().name)
+            return None
 
     async def settings_action(self, session: Session, form: Any) -> Response | dict[str, Any]:
         """One Settings form: a redirect when the page only needs reloading, else what the

@@ -146,6 +146,8 @@ def test_a_new_key_is_shown_once_and_revoking_the_sessions_key_asks_first(web: W
     assert 'name="key_id" value="a1b2c3d4e5f0"' in box and 'name="csrf" value="t"' in box
     unlinked = _settings(web, link=common_pb2.SpotifyLinkStatus())
     assert "Not linked." in unlinked and ">Link Spotify<" in unlinked
+    unknown = _settings(web, link=None)  # ingest not answering: the rest of the page works
+    assert "cannot be read right now" in unknown and 'id="api-keys"' in unknown
 
 
 def test_hostile_names_are_text_in_recommendations_and_import_reports(web: Web) -> None:
