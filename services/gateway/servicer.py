@@ -1,6 +1,7 @@
-"""The public FullCircle gRPC API: authenticates the caller, scopes every call to them, and
-delegates to ingest (through the bus and SpotifyLinks), the model (Recommender) and features
-(Tastes, for the taste profile) through their internal gRPC APIs."""
+"""The public FullCircle gRPC API: authenticates the caller, scopes every call to them (their
+own API keys too: listed, made and revoked here, in the gateway's schema), and delegates to
+ingest (through the bus and SpotifyLinks), the model (Recommender) and features (Tastes, for
+the taste profile) through their internal gRPC APIs."""
 
 from __future__ import annotations
 

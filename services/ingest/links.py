@@ -1,6 +1,7 @@
 """The internal SpotifyLinks gRPC API: Authorization Code with PKCE in two calls, the code
-verifier kept sealed in Postgres between them (any ingest replica can finish a link), and
-unlinking (the gateway's admin API asks; ingest alone writes its accounts)."""
+verifier kept sealed in Postgres between them (any ingest replica can finish a link),
+unlinking (the gateway's admin API asks; ingest alone writes its accounts), and a listener's
+link as they may see it (GetLink: no tokens, no cursor)."""
 
 from __future__ import annotations
 

@@ -605,6 +605,7 @@ class Web:
         confirmed (unconfirmed: the page asks); the session then ends, since nothing it could
         call would be accepted any more."""
         client = self.client(session)
+        key_id = key_id.removeprefix("fc_").split("_")[0]  # as the gateway reads a key's name
         keys = await self.call(session, client.api_keys)
         own = next((key for key in keys if key.key_id == key_id and key.current), None)
         if own is not None and not confirmed:
