@@ -213,7 +213,7 @@ def _listener_pages(tab: Pages, stack: StackState, key: str, shared_data: Path) 
         tab.shot(path.strip("/"))
 
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
-    for path in ("/now", "/taste"):
+    for path in ("/now", "/taste", "/settings", "/import"):
         page.goto(path)
         fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
         assert fits, f"{path} is wider than a phone's screen"
