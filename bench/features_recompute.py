@@ -1,8 +1,9 @@
 """Features speed: a full recompute of a generated 140,000-play, 6-year history (per-artist
 stats with the listener's fitted recency weights, tag profile, taste clusters, contexts,
-evolution), the same with the fixed half-life alone (the fallback, and the seed's cost), and
-one O(1) incremental update of a fixed-half-life decayed score for a new play, checked
-against a full recompute to 1e-9 (the fitted weights are refitted at each recompute). Then the
+evolution, listening clock, years; the last two also timed alone), the same with the fixed
+half-life alone (the fallback, and the seed's cost), and one O(1) incremental update of a
+fixed-half-life decayed score for a new play, checked against a full recompute to 1e-9 (the
+fitted weights are refitted at each recompute). Then the
 service's own recompute (`ProfileBuilder.refresh`: read from PostgreSQL, compute in the worker
 process, store, announce) of a stored 1M-play history, with the latency of the health checks
 the service answered over loopback meanwhile.
@@ -34,6 +35,8 @@ from fullcircle.db import open_pool
 from fullcircle.grpc_server import GrpcServer
 from services.features.adapters.worker import ListenerWorkers
 from services.features.app import ProfileBuilder
+from services.features.domain.clusters import cluster_tastes
+from services.features.domain.contexts import listening_clock, yearly_tops
 from services.features.domain.details import taste_details
 from services.features.domain.recency import DecayedScore, exp_decay_weights
 from services.features.domain.taste import (
@@ -125,6 +128,19 @@ def in_memory(n_plays: int) -> None:
             "spent waiting for a core on a busy machine)"
         )
         print(f"peak traced memory of the recompute: {peak / 2**20:,.0f} MB")
+
+    # The recompute's newest parts alone: the listening clock and each year's tops.
+    clusters = cluster_tastes(plays, as_of, artist_tags)
+    for name, part in (
+        ("listening clock (168 hours)", lambda: listening_clock(plays, clusters)),
+        ("years' top artists and tags", lambda: yearly_tops(plays, artist_tags)),
+    ):
+        times = []
+        for _ in range(3):
+            begun = time.perf_counter()
+            part()
+            times.append(time.perf_counter() - begun)
+        print(f"{name:29} {statistics.median(times) * 1000:8.1f} ms  (median of 3, in the above)")
 
     # Incremental: one new listen of the top artist, O(1), against a full recompute.
     artist = stats[0].artist

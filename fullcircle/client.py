@@ -162,6 +162,36 @@ class FullCircleClient(_GatewayChannel):
         )
         return reply
 
+    async def spotify_link(self) -> common_pb2.SpotifyLinkStatus:
+        """Whether the caller's Spotify account is linked, since when, how its syncs go."""
+        reply: common_pb2.SpotifyLinkStatus = await self.stub.GetSpotifyLink(
+            gateway_pb2.GetSpotifyLinkRequest(), metadata=self.metadata, timeout=DEADLINE_S
+        )
+        return reply
+
+    async def api_keys(self) -> list[gateway_pb2.ApiKeyInfo]:
+        """The caller's active keys (never their secrets), the one in use marked `current`."""
+        reply = await self.stub.ListApiKeys(
+            gateway_pb2.ListApiKeysRequest(), metadata=self.metadata, timeout=DEADLINE_S
+        )
+        return list(reply.keys)
+
+    async def create_api_key(self, name: str = "") -> gateway_pb2.NewApiKey:
+        """Another key of the caller's; its secret (`api_key`) is in this reply only."""
+        reply: gateway_pb2.NewApiKey = await self.stub.CreateApiKey(
+            gateway_pb2.NewApiKeyRequest(name=name), metadata=self.metadata, timeout=DEADLINE_S
+        )
+        return reply
+
+    async def revoke_api_key(self, key_id: str) -> gateway_pb2.ApiKeyInfo:
+        """Revoke one of the caller's keys (it may be this one: it then works no more)."""
+        reply: gateway_pb2.ApiKeyInfo = await self.stub.RevokeApiKey(
+            gateway_pb2.RevokeOwnApiKeyRequest(key_id=key_id),
+            metadata=self.metadata,
+            timeout=DEADLINE_S,
+        )
+        return reply
+
     async def playlist(self, prompt: str) -> common_pb2.Playlist:
         """A playlist for a prompt such as "high energy morning music"."""
         reply: common_pb2.Playlist = await self.stub.CreatePlaylist(

@@ -190,7 +190,7 @@ class MonthlyTaste(_message.Message):
     def __init__(self, month: _Optional[str] = ..., listens: _Optional[int] = ..., cluster_shares: _Optional[_Mapping[int, float]] = ..., top_artists: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TasteProfile(_message.Message):
-    __slots__ = ("plays", "listens", "artists", "top_artists", "top_tags", "computed_at", "half_life_days", "clusters", "contexts", "evolution", "time_zone", "mood_coverage", "recency", "recency_fitted")
+    __slots__ = ("plays", "listens", "artists", "top_artists", "top_tags", "computed_at", "half_life_days", "clusters", "contexts", "evolution", "time_zone", "mood_coverage", "recency", "recency_fitted", "clock", "years")
     PLAYS_FIELD_NUMBER: _ClassVar[int]
     LISTENS_FIELD_NUMBER: _ClassVar[int]
     ARTISTS_FIELD_NUMBER: _ClassVar[int]
@@ -205,6 +205,8 @@ class TasteProfile(_message.Message):
     MOOD_COVERAGE_FIELD_NUMBER: _ClassVar[int]
     RECENCY_FIELD_NUMBER: _ClassVar[int]
     RECENCY_FITTED_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_FIELD_NUMBER: _ClassVar[int]
+    YEARS_FIELD_NUMBER: _ClassVar[int]
     plays: int
     listens: int
     artists: int
@@ -219,7 +221,9 @@ class TasteProfile(_message.Message):
     mood_coverage: MoodCoverage
     recency: str
     recency_fitted: bool
-    def __init__(self, plays: _Optional[int] = ..., listens: _Optional[int] = ..., artists: _Optional[int] = ..., top_artists: _Optional[_Iterable[_Union[ArtistWeight, _Mapping]]] = ..., top_tags: _Optional[_Iterable[_Union[TagWeight, _Mapping]]] = ..., computed_at: _Optional[str] = ..., half_life_days: _Optional[float] = ..., clusters: _Optional[_Iterable[_Union[TasteCluster, _Mapping]]] = ..., contexts: _Optional[_Iterable[_Union[ContextProfile, _Mapping]]] = ..., evolution: _Optional[_Iterable[_Union[MonthlyTaste, _Mapping]]] = ..., time_zone: _Optional[_Union[TimeZone, _Mapping]] = ..., mood_coverage: _Optional[_Union[MoodCoverage, _Mapping]] = ..., recency: _Optional[str] = ..., recency_fitted: _Optional[bool] = ...) -> None: ...
+    clock: _containers.RepeatedCompositeFieldContainer[ClockHour]
+    years: _containers.RepeatedCompositeFieldContainer[YearTops]
+    def __init__(self, plays: _Optional[int] = ..., listens: _Optional[int] = ..., artists: _Optional[int] = ..., top_artists: _Optional[_Iterable[_Union[ArtistWeight, _Mapping]]] = ..., top_tags: _Optional[_Iterable[_Union[TagWeight, _Mapping]]] = ..., computed_at: _Optional[str] = ..., half_life_days: _Optional[float] = ..., clusters: _Optional[_Iterable[_Union[TasteCluster, _Mapping]]] = ..., contexts: _Optional[_Iterable[_Union[ContextProfile, _Mapping]]] = ..., evolution: _Optional[_Iterable[_Union[MonthlyTaste, _Mapping]]] = ..., time_zone: _Optional[_Union[TimeZone, _Mapping]] = ..., mood_coverage: _Optional[_Union[MoodCoverage, _Mapping]] = ..., recency: _Optional[str] = ..., recency_fitted: _Optional[bool] = ..., clock: _Optional[_Iterable[_Union[ClockHour, _Mapping]]] = ..., years: _Optional[_Iterable[_Union[YearTops, _Mapping]]] = ...) -> None: ...
 
 class MoodCoverage(_message.Message):
     __slots__ = ("listens", "before", "after")
@@ -357,3 +361,56 @@ class Steering(_message.Message):
     familiarity: float
     description: str
     def __init__(self, tastes: _Optional[_Mapping[str, str]] = ..., familiarity_set: _Optional[bool] = ..., familiarity: _Optional[float] = ..., description: _Optional[str] = ...) -> None: ...
+
+class ClockHour(_message.Message):
+    __slots__ = ("weekday", "hour", "listens", "cluster_shares")
+    class ClusterSharesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: float
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
+    WEEKDAY_FIELD_NUMBER: _ClassVar[int]
+    HOUR_FIELD_NUMBER: _ClassVar[int]
+    LISTENS_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_SHARES_FIELD_NUMBER: _ClassVar[int]
+    weekday: int
+    hour: int
+    listens: int
+    cluster_shares: _containers.ScalarMap[int, float]
+    def __init__(self, weekday: _Optional[int] = ..., hour: _Optional[int] = ..., listens: _Optional[int] = ..., cluster_shares: _Optional[_Mapping[int, float]] = ...) -> None: ...
+
+class YearTops(_message.Message):
+    __slots__ = ("year", "listens", "top_artists", "top_tags")
+    YEAR_FIELD_NUMBER: _ClassVar[int]
+    LISTENS_FIELD_NUMBER: _ClassVar[int]
+    TOP_ARTISTS_FIELD_NUMBER: _ClassVar[int]
+    TOP_TAGS_FIELD_NUMBER: _ClassVar[int]
+    year: int
+    listens: int
+    top_artists: _containers.RepeatedCompositeFieldContainer[ArtistWeight]
+    top_tags: _containers.RepeatedCompositeFieldContainer[TagWeight]
+    def __init__(self, year: _Optional[int] = ..., listens: _Optional[int] = ..., top_artists: _Optional[_Iterable[_Union[ArtistWeight, _Mapping]]] = ..., top_tags: _Optional[_Iterable[_Union[TagWeight, _Mapping]]] = ...) -> None: ...
+
+class SpotifyLinkStatus(_message.Message):
+    __slots__ = ("linked", "status", "linked_at", "last_sync_at", "last_sync_plays", "next_sync_at", "last_error", "time_zone", "cron")
+    LINKED_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LINKED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_SYNC_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_SYNC_PLAYS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_SYNC_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    linked: bool
+    status: str
+    linked_at: str
+    last_sync_at: str
+    last_sync_plays: int
+    next_sync_at: str
+    last_error: str
+    time_zone: str
+    cron: str
+    def __init__(self, linked: _Optional[bool] = ..., status: _Optional[str] = ..., linked_at: _Optional[str] = ..., last_sync_at: _Optional[str] = ..., last_sync_plays: _Optional[int] = ..., next_sync_at: _Optional[str] = ..., last_error: _Optional[str] = ..., time_zone: _Optional[str] = ..., cron: _Optional[str] = ...) -> None: ...

@@ -290,3 +290,53 @@ class SpotifyPlaylist(_message.Message):
     items: int
     created: bool
     def __init__(self, playlist_id: _Optional[str] = ..., url: _Optional[str] = ..., items: _Optional[int] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class ListApiKeysRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ApiKeyInfo(_message.Message):
+    __slots__ = ("key_id", "prefix", "name", "created_at", "revoked_at", "current")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    prefix: str
+    name: str
+    created_at: str
+    revoked_at: str
+    current: bool
+    def __init__(self, key_id: _Optional[str] = ..., prefix: _Optional[str] = ..., name: _Optional[str] = ..., created_at: _Optional[str] = ..., revoked_at: _Optional[str] = ..., current: _Optional[bool] = ...) -> None: ...
+
+class ApiKeys(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[ApiKeyInfo]
+    def __init__(self, keys: _Optional[_Iterable[_Union[ApiKeyInfo, _Mapping]]] = ...) -> None: ...
+
+class NewApiKeyRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class NewApiKey(_message.Message):
+    __slots__ = ("api_key", "key")
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    api_key: str
+    key: ApiKeyInfo
+    def __init__(self, api_key: _Optional[str] = ..., key: _Optional[_Union[ApiKeyInfo, _Mapping]] = ...) -> None: ...
+
+class RevokeOwnApiKeyRequest(_message.Message):
+    __slots__ = ("key_id",)
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    def __init__(self, key_id: _Optional[str] = ...) -> None: ...
+
+class GetSpotifyLinkRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

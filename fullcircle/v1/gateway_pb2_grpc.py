@@ -130,6 +130,26 @@ class FullCircleStub:
                 request_serializer=fullcircle_dot_v1_dot_gateway__pb2.ExportPlaylistRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_gateway__pb2.PlaylistFile.FromString,
                 _registered_method=True)
+        self.ListApiKeys = channel.unary_unary(
+                '/fullcircle.v1.FullCircle/ListApiKeys',
+                request_serializer=fullcircle_dot_v1_dot_gateway__pb2.ListApiKeysRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_gateway__pb2.ApiKeys.FromString,
+                _registered_method=True)
+        self.CreateApiKey = channel.unary_unary(
+                '/fullcircle.v1.FullCircle/CreateApiKey',
+                request_serializer=fullcircle_dot_v1_dot_gateway__pb2.NewApiKeyRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_gateway__pb2.NewApiKey.FromString,
+                _registered_method=True)
+        self.RevokeApiKey = channel.unary_unary(
+                '/fullcircle.v1.FullCircle/RevokeApiKey',
+                request_serializer=fullcircle_dot_v1_dot_gateway__pb2.RevokeOwnApiKeyRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_gateway__pb2.ApiKeyInfo.FromString,
+                _registered_method=True)
+        self.GetSpotifyLink = channel.unary_unary(
+                '/fullcircle.v1.FullCircle/GetSpotifyLink',
+                request_serializer=fullcircle_dot_v1_dot_gateway__pb2.GetSpotifyLinkRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_common__pb2.SpotifyLinkStatus.FromString,
+                _registered_method=True)
 
 
 class FullCircleServicer:
@@ -289,6 +309,37 @@ class FullCircleServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListApiKeys(self, request, context):
+        """The caller's active API keys, oldest first: their ids, names and when they were made,
+        never their secrets; `current` marks the key of this call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateApiKey(self, request, context):
+        """Another API key for the caller (its secret is in this reply only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeApiKey(self, request, context):
+        """Revoke one of the caller's keys; every gateway refuses it at once and ends its open
+        streams. NOT_FOUND for a key that is not the caller's or is already revoked. The key of
+        this call may be revoked too: the call answers, and the key works no more.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSpotifyLink(self, request, context):
+        """Whether the caller's Spotify account is linked, since when, and how its syncs go.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FullCircleServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -386,6 +437,26 @@ def add_FullCircleServicer_to_server(servicer, server):
                     servicer.ExportPlaylist,
                     request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.ExportPlaylistRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_gateway__pb2.PlaylistFile.SerializeToString,
+            ),
+            'ListApiKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeys,
+                    request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.ListApiKeysRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_gateway__pb2.ApiKeys.SerializeToString,
+            ),
+            'CreateApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiKey,
+                    request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.NewApiKeyRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_gateway__pb2.NewApiKey.SerializeToString,
+            ),
+            'RevokeApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiKey,
+                    request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.RevokeOwnApiKeyRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_gateway__pb2.ApiKeyInfo.SerializeToString,
+            ),
+            'GetSpotifyLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSpotifyLink,
+                    request_deserializer=fullcircle_dot_v1_dot_gateway__pb2.GetSpotifyLinkRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_common__pb2.SpotifyLinkStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -901,6 +972,114 @@ class FullCircle:
             '/fullcircle.v1.FullCircle/ExportPlaylist',
             fullcircle_dot_v1_dot_gateway__pb2.ExportPlaylistRequest.SerializeToString,
             fullcircle_dot_v1_dot_gateway__pb2.PlaylistFile.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.FullCircle/ListApiKeys',
+            fullcircle_dot_v1_dot_gateway__pb2.ListApiKeysRequest.SerializeToString,
+            fullcircle_dot_v1_dot_gateway__pb2.ApiKeys.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.FullCircle/CreateApiKey',
+            fullcircle_dot_v1_dot_gateway__pb2.NewApiKeyRequest.SerializeToString,
+            fullcircle_dot_v1_dot_gateway__pb2.NewApiKey.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.FullCircle/RevokeApiKey',
+            fullcircle_dot_v1_dot_gateway__pb2.RevokeOwnApiKeyRequest.SerializeToString,
+            fullcircle_dot_v1_dot_gateway__pb2.ApiKeyInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSpotifyLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.FullCircle/GetSpotifyLink',
+            fullcircle_dot_v1_dot_gateway__pb2.GetSpotifyLinkRequest.SerializeToString,
+            fullcircle_dot_v1_dot_common__pb2.SpotifyLinkStatus.FromString,
             options,
             channel_credentials,
             insecure,

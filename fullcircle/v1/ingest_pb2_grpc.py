@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from fullcircle.v1 import common_pb2 as fullcircle_dot_v1_dot_common__pb2
 from fullcircle.v1 import ingest_pb2 as fullcircle_dot_v1_dot_ingest__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -54,6 +55,11 @@ class SpotifyLinksStub:
                 request_serializer=fullcircle_dot_v1_dot_ingest__pb2.WritePlaylistRequest.SerializeToString,
                 response_deserializer=fullcircle_dot_v1_dot_ingest__pb2.WritePlaylistReply.FromString,
                 _registered_method=True)
+        self.GetLink = channel.unary_unary(
+                '/fullcircle.v1.SpotifyLinks/GetLink',
+                request_serializer=fullcircle_dot_v1_dot_ingest__pb2.GetLinkRequest.SerializeToString,
+                response_deserializer=fullcircle_dot_v1_dot_common__pb2.SpotifyLinkStatus.FromString,
+                _registered_method=True)
 
 
 class SpotifyLinksServicer:
@@ -92,6 +98,13 @@ class SpotifyLinksServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLink(self, request, context):
+        """The listener's link (linked false when they have none); the gateway's GetSpotifyLink.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SpotifyLinksServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -114,6 +127,11 @@ def add_SpotifyLinksServicer_to_server(servicer, server):
                     servicer.WritePlaylist,
                     request_deserializer=fullcircle_dot_v1_dot_ingest__pb2.WritePlaylistRequest.FromString,
                     response_serializer=fullcircle_dot_v1_dot_ingest__pb2.WritePlaylistReply.SerializeToString,
+            ),
+            'GetLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLink,
+                    request_deserializer=fullcircle_dot_v1_dot_ingest__pb2.GetLinkRequest.FromString,
+                    response_serializer=fullcircle_dot_v1_dot_common__pb2.SpotifyLinkStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -224,6 +242,33 @@ class SpotifyLinks:
             '/fullcircle.v1.SpotifyLinks/WritePlaylist',
             fullcircle_dot_v1_dot_ingest__pb2.WritePlaylistRequest.SerializeToString,
             fullcircle_dot_v1_dot_ingest__pb2.WritePlaylistReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fullcircle.v1.SpotifyLinks/GetLink',
+            fullcircle_dot_v1_dot_ingest__pb2.GetLinkRequest.SerializeToString,
+            fullcircle_dot_v1_dot_common__pb2.SpotifyLinkStatus.FromString,
             options,
             channel_credentials,
             insecure,

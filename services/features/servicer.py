@@ -199,6 +199,27 @@ class TastesServicer(features_pb2_grpc.TastesServicer):
                 )
                 for m in summary.details.get("evolution", [])
             ],
+            clock=[
+                common_pb2.ClockHour(
+                    weekday=h["weekday"],
+                    hour=h["hour"],
+                    listens=h["listens"],
+                    cluster_shares={int(k): v for k, v in h["cluster_shares"].items()},
+                )
+                for h in summary.details.get("clock", [])
+            ],
+            years=[
+                common_pb2.YearTops(
+                    year=y["year"],
+                    listens=y["listens"],
+                    top_artists=[
+                        common_pb2.ArtistWeight(artist=a, listens=n, weight=n / y["listens"])
+                        for a, n in y["top_artists"]
+                    ],
+                    top_tags=[common_pb2.TagWeight(tag=t, weight=w) for t, w in y["top_tags"]],
+                )
+                for y in summary.details.get("years", [])
+            ],
         )
 
 

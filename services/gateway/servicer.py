@@ -1,6 +1,7 @@
-"""The public FullCircle gRPC API: authenticates the caller, scopes every call to them, and
-delegates to ingest (through the bus and SpotifyLinks), the model (Recommender) and features
-(Tastes, for the taste profile) through their internal gRPC APIs."""
+"""The public FullCircle gRPC API: authenticates the caller, scopes every call to them (their
+own API keys too: listed, made and revoked here, in the gateway's schema), and delegates to
+ingest (through the bus and SpotifyLinks), the model (Recommender) and features (Tastes, for
+the taste profile) through their internal gRPC APIs."""
 
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ from services.gateway.domain.deletion import (
     plays_selection,
     report,
 )
+from services.gateway.domain.keys import key_id_of
 from services.gateway.domain.playlist_files import (
     file_format,
     playlist_file,
@@ -84,6 +86,7 @@ from services.gateway.domain.uploads import (
 from services.gateway.settings import GatewaySettings
 
 MAX_LIMIT = 100
+MAX_API_KEYS = 20  # active keys per listener (one per device or app is a handful)
 FEEDBACK_EVENT_KINDS: dict[int, Literal["like", "dislike", "do_not_recommend"]] = {
     common_pb2.FEEDBACK_KIND_LIKE: "like",
     common_pb2.FEEDBACK_KIND_DISLIKE: "dislike",
@@ -694,6 +697,71 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         finally:
             # the erased account's keys end on every gateway now, not after their KEY_CACHE_S
             await revocations.announce(self.bus.redis)
+
+    # --- the caller's API keys and Spotify link --------------------------------------------
+
+    @rpc_errors
+    async def ListApiKeys(
+        self, request: gateway_pb2.ListApiKeysRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.ApiKeys:
+        keys = await accounts.list_api_keys(self.pool, current_user())
+        return gateway_pb2.ApiKeys(keys=[_key_info(key) for key in keys])
+
+    @rpc_errors
+    async def CreateApiKey(
+        self, request: gateway_pb2.NewApiKeyRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.NewApiKey:
+        user_id = current_user()
+        name = request.name.strip()
+        if len(name) > 64 or "\x00" in name:
+            raise InvalidArgument("a key's name is at most 64 characters, without NUL")
+        if len(await accounts.list_api_keys(self.pool, user_id)) >= MAX_API_KEYS:
+            raise ResourceExhausted(
+                f"you have {MAX_API_KEYS} active keys, the most there may be; revoke one you "
+                "no longer use (RevokeApiKey) and make the new one then"
+            )
+        async with self.pool.connection() as conn:
+            key = await accounts.add_api_key(conn, user_id, name)
+            stored = await accounts.stored_key(conn, user_id, key.key_id)
+        return gateway_pb2.NewApiKey(api_key=key.token, key=_key_info(stored))
+
+    @rpc_errors
+    async def RevokeApiKey(
+        self, request: gateway_pb2.RevokeOwnApiKeyRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.ApiKeyInfo:
+        user_id = current_user()
+        key_id = key_id_of(request.key_id)
+        if not key_id:
+            raise InvalidArgument("name the key: key_id, the 12 hex characters after `fc_`")
+        revoked = await accounts.revoke_own_api_key(self.pool, user_id, key_id)
+        if revoked is None:
+            raise NotFound(
+                f"no active key {key_id!r} of yours; ListApiKeys shows the ones you have"
+            )
+        await revocations.announce(self.bus.redis)
+        return _key_info(revoked)
+
+    @rpc_errors
+    async def GetSpotifyLink(
+        self, request: gateway_pb2.GetSpotifyLinkRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.SpotifyLinkStatus:
+        reply: common_pb2.SpotifyLinkStatus = await self.links.GetLink(
+            ingest_pb2.GetLinkRequest(user_id=str(current_user())),
+            timeout=self._deadline(context),
+        )
+        return reply
+
+
+def _key_info(key: accounts.StoredKey) -> gateway_pb2.ApiKeyInfo:
+    """The key as its owner sees it, marked when it is the key of the call being served."""
+    return gateway_pb2.ApiKeyInfo(
+        key_id=key.key_id,
+        prefix=f"fc_{key.key_id}_",
+        name=key.name,
+        created_at=key.created_at.astimezone(UTC).isoformat(),
+        revoked_at=key.revoked_at.astimezone(UTC).isoformat() if key.revoked_at else "",
+        current=key.key_id == current_key_id(),
+    )
 
 
 async def _read_away(chunks: AsyncIterator[gateway_pb2.ImportChunk], most_bytes: int) -> None:

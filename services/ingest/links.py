@@ -1,6 +1,7 @@
 """The internal SpotifyLinks gRPC API: Authorization Code with PKCE in two calls, the code
-verifier kept sealed in Postgres between them (any ingest replica can finish a link), and
-unlinking (the gateway's admin API asks; ingest alone writes its accounts)."""
+verifier kept sealed in Postgres between them (any ingest replica can finish a link),
+unlinking (the gateway's admin API asks; ingest alone writes its accounts), and a listener's
+link as they may see it (GetLink: no tokens, no cursor)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from fullcircle.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from fullcircle.grpc_server import rpc_errors
-from fullcircle.v1 import ingest_pb2, ingest_pb2_grpc
+from fullcircle.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc
 from services.ingest.adapters import spotify_accounts
 from services.ingest.adapters.spotify import (
     SpotifyAuth,
@@ -156,6 +157,29 @@ class SpotifyLinksServicer(ingest_pb2_grpc.SpotifyLinksServicer):
             items=written.items,
             created=written.created,
         )
+
+    @rpc_errors
+    async def GetLink(
+        self, request: ingest_pb2.GetLinkRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.SpotifyLinkStatus:
+        state = await spotify_accounts.link_state(self.pool, _uuid(request.user_id))
+        if state is None:
+            return common_pb2.SpotifyLinkStatus(linked=False)
+        return common_pb2.SpotifyLinkStatus(
+            linked=True,
+            status=state.status,
+            linked_at=_rfc3339(state.linked_at),
+            last_sync_at=_rfc3339(state.last_sync_at),
+            last_sync_plays=state.last_sync_plays or 0,
+            next_sync_at=_rfc3339(state.next_sync_at),
+            last_error=state.last_error or "",
+            time_zone=state.time_zone,
+            cron=state.sync_cron,
+        )
+
+
+def _rfc3339(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).isoformat() if moment else ""
 
 
 def _uuid(value: str) -> UUID:

@@ -411,7 +411,6 @@ class Web:
             names=names,
             clusters=sorted(profile.clusters, key=lambda c: -c.all_time_share),
             contexts=views.contexts_by_kind(profile),
-            years=views.top_artists_by_year(profile.evolution),
             evolution_svg=evolution_svg,
             clock_svg=clock_svg,
         )
@@ -424,7 +423,9 @@ class Web:
 
     async def import_upload(self, request: Request) -> Response:
         """The upload is spooled to a temporary file (never whole in memory) and sent on to
-        the gateway in chunks; several files (JSON files, a folder) go as one zip of them."""
+        the gateway in chunks; several files (JSON files, a folder) go as one zip of them.
+        The page's script (X-Requested-With: fetch) is answered 201 with the import's page
+        as Location, a plain form post with a redirect there."""
         session = await self.session(request)
         form = await self.checked_form(request, session)
         uploads = [f for f in form.getlist("export") if isinstance(f, UploadFile) and f.filename]
@@ -434,6 +435,8 @@ class Web:
             path = await asyncio.to_thread(_export_file, uploads, Path(folder))
             client = self.client(session)
             import_id = await self.call(session, lambda: client.import_history(path))
+        if request.headers.get("x-requested-with") == "fetch":  # the page's script goes on
+            return Response(status_code=201, headers={"Location": f"/import/{import_id}"})
         return RedirectResponse(f"/import/{import_id}", 303)
 
     async def import_page(self, request: Request) -> Response:
@@ -527,36 +530,93 @@ class Web:
     async def settings_page(self, request: Request) -> Response:
         session = await self.session(request)
         client = self.client(session)
-        spotify = zone_set = None
+        shown: dict[str, Any] = {}  # what a POST answered, shown on the page once
         if request.method == "POST":
-            form = await self.checked_form(request, session)
-            if form.get("action") == "time_zone":  # answered with the zone as now read
-                zone = str(form.get("time_zone", "")).strip()[:100]
-                zone_set = await self.call(session, lambda: client.set_time_zone(zone))
-            elif str(form.get("action")).startswith("spotify"):
-                # Spotify's two steps (as `fullcircle spotify link`): the address to open, then
-                # the address Spotify sent the browser back to, pasted here
-                redirect_url = str(form.get("redirect_url", "")).strip()[:4000]
-                spotify = await self.call(session, lambda: client.link_spotify(redirect_url))
-            else:
-                await self.call(session, lambda: _apply_setting(client, form))
-                return RedirectResponse("/settings", 303)
+            answer = await self.settings_action(session, await self.checked_form(request, session))
+            if isinstance(answer, Response):
+                return answer
+            shown = answer
         profile = await self.call_or_none(session, client.taste_profile)
-        exclusions, steering = await self.call(
-            session, lambda: asyncio.gather(client.exclusions(), client.steering())
+        exclusions, steering, api_keys, link = await self.call(
+            session,
+            lambda: asyncio.gather(
+                client.exclusions(),
+                client.steering(),
+                client.api_keys(),
+                self.spotify_link(client),
+            ),
         )
         profile = profile or common_pb2.TasteProfile()
-        return self.page(
+        response = self.page(
             "settings.html",
             request,
             session,
             title="Settings",
-            time_zone=zone_set or profile.time_zone,
+            time_zone=shown.get("time_zone") or profile.time_zone,
             exclusions=exclusions,
             steering=steering,
             tastes=[c.name for c in profile.clusters if c.cluster_id != 0],
-            spotify=spotify,
+            spotify=shown.get("spotify"),
+            link=link,
+            api_keys=api_keys,
+            new_key=shown.get("new_key"),
+            confirm_revoke=shown.get("confirm_revoke"),
         )
+        response.headers["Cache-Control"] = "no-store"  # a new key's secret is on it, once
+        return response
+
+    async def spotify_link(self, client: FullCircleClient) -> common_pb2.SpotifyLinkStatus | None:
+        """The Spotify link's status, or None while ingest (which keeps it) does not answer:
+        the rest of Settings works without it."""
+        try:
+            return await client.spotify_link()
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise
+            log.warning("Spotify link status unknown: %s", exc.code().name)
+            return None
+
+    async def settings_action(self, session: Session, form: Any) -> Response | dict[str, Any]:
+        """One Settings form: a redirect when the page only needs reloading, else what the
+        page shows of the answer (the zone as now read, Spotify's next step, a new key)."""
+        client = self.client(session)
+        action = str(form.get("action"))
+        if action == "time_zone":
+            zone = str(form.get("time_zone", "")).strip()[:100]
+            return {"time_zone": await self.call(session, lambda: client.set_time_zone(zone))}
+        if action.startswith("spotify"):
+            # Spotify's two steps (as `fullcircle spotify link`): the address to open, then the
+            # address Spotify sent the browser back to, pasted here
+            redirect_url = str(form.get("redirect_url", "")).strip()[:4000]
+            return {"spotify": await self.call(session, lambda: client.link_spotify(redirect_url))}
+        if action == "create_key":
+            name = str(form.get("name", "")).strip()[:64]
+            return {"new_key": await self.call(session, lambda: client.create_api_key(name))}
+        if action == "revoke_key":
+            return await self.revoke_key(session, str(form.get("key_id", "")).strip()[:64],
+                                         confirmed=form.get("confirm") == "yes")  # fmt: skip
+        await self.call(session, lambda: _apply_setting(client, form))
+        return RedirectResponse("/settings", 303)
+
+    async def revoke_key(
+        self, session: Session, key_id: str, confirmed: bool
+    ) -> Response | dict[str, Any]:
+        """Revoke one of the listener's keys. The key this session signed in with only once
+        confirmed (unconfirmed: the page asks); the session then ends, since nothing it could
+        call would be accepted any more."""
+        client = self.client(session)
+        key_id = key_id.removeprefix("fc_").split("_")[0]  # as the gateway reads a key's name
+        keys = await self.call(session, client.api_keys)
+        own = next((key for key in keys if key.key_id == key_id and key.current), None)
+        if own is not None and not confirmed:
+            return {"confirm_revoke": own}
+        await self.call(session, lambda: client.revoke_api_key(key_id))
+        if own is None:
+            return RedirectResponse("/settings", 303)
+        await self.store.delete(session.token)
+        response = RedirectResponse("/signin", 303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
 
     # --- the app --------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from collections.abc import Callable
 import altair as alt
 import vl_convert
 
+from services.web.domain import views
+
 CACHE_SIZE = 256
 _svgs: OrderedDict[str, str] = OrderedDict()
 
@@ -65,30 +67,44 @@ def _evolution(rows: list[dict[str, object]]) -> alt.Chart:
 
 
 def clock_svg(rows: list[dict[str, object]]) -> str:
-    """The listening clock: listens per part of the day and of the week, stacked by taste."""
+    """The listening clock: a cell per hour of each weekday, coloured by the taste most played
+    then and shaded by how much was played (an empty hour is blank)."""
     return _cached("clock", rows, lambda: _clock(rows))
 
 
-def _clock(rows: list[dict[str, object]]) -> alt.FacetChart:
+def _clock(rows: list[dict[str, object]]) -> alt.Chart:
     return (
         alt.Chart(alt.Data(values=rows))
-        .mark_bar()
+        .mark_rect()
         .encode(
-            x=alt.X("band:N", title=None, sort=alt.EncodingSortField("order")),
-            y=alt.Y("listens:Q", title="listens"),
+            x=alt.X(
+                "hour:O",
+                title="hour",
+                scale=alt.Scale(domain=list(range(24))),
+                axis=alt.Axis(labelAngle=0, values=list(range(0, 24, 3))),
+            ),
+            y=alt.Y("day:O", title=None, scale=alt.Scale(domain=list(views.WEEKDAYS))),
             color=alt.Color(
                 "taste:N",
+                title="most played",
                 scale=alt.Scale(scheme="tableau20"),
                 legend=alt.Legend(orient="bottom", columns=3),
             ),
+            opacity=alt.Opacity("listens:Q", legend=None, scale=alt.Scale(range=[0.15, 1])),
+            tooltip=[
+                alt.Tooltip("day:O"),
+                alt.Tooltip("hour:O"),
+                alt.Tooltip("listens:Q"),
+                alt.Tooltip("taste:N", title="most played"),
+                alt.Tooltip("share:Q", title="its share %"),
+            ],
         )
-        .properties(width=WIDTH // 3, height=200)
-        .facet(column=alt.Column("part:N", title=None, sort="ascending"))
-        .resolve_scale(x="independent")
+        .transform_filter("datum.listens > 0")
+        .properties(width=WIDTH, height=220)
     )
 
 
 def warm_up() -> None:
     """Start the renderer (its first chart takes seconds) before the first page needs it."""
     evolution_svg([{"month": "2000-01", "taste": "warm-up", "listens": 1.0}])
-    clock_svg([{"part": "week", "band": "night", "order": 0, "taste": "w", "listens": 1.0}])
+    clock_svg([{"day": "Mon", "hour": 0, "listens": 1, "taste": "w", "share": 100}])

@@ -57,6 +57,19 @@ async def _plays_of(database_url: str, user_id: uuid.UUID) -> int:
     return int(row[0]) if row else 0
 
 
+async def _link_row(database_url: str, user_id: uuid.UUID, change: str) -> None:
+    """A linked Spotify account of `user_id` in ingest's table (INSERT), or none (DELETE)."""
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        if change == "INSERT":
+            await conn.execute(
+                "INSERT INTO ingest.spotify_accounts (user_id, user_name, sealed_tokens,"
+                " next_sync_at) VALUES (%s, 'alice', '\\x00', now() + interval '1 day')",
+                (user_id,),
+            )
+        else:
+            await conn.execute("DELETE FROM ingest.spotify_accounts WHERE user_id = %s", (user_id,))
+
+
 async def test_bobs_key_reaches_nothing_of_alices_through_any_rpc(
     local_stack: LocalStack, new_listener, shared_data: Path
 ) -> None:
@@ -153,6 +166,25 @@ async def test_bobs_key_reaches_nothing_of_alices_through_any_rpc(
         stolen = f"http://127.0.0.1:8888/callback?code=anything&state={state}"
         assert await _code(bob.link_spotify(redirect_url=stolen)) == grpc.StatusCode.NOT_FOUND
         checked.add("LinkSpotify")
+
+        # Alice's link as ingest keeps it (a day before its first sync): Bob reads only his
+        await _link_row(database_url, alice_id, "INSERT")
+        try:
+            assert (await alice.spotify_link()).linked
+            assert not (await bob.spotify_link()).linked
+        finally:
+            await _link_row(database_url, alice_id, "DELETE")
+        checked.add("GetSpotifyLink")
+
+        alices_keys = [k.key_id for k in await alice.api_keys()]
+        assert [k.key_id for k in await bob.api_keys()] == [bob_key.split("_")[1]]
+        bobs_new = await bob.create_api_key("bob's laptop")
+        assert [k.key_id for k in await alice.api_keys()] == alices_keys  # not Alice's
+        code = await _code(bob.revoke_api_key(alices_keys[0]))
+        assert code == grpc.StatusCode.NOT_FOUND
+        assert await _code(alice.api_keys()) == grpc.StatusCode.OK  # her key works on
+        await bob.revoke_api_key(bobs_new.key.key_id)
+        checked.update({"ListApiKeys", "CreateApiKey", "RevokeApiKey"})
 
         alices_plays = await _plays_of(database_url, alice_id)
         deleting_alices = bob.delete_plays(import_id=alice_import)

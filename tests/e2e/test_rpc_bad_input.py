@@ -250,6 +250,7 @@ async def test_the_requests_that_once_ended_internal(
         ("ImportHistory", {"file_name": "Beyoncé\x00", "data": b"\x00"}),
         ("ExplainRecommendation", {"artist": "\x00"}),
         ("SubmitFeedback", {"artist": "Beyoncé\x00"}),
+        ("RevokeApiKey", {"key_id": "Beyoncé\x00"}),
         ("SubscribeRecommendations", {"last_event_id": "0-x"}),
         ("SubscribeRecommendations", {"last_event_id": "9" * 21}),
         # the maximum stream id: Redis cannot read after it (it ended INTERNAL)

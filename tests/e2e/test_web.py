@@ -215,7 +215,10 @@ async def test_settings_link_spotify_in_two_steps_and_set_the_time_zone(
     async with httpx.AsyncClient(base_url=stack.web_url, timeout=60) as web:
         page = await web.get("/signin")
         await web.post("/signin", data={"csrf": form_token(page.text), "api_key": key})
-        csrf = _csrf(await web.get("/settings"))
+        settings = await web.get("/settings")
+        assert '<p id="spotify-status">Not linked.</p>' in settings.text
+        assert ">Link Spotify</button>" in settings.text
+        csrf = _csrf(settings)
         begun = await web.post("/settings", data={"csrf": csrf, "action": "spotify_start"})
         assert begun.status_code == 200, begun.text[:300]
         found = re.search(r'id="spotify-authorize" href="([^"]+)"', begun.text)
@@ -227,6 +230,9 @@ async def test_settings_link_spotify_in_two_steps_and_set_the_time_zone(
             "/settings", data={"csrf": csrf, "action": "spotify_finish", "redirect_url": landed}
         )
         assert linked.status_code == 200 and 'id="spotify-linked"' in linked.text
+        status = (await web.get("/settings")).text  # as ingest keeps the link now
+        assert re.search(r'<b class="ok">Linked</b> since \d{4}-\d\d-\d\d \d\d:\d\d UTC', status)
+        assert ">Relink Spotify</button>" in status and "No sync yet." in status
         zone = await web.post(
             "/settings", data={"csrf": csrf, "action": "time_zone", "time_zone": "Asia/Tokyo"}
         )

@@ -2,8 +2,12 @@
 stack, as a listener meets it: sign in with the key, upload the sanabil export and watch the
 progress bar reach 100% and the per-file report, see 20 recommendations arrive live (server-
 sent events), dislike one and see it gone, the taste page's stream graph with one band per
-taste, a playlist prompt, the pages on a phone's width; and an export whose names are markup
-shown as text, with no script run. A screenshot of each page goes to the test's tmp folder.
+taste and its listening clock, a playlist prompt, the pages on a phone's width; an export
+dropped as files or as a folder (walked through its entries, as Chromium gives a dropped
+folder) and uploaded by the page's script; API keys made,
+listed and revoked on Settings (the session's own only after a warning, and then signed out);
+and an export whose names are markup shown as text, with no script run. A screenshot of each
+page goes to the test's tmp folder.
 
 Skipped, saying how to get one, where no Chromium is installed (Debian: `apt-get install -y
 chromium`; CI's .ci/run installs it). The waits are for elements and events, with generous
@@ -180,7 +184,21 @@ def _listener_pages(tab: Pages, stack: StackState, key: str, shared_data: Path) 
     page.goto("/taste")
     bands = page.locator('#evolution svg [aria-roledescription="area mark"]')
     expect(bands).to_have_count(len(tastes))
-    expect(page.locator('#clock svg [aria-roledescription="bar"]').first).to_be_attached()
+    played_hours = [hour for hour in profile.clock if hour.listens]
+    assert len(profile.clock) == 168 and played_hours
+    cells = page.locator('#clock svg [aria-roledescription="rect mark"]')
+    expect(cells).to_have_count(len(played_hours))
+    busiest = max(played_hours, key=lambda hour: hour.listens)
+    day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[busiest.weekday]
+    # the busiest hour of the week is the cell of its local hour and weekday, with its listens
+    busiest_cell = (
+        f'#clock svg [aria-label^="hour: {busiest.hour}; day: {day}; "]'
+        f'[aria-label*="; listens: {busiest.listens};"]'
+    )
+    expect(page.locator(busiest_cell)).to_have_count(1)
+    expect(page.locator("#years tbody tr")).to_have_count(len(profile.years))
+    top = profile.years[0].top_artists[0].artist
+    expect(page.locator("#years tbody tr").first).to_contain_text(top)
     expect(page.locator("#tastes tbody tr")).to_have_count(len(profile.clusters))
     tab.shot("taste")
 
@@ -195,7 +213,7 @@ def _listener_pages(tab: Pages, stack: StackState, key: str, shared_data: Path) 
         tab.shot(path.strip("/"))
 
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
-    for path in ("/now", "/taste"):
+    for path in ("/now", "/taste", "/settings", "/import"):
         page.goto(path)
         fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
         assert fits, f"{path} is wider than a phone's screen"
@@ -263,3 +281,124 @@ def _hostile_taste(stack: StackState, cookies: list[dict], folder: Path) -> None
         assert page.locator("img").count() == 0
         tab.shot("taste-hostile")
         assert tab.dialogs == [], f"a name ran as script: {tab.dialogs}"
+
+
+async def test_a_listener_makes_and_revokes_keys_and_their_own_only_after_a_warning(
+    stack: StackState, new_listener, tmp_path: Path
+) -> None:
+    _, key = await new_listener(f"browser-keys-{uuid.uuid4().hex[:6]}")
+    await asyncio.to_thread(_keys_visit, stack, key, tmp_path)
+
+
+def _sign_in(tab: Pages, key: str) -> None:
+    tab.page.goto("/signin")
+    tab.page.fill("#api_key", key)
+    tab.page.get_by_role("button", name="Sign in").click()
+
+
+def _keys_visit(stack: StackState, key: str, folder: Path) -> None:
+    with _browser() as browser:
+        tab = Pages(browser, stack.web_url, folder)
+        page = tab.page
+        _sign_in(tab, key)
+        expect(page).to_have_url(re.compile(r"/now$"))
+        page.goto("/settings")
+        expect(page.locator("#spotify-status")).to_have_text("Not linked.")
+        rows = page.locator("#api-keys tbody tr")
+        expect(rows).to_have_count(1)
+        expect(rows.first).to_contain_text("this session's")
+
+        page.fill("#key_name", HOSTILE_ARTIST)
+        page.get_by_role("button", name="Create a key").click()
+        made = page.locator("#new-key-value").input_value()
+        assert made.startswith("fc_") and made != key
+        expect(page.locator("#new-key")).to_contain_text(f"“{HOSTILE_ARTIST}”")
+        expect(rows).to_have_count(2)
+        tab.shot("settings-new-key")
+        page.goto("/settings")
+        assert made not in page.content() and key not in page.content()  # shown that once
+
+        other = Pages(browser, stack.web_url, folder)  # the new key signs in elsewhere
+        _sign_in(other, made)
+        expect(other.page).to_have_url(re.compile(r"/now$"))
+        named = rows.filter(has_text=HOSTILE_ARTIST)
+        named.get_by_role("button", name="Revoke").click()
+        expect(rows).to_have_count(1)
+        other.page.goto("/settings")  # its session ends with the key
+        expect(other.page.locator("#error-message")).to_contain_text("no longer accepted")
+
+        rows.first.get_by_role("button", name="Revoke").click()
+        warning = page.locator("#confirm-revoke")
+        expect(warning).to_contain_text("signs you out")
+        tab.shot("settings-confirm-revoke")
+        page.get_by_role("link", name="Keep it").click()
+        expect(rows).to_have_count(1)  # kept: nothing happened without the confirmation
+        rows.first.get_by_role("button", name="Revoke").click()
+        page.get_by_role("button", name="Revoke it and sign out").click()
+        expect(page).to_have_url(re.compile(r"/signin$"))
+        page.goto("/now")
+        expect(page).to_have_url(re.compile(r"/signin$"))
+        _sign_in(tab, key)
+        expect(page.locator("#error-message")).to_contain_text("not one Full-Circle knows")
+        assert tab.dialogs == [] and other.dialogs == [], "a name ran as script"
+
+
+# What Chromium's DataTransfer holds for a dropped folder (a script cannot make a real one): a
+# directory entry whose reader answers its entries in batches, then an empty batch; a hidden
+# file of the kind a Mac leaves in folders is in it too.
+DROP_FOLDER = """([folder, files]) => {
+  const entry = (path, file) => ({ isFile: true, isDirectory: false, fullPath: path,
+                                   file: (ok) => ok(file) });
+  const children = files.map(([name, text]) =>
+    entry(`/${folder}/${name}`, new File([text], name, { type: "application/json" })));
+  children.push(entry(`/${folder}/.DS_Store`, new File(["x"], ".DS_Store")));
+  const batches = [children.slice(0, 1), children.slice(1), []];
+  const directory = { isFile: false, isDirectory: true, fullPath: `/${folder}`,
+                      createReader: () => ({ readEntries: (ok) => ok(batches.shift() || []) }) };
+  const drop = new Event("drop", { bubbles: true, cancelable: true });
+  Object.defineProperty(drop, "dataTransfer", {
+    value: { items: [{ kind: "file", webkitGetAsEntry: () => directory }], files: [] },
+  });
+  document.getElementById("drop").dispatchEvent(drop);
+}"""
+DROP_FILES = """(names) => {
+  const transfer = new DataTransfer();
+  for (const name of names) transfer.items.add(new File(["[]"], name));
+  document.getElementById("drop").dispatchEvent(
+    new DragEvent("drop", { bubbles: true, cancelable: true, dataTransfer: transfer }));
+}"""
+
+
+async def test_an_export_dropped_as_a_folder_is_uploaded_with_its_files(
+    stack: StackState, new_listener, shared_data: Path, tmp_path: Path
+) -> None:
+    _, key = await new_listener(f"browser-drop-{uuid.uuid4().hex[:6]}")
+    await asyncio.to_thread(_drop_visit, stack, key, shared_data, tmp_path)
+
+
+def _drop_visit(stack: StackState, key: str, shared_data: Path, folder: Path) -> None:
+    history = shared_data / "spotify-history-efrrowini"
+    names = ["Streaming_History_Audio_2022.json", "Streaming_History_Video_2023.json"]
+    with _browser() as browser:
+        tab = Pages(browser, stack.web_url, folder)
+        page = tab.page
+        _sign_in(tab, key)
+        expect(page).to_have_url(re.compile(r"/now$"))
+        page.goto("/import")
+        page.evaluate(DROP_FILES, ["Streaming_History_Audio_2024.json", "my_spotify_data.zip"])
+        chosen = page.locator("#chosen")
+        expect(chosen).to_have_text("Streaming_History_Audio_2024.json, my_spotify_data.zip")
+        exported = "Spotify Extended Streaming History"
+        page.evaluate(DROP_FOLDER, [exported, [[n, (history / n).read_text()] for n in names]])
+        expect(chosen).to_have_text(", ".join(f"{exported}/{name}" for name in names))
+        tab.shot("import-dropped")
+        page.get_by_role("button", name="Upload").click()
+        expect(page).to_have_url(re.compile(r"/import/[0-9a-f-]+$"))
+        expect(page.locator("#import-message")).to_contain_text("new", timeout=3 * MINUTE)
+        assert page.eval_on_selector("#import-progress", "bar => bar.value") == 100
+        report = page.locator("#import-report tbody tr")
+        expect(report).to_have_count(len(names))  # the hidden file was left out
+        for name in names:
+            expect(page.locator("#import-report")).to_contain_text(name)
+        tab.shot("import-dropped-done")
+        assert tab.dialogs == []

@@ -98,6 +98,14 @@ async def test_contexts_follow_the_inferred_then_the_set_zone(
             "set",
         )
         assert "set by you" in profile.time_zone.description
+        # the listening clock and the years are served in the same zone: its night hours
+        # hold the night's listens, and every listen is in one hour and one year
+        assert len(profile.clock) == 168
+        assert sum(h.listens for h in profile.clock if h.hour < 6) == nights_in("America/Sao_Paulo")
+        assert sum(h.listens for h in profile.clock) == profile.listens
+        assert sum(y.listens for y in profile.years) == profile.listens
+        assert [y.year for y in profile.years] == sorted({y.year for y in profile.years})[::-1]
+        assert profile.years[0].top_artists[0].listens > 0 and profile.years[0].top_tags
 
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await tastes.SetTimeZone(

@@ -71,6 +71,8 @@ def test_a_key_is_named_by_its_id_or_the_whole_key() -> None:
     key = new_api_key()
     assert key_id_of(key.key_id) == key_id_of(f"fc_{key.key_id}") == key.key_id
     assert key_id_of(key.token) == key.key_id
+    # not shaped like a key id (PostgreSQL text cannot even hold the NUL): nothing to look up
+    assert key_id_of("Beyoncé\x00") == key_id_of("abc") == key_id_of("A1B2C3D4E5F6") == ""
 
 
 def test_the_stack_keeps_one_admin_token_for_gateways_only(tmp_path: Path) -> None:

@@ -40,6 +40,15 @@ def _profile() -> common_pb2.TasteProfile:
         context = profile.contexts.add(kind=kind, context=band, listens=14)
         context.cluster_shares.update({1: 0.5, 2: 0.5})
         context.top_artists.extend(HOSTILE)
+    for weekday in range(7):
+        for hour in range(24):
+            played = profile.clock.add(weekday=weekday, hour=hour, listens=hour % 3)
+            if played.listens:  # 112 hours played, by taste 1, 2 and 3 in turn
+                played.cluster_shares.update({1 + (weekday + hour) % 3: 0.7, 1: 0.3})
+    for year, name in zip((2024, 2023), HOSTILE, strict=False):
+        tops = profile.years.add(year=year, listens=20)
+        tops.top_artists.add(artist=name, listens=12, weight=0.6)
+        tops.top_tags.add(tag=name, weight=0.4)
     return profile
 
 
@@ -71,7 +80,6 @@ def test_hostile_names_are_text_on_the_taste_page(web: Web) -> None:
         names=views.taste_names(profile),
         clusters=list(profile.clusters),
         contexts=views.contexts_by_kind(profile),
-        years=views.top_artists_by_year(profile.evolution),
         evolution_svg=charts.evolution_svg(views.evolution_rows(profile)),
         clock_svg=charts.clock_svg(views.clock_rows(profile)),
         csrf="t",
@@ -79,6 +87,67 @@ def test_hostile_names_are_text_on_the_taste_page(web: Web) -> None:
     assert _raw_markup(html) == []
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&#34; onmouseover=&#34;x" in html
+    years = html[html.index('id="years"') :]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; <small>12</small>" in years  # an artist
+    assert '<span class="tag">&#34; onmouseover=&#34;x</span>' in years  # a tag
+
+
+def _settings(web: Web, **shown: object) -> str:
+    """The Settings page of a listener whose key names, tastes and Spotify error are markup."""
+    keys = [
+        gateway_pb2.ApiKeyInfo(key_id=f"a1b2c3d4e5f{n}", prefix=f"fc_a1b2c3d4e5f{n}_", name=name,
+                               created_at="2026-12-01T10:00:00+00:00", current=n == 0)
+        for n, name in enumerate(HOSTILE)
+    ]  # fmt: skip
+    link = common_pb2.SpotifyLinkStatus(
+        linked=True, status="relink_required", linked_at="2026-11-30T08:00:00+00:00",
+        next_sync_at="2026-12-05T08:00:00+00:00", last_error=HOSTILE[2], cron="0 8 * * *",
+        time_zone="Europe/Paris",
+    )  # fmt: skip
+    context: dict[str, object] = {
+        "time_zone": common_pb2.TimeZone(time_zone="Europe/Paris"),
+        "exclusions": [common_pb2.TasteExclusion(exclusion_id="e1", description=HOSTILE[0])],
+        "steering": common_pb2.Steering(),
+        "tastes": list(HOSTILE),
+        "spotify": None,
+        "link": link,
+        "api_keys": keys,
+        "new_key": None,
+        "confirm_revoke": None,
+        "csrf": "t",
+    }
+    return str(web.templates.get_template("settings.html").render(**{**context, **shown}))
+
+
+def test_hostile_key_names_and_sync_errors_are_text_on_settings(web: Web) -> None:
+    html = _settings(web)
+    assert _raw_markup(html) == []
+    keys = html[html.index('id="api-keys"') :]
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in keys
+    assert keys.count('name="action" value="revoke_key"') == 3
+    assert "this session's" in keys.split("</tr>")[1]  # the first key's row only
+    assert "this session" not in keys.split("</tr>")[2]
+    assert "The last sync failed: &lt;img src=x onerror=alert(2)&gt;" in html
+    assert "Relink Spotify" in html and "no longer accepts the link" in html
+    assert "shown this once" not in html and 'id="confirm-revoke"' not in html
+
+
+def test_a_new_key_is_shown_once_and_revoking_the_sessions_key_asks_first(web: Web) -> None:
+    info = gateway_pb2.ApiKeyInfo(key_id="ffffffffffff", prefix="fc_ffffffffffff_", name=HOSTILE[1])
+    made = gateway_pb2.NewApiKey(api_key="fc_ffffffffffff_s3cr3t", key=info)
+    html = _settings(web, new_key=made)
+    assert _raw_markup(html) == []
+    assert 'value="fc_ffffffffffff_s3cr3t"' in html and html.count("s3cr3t") == 1
+    assert "“&#34; onmouseover=&#34;x”" in html
+    current = gateway_pb2.ApiKeyInfo(key_id="a1b2c3d4e5f0", current=True)
+    asking = _settings(web, confirm_revoke=current)
+    box = asking[asking.index('id="confirm-revoke"') : asking.index('id="api-keys"')]
+    assert "signs you out" in box and 'name="confirm" value="yes"' in box
+    assert 'name="key_id" value="a1b2c3d4e5f0"' in box and 'name="csrf" value="t"' in box
+    unlinked = _settings(web, link=common_pb2.SpotifyLinkStatus())
+    assert "Not linked." in unlinked and ">Link Spotify<" in unlinked
+    unknown = _settings(web, link=None)  # ingest not answering: the rest of the page works
+    assert "cannot be read right now" in unknown and 'id="api-keys"' in unknown
 
 
 def test_hostile_names_are_text_in_recommendations_and_import_reports(web: Web) -> None:
@@ -98,14 +167,30 @@ def test_hostile_names_are_text_in_recommendations_and_import_reports(web: Web) 
     assert _raw_markup(report) == [] and "&lt;img src=x onerror=alert(2)&gt;" in report
 
 
-def test_the_evolution_chart_draws_one_band_per_taste_and_the_clock_one_bar_each() -> None:
+def test_the_evolution_chart_draws_one_band_per_taste_and_the_clock_one_cell_per_hour() -> None:
     profile = _profile()
     svg = charts.evolution_svg(views.evolution_rows(profile))
     assert svg.count('aria-roledescription="area mark"') == 3
     assert _raw_markup(svg) == []
     clock = charts.clock_svg(views.clock_rows(profile))
-    assert clock.count('aria-roledescription="bar"') == 6  # 3 bands x 2 tastes
-    assert "part of the day" in clock and "week" in clock
+    assert clock.count('aria-roledescription="rect mark"') == 112  # the hours played
+    assert _raw_markup(clock) == []
+    # Sunday 23:00: (6 + 23) % 3 = 2, taste 3 leads with 70%
+    sunday = "hour: 23; day: Sun; most played: &lt;img src=x onerror=alert(2)&gt;; listens: 2"
+    assert sunday in clock
+
+
+def test_the_clock_names_each_hours_leading_taste_and_is_empty_without_listens() -> None:
+    profile = _profile()
+    rows = {(r["day"], r["hour"]): r for r in views.clock_rows(profile)}
+    assert len(rows) == 168
+    assert rows[("Mon", 1)] == {
+        "day": "Mon", "hour": 1, "listens": 1, "taste": HOSTILE[1], "share": 70,
+    }  # fmt: skip
+    assert rows[("Mon", 0)]["listens"] == 0 and rows[("Mon", 0)]["taste"] == ""
+    silent = common_pb2.TasteProfile()
+    silent.clock.add(weekday=0, hour=0, listens=0)
+    assert views.clock_rows(silent) == []
 
 
 def test_every_month_carries_every_taste_so_bands_are_unbroken() -> None:

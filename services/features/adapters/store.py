@@ -226,16 +226,17 @@ async def save_details(
     computed_at: datetime,
     time_zone: dict[str, Any] | None = None,
 ) -> None:
-    """Replace the listener's tastes, contexts, evolution and mood estimates, with the zone
-    (`ZoneChoice` as a dict) the contexts were computed in."""
+    """Replace the listener's tastes, contexts, evolution, clock, years and mood estimates,
+    with the zone (`ZoneChoice` as a dict) the contexts were computed in."""
     async with pool.connection() as conn:
         await conn.execute(
             """INSERT INTO features.taste_details (user_id, clusters, contexts, evolution,
-                   artist_clusters, moods, time_zone, computed_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                   artist_clusters, moods, clock, years, time_zone, computed_at)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                ON CONFLICT (user_id) DO UPDATE SET clusters = excluded.clusters,
                    contexts = excluded.contexts, evolution = excluded.evolution,
                    artist_clusters = excluded.artist_clusters, moods = excluded.moods,
+                   clock = excluded.clock, years = excluded.years,
                    time_zone = excluded.time_zone, computed_at = excluded.computed_at""",
             (
                 user_id,
@@ -244,6 +245,8 @@ async def save_details(
                 Jsonb(details["evolution"]),
                 Jsonb(details["artist_clusters"]),
                 Jsonb(details["moods"]),
+                Jsonb(details["clock"]),
+                Jsonb(details["years"]),
                 Jsonb(time_zone),
                 computed_at,
             ),
@@ -293,7 +296,7 @@ async def load_profile_summary(
         )
         tags = [(tag, float(w)) for tag, w in await cur.fetchall()]
         cur = await conn.execute(
-            "SELECT clusters, contexts, evolution, time_zone, moods -> 'coverage'"
+            "SELECT clusters, contexts, evolution, time_zone, moods -> 'coverage', clock, years"
             " FROM features.taste_details WHERE user_id = %s",
             (user_id,),
         )
@@ -305,6 +308,8 @@ async def load_profile_summary(
             "evolution": row[2],
             "time_zone": row[3],
             "mood_coverage": row[4],
+            "clock": row[5],
+            "years": row[6],
         }
         if row
         else {}

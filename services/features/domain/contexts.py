@@ -1,6 +1,6 @@
 """What the listener plays in which context (hour band, weekday or weekend, platform) as shares
-of their taste clusters and as a distribution over the mood axes, and how the cluster shares
-move month by month.
+of their taste clusters and as a distribution over the mood axes, how the cluster shares move
+month by month, the listening clock (every hour of every weekday) and what each year held most.
 
 Moods are the artists' known moods (`domain/moods.py`: enrich's tags through
 `fullcircle.moods`, else related tags or similar artists; energy, valence, acoustic, each
@@ -21,7 +21,12 @@ import numpy as np
 import pandas as pd
 
 from services.features.domain.clusters import OTHER_CLUSTER_ID, TasteCluster, artist_clusters
-from services.features.domain.taste import MIN_LISTEN_MS, PlayColumns
+from services.features.domain.taste import (
+    MIN_LISTEN_MS,
+    TAG_PROFILE_SIZE,
+    PlayColumns,
+    tag_profile,
+)
 
 ContextKind = Literal["hour_band", "day_type", "platform"]
 MoodAxes = tuple[float, float, float]  # energy, valence, acoustic, each -1..1
@@ -83,6 +88,28 @@ class MonthlyTaste:
     listens: int
     cluster_shares: dict[int, float]
     top_artists: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ClockHour:
+    """One hour of one weekday (local time) over the whole history: its listens and their
+    cluster shares (sum to 1 when it has listens, empty otherwise)."""
+
+    weekday: int  # Monday 0 .. Sunday 6
+    hour: int  # 0..23
+    listens: int
+    cluster_shares: dict[int, float]
+
+
+@dataclass(frozen=True)
+class YearTops:
+    """One calendar year (local time): its listens, most listened artists with their listens,
+    and its tag profile (each artist weighed by that year's listens), strongest first."""
+
+    year: int
+    listens: int
+    top_artists: tuple[tuple[str, int], ...]
+    top_tags: tuple[tuple[str, float], ...]
 
 
 def context_profiles(
@@ -213,6 +240,57 @@ def taste_evolution(
     ]
 
 
+def listening_clock(
+    plays: PlayColumns,
+    clusters: Sequence[TasteCluster],
+    *,
+    time_zone: str = "UTC",
+    min_listen_ms: int = MIN_LISTEN_MS,
+) -> list[ClockHour]:
+    """All 168 hours of the week, Monday 00:00 first, local to the IANA `time_zone`: how many
+    listens each holds over the whole history and which tastes they were (none: 0 listens)."""
+    listens = _Listens.of(plays, clusters, time_zone, min_listen_ms)
+    cell = listens.weekday * 24 + listens.hour
+    counts = np.bincount(cell, minlength=7 * 24)
+    return [
+        ClockHour(
+            weekday=index // 24,
+            hour=index % 24,
+            listens=int(counts[index]),
+            cluster_shares=listens.cluster_shares(cell == index) if counts[index] else {},
+        )
+        for index in range(7 * 24)
+    ]
+
+
+def yearly_tops(
+    plays: PlayColumns,
+    artist_tags: Mapping[str, Mapping[str, float]],
+    *,
+    time_zone: str = "UTC",
+    top_n: int = 5,
+    min_listen_ms: int = MIN_LISTEN_MS,
+) -> list[YearTops]:
+    """Each local calendar year with listens, newest first: its `top_n` artists by listens
+    (ties by name) and its `top_n` tags, from `tag_profile` (the listener's tag profile's own
+    arithmetic) with each artist weighed by its listens that year."""
+    listens = _Listens.of(plays, (), time_zone, min_listen_ms)
+    tops = []
+    for year in sorted(set(listens.year.tolist()), reverse=True):
+        in_year = listens.year == year
+        by_artist = listens.artist_listens(in_year)
+        tags = tag_profile(dict(by_artist), artist_tags, TAG_PROFILE_SIZE)
+        tops.append(
+            YearTops(
+                year=int(year),
+                listens=int(in_year.sum()),
+                top_artists=tuple(by_artist[:top_n]),
+                top_tags=tuple(list(tags.items())[:top_n]),
+            )
+        )
+    return tops
+
+
 @dataclass(frozen=True)
 class _Listens:
     """The listens (>= min_listen_ms) with their local time parts and taste cluster."""
@@ -261,10 +339,15 @@ class _Listens:
         return {int(i): float(c / total) for i, c in zip(ids, counts, strict=True)}
 
     def top_artists(self, mask: np.ndarray, top_n: int) -> tuple[str, ...]:
+        return tuple(artist for artist, _ in self.artist_listens(mask, top_n))
+
+    def artist_listens(self, mask: np.ndarray, top_n: int | None = None) -> list[tuple[str, int]]:
+        """The artists with listens in `mask` (the `top_n` first, or all) and their number,
+        most first, ties by name."""
         counts = np.bincount(self.artist_code[mask], minlength=len(self.artist_names))
         # artist_names is sorted, so position order breaks count ties by name.
         order = np.lexsort((np.arange(len(counts)), -counts))[:top_n]
-        return tuple(str(self.artist_names[i]) for i in order if counts[i] > 0)
+        return [(str(self.artist_names[i]), int(counts[i])) for i in order if counts[i] > 0]
 
 
 def _band_shares(values: np.ndarray, bands: tuple[tuple[str, float], ...]) -> dict[str, float]:

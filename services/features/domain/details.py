@@ -14,7 +14,9 @@ from services.features.domain.contexts import (
     ContextMood,
     ContextProfile,
     context_profiles,
+    listening_clock,
     taste_evolution,
+    yearly_tops,
 )
 from services.features.domain.moods import (
     MoodEstimate,
@@ -38,8 +40,9 @@ def taste_details(
     genres: frozenset[str] | None = None,
     mood_knowledge: MoodKnowledge | None = None,
 ) -> dict[str, Any]:
-    """Clusters (with tags when known), contexts (with their mood when one is known) and
-    monthly evolution of one listener, all counting plays of at least `min_listen_ms`; and
+    """Clusters (with tags when known), contexts (with their mood when one is known), monthly
+    evolution, the listening clock (168 hours of the week) and each year's top artists and
+    tags of one listener, all counting plays of at least `min_listen_ms` in `time_zone`; and
     `moods`: the coverage of the listens by known moods before and after estimating them
     (domain/moods.py, with `mood_knowledge`) and the estimated ones (artist -> energy,
     valence, acoustic, confidence, source; those the vocabulary placed are left out, their
@@ -73,6 +76,28 @@ def taste_details(
             }
             for month in taste_evolution(
                 plays, clusters, as_of, time_zone=time_zone, min_listen_ms=min_listen_ms
+            )
+        ],
+        "clock": [
+            {
+                "weekday": hour.weekday,
+                "hour": hour.hour,
+                "listens": hour.listens,
+                "cluster_shares": {str(k): v for k, v in hour.cluster_shares.items()},
+            }
+            for hour in listening_clock(
+                plays, clusters, time_zone=time_zone, min_listen_ms=min_listen_ms
+            )
+        ],
+        "years": [
+            {
+                "year": year.year,
+                "listens": year.listens,
+                "top_artists": [list(artist) for artist in year.top_artists],
+                "top_tags": [list(tag) for tag in year.top_tags],
+            }
+            for year in yearly_tops(
+                plays, artist_tags, time_zone=time_zone, min_listen_ms=min_listen_ms
             )
         ],
     }

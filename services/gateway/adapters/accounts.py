@@ -35,13 +35,63 @@ async def create_user(conn: AsyncConnection, name: str) -> tuple[UUID, ApiKey]:
     return user_id, key
 
 
-async def add_api_key(conn: AsyncConnection, user_id: UUID) -> ApiKey:
+async def add_api_key(conn: AsyncConnection, user_id: UUID, name: str = "") -> ApiKey:
     key = new_api_key()
     await conn.execute(
-        "INSERT INTO gateway.api_keys (key_id, user_id, key_hash) VALUES (%s, %s, %s)",
-        (key.key_id, user_id, key.secret_hash),
+        "INSERT INTO gateway.api_keys (key_id, user_id, key_hash, name) VALUES (%s, %s, %s, %s)",
+        (key.key_id, user_id, key.secret_hash, name),
     )
     return key
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    """An API key as its owner may see it: no secret, no hash."""
+
+    key_id: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+_KEY_COLUMNS = "key_id, name, created_at, revoked_at"
+
+
+async def stored_key(conn: AsyncConnection, user_id: UUID, key_id: str) -> StoredKey:
+    cur = await conn.execute(
+        f"SELECT {_KEY_COLUMNS} FROM gateway.api_keys WHERE user_id = %s AND key_id = %s",
+        (user_id, key_id),
+    )
+    row = await cur.fetchone()
+    assert row is not None, "the key was just made"
+    return StoredKey(*row)
+
+
+async def list_api_keys(pool: AsyncConnectionPool, user_id: UUID) -> list[StoredKey]:
+    """The listener's keys that are not revoked, oldest first."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            f"SELECT {_KEY_COLUMNS} FROM gateway.api_keys"
+            " WHERE user_id = %s AND revoked_at IS NULL ORDER BY created_at, key_id",
+            (user_id,),
+        )
+        return [StoredKey(*row) for row in await cur.fetchall()]
+
+
+async def revoke_own_api_key(
+    pool: AsyncConnectionPool, user_id: UUID, key_id: str
+) -> StoredKey | None:
+    """Revoke the listener's own active key `key_id`; None when they have no such key (another
+    listener's key is left as it is). Announce it (revocations.announce) once this returns."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "UPDATE gateway.api_keys SET revoked_at = now()"
+            " WHERE user_id = %s AND key_id = %s AND revoked_at IS NULL"
+            f" RETURNING {_KEY_COLUMNS}",
+            (user_id, key_id),
+        )
+        row = await cur.fetchone()
+    return StoredKey(*row) if row else None
 
 
 async def user_id_by_name(conn: AsyncConnection, name: str) -> UUID | None:

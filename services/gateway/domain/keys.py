@@ -45,8 +45,10 @@ def parse_token(token: str) -> ApiKey | None:
 
 
 def key_id_of(text: str) -> str:
-    """The key id in what an admin names a key by: the id itself, `fc_<id>` or a whole token."""
-    return text.strip().removeprefix(f"{PREFIX}_").split("_")[0]
+    """The key id in what a caller names a key by: the id itself, `fc_<id>` or a whole token;
+    empty when that is not shaped like a key id (12 hex characters, as `new_api_key` makes)."""
+    key_id = text.strip().removeprefix(f"{PREFIX}_").split("_")[0]
+    return key_id if len(key_id) == 12 and all(c in "0123456789abcdef" for c in key_id) else ""
 
 
 def secret_matches(secret: str, stored_hash: str) -> bool:

@@ -55,6 +55,32 @@ async def unlink_account(conn: AsyncConnection, user_id: UUID) -> bool:
     return cur.rowcount > 0
 
 
+@dataclass(frozen=True)
+class LinkState:
+    """A listener's link as they may see it (no tokens, no cursor)."""
+
+    status: str
+    linked_at: datetime
+    last_sync_at: datetime | None
+    last_sync_plays: int | None
+    next_sync_at: datetime
+    last_error: str | None
+    time_zone: str
+    sync_cron: str
+
+
+async def link_state(pool: AsyncConnectionPool, user_id: UUID) -> LinkState | None:
+    """The listener's link, or None when they have not linked Spotify."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT status, linked_at, last_sync_at, last_sync_plays, next_sync_at, last_error,"
+            " time_zone, sync_cron FROM ingest.spotify_accounts WHERE user_id = %s",
+            (user_id,),
+        )
+        row = await cur.fetchone()
+    return LinkState(*row) if row else None
+
+
 # An account is free when no lease holds it; a lease whose holder crashed runs out on its own.
 _FREE = "status = 'linked' AND (lease_until IS NULL OR lease_until < now())"
 

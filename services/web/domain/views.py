@@ -5,15 +5,14 @@ functions; the templates only lay them out."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from fullcircle.v1 import common_pb2, gateway_pb2
 
 OTHER_TASTE = "other"
-HOUR_BANDS = ("night", "morning", "afternoon", "evening")
-CLOCK = {"hour_band": ("part of the day", HOUR_BANDS), "day_type": ("week", ("weekday", "weekend"))}
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 @dataclass(frozen=True)
@@ -113,25 +112,25 @@ def evolution_rows(profile: common_pb2.TasteProfile) -> list[dict[str, object]]:
 
 
 def clock_rows(profile: common_pb2.TasteProfile) -> list[dict[str, object]]:
-    """Listens per part of the day and per part of the week (in the listener's zone), split
-    by taste; `part` tells the two apart (each sums to all listens)."""
+    """One row per hour of the week (the listener's zone): its listens and the taste most of
+    them were ("" when none), with that taste's share in percent; the heatmap colours a cell
+    by that taste and shades it by the listens. Empty before the profile has a clock."""
     names = taste_names(profile)
     rows: list[dict[str, object]] = []
-    for context in profile.contexts:
-        if context.kind not in CLOCK:
-            continue
-        part, order = CLOCK[context.kind]
-        rows += [
+    for hour in profile.clock:
+        leading = max(
+            hour.cluster_shares.items(), key=lambda item: (item[1], -item[0]), default=None
+        )
+        rows.append(
             {
-                "part": part,
-                "band": context.context,
-                "order": order.index(context.context) if context.context in order else 9,
-                "taste": _name(names, cid),
-                "listens": round(context.listens * share, 2),
+                "day": WEEKDAYS[hour.weekday],
+                "hour": hour.hour,
+                "listens": hour.listens,
+                "taste": _name(names, leading[0]) if leading else "",
+                "share": round(100 * leading[1]) if leading else 0,
             }
-            for cid, share in sorted(context.cluster_shares.items())
-        ]
-    return rows
+        )
+    return rows if any(row["listens"] for row in rows) else []
 
 
 def contexts_by_kind(
@@ -141,21 +140,6 @@ def contexts_by_kind(
     for context in profile.contexts:
         grouped[context.kind].append(context)
     return dict(grouped)
-
-
-def top_artists_by_year(
-    evolution: Sequence[common_pb2.MonthlyTaste], per_year: int = 5
-) -> list[tuple[str, list[str]]]:
-    """For each year, newest first, the artists most often among its months' top artists
-    (ties: the one that came first in its months)."""
-    years: dict[str, Counter[str]] = defaultdict(Counter)
-    for month in evolution:
-        for rank, artist in enumerate(month.top_artists):
-            years[month.month[:4]][artist] += 100 - rank
-    return [
-        (year, [artist for artist, _ in counts.most_common(per_year)])
-        for year, counts in sorted(years.items(), reverse=True)
-    ]
 
 
 def import_percent(progress: gateway_pb2.ImportProgress) -> int:
