@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from fullcircle.v1 import common_pb2 as fullcircle_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66ullcircle/v1/ingest.proto\x12\rfullcircle.v1\x1a\x1a\x66ullcircle/v1/common.proto\"W\n\x10\x42\x65ginLinkRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x0c\n\x04\x63ron\x18\x04 \x01(\t\"\'\n\x0e\x42\x65ginLinkReply\x12\x15\n\rauthorize_url\x18\x01 \x01(\t\"<\n\x13\x43ompleteLinkRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0credirect_url\x18\x02 \x01(\t\")\n\x11\x43ompleteLinkReply\x12\x14\n\x0cnext_sync_at\x18\x01 \x01(\t\" \n\rUnlinkRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x1f\n\x0bUnlinkReply\x12\x10\n\x08unlinked\x18\x01 \x01(\x08\"e\n\x14WritePlaylistRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x0c\n\x04uris\x18\x05 \x03(\t\"V\n\x12WritePlaylistReply\x12\x13\n\x0bplaylist_id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\r\n\x05items\x18\x03 \x01(\x05\x12\x0f\n\x07\x63reated\x18\x04 \x01(\x08\"!\n\x0eGetLinkRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t2\x9a\x03\n\x0cSpotifyLinks\x12K\n\tBeginLink\x12\x1f.fullcircle.v1.BeginLinkRequest\x1a\x1d.fullcircle.v1.BeginLinkReply\x12T\n\x0c\x43ompleteLink\x12\".fullcircle.v1.CompleteLinkRequest\x1a .fullcircle.v1.CompleteLinkReply\x12\x42\n\x06Unlink\x12\x1c.fullcircle.v1.UnlinkRequest\x1a\x1a.fullcircle.v1.UnlinkReply\x12W\n\rWritePlaylist\x12#.fullcircle.v1.WritePlaylistRequest\x1a!.fullcircle.v1.WritePlaylistReply\x12J\n\x07GetLink\x12\x1d.fullcircle.v1.GetLinkRequest\x1a .fullcircle.v1.SpotifyLinkStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66ullcircle/v1/ingest.proto\x12\rfullcircle.v1\x1a\x1a\x66ullcircle/v1/common.proto\"W\n\x10\x42\x65ginLinkRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x0c\n\x04\x63ron\x18\x04 \x01(\t\"\'\n\x0e\x42\x65ginLinkReply\x12\x15\n\rauthorize_url\x18\x01 \x01(\t\"<\n\x13\x43ompleteLinkRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0credirect_url\x18\x02 \x01(\t\")\n\x11\x43ompleteLinkReply\x12\x14\n\x0cnext_sync_at\x18\x01 \x01(\t\" \n\rUnlinkRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x1f\n\x0bUnlinkReply\x12\x10\n\x08unlinked\x18\x01 \x01(\x08\"\x8c\x01\n\x14WritePlaylistRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12-\n\x07\x65ntries\x18\x06 \x03(\x0b\x32\x1c.fullcircle.v1.PlaylistEntryJ\x04\x08\x05\x10\x06\";\n\rPlaylistEntry\x12\x0e\n\x06\x61rtist\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0b\n\x03uri\x18\x03 \x01(\t\"v\n\x12WritePlaylistReply\x12\x13\n\x0bplaylist_id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\r\n\x05items\x18\x03 \x01(\x05\x12\x0f\n\x07\x63reated\x18\x04 \x01(\x08\x12\x0c\n\x04uris\x18\x05 \x03(\t\x12\x10\n\x08searched\x18\x06 \x01(\x05\"!\n\x0eGetLinkRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t2\x9a\x03\n\x0cSpotifyLinks\x12K\n\tBeginLink\x12\x1f.fullcircle.v1.BeginLinkRequest\x1a\x1d.fullcircle.v1.BeginLinkReply\x12T\n\x0c\x43ompleteLink\x12\".fullcircle.v1.CompleteLinkRequest\x1a .fullcircle.v1.CompleteLinkReply\x12\x42\n\x06Unlink\x12\x1c.fullcircle.v1.UnlinkRequest\x1a\x1a.fullcircle.v1.UnlinkReply\x12W\n\rWritePlaylist\x12#.fullcircle.v1.WritePlaylistRequest\x1a!.fullcircle.v1.WritePlaylistReply\x12J\n\x07GetLink\x12\x1d.fullcircle.v1.GetLinkRequest\x1a .fullcircle.v1.SpotifyLinkStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,12 +44,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UNLINKREQUEST']._serialized_end=340
   _globals['_UNLINKREPLY']._serialized_start=342
   _globals['_UNLINKREPLY']._serialized_end=373
-  _globals['_WRITEPLAYLISTREQUEST']._serialized_start=375
-  _globals['_WRITEPLAYLISTREQUEST']._serialized_end=476
-  _globals['_WRITEPLAYLISTREPLY']._serialized_start=478
-  _globals['_WRITEPLAYLISTREPLY']._serialized_end=564
-  _globals['_GETLINKREQUEST']._serialized_start=566
-  _globals['_GETLINKREQUEST']._serialized_end=599
-  _globals['_SPOTIFYLINKS']._serialized_start=602
-  _globals['_SPOTIFYLINKS']._serialized_end=1012
+  _globals['_WRITEPLAYLISTREQUEST']._serialized_start=376
+  _globals['_WRITEPLAYLISTREQUEST']._serialized_end=516
+  _globals['_PLAYLISTENTRY']._serialized_start=518
+  _globals['_PLAYLISTENTRY']._serialized_end=577
+  _globals['_WRITEPLAYLISTREPLY']._serialized_start=579
+  _globals['_WRITEPLAYLISTREPLY']._serialized_end=697
+  _globals['_GETLINKREQUEST']._serialized_start=699
+  _globals['_GETLINKREQUEST']._serialized_end=732
+  _globals['_SPOTIFYLINKS']._serialized_start=735
+  _globals['_SPOTIFYLINKS']._serialized_end=1145
 # @@protoc_insertion_point(module_scope)

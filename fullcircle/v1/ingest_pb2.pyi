@@ -2,8 +2,8 @@ from fullcircle.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -52,30 +52,44 @@ class UnlinkReply(_message.Message):
     def __init__(self, unlinked: _Optional[bool] = ...) -> None: ...
 
 class WritePlaylistRequest(_message.Message):
-    __slots__ = ("user_id", "key", "name", "description", "uris")
+    __slots__ = ("user_id", "key", "name", "description", "entries")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
-    URIS_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     key: str
     name: str
     description: str
-    uris: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, user_id: _Optional[str] = ..., key: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., uris: _Optional[_Iterable[str]] = ...) -> None: ...
+    entries: _containers.RepeatedCompositeFieldContainer[PlaylistEntry]
+    def __init__(self, user_id: _Optional[str] = ..., key: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[PlaylistEntry, _Mapping]]] = ...) -> None: ...
+
+class PlaylistEntry(_message.Message):
+    __slots__ = ("artist", "title", "uri")
+    ARTIST_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    URI_FIELD_NUMBER: _ClassVar[int]
+    artist: str
+    title: str
+    uri: str
+    def __init__(self, artist: _Optional[str] = ..., title: _Optional[str] = ..., uri: _Optional[str] = ...) -> None: ...
 
 class WritePlaylistReply(_message.Message):
-    __slots__ = ("playlist_id", "url", "items", "created")
+    __slots__ = ("playlist_id", "url", "items", "created", "uris", "searched")
     PLAYLIST_ID_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
+    URIS_FIELD_NUMBER: _ClassVar[int]
+    SEARCHED_FIELD_NUMBER: _ClassVar[int]
     playlist_id: str
     url: str
     items: int
     created: bool
-    def __init__(self, playlist_id: _Optional[str] = ..., url: _Optional[str] = ..., items: _Optional[int] = ..., created: _Optional[bool] = ...) -> None: ...
+    uris: _containers.RepeatedScalarFieldContainer[str]
+    searched: int
+    def __init__(self, playlist_id: _Optional[str] = ..., url: _Optional[str] = ..., items: _Optional[int] = ..., created: _Optional[bool] = ..., uris: _Optional[_Iterable[str]] = ..., searched: _Optional[int] = ...) -> None: ...
 
 class GetLinkRequest(_message.Message):
     __slots__ = ("user_id",)

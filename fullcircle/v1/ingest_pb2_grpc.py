@@ -88,8 +88,10 @@ class SpotifyLinksServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WritePlaylist(self, request, context):
-        """Make the listener's private Spotify playlist for `key` hold exactly `uris`: the one
-        written for that key before is replaced in place (same id), else a new one is made.
+        """Make the listener's private Spotify playlist for `key` hold its entries, in order: an
+        entry without a URI is looked up with Spotify's search (artist and title; each answer,
+        found or not, cached), one still without is left out and said so. The playlist written
+        for that key before is replaced in place (same id), else a new one is made.
         FAILED_PRECONDITION: no linked account, a link without playlist access (re-link), or
         Spotify's 403; UNAVAILABLE: Spotify kept failing or rate limiting (try again: the next
         write replaces the items, so a retry never leaves a track twice).

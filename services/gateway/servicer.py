@@ -454,14 +454,13 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
         self, prompt: str, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.PlaylistFile:
         """The prompt's playlist written to the listener's Spotify account by ingest (which
-        holds the account's tokens), its tracks without a Spotify URI listed in the reply."""
+        holds the account's tokens and finds the URIs the playlist lacks with Spotify's
+        search); the reply's playlist carries the URIs it went in with, and lists the tracks
+        Spotify was not given (no match found)."""
         made = await self._playlist(prompt, context)
-        uris = [track.track_uri for track in made.tracks if track.track_uri]
-        without = [track for track in made.tracks if not track.track_uri]
-        if not uris:
+        if not made.tracks:
             raise FailedPrecondition(
-                f"none of the playlist's {len(made.tracks)} tracks has a Spotify URI yet: "
-                "export it as a file (m3u, xspf or jspf) instead"
+                "the playlist has no track to write yet; ask again in a minute, or try other words"
             )
         try:
             written: ingest_pb2.WritePlaylistReply = await self.links.WritePlaylist(
@@ -470,7 +469,12 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
                     key=made.prompt,
                     name=spotify_playlist_name(made.prompt),
                     description=f'Made by Full-Circle for "{made.prompt[:200]}"',
-                    uris=uris,
+                    entries=[
+                        ingest_pb2.PlaylistEntry(
+                            artist=track.artist, title=track.track, uri=track.track_uri
+                        )
+                        for track in made.tracks
+                    ],
                 ),
                 timeout=self._deadline(context, self.settings.spotify_write_deadline_s),
             )
@@ -480,6 +484,8 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
             ):
                 raise Unavailable(error.details() or "") from None
             raise
+        for track, uri in zip(made.tracks, written.uris, strict=False):
+            track.track_uri = uri
         return gateway_pb2.PlaylistFile(
             playlist=made,
             spotify=gateway_pb2.SpotifyPlaylist(
@@ -488,7 +494,7 @@ class FullCircleServicer(gateway_pb2_grpc.FullCircleServicer):
                 items=written.items,
                 created=written.created,
             ),
-            without_uri=without,
+            without_uri=[track for track in made.tracks if not track.track_uri],
         )
 
     @rpc_errors

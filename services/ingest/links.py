@@ -22,6 +22,7 @@ from services.ingest.adapters.spotify import (
     SpotifyAuth,
     SpotifyError,
     SpotifyForbidden,
+    SpotifyNotFound,
     SpotifyNotLinked,
     SpotifyRelinkRequired,
     SpotifyUnavailable,
@@ -29,6 +30,8 @@ from services.ingest.adapters.spotify import (
 from services.ingest.domain.sync import DEFAULT_SYNC_CRON, ScheduleError, check_sync_interval
 from services.ingest.domain.token_box import TokenBox
 from services.ingest.spotify_sync import SpotifySync, save_link
+
+MAX_PLAYLIST_ENTRIES = 10_000  # Spotify's own limit on a playlist's items
 
 
 class SpotifyLinksServicer(ingest_pb2_grpc.SpotifyLinksServicer):
@@ -133,19 +136,26 @@ class SpotifyLinksServicer(ingest_pb2_grpc.SpotifyLinksServicer):
         self._spotify()
         assert self.syncer is not None  # made whenever the Spotify parts are
         user_id = _uuid(request.user_id)
-        uris = list(request.uris)
-        if not uris:
-            raise InvalidArgument("a Spotify playlist needs at least one spotify:track: URI")
-        if bad := [uri for uri in uris if not uri.startswith("spotify:track:")]:
+        entries = [(e.artist[:500], e.title[:500], e.uri) for e in request.entries]
+        if not entries or len(entries) > MAX_PLAYLIST_ENTRIES:
+            raise InvalidArgument(
+                f"a Spotify playlist takes 1 to {MAX_PLAYLIST_ENTRIES} tracks, not {len(entries)}"
+            )
+        if bad := [uri for _, _, uri in entries if uri and not uri.startswith("spotify:track:")]:
             raise InvalidArgument(f"not a Spotify track URI: {bad[0][:80]!r}")
         key = request.key.strip().lower()[:500]
         if not key or not request.name.strip():
             raise InvalidArgument("name the playlist and give it a key (its prompt)")
         try:
-            written = await self.syncer.write_playlist(
-                user_id, key, request.name.strip()[:100], request.description[:300], uris
+            written, uris, searched = await self.syncer.write_playlist(
+                user_id, key, request.name.strip()[:100], request.description[:300], entries
             )
-        except (SpotifyNotLinked, SpotifyRelinkRequired, SpotifyForbidden) as exc:
+        except (
+            SpotifyNotLinked,
+            SpotifyRelinkRequired,
+            SpotifyForbidden,
+            SpotifyNotFound,
+        ) as exc:
             raise FailedPrecondition(str(exc)) from None
         except SpotifyUnavailable as exc:
             raise Unavailable(str(exc)) from None
@@ -156,6 +166,8 @@ class SpotifyLinksServicer(ingest_pb2_grpc.SpotifyLinksServicer):
             url=written.url,
             items=written.items,
             created=written.created,
+            uris=uris,
+            searched=searched,
         )
 
     @rpc_errors

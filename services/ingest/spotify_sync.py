@@ -27,6 +27,7 @@ from services.ingest.adapters.spotify import (
     SpotifyAuth,
     SpotifyEndpoints,
     SpotifyError,
+    SpotifyNotFound,
     SpotifyNotLinked,
     SpotifyRelinkRequired,
     SpotifyUnavailable,
@@ -42,6 +43,12 @@ from services.ingest.domain.sync import (
     plausible_batch,
 )
 from services.ingest.domain.token_box import TokenBox, TokenSet
+from services.ingest.domain.track_search import (
+    MAX_SEARCHES_PER_WRITE,
+    SEARCH_MISS_DAYS,
+    name_key,
+    title_key,
+)
 from services.ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
@@ -141,10 +148,17 @@ class SpotifySync:
         )
 
     async def write_playlist(
-        self, user_id: UUID, key: str, name: str, description: str, uris: list[str]
-    ) -> WrittenPlaylist:
+        self,
+        user_id: UUID,
+        key: str,
+        name: str,
+        description: str,
+        entries: list[tuple[str, str, str]],
+    ) -> tuple[WrittenPlaylist, list[str], int]:
         """Write the listener's playlist for `key` (SpotifyWebClient.write_playlist) under
-        their account's lease, replacing the one written for `key` before in place.
+        their account's lease, replacing the one written for `key` before in place. Entries
+        are (artist, title, URI); one without a URI is looked up (`_resolved`). Returns the
+        playlist, each entry's URI ("" for one left out) and how many searches were made.
 
         Raises SpotifyNotLinked, SpotifyRelinkRequired (a link from before playlist access
         was asked for, or a revoked grant), SpotifyForbidden, SpotifyUnavailable (also while a sync
@@ -176,13 +190,18 @@ class SpotifySync:
                     "this link was made before Full-Circle asked to write playlists",
                     account.user_name,
                 )
+            uris, searched = await self._resolved(tokens, entries, account.user_name)
+            if not any(uris):
+                raise SpotifyNotFound(
+                    f"Spotify's search found none of the playlist's {len(entries)} tracks"
+                )
             existing = await spotify_accounts.written_playlist(self.pool, user_id, key)
             written = await asyncio.to_thread(
                 self.client.write_playlist,
                 tokens,
                 name,
                 description,
-                uris,
+                [uri for uri in uris if uri],
                 playlist_id=existing,
                 user_name=account.user_name,
             )
@@ -195,9 +214,34 @@ class SpotifySync:
                 "made" if written.created else "replaced in place",
                 written.items,
             )
-            return written
+            return written, uris, searched
         finally:
             await spotify_accounts.release(self.pool, user_id, self.holder)
+
+    async def _resolved(
+        self, tokens: StoredTokens, entries: list[tuple[str, str, str]], user_name: str
+    ) -> tuple[list[str], int]:
+        """Each entry's URI: its own, else the cached answer of an earlier search, else
+        Spotify's search (at most MAX_SEARCHES_PER_WRITE a write; every answer cached)."""
+        keys = [(name_key(artist), title_key(title)) for artist, title, _ in entries]
+        wanted = [key for key, (_, _, uri) in zip(keys, entries, strict=True) if not uri]
+        cached = await spotify_accounts.searched_tracks(self.pool, wanted, SEARCH_MISS_DAYS)
+        ask: dict[tuple[str, str], tuple[str, str]] = {}
+        for key, (artist, title, uri) in zip(keys, entries, strict=True):
+            if not uri and key not in cached and key not in ask and all(key):
+                ask[key] = (artist, title)
+        asked = dict(list(ask.items())[:MAX_SEARCHES_PER_WRITE])
+        if asked:
+            found = await asyncio.to_thread(
+                self.client.search_tracks, tokens, list(asked.values()), user_name=user_name
+            )
+            answers = {key: found[pair] for key, pair in asked.items()}
+            await spotify_accounts.save_searched_tracks(self.pool, answers)
+            cached = {**cached, **answers}
+        uris = [
+            uri or cached.get(key) or "" for key, (_, _, uri) in zip(keys, entries, strict=True)
+        ]
+        return uris, len(asked)
 
     async def _sync(self, account: spotify_accounts.SpotifyAccount) -> SyncBatch | None:
         user_id = account.user_id

@@ -51,7 +51,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from fullcircle.client import FullCircleClient
 from fullcircle.grpc_server import GrpcServer, tls_from_files
 from fullcircle.logs import configure_logging
-from fullcircle.v1 import common_pb2
+from fullcircle.v1 import common_pb2, gateway_pb2
 from services.web import charts
 from services.web.adapters.sessions import Session, SessionStore
 from services.web.domain import views
@@ -67,6 +67,13 @@ FEEDBACK = {
     "dislike": common_pb2.FEEDBACK_KIND_DISLIKE,
     "hide": common_pb2.FEEDBACK_KIND_DO_NOT_RECOMMEND,
 }
+PLAYLIST_EXPORTS = {
+    "spotify": gateway_pb2.PLAYLIST_FORMAT_SPOTIFY,
+    "m3u8": gateway_pb2.PLAYLIST_FORMAT_FILE_M3U8,
+    "xspf": gateway_pb2.PLAYLIST_FORMAT_FILE_XSPF,
+    "jspf": gateway_pb2.PLAYLIST_FORMAT_FILE_JSPF,
+}
+EXPORT_DEADLINE_S = 300.0  # writing to Spotify waits out its rate limits
 # gRPC code -> (HTTP status, what the listener reads)
 GATEWAY_ERRORS = {
     grpc.StatusCode.INVALID_ARGUMENT: (400, "That was not accepted"),
@@ -525,6 +532,39 @@ class Web:
             track_url=views.track_url,
         )
 
+    async def export_playlist(self, request: Request) -> Response:
+        """The playlist of a prompt into the listener's Spotify account (the page shows where,
+        and the tracks Spotify was not given), or downloaded as an M3U8, XSPF or JSPF file."""
+        session = await self.session(request)
+        form = await self.checked_form(request, session)
+        prompt = str(form.get("prompt", "")).strip()[:200]
+        chosen = PLAYLIST_EXPORTS.get(str(form.get("to", "")))
+        if not prompt or chosen is None:
+            raise PageError(400, "Nothing to export", "Make a playlist first, then export it.")
+        client = self.client(session)
+        written = await self.call(
+            session, lambda: client.export_playlist(prompt, chosen, deadline_s=EXPORT_DEADLINE_S)
+        )
+        if chosen != gateway_pb2.PLAYLIST_FORMAT_SPOTIFY:
+            return Response(
+                written.content,
+                media_type=written.media_type,
+                headers={
+                    "Content-Disposition": f'attachment; filename="{written.file_name}"',
+                    "Cache-Control": "no-store",
+                },
+            )
+        return self.page(
+            "playlists.html",
+            request,
+            session,
+            title="Playlists",
+            playlist=written.playlist,
+            spotify=written.spotify,
+            without_uri=list(written.without_uri),
+            track_url=views.track_url,
+        )
+
     # --- Settings -------------------------------------------------------------------------
 
     async def settings_page(self, request: Request) -> Response:
@@ -638,6 +678,7 @@ class Web:
             Route("/import/{import_id}", self.import_page),
             Route("/import/{import_id}/events", self.import_events),
             Route("/playlists", self.playlists, methods=["GET", "POST"]),
+            Route("/playlists/export", self.export_playlist, methods=["POST"]),
             Route("/settings", self.settings_page, methods=["GET", "POST"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
@@ -725,7 +766,12 @@ _ROUTES = (
     (re.compile(r"^/import/[^/]+/events$"), "/import/{import_id}/events"),
     (re.compile(r"^/import/[^/]+$"), "/import/{import_id}"),
     (re.compile(r"^/static/"), "/static"),
-    (re.compile(r"^/(now|now/events|feedback|taste|rediscover|playlists|import|settings)?$"), ""),
+    (
+        re.compile(
+            r"^/(now|now/events|feedback|taste|rediscover|playlists|playlists/export|import|settings)?$"
+        ),
+        "",
+    ),
     (re.compile(r"^/(signin|signout|healthz)$"), ""),
 )
 

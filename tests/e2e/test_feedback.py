@@ -84,7 +84,7 @@ async def _the_playlist_as_files(
     assert f"wrote 25 tracks to {out}" in saved.stdout
     assert len(xspf_tracks(out.read_bytes())) == 25
     refused = cli("--to", "mp3")
-    assert refused.returncode == 1 and "--to takes m3u, xspf or jspf" in refused.stdout
+    assert refused.returncode == 1 and "--to takes spotify, m3u, xspf or jspf" in refused.stdout
 
 
 async def test_dislike_hide_like_and_explain(

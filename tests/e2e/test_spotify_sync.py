@@ -92,13 +92,16 @@ async def test_linked_account_syncs_on_request_pages_reports_gaps_asks_to_relink
         assert reused.value.code() == grpc.StatusCode.NOT_FOUND
 
         await client.sync_spotify()
-        await _until(lambda: _account(stack, user_id)[5] == 30)
+        # the plays are stored, then the sync is recorded (its cursor): wait for both
+        await _until(lambda: (a := _account(stack, user_id))[5] == 30 and a[1] is not None)
         first_cursor = _account(stack, user_id)[1]
         assert first_cursor is not None and _account(stack, user_id)[2] is None
 
         spotify.add_plays(listener, plays(listener + " later", 60, start + timedelta(days=1)))
         await client.sync_spotify()
-        await _until(lambda: _account(stack, user_id)[5] == 80)
+        await _until(
+            lambda: (a := _account(stack, user_id))[5] == 80 and a[1] != first_cursor and a[2]
+        )
         status, cursor, gap, *_ = _account(stack, user_id)
         assert cursor > first_cursor
         assert gap is not None, "60 plays between syncs, Spotify keeps 50: a possible gap"
@@ -166,10 +169,23 @@ async def test_a_playlist_goes_into_spotify_and_is_replaced_in_place_on_every_ex
         assert "no Spotify account is linked" in (unlinked.value.details() or "")
 
         await _link(client, spotify, listener)
+        # a track without a URI in the listener's plays (a new artist's Last.fm top track)
+        # that Spotify's search knows; the others it does not know
+        planned = [t for t in (await client.playlist(prompt)).tracks if not t.track_uri]
+        if planned:
+            spotify.add_catalog([(planned[0].artist, planned[0].track)])
+        searches = spotify.stats()["calls"].get("GET /v1/search", 0)
         first = await client.export_playlist(prompt, gateway_pb2.PLAYLIST_FORMAT_SPOTIFY, 120)
         rows = list(first.playlist.tracks)
         uris = [row.track_uri for row in rows if row.track_uri]
         assert first.spotify.created and first.spotify.items == len(uris) > 0
+        searched = spotify.stats()["calls"].get("GET /v1/search", 0) - searches
+        if planned:
+            assert searched >= 1
+            found = [
+                r for r in rows if (r.artist, r.track) == (planned[0].artist, planned[0].track)
+            ]
+            assert not found or found[0].track_uri.startswith("spotify:track:")
         stored = spotify.playlist(first.spotify.playlist_id)
         assert stored["uris"] == uris and stored["owner"] == listener
         assert stored["public"] is False and stored["name"] == prompt
@@ -192,4 +208,9 @@ async def test_a_playlist_goes_into_spotify_and_is_replaced_in_place_on_every_ex
         assert again.spotify.playlist_id == first.spotify.playlist_id
         again_uris = [row.track_uri for row in again.playlist.tracks if row.track_uri]
         assert spotify.playlist(first.spotify.playlist_id)["uris"] == again_uris
+        # every answer was cached, a miss too: the tracks searched before are not asked again
+        before_again = spotify.stats()["calls"].get("GET /v1/search", 0)
+        await client.export_playlist(prompt, gateway_pb2.PLAYLIST_FORMAT_SPOTIFY, 120)
+        asked = spotify.stats()["calls"].get("GET /v1/search", 0) - before_again
+        assert asked == 0
         assert spotify.playlists_of(listener) == [first.spotify.playlist_id]

@@ -26,6 +26,7 @@ from tests.e2e.web_support import (
     sign_in,
     sign_in_link,
 )
+from tests.support.playlist_files import xspf_tracks
 from tools.stack.local import LocalStack, StackState
 
 pytestmark = pytest.mark.e2e
@@ -152,6 +153,24 @@ async def test_an_export_with_markup_for_names_imports_through_the_form_and_show
         taste = await _taste_with(web, "Nina Simone")
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in taste
         assert HOSTILE_ARTIST not in taste and HOSTILE_TRACK not in taste
+
+        # the playlist page's exports: a file to download, Spotify (not linked: said so)
+        csrf = _csrf(await web.get("/playlists"))
+        prompt = "my favourites"
+        made = await web.post("/playlists", data={"csrf": csrf, "prompt": prompt})
+        assert made.status_code == 200 and 'id="export"' in made.text
+        assert HOSTILE_ARTIST not in made.text and HOSTILE_TRACK not in made.text
+        form = {"csrf": csrf, "prompt": prompt}
+        xspf = await web.post("/playlists/export", data={**form, "to": "xspf"})
+        assert xspf.status_code == 200, xspf.text[:300]
+        assert xspf.headers["content-disposition"] == 'attachment; filename="my-favourites.xspf"'
+        assert xspf_tracks(xspf.content)
+        spotify = await web.post("/playlists/export", data={**form, "to": "spotify"})
+        assert spotify.status_code == 409 and "no Spotify account is linked" in _error(spotify)
+        unknown = await web.post("/playlists/export", data={**form, "to": "mp3"})
+        assert unknown.status_code == 400
+        forged = await web.post("/playlists/export", data={"prompt": prompt, "to": "xspf"})
+        assert forged.status_code == 403
 
 
 async def _taste_with(web: httpx.AsyncClient, artist: str) -> str:

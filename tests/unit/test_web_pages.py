@@ -14,7 +14,7 @@ import pytest
 
 from fullcircle.v1 import common_pb2, gateway_pb2
 from services.web import charts
-from services.web.app import HERE, Web
+from services.web.app import HERE, PLAYLIST_EXPORTS, Web
 from services.web.domain import views
 from services.web.settings import WebSettings
 
@@ -301,3 +301,31 @@ def test_the_playlist_page_lists_tracks_as_text_and_says_who_was_left_out(web: W
     quiet = common_pb2.Playlist(prompt="chill")
     quiet.tracks.add(artist="A", track="B")
     assert 'id="left-out"' not in page.render(playlist=quiet, csrf="t", track_url=views.track_url)
+
+
+def test_the_playlist_page_exports_and_says_what_spotify_was_not_given(web: Web) -> None:
+    playlist = common_pb2.Playlist(prompt=HOSTILE[0])
+    for name in HOSTILE:
+        playlist.tracks.add(artist=name, track=name, track_uri="spotify:track:x")
+    page = web.templates.get_template("playlists.html")
+    html = page.render(playlist=playlist, csrf="tok", track_url=views.track_url)
+    assert _raw_markup(html) == []
+    form = html[html.index('id="export"') :]
+    form = form[: form.index("</form>")]
+    assert 'name="csrf" value="tok"' in form
+    assert {"spotify", "m3u8", "xspf", "jspf"} == set(re.findall(r'name="to" value="(\w+)"', form))
+    assert set(re.findall(r'name="to" value="(\w+)"', form)) == set(PLAYLIST_EXPORTS)
+    written = gateway_pb2.SpotifyPlaylist(
+        playlist_id="p1", url="https://open.spotify.com/playlist/p1", items=2, created=False
+    )
+    missing = [common_pb2.PlaylistTrack(artist=name, track=name) for name in HOSTILE]
+    html = page.render(
+        playlist=playlist,
+        csrf="tok",
+        track_url=views.track_url,
+        spotify=written,
+        without_uri=missing,
+    )
+    assert _raw_markup(html) == []
+    assert 'Replaced in your Spotify: <a href="https://open.spotify.com/playlist/p1"' in html
+    assert 'id="not-in-spotify"' in html

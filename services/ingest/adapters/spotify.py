@@ -29,6 +29,7 @@ from tenacity import RetryCallState
 from fullcircle.retry import jittered_backoff, retrying
 from services.ingest.domain.sync import RECENTLY_PLAYED_LIMIT, SyncBatch, sync_batch_from_pages
 from services.ingest.domain.token_box import TokenSet
+from services.ingest.domain.track_search import SEARCH_LIMIT, best_match, search_query
 
 log = logging.getLogger(__name__)
 
@@ -383,6 +384,29 @@ class SpotifyWebClient:
         )
         return batch
 
+    def search_tracks(
+        self,
+        token_provider: TokenProvider,
+        wanted: list[tuple[str, str]],
+        *,
+        user_name: str | None = None,
+    ) -> dict[tuple[str, str], str | None]:
+        """(artist, title) -> the URI of the track Spotify's search finds for it, None when
+        none of its answers match (domain/track_search.py), one `GET /search` each."""
+        spotify = self._spotify(token_provider.access_token())
+        found: dict[tuple[str, str], str | None] = {}
+        for artist, title in wanted:
+            answer = self._call(
+                spotify,
+                token_provider,
+                partial(_search, search_query(artist, title)),
+                user_name,
+                "a track search",
+            )
+            items = (answer or {}).get("tracks", {}).get("items") or []
+            found[artist, title] = best_match(items, artist, title)
+        return found
+
     def write_playlist(
         self,
         token_provider: TokenProvider,
@@ -537,6 +561,10 @@ class SpotifyWebClient:
                 f"Spotify is unavailable ({failed}, {failures[_ServerFailed]} attempts); "
                 "the next sync retries"
             ) from None
+
+
+def _search(query: str, client: spotipy.Spotify) -> Any:
+    return client.search(query, limit=SEARCH_LIMIT, type="track")
 
 
 def _add_items(playlist_id: str, uris: list[str], client: spotipy.Spotify) -> Any:

@@ -263,3 +263,33 @@ async def save_written_playlist(
                    items = excluded.items, written_at = now()""",
             (user_id, key, playlist_id, items),
         )
+
+
+async def searched_tracks(
+    pool: AsyncConnectionPool, keys: list[tuple[str, str]], miss_days: int
+) -> dict[tuple[str, str], str | None]:
+    """(artist key, title key) -> the URI Spotify's search found (None: a miss younger than
+    `miss_days`), for the keys searched before; a key not in the answer is to be searched."""
+    if not keys:
+        return {}
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT artist_key, title_key, track_uri FROM ingest.spotify_track_search
+               WHERE (artist_key, title_key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+                 AND (track_uri IS NOT NULL OR searched_at > now() - make_interval(days => %s))""",
+            ([a for a, _ in keys], [t for _, t in keys], miss_days),
+        )
+        return {(artist, title): uri for artist, title, uri in await cur.fetchall()}
+
+
+async def save_searched_tracks(
+    pool: AsyncConnectionPool, found: dict[tuple[str, str], str | None]
+) -> None:
+    async with pool.connection() as conn:
+        await conn.cursor().executemany(
+            """INSERT INTO ingest.spotify_track_search (artist_key, title_key, track_uri)
+               VALUES (%s, %s, %s)
+               ON CONFLICT (artist_key, title_key) DO UPDATE SET track_uri = excluded.track_uri,
+                   searched_at = now()""",
+            [(artist, title, uri) for (artist, title), uri in found.items()],
+        )

@@ -42,6 +42,7 @@ _ARTIST_PATH = re.compile(r"^/v1/artists/([^/]+)$")
 _MARKETS = ("AR", "AU", "AT", "BE", "BR", "CA", "DE", "ES", "FR", "GB", "IN", "PK", "SE", "US")
 _SERVER_ERRORS = frozenset({500, 502, 503})
 _PLAYLIST_ITEMS_PATH = re.compile(r"^/v1/playlists/([^/]+)/items$")
+_SEARCH_FIELD = re.compile(r'(track|artist):"([^"]*)"')
 MAX_PLAYLIST_ITEMS_PER_CALL = 100
 PLAYLIST_WRITE_SCOPES = ("playlist-modify-private", "playlist-modify-public")
 # A status that answers the call normally: [0, 500] lets one call through, then fails one.
@@ -266,6 +267,7 @@ class LocalSpotifyServer:
         self._calls: Counter[str] = Counter()
         self._faults_served: Counter[str] = Counter()
         self._playlists: dict[str, _Playlist] = {}
+        self._catalog: list[dict[str, Any]] = []
         for listener, listener_plays in (plays or {}).items():
             self.add_plays(listener, listener_plays)
         self._httpd = ThreadingHTTPServer((host, port), _handler_class(self))
@@ -553,6 +555,63 @@ class LocalSpotifyServer:
         catalog = self._catalog_tracks()
         return {"tracks": [catalog.get(track_id) for track_id in ids]}
 
+    # --- Search ---------------------------------------------------------------------------
+
+    def add_catalog(self, tracks: Iterable[tuple[str, str]]) -> None:
+        """Tracks (artist, title) the search knows besides the scripted plays' own."""
+        made = [track_object(title, artist, f"{artist} album", 200_000) for artist, title in tracks]
+        with self._lock:
+            self._catalog.extend(made)
+
+    def search(self, params: Mapping[str, str]) -> dict[str, Any]:
+        """`GET /v1/search?type=track&q=`: the tracks whose fields hold the query's
+        (`track:"..." artist:"..."` filters, else the words anywhere), in the paging shape of
+        SearchTracksRequest.json (spotify-web-api-java)."""
+        if params.get("type") != "track":
+            raise SpotifyApiError(400, "Bad search type field")
+        query = params.get("q", "").strip()
+        if not query:
+            raise SpotifyApiError(400, "No search query")
+        limit = min(max(_int_param(params, "limit", 20), 1), MAX_LIMIT)
+        offset = max(_int_param(params, "offset", 0), 0)
+        fields = {name: value.casefold() for name, value in _SEARCH_FIELD.findall(query)}
+        words = _SEARCH_FIELD.sub(" ", query).casefold().split()
+        with self._lock:
+            known = {str(t["id"]): t for t in self._catalog}
+        known |= self._catalog_tracks()
+
+        def matches(track: Mapping[str, Any]) -> bool:
+            title = str(track["name"]).casefold()
+            artists = " ".join(str(a["name"]) for a in track["artists"]).casefold()
+            return (
+                fields.get("track", "") in title
+                and fields.get("artist", "") in artists
+                and all(word in f"{title} {artists}" for word in words)
+            )
+
+        found = [track for track in known.values() if matches(track)]
+        base = f"{PUBLIC_API}/search"
+        page = {"query": query, "type": "track", "limit": limit}
+        return {
+            "tracks": {
+                "href": f"{base}?{urlencode({**page, 'offset': offset})}",
+                "items": found[offset : offset + limit],
+                "limit": limit,
+                "next": (
+                    f"{base}?{urlencode({**page, 'offset': offset + limit})}"
+                    if offset + limit < len(found)
+                    else None
+                ),
+                "offset": offset,
+                "previous": (
+                    f"{base}?{urlencode({**page, 'offset': max(0, offset - limit)})}"
+                    if offset
+                    else None
+                ),
+                "total": len(found),
+            }
+        }
+
     # --- Playlists (Spotify's endpoints since its 2026 changes: /me/playlists, /items) ------
 
     def playlist(self, playlist_id: str) -> dict[str, Any]:
@@ -812,6 +871,8 @@ def _handler_class(server: LocalSpotifyServer) -> type[BaseHTTPRequestHandler]:
                 self._send_json(HTTPStatus.OK, server.tracks(params))
             elif artist_match is not None:
                 self._send_json(HTTPStatus.OK, server.artist(artist_match.group(1)))
+            elif endpoint == "GET /v1/search":
+                self._send_json(HTTPStatus.OK, server.search(params))
             elif endpoint == "POST /v1/me/playlists":
                 created = server.create_playlist(authorization, _json_body(body))
                 self._send_json(HTTPStatus.CREATED, created)
