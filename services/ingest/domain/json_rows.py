@@ -13,6 +13,7 @@ backend (yajl2_c) to build the rows as dicts alone, which would then need the ch
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -290,3 +291,41 @@ def _cut_short(document: str, position: int) -> bool:
     return any(word.startswith(tail) for word in ("null", "true", "false")) or (
         tail.lstrip("-").replace(".", "").replace("e", "").replace("E", "").isdigit()
     )
+
+
+# Lines of a JSON Lines file decoded at a time (ListenBrainz writes one listen, ~1.5 KB, a line).
+JSONL_BATCH_LINES = 2_000
+
+
+def jsonl_rows(chunks: Iterable[bytes]) -> Iterator[RowBatch]:
+    """The values of a JSON Lines document (one JSON value a line) arriving as `chunks`, in
+    batches; blank lines are skipped. Raises JsonFault (with the line) or NotUtf8."""
+    pending = b""
+    line_no = 0
+    rows: list[Any] = []
+    for chunk in itertools.chain(chunks, [b"\n"]):
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            line_no += 1
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line.decode("utf-8")))
+            except UnicodeDecodeError:
+                raise NotUtf8() from None
+            except json.JSONDecodeError as fault:
+                raise JsonFault(fault.msg, line_no, fault.colno, truncated=False) from None
+            except (ValueError, RecursionError):
+                raise Absurd() from None
+            if len(rows) >= JSONL_BATCH_LINES:
+                yield RowBatch(rows, typed=False)
+                rows = []
+        if len(pending) > MAX_ROW_BYTES:
+            raise JsonFault(
+                f"a single line runs past {MAX_ROW_BYTES // 2**20} MiB",
+                line_no + 1,
+                1,
+                truncated=False,
+            )
+    if rows:
+        yield RowBatch(rows, typed=False)
