@@ -465,3 +465,41 @@ def test_scrobbles_dated_before_lastfm_are_rejected_by_reason() -> None:
     parsed = read_export("lastfm.csv", rows.encode())
     assert parsed.rejected == {"dated before Last.fm existed": 1}
     assert len(parsed.plays) == 1
+
+
+def test_files_are_recognised_by_content_not_name() -> None:
+    scrobbles = read_export("export.txt", PINGW33N.read_bytes())
+    assert scrobbles.files[0].kind is HistoryKind.LASTFM_TO_CSV
+    with zipfile.ZipFile(KOITO / "listenbrainz_shoko1_1749780844.zip") as archive:
+        lines = archive.read("listens/2025/6.jsonl")
+    renamed = read_export("listens.json", lines)  # JSON Lines under a .json name
+    assert renamed.files[0].kind is HistoryKind.LISTENBRAINZ and len(renamed.plays) == 5
+    history = read_export("history.csv", TUNAEROL.read_bytes())  # JSON under a .csv name
+    assert history.files[0].kind is HistoryKind.YOUTUBE_WATCHES
+
+
+def test_a_mixed_zip_handed_over_in_batches_stores_what_a_whole_parse_keeps() -> None:
+    """Spotify's account data (superseded by its extended history), Last.fm and YouTube in
+    one zip, parsed with `hand` as ingest does: handed - withdrawn + late is every play."""
+    ryanpj2 = SHARED_DATA / "spotify-account-ryanpj2" / "StreamingHistory_music_2.json"
+    members = {
+        "a/StreamingHistory_music_2.json": ryanpj2.read_bytes(),
+        "b/Streaming_History_Audio_2022.json": EFRROWINI_2022.read_bytes(),
+        "c/lastfm_scrobbles.csv": PINGW33N.read_bytes(),
+        "d/watch-history.json": TEN5.read_bytes(),
+    }
+    payload = zip_bytes(members)
+    whole = read_export("mixed.zip", payload)
+    handed: dict[str, Play] = {}
+
+    def hand(plays: list[Play]) -> None:
+        handed.update((play.play_key, play) for play in plays)
+
+    streamed = read_export("mixed.zip", payload, hand=hand)
+    for key in streamed.withdrawn_keys:
+        del handed[key]
+    handed.update((play.play_key, play) for play in streamed.late_plays)
+    assert sorted(handed) == sorted(play.play_key for play in whole.plays)
+    assert whole.format == streamed.format == "extended+lastfm+youtube"
+    assert "a/StreamingHistory_music_2.json" in whole.ignored_files
+    assert len(whole.plays) == whole.music_plays == 34 + 58_265 + 5_117
