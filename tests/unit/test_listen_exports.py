@@ -503,3 +503,14 @@ def test_a_mixed_zip_handed_over_in_batches_stores_what_a_whole_parse_keeps() ->
     assert whole.format == streamed.format == "extended+lastfm+youtube"
     assert "a/StreamingHistory_music_2.json" in whole.ignored_files
     assert len(whole.plays) == whole.music_plays == 34 + 58_265 + 5_117
+
+
+def test_other_json_lines_of_a_listenbrainz_zip_are_set_aside() -> None:
+    with zipfile.ZipFile(KOITO / "listenbrainz_shoko1_1749780844.zip") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    feedback = b'{"recording_mbid": "08e8f55b-f1a4-46b8-b2d1-fab4c592165c", "score": 1}\n' * 2
+    parsed = read_export("listenbrainz.zip", zip_bytes({**members, "feedback.jsonl": feedback}))
+    assert len(parsed.plays) == 5
+    assert parsed.ignored_files["feedback.jsonl"] == "JSON Lines that are not listens"
+    with pytest.raises(ExportError, match=r"^feedback\.jsonl: JSON Lines that are not"):
+        read_export("feedback.jsonl", feedback)

@@ -859,9 +859,7 @@ class _Assembly:
         if content == "csv":
             self._read_csv(document, where, chunks)
         elif content == "jsonl":
-            listens = _named(where, jsonl_rows(chunks))
-            rows = (cast(RowBatch, batch).rows for batch in listens)
-            self._read_listens(document.name, where, _listenbrainz_file(rows))
+            self._read_json_lines(document, where, _named(where, jsonl_rows(chunks)))
         elif content == "json":
             self._read_json(document, where, _named(where, json_rows(chunks)))
         elif document.whole_upload:
@@ -870,6 +868,25 @@ class _Assembly:
             for _ in chunks:  # still read: a damaged zip member rejects the import
                 pass
             self.ignored_files[document.name] = "neither JSON nor CSV text"
+
+    def _read_json_lines(
+        self, document: _Document, where: str, batches: Iterator[RowBatch | OtherValue]
+    ) -> None:
+        """ListenBrainz listens, one a line; another JSON Lines file (the export's feedback or
+        pins) is set aside, or refused when it is the whole upload."""
+        first = cast(RowBatch | None, next(batches, None))
+        if first is not None and first.rows and listenbrainz_rows.is_listen(first.rows[0]):
+            rows = (cast(RowBatch, batch).rows for batch in itertools.chain([first], batches))
+            self._read_listens(document.name, where, _listenbrainz_file(rows))
+            return
+        if document.whole_upload:
+            raise ExportError(
+                f"{where}: JSON Lines that are not ListenBrainz listens (no listened_at and "
+                f"track_metadata); {_REMEDY['listenbrainz']}"
+            )
+        for _ in batches:
+            pass
+        self.ignored_files[document.name] = "JSON Lines that are not listens"
 
     def _read_json(
         self, document: _Document, where: str, batches: Iterator[RowBatch | OtherValue]
