@@ -412,6 +412,11 @@ def with_row(path: Path, index: int, row: str) -> bytes:
         ),
         ("latin.csv", "Björk,Post,Army of Me,20 Nov 2020 09:35\n".encode("latin-1"), "not UTF-8"),
         ("quote.csv", b'a,b,c,d\n"x"y,b,c,d\n', r"^quote\.csv is not well-formed CSV"),
+        (
+            "lastfm_scrobbles.csv",
+            with_row(PINGW33N, 9, "Biome,Kora,Let Me,extra,20 Nov 2020 09:35"),
+            r"^lastfm_scrobbles\.csv: row 10: 5 columns where lastfm-to-csv writes 4",
+        ),
     ],
 )
 def test_bad_files_of_other_sources_are_refused_naming_the_file(
@@ -514,3 +519,31 @@ def test_other_json_lines_of_a_listenbrainz_zip_are_set_aside() -> None:
     assert parsed.ignored_files["feedback.jsonl"] == "JSON Lines that are not listens"
     with pytest.raises(ExportError, match=r"^feedback\.jsonl: JSON Lines that are not"):
         read_export("feedback.jsonl", feedback)
+
+
+def test_a_csv_with_no_line_breaks_is_refused_not_held(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("services.ingest.domain.csv_rows.MAX_LINE_CHARS", 1000)
+    endless = b"Biome,Kora,Let Me," + b"x" * 5000
+    parts = [endless[start : start + 100] for start in range(0, len(endless), 100)]
+    with pytest.raises(ExportError, match=r"^endless\.csv is not well-formed CSV at row 1: a line"):
+        read_upload("endless.csv", parts)
+
+
+def test_the_newer_play_activity_layout_is_named_not_misread() -> None:
+    newer = (
+        b"Song Name,Event End Timestamp,Play Duration Milliseconds,End Reason Type\n"
+        b"Boys,2016-05-29T01:24:23.210Z,7873,NATURAL_END_OF_TRACK\n"
+    )
+    with pytest.raises(ExportError, match=r"^Apple Music Play Activity\.csv: Apple's newer Play"):
+        read_export("Apple Music Play Activity.csv", newer)
+    parsed = read_export(
+        "apple.zip",
+        zip_bytes(
+            {
+                "Apple Music Play Activity.csv": newer,
+                "Apple Music - Track Play History.csv": TRACK_PLAY_HISTORY.read_bytes(),
+            }
+        ),
+    )
+    assert parsed.files[0].kind is HistoryKind.APPLE_TRACK_PLAY_HISTORY
+    assert "newer Play Activity layout" in parsed.ignored_files["Apple Music Play Activity.csv"]

@@ -16,6 +16,9 @@ from services.ingest.domain.json_rows import NotUtf8
 
 # Rows per batch: 5,000 Last.fm rows are about 400 KB of Python strings.
 CSV_BATCH_ROWS = 5_000
+# A line of a listening-history CSV is a few hundred characters; one with no end in sight
+# after this many is not one.
+MAX_LINE_CHARS = 32 * 1024 * 1024
 
 
 class CsvFault(ValueError):
@@ -45,9 +48,11 @@ def csv_rows(chunks: Iterable[bytes]) -> Iterator[list[list[str]]]:
 
 
 def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    """The text of `chunks`, a line (with its line break) at a time."""
+    """The text of `chunks`, a line (with its line break) at a time; CsvFault when no line
+    ends within `MAX_LINE_CHARS` (so a file with no line breaks is not held whole)."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     pending = ""
+    line_no = 0
     for chunk in chunks:
         try:
             pending += decoder.decode(chunk)
@@ -55,7 +60,13 @@ def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
             raise NotUtf8() from None
         *lines, pending = pending.split("\n")
         for line in lines:
+            line_no += 1
             yield line + "\n"
+        if len(pending) > MAX_LINE_CHARS:
+            raise CsvFault(
+                f"a line runs past {MAX_LINE_CHARS:,} characters with no line break",
+                line_no + 1,
+            )
     try:
         pending += decoder.decode(b"", final=True)
     except UnicodeDecodeError:

@@ -590,7 +590,7 @@ def _folder_documents(folder: Path, limit: int) -> Iterator[_Document]:
         limit -= path.stat().st_size
         if limit < 0:
             raise ExportError(
-                f"{folder.name}: its JSON files add up to more than the allowed size; "
+                f"{folder.name}: its JSON and CSV files add up to more than the allowed size; "
                 "import them in smaller batches"
             )
         yield _Document(name, _file_chunks(path))
@@ -958,7 +958,8 @@ class _Assembly:
                 else "a CSV file of no listening history we read"
             )
             if document.whole_upload:
-                raise ExportError(f"{where}: {_unknown_columns(first[0])}; {reason}")
+                newer = reason == _NEWER_PLAY_ACTIVITY
+                raise ExportError(f"{where}: " + (reason if newer else _unknown_columns(first[0])))
             for _ in batches:
                 pass
             self.ignored_files[document.name] = reason

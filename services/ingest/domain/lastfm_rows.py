@@ -49,19 +49,20 @@ RowToPlay = Callable[[list[str]], tuple[str, Play] | SetAside]
 def lastfm_csv_kind(rows: Sequence[list[str]]) -> HistoryKind | None:
     """The Last.fm layout of a CSV file from its first rows, or None when it is neither.
 
-    lastfm-to-csv is recognised by its shape: four columns and, in the first rows, a date
-    in its format (the now-playing row before it has none)."""
+    lastfm-to-csv is recognised by its shape: a first row of four columns and, in the first
+    rows, a date in its format in the fourth (the now-playing row before it has none); a
+    later row that breaks the layout is then a `FileFault` of that row."""
     if rows and rows[0] and rows[0][0] == "uts":
         return HistoryKind.LASTFM_GHAN
-    sniffed = rows[:_ROWS_SNIFFED]
-    if sniffed and all(len(row) == 4 for row in sniffed):
-        for row in sniffed:
-            if row[3]:
-                try:
-                    lastfm_to_csv_time(row[3])
-                except FileFault:
-                    return None
-                return HistoryKind.LASTFM_TO_CSV
+    if not rows or len(rows[0]) != 4:
+        return None
+    for row in rows[:_ROWS_SNIFFED]:
+        if len(row) == 4 and row[3]:
+            try:
+                lastfm_to_csv_time(row[3])
+            except FileFault:
+                return None
+            return HistoryKind.LASTFM_TO_CSV
     return None
 
 
