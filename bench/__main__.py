@@ -21,6 +21,7 @@ BENCHES = (
     "upload_memory",
     "web_pages",
     "explanations",
+    "ingest_sources",
 )
 
 

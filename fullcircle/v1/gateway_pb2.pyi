@@ -72,8 +72,15 @@ class ImportProgress(_message.Message):
     def __init__(self, import_id: _Optional[str] = ..., stage: _Optional[str] = ..., plays_read: _Optional[int] = ..., plays_stored: _Optional[int] = ..., plays_new: _Optional[int] = ..., duplicates: _Optional[int] = ..., set_aside: _Optional[int] = ..., rejected: _Optional[int] = ..., message: _Optional[str] = ..., finished: _Optional[bool] = ..., files: _Optional[_Iterable[_Union[ImportFileReport, _Mapping]]] = ...) -> None: ...
 
 class ImportFileReport(_message.Message):
-    __slots__ = ("name", "kind", "rows_read", "music_plays", "duplicates_merged", "podcasts", "audiobooks", "rejected")
+    __slots__ = ("name", "kind", "rows_read", "music_plays", "duplicates_merged", "podcasts", "audiobooks", "rejected", "set_aside")
     class RejectedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class SetAsideEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +95,7 @@ class ImportFileReport(_message.Message):
     PODCASTS_FIELD_NUMBER: _ClassVar[int]
     AUDIOBOOKS_FIELD_NUMBER: _ClassVar[int]
     REJECTED_FIELD_NUMBER: _ClassVar[int]
+    SET_ASIDE_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     rows_read: int
@@ -96,7 +104,8 @@ class ImportFileReport(_message.Message):
     podcasts: int
     audiobooks: int
     rejected: _containers.ScalarMap[str, int]
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., rows_read: _Optional[int] = ..., music_plays: _Optional[int] = ..., duplicates_merged: _Optional[int] = ..., podcasts: _Optional[int] = ..., audiobooks: _Optional[int] = ..., rejected: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    set_aside: _containers.ScalarMap[str, int]
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., rows_read: _Optional[int] = ..., music_plays: _Optional[int] = ..., duplicates_merged: _Optional[int] = ..., podcasts: _Optional[int] = ..., audiobooks: _Optional[int] = ..., rejected: _Optional[_Mapping[str, int]] = ..., set_aside: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class GetRecommendationsRequest(_message.Message):
     __slots__ = ("limit", "mode", "prompt", "genre", "set_id")

@@ -430,14 +430,14 @@ class Web:
 
     async def import_upload(self, request: Request) -> Response:
         """The upload is spooled to a temporary file (never whole in memory) and sent on to
-        the gateway in chunks; several files (JSON files, a folder) go as one zip of them.
+        the gateway in chunks; several files (JSON or CSV files, a folder) go as one zip of them.
         The page's script (X-Requested-With: fetch) is answered 201 with the import's page
         as Location, a plain form post with a redirect there."""
         session = await self.session(request)
         form = await self.checked_form(request, session)
         uploads = [f for f in form.getlist("export") if isinstance(f, UploadFile) and f.filename]
         if not uploads:
-            raise PageError(400, "No file", "Choose your export: the zip or its JSON files.")
+            raise PageError(400, "No file", "Choose your export: the zip or its JSON or CSV files.")
         with tempfile.TemporaryDirectory(prefix="fullcircle-web-") as folder:
             path = await asyncio.to_thread(_export_file, uploads, Path(folder))
             client = self.client(session)

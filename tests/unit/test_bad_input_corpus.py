@@ -1022,7 +1022,7 @@ def test_nested_zips_are_not_opened() -> None:
         "outer.zip",
         zip_bytes({"my_spotify_data.zip": inner, "Streaming_History_Audio_2023.json": history}),
     )
-    assert export.ignored_files == {"my_spotify_data.zip": "not a JSON file"}
+    assert export.ignored_files == {"my_spotify_data.zip": "not a JSON or CSV file"}
     assert len(export.plays) == 3
 
     disguised = refused("outer.zip", zip_bytes({"Streaming_History_Audio_2024.json": inner}))

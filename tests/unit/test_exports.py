@@ -57,6 +57,7 @@ def assert_reports_add_up(parsed: ParsedExport) -> None:
             + report.podcasts
             + report.audiobooks
             + sum(report.rejected.values())
+            + sum(report.set_aside.values())
         )
         assert accounted == report.rows_read, report
     assert parsed.music_plays == len(parsed.plays)

@@ -30,6 +30,7 @@ from fullcircle.bus import (
 )
 from fullcircle.client import AdminClient, FullCircleClient
 from fullcircle.v1 import common_pb2, gateway_pb2
+from tools.cli.folder_upload import EmptyFolder, folder_zipped
 from tools.stack.local import (
     STACK_SERVICES,
     LocalStack,
@@ -650,14 +651,24 @@ def user_list(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
 
 @app.command("import")
 def import_history(path: Path, user: UserOpt, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
-    """Upload a Spotify export (the zip as delivered, or a JSON file) and follow the import."""
-    if not path.is_file():
+    """Upload a listening history and follow the import: Spotify's export (the zip as
+    delivered, the folder it unzips to, or one of its JSON files), a Last.fm scrobble CSV, a
+    ListenBrainz export, YouTube's watch-history.json, Apple Music's play-history CSVs, or a
+    zip or folder of several of them."""
+    if not path.is_file() and not path.is_dir():
         raise _fail(
-            f"{path}: no such file; pass the zip Spotify sent (my_spotify_data.zip) "
-            "or one of its JSON files"
+            f"{path}: no such file or folder; pass the zip Spotify sent (my_spotify_data.zip), "
+            "the folder it unzipped to, or a Last.fm, ListenBrainz, YouTube or Apple Music export"
         )
     gateway = _gateway(data_dir, user)
-    final = _run(_import(gateway, path))
+    if path.is_dir():
+        try:
+            with folder_zipped(path) as zipped:
+                final = _run(_import(gateway, zipped, path.name))
+        except EmptyFolder as empty:
+            raise _fail(str(empty)) from None
+    else:
+        final = _run(_import(gateway, path, path.name))
     if final.stage != "done":
         raise _fail(final.message)
     _print_report(final)
@@ -673,11 +684,13 @@ def _print_report(final: Any) -> None:
         "merged",
         "podcasts",
         "audiobooks",
+        "set aside",
         "rejected",
         title="import report",
     )
     for report in final.files:
         rejected = ", ".join(f"{count} {reason}" for reason, count in report.rejected.items())
+        set_aside = ", ".join(f"{count} {reason}" for reason, count in report.set_aside.items())
         table.add_row(
             report.name,
             report.kind,
@@ -686,12 +699,13 @@ def _print_report(final: Any) -> None:
             f"{report.duplicates_merged:,}",
             f"{report.podcasts:,}",
             f"{report.audiobooks:,}",
+            set_aside or "0",
             rejected or "0",
         )
     console.print(table)
 
 
-async def _import(gateway: tuple[str, str], path: Path) -> Any:
+async def _import(gateway: tuple[str, str], path: Path, shown_name: str) -> Any:
     async with FullCircleClient(*gateway) as client:
         try:
             import_id = await client.import_history(path)
@@ -705,11 +719,11 @@ async def _import(gateway: tuple[str, str], path: Path) -> Any:
             TimeElapsedColumn(),
             console=console,
         ) as progress:
-            task = progress.add_task(f"uploading {path.name}", total=None, counts="")
+            task = progress.add_task(f"uploading {shown_name}", total=None, counts="")
             async for update in client.watch_import(import_id):
                 progress.update(
                     task,
-                    description=f"{update.stage} {path.name}",
+                    description=f"{update.stage} {shown_name}",
                     total=update.plays_read or None,
                     completed=update.plays_stored,
                     counts=f"{update.plays_stored:,}/{update.plays_read:,} plays",
@@ -1071,7 +1085,7 @@ async def _demo_flow(
     async with FullCircleClient(*gateway) as client:
         latest: common_pb2.RecommendationSet | None = None
         events = client.subscribe()
-        final = await _import(gateway, history)
+        final = await _import(gateway, history, history.name)
         if final is None or final.stage != "done":
             raise _fail(final.message if final else "the import did not finish")
         console.print(f"[green]imported[/]: {final.message}")

@@ -369,21 +369,24 @@ async def _insert_from_stage(
     return [ArtistDelta(*row) for row in await cur.fetchall()]
 
 
-# How a play from one source is recognised as already stored from another (the plays of one
-# listener reach us through the extended export, the account-data export and the Web API):
+# How a play from one Spotify source is recognised as already stored from another (the
+# Spotify plays of one listener reach us through the extended export, the account-data export
+# and the Web API):
 # - account data has the end of the play to the minute and names only: it matches a play with
 #   the same artist and track names (case-insensitive) whose end falls in that minute;
 # - the Web API has the track URI and an end computed from start + duration: it matches a
 #   play of the same URI ending within 30 s of it.
-# The play stored first stays; the later copy is not stored and counts as a duplicate.
+# The play stored first stays; the later copy is not stored and counts as a duplicate. Plays
+# of the other sources (Last.fm, ListenBrainz, YouTube, Apple Music: their times are when a
+# track began) are matched with no other source yet: each is stored once per its own key.
 _CROSS_SOURCE_MATCHES = (
     """DELETE FROM plays_stage s USING ingest.plays p
-       WHERE p.user_id = %(user)s AND s.source = 'account' AND p.source <> 'account'
+       WHERE p.user_id = %(user)s AND s.source = 'account' AND p.source IN ('extended', 'api')
          AND lower(p.artist_name) = lower(s.artist_name)
          AND lower(p.track_name) = lower(s.track_name)
          AND date_trunc('minute', p.ended_at) = s.ended_at""",
     """DELETE FROM plays_stage s USING ingest.plays p
-       WHERE p.user_id = %(user)s AND p.source = 'account' AND s.source <> 'account'
+       WHERE p.user_id = %(user)s AND p.source = 'account' AND s.source IN ('extended', 'api')
          AND lower(p.artist_name) = lower(s.artist_name)
          AND lower(p.track_name) = lower(s.track_name)
          AND date_trunc('minute', s.ended_at) = p.ended_at""",

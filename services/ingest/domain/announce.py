@@ -105,7 +105,8 @@ def done_summary(
     """The one-line summary a finished import ends with."""
     return (
         f"{plays_read} plays read, {plays_new} new, {plays_read - plays_new} already stored, "
-        f"{set_aside} podcast/audiobook rows set aside, {rejected_summary(rejected_reasons)}"
+        f"{set_aside} rows set aside (podcasts, audiobooks, videos that are not music), "
+        f"{rejected_summary(rejected_reasons)}"
     )
 
 
@@ -116,7 +117,8 @@ def import_report(export: ParsedExport) -> dict[str, Any]:
         "rows_read": export.rows_read,
         "music_plays": export.music_plays,
         "duplicates_merged": export.duplicates_merged,
-        "set_aside": export.podcasts + export.audiobooks,
+        "set_aside": export.podcasts + export.audiobooks + sum(export.set_aside.values()),
+        "set_aside_reasons": export.set_aside,
         "podcasts": export.podcasts,
         "audiobooks": export.audiobooks,
         "rejected": sum(export.rejected.values()),
@@ -131,6 +133,7 @@ def import_report(export: ParsedExport) -> dict[str, Any]:
                 "podcasts": report.podcasts,
                 "audiobooks": report.audiobooks,
                 "rejected": report.rejected,
+                "set_aside": report.set_aside,
             }
             for report in export.files
         ],

@@ -1,9 +1,18 @@
-"""Read a Spotify listening-history export (zip, folder or one JSON file) into deduplicated plays.
+"""Read a listening-history export (zip, folder or one file) into deduplicated plays.
 
-All-or-nothing rule: a payload that is not a zip/JSON, or any JSON file in it that fails to parse,
-rejects the whole import (ExportError, nothing stored); inside valid files, rows with wrong value
-types or implausible dates (see `plausible`) are rejected one by one, counted by reason in the
-file's report, and the good rows are kept.
+Each file is recognised by its content, not its name: Spotify's extended and account-data
+JSON (`history_rows`), Last.fm scrobble CSVs (`lastfm_rows`), ListenBrainz listens as JSON
+Lines or a JSON list (`listenbrainz_rows`), Google Takeout's YouTube watch history
+(`takeout_rows`) and Apple Music's play-history CSVs (`apple_rows`). A zip or folder may
+hold several of them at once; each play keeps its source.
+
+All-or-nothing rule: a payload that is not a zip/JSON/CSV, any file in it that fails to parse,
+or a row of another source's file that breaks its layout (`FileFault`: a date that does not
+parse, a listen without its fields) rejects the whole import (ExportError naming the file,
+nothing stored); inside valid files, rows with wrong value types or implausible dates (see
+`plausible`) are rejected one by one, counted by reason in the file's report, rows that are
+not plays (videos that are not music, the now-playing row) are set aside and counted, and
+the good rows are kept.
 
 Memory is bounded whatever the upload: files are decoded a batch of rows at a time as their
 bytes arrive (`json_rows`), zip members inflated a chunk at a time under one running limit, and
@@ -14,6 +23,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import lzma
 import queue
 import tempfile
@@ -29,10 +39,14 @@ from operator import attrgetter
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, BinaryIO, Literal, TypeVar, cast
 
+from services.ingest.domain import apple_rows, lastfm_rows, listenbrainz_rows, takeout_rows
+from services.ingest.domain.csv_rows import CsvFault, csv_rows
 from services.ingest.domain.history_rows import (
+    FileFault,
     HistoryKind,
     NotMusic,
     RowRejected,
+    SetAside,
     account_row_play,
     extended_row_play,
     history_kind,
@@ -46,11 +60,14 @@ from services.ingest.domain.json_rows import (
     OtherValue,
     RowBatch,
     json_rows,
+    jsonl_rows,
 )
 from services.ingest.domain.plausible import PlayWindow, play_window
-from services.ingest.domain.plays import Play
+from services.ingest.domain.plays import Play, PlaySource
 
-ExportFormat = Literal["extended", "account"]
+# "extended" or "account" for a Spotify export, the source ("lastfm", "listenbrainz",
+# "youtube", "apple_music") of another, and their names joined by "+" for an upload of several.
+ExportFormat = str
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 # A real export unpacks to ~1 KB per stream: 1 GiB is decades of listening, and stops zip bombs.
@@ -63,6 +80,19 @@ CHUNK_BYTES = 1024 * 1024
 
 _HOW_TO_GET_IT = "download the export again from spotify.com/account/privacy"
 _EXPECTED_FILES = "expected Streaming_History_Audio_*.json or StreamingHistory_music_*.json"
+_OTHER_SOURCES = (
+    "a Last.fm scrobble CSV, a ListenBrainz export, YouTube's watch-history.json or "
+    "Apple Music's play-history CSVs"
+)
+# What to do about a file of another source that cannot be read.
+_REMEDY: dict[PlaySource, str] = {
+    "lastfm": "export the scrobbles again (lastfm-to-csv or lastfm.ghan.nl) and upload the CSV "
+    "as it was written",
+    "listenbrainz": "download the export again from listenbrainz.org/settings/export",
+    "youtube": "download watch-history.json again from takeout.google.com (YouTube and "
+    "YouTube Music, history as JSON)",
+    "apple_music": "request the data again at privacy.apple.com and upload Apple's files as sent",
+}
 
 
 class ExportError(ValueError):
@@ -72,7 +102,7 @@ class ExportError(ValueError):
 @dataclass(frozen=True, slots=True)
 class FileReport:
     """What one history file held: rows_read = music_plays + duplicates_merged + podcasts
-    + audiobooks + sum(rejected.values())."""
+    + audiobooks + sum(rejected.values()) + sum(set_aside.values())."""
 
     name: str
     kind: HistoryKind
@@ -82,6 +112,7 @@ class FileReport:
     podcasts: int
     audiobooks: int
     rejected: dict[str, int] = field(default_factory=dict)
+    set_aside: dict[str, int] = field(default_factory=dict)  # rows that are not plays, by why
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +160,17 @@ class ParsedExport:
 
     @property
     def rejected(self) -> dict[str, int]:
+        return self._by_reason(attrgetter("rejected"))
+
+    @property
+    def set_aside(self) -> dict[str, int]:
+        """Rows that are not plays, besides podcasts and audiobooks, by why."""
+        return self._by_reason(attrgetter("set_aside"))
+
+    def _by_reason(self, counts: Callable[[FileReport], dict[str, int]]) -> dict[str, int]:
         reasons: Counter[str] = Counter()
         for report in self.files:
-            reasons.update(report.rejected)
+            reasons.update(counts(report))
         return dict(reasons)
 
 
@@ -191,12 +230,13 @@ def read_upload(
                 spool.write(chunk)
             documents = _zip_documents(name, spool, max_uncompressed_bytes)
             return _assemble(name, documents, dates, hand)
-    if first in (b"[", b"{"):
-        document = _Document(name, json_rows(chunks), whole_upload=True)
+    content, chunks = _sniff(name, chunks, trust_suffix=False) if first else (None, chunks)
+    if content is not None:
+        document = _Document(name, chunks, whole_upload=True)
         return _assemble(name, iter([document]), dates, hand)
     raise ExportError(
-        f"{name}: neither a zip nor a JSON file; upload my_spotify_data.zip as Spotify sent it "
-        f"({_EXPECTED_FILES} inside), or {_HOW_TO_GET_IT}"
+        f"{name}: neither a zip nor a JSON file (nor a CSV); upload my_spotify_data.zip as "
+        f"Spotify sent it ({_EXPECTED_FILES} inside), {_OTHER_SOURCES}, or {_HOW_TO_GET_IT}"
     )
 
 
@@ -215,7 +255,8 @@ def read_export_path(
         )
     if not path.is_file():
         raise ExportError(
-            f"{path}: no such file or folder; point at my_spotify_data.zip or its folder"
+            f"{path}: no such file or folder; point at my_spotify_data.zip or its folder, "
+            f"or at {_OTHER_SOURCES}"
         )
     size = path.stat().st_size
     if size > max_upload_bytes:
@@ -287,21 +328,75 @@ class _Windows:
 
     extended: PlayWindow
     account: PlayWindow
+    requested_at: datetime
 
     @classmethod
     def of(cls, requested_at: datetime | None) -> _Windows:
         moment = datetime.now(UTC) if requested_at is None else requested_at
-        return cls(play_window("extended", moment), play_window("account", moment))
+        return cls(play_window("extended", moment), play_window("account", moment), moment)
+
+    def of_source(self, source: PlaySource) -> PlayWindow:
+        return play_window(source, self.requested_at)
 
 
 @dataclass(slots=True)
 class _Document:
-    """One file of an export: its rows as they are decoded, or why it was set aside unread."""
+    """One file of an export: its bytes as they arrive, or why it was set aside unread."""
 
     name: str
-    batches: Iterator[RowBatch | OtherValue] | None = None
+    chunks: Iterator[bytes] | None = None
     ignored_because: str | None = None
-    whole_upload: bool = False  # the upload is this one JSON file
+    whole_upload: bool = False  # the upload is this one file
+
+
+_Content = Literal["json", "jsonl", "csv"]
+# How much of a file's start is looked at to tell JSON, JSON Lines and CSV apart.
+_SNIFF_BYTES = 1024 * 1024
+
+
+def _sniff(
+    name: str, chunks: Iterator[bytes], *, trust_suffix: bool = True
+) -> tuple[_Content | None, Iterator[bytes]]:
+    """How a file is decoded, told by its first line (with `trust_suffix`, a file named .json
+    whose bytes say nothing is decoded as JSON, so the decoder says what is wrong), and its
+    chunks again."""
+    held = bytearray()
+    for chunk in chunks:
+        held += chunk
+        if _sniffed_enough(held) or len(held) >= _SNIFF_BYTES:
+            break
+    content = _content_of(bytes(held[:_SNIFF_BYTES]))
+    if content is None and trust_suffix and name.lower().endswith(".json"):
+        content = "json"
+    return content, itertools.chain([bytes(held)], chunks)
+
+
+def _sniffed_enough(held: bytearray) -> bool:
+    text = held.lstrip(_BOM_AND_BLANKS)
+    if text[:1] == b"[":
+        return True
+    _, newline, rest = text.partition(b"\n")
+    return bool(newline) and bool(rest.strip())
+
+
+def _content_of(head: bytes) -> _Content | None:
+    """JSON when the text opens an array or an object spread over lines, JSON Lines when its
+    first line is a whole object and another follows, CSV when its first line has a comma
+    and no NUL (its decoder then says if it is not UTF-8); None otherwise."""
+    text = head.lstrip(_BOM_AND_BLANKS)
+    first, newline, rest = text.partition(b"\n")
+    if text[:1] == b"[":
+        return "json"
+    if text[:1] == b"{":
+        if newline and rest.lstrip()[:1] == b"{":
+            try:
+                return "jsonl" if isinstance(json.loads(first), dict) else "json"
+            except (ValueError, RecursionError):
+                return "json"
+        return "json"
+    if b"," not in first or b"\x00" in first:
+        return None
+    return "csv"
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,7 +435,7 @@ def _zip_documents(export_name: str, file: BinaryIO, limit: int) -> Iterator[_Do
                 yield _Document(event.name, ignored_because=event.ignored_because)
             elif isinstance(event, _MemberStart):
                 chunks = _member_chunks(events)
-                yield _Document(event.name, json_rows(chunks))
+                yield _Document(event.name, chunks)
                 for _ in chunks:  # whatever of the member its reader left
                     pass
 
@@ -379,9 +474,14 @@ def _zip_events(
 def _not_read_because(info: zipfile.ZipInfo) -> str | None:
     if _is_unsafe_member(info.filename):
         return "unsafe path in zip, not read"
-    if not info.filename.lower().endswith(".json"):
-        return "not a JSON file"
+    if not info.filename.lower().endswith(_READ_SUFFIXES):
+        return _NOT_READ
     return None
+
+
+# The files of a zip or folder that are read (each then recognised by its content).
+_READ_SUFFIXES = (".json", ".jsonl", ".csv")
+_NOT_READ = "not a JSON or CSV file"
 
 
 def _unpacks_too_far(export_name: str, limit: int) -> ExportError:
@@ -475,22 +575,25 @@ def _read_ahead(items: Iterator[_T]) -> Iterator[_T]:
 def _folder_documents(folder: Path, limit: int) -> Iterator[_Document]:
     files = sorted(path for path in folder.rglob("*") if not path.is_dir())
     if not files:
-        raise ExportError(f"{folder.name}: an empty folder; unzip my_spotify_data.zip into it")
+        raise ExportError(
+            f"{folder.name}: an empty folder; unzip my_spotify_data.zip into it, or put "
+            f"{_OTHER_SOURCES} in it"
+        )
     for path in files:
         name = path.relative_to(folder).as_posix()
         if path.is_symlink():
             yield _Document(name, ignored_because="a symbolic link, not read")
             continue
-        if path.suffix.lower() != ".json":
-            yield _Document(name, ignored_because="not a JSON file")
+        if not path.name.lower().endswith(_READ_SUFFIXES):
+            yield _Document(name, ignored_because=_NOT_READ)
             continue
         limit -= path.stat().st_size
         if limit < 0:
             raise ExportError(
-                f"{folder.name}: its JSON files add up to more than the allowed size; "
+                f"{folder.name}: its JSON and CSV files add up to more than the allowed size; "
                 "import them in smaller batches"
             )
-        yield _Document(name, json_rows(_file_chunks(path)))
+        yield _Document(name, _file_chunks(path))
 
 
 def _is_unsafe_member(member_name: str) -> bool:
@@ -597,14 +700,17 @@ class _FileTally:
     podcasts: int = 0
     audiobooks: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    set_aside: Counter[str] = field(default_factory=Counter)
 
     def read(
         self,
         rows: Sequence[Any],
         merger: _PlayMerger,
-        to_play: Callable[[Any], tuple[str, Play] | NotMusic],
+        to_play: Callable[[Any], tuple[str, Play] | NotMusic | SetAside],
         window: PlayWindow,
     ) -> None:
+        """Count `rows`; a `FileFault` of one of them is raised with its row number in the
+        file (`row`, counting from 1) set."""
         music_plays = duplicates = podcasts = audiobooks = 0
         rejected = self.rejected
         for row in rows:
@@ -613,10 +719,16 @@ class _FileTally:
             except RowRejected as rejection:
                 rejected[rejection.reason] += 1
                 continue
+            except FileFault as fault:
+                # An identical row earlier would have failed the same way: index finds this one.
+                fault.row = self.rows_read + list(rows).index(row) + 1
+                raise
             if played == "podcast":
                 podcasts += 1
             elif played == "audiobook":
                 audiobooks += 1
+            elif isinstance(played, SetAside):
+                self.set_aside[played.reason] += 1
             elif (implausible := window.rejection(played[1].ended_at)) is not None:
                 rejected[implausible] += 1
             elif merger.add(*played):
@@ -639,33 +751,52 @@ class _FileTally:
             self.podcasts,
             self.audiobooks,
             dict(self.rejected),
+            dict(self.set_aside),
         )
 
 
 @dataclass(slots=True)
 class _FileStart:
-    """A file's first rows (enough to tell its kind), or its value when it is not a list."""
+    """A file's first rows (enough to tell its kind), or its value when it is not a list;
+    `google_product` names what a Takeout activity file that is not YouTube's watch history
+    is of."""
 
     held: list[RowBatch]
     kind: HistoryKind | None
     other: OtherValue | None
+    google_product: str | None = None
 
 
 def _file_start(batches: Iterator[RowBatch | OtherValue]) -> _FileStart:
     held: list[RowBatch] = []
     seen = 0
+    google_product = None
     for batch in batches:
         if isinstance(batch, OtherValue):
             return _FileStart(held, None, batch)
         held.append(batch)
         for row in batch.rows[: _ROWS_SNIFFED - seen]:
-            kind = HistoryKind.EXTENDED if batch.typed else history_kind([row])
+            kind = HistoryKind.EXTENDED if batch.typed else _json_row_kind(row)
             if kind is not None:
                 return _FileStart(held, kind, None)
+            if not batch.typed and takeout_rows.is_activity(row):
+                google_product = google_product or takeout_rows.product_of(row)
         seen += len(batch.rows)
         if seen >= _ROWS_SNIFFED:
             break
-    return _FileStart(held, None, None)
+    return _FileStart(held, None, None, google_product)
+
+
+def _json_row_kind(row: Any) -> HistoryKind | None:
+    """The kind of a JSON file told by one of its rows, or None."""
+    kind = history_kind([row])
+    if kind is not None:
+        return kind
+    if listenbrainz_rows.is_listen(row):
+        return HistoryKind.LISTENBRAINZ
+    if takeout_rows.is_activity(row) and takeout_rows.is_watch_entry(row):
+        return HistoryKind.YOUTUBE_WATCHES
+    return None
 
 
 _ROWS_SNIFFED = 20
@@ -676,6 +807,315 @@ def _handing_out(held: list[RowBatch]) -> Iterator[RowBatch]:
     held.reverse()
     while held:
         yield held.pop()
+
+
+@dataclass(frozen=True, slots=True)
+class _ListenFile:
+    """A file of a source other than Spotify, recognised: its kind, its rows as they are
+    decoded and how each becomes a play; `first_row` is the number of its first data row."""
+
+    kind: HistoryKind
+    source: PlaySource
+    batches: Iterator[Sequence[Any]]
+    to_play: Callable[[Any], tuple[str, Play] | SetAside]
+    first_row: int = 1
+
+
+def _listenbrainz_file(batches: Iterator[Sequence[Any]]) -> _ListenFile:
+    return _ListenFile(
+        HistoryKind.LISTENBRAINZ, "listenbrainz", batches, listenbrainz_rows.listen_play
+    )
+
+
+_JSON_READERS: dict[HistoryKind, tuple[PlaySource, Callable[[Any], Any]]] = {
+    HistoryKind.LISTENBRAINZ: ("listenbrainz", listenbrainz_rows.listen_play),
+    HistoryKind.YOUTUBE_WATCHES: ("youtube", takeout_rows.watch_play),
+}
+
+
+class _Assembly:
+    """The files of one export as they are read: Spotify's history files (the extended
+    history superseding the account data, see `_assemble`) and other sources' files, whose
+    plays (keyed by source, so none collides with another's) share one merger."""
+
+    def __init__(
+        self, export_name: str, dates: _Windows, hand: Callable[[list[Play]], None] | None
+    ) -> None:
+        self.export_name, self.dates, self.hand = export_name, dates, hand
+        self.extended, self.account = _PlayMerger(hand), _PlayMerger(hand)
+        self.listens = _PlayMerger(hand)
+        self.extended_reports: list[FileReport] = []
+        self.account_reports: list[FileReport] = []
+        self.listen_reports: list[FileReport] = []
+        self.sources: list[PlaySource] = []
+        self.ignored_files: dict[str, str] = {}
+
+    def read(self, document: _Document) -> None:
+        if document.chunks is None:
+            self.ignored_files[document.name] = document.ignored_because or "not read"
+            return
+        where = document.name if document.whole_upload else f"{self.export_name}: {document.name}"
+        content, chunks = _sniff(document.name, document.chunks)
+        if content == "csv":
+            self._read_csv(document, where, chunks)
+        elif content == "jsonl":
+            self._read_json_lines(document, where, _named(where, jsonl_rows(chunks)))
+        elif content == "json":
+            self._read_json(document, where, _named(where, json_rows(chunks)))
+        elif document.whole_upload:
+            raise ExportError(f"{where}: neither a zip nor a JSON file (nor a CSV)")
+        else:
+            for _ in chunks:  # still read: a damaged zip member rejects the import
+                pass
+            self.ignored_files[document.name] = "neither JSON nor CSV text"
+
+    def _read_json_lines(
+        self, document: _Document, where: str, batches: Iterator[RowBatch | OtherValue]
+    ) -> None:
+        """ListenBrainz listens, one a line; another JSON Lines file (the export's feedback or
+        pins) is set aside, or refused when it is the whole upload."""
+        first = cast(RowBatch | None, next(batches, None))
+        if first is not None and first.rows and listenbrainz_rows.is_listen(first.rows[0]):
+            rows = (cast(RowBatch, batch).rows for batch in itertools.chain([first], batches))
+            self._read_listens(document.name, where, _listenbrainz_file(rows))
+            return
+        if document.whole_upload:
+            raise ExportError(
+                f"{where}: JSON Lines that are not ListenBrainz listens (no listened_at and "
+                f"track_metadata); {_REMEDY['listenbrainz']}"
+            )
+        for _ in batches:
+            pass
+        self.ignored_files[document.name] = "JSON Lines that are not listens"
+
+    def _read_json(
+        self, document: _Document, where: str, batches: Iterator[RowBatch | OtherValue]
+    ) -> None:
+        start = _file_start(batches)
+        dumped = (
+            None if start.other is None else listenbrainz_rows.dumped_listens(start.other.value)
+        )
+        if dumped is not None:
+            self._read_listens(document.name, where, _listenbrainz_file(iter([dumped])))
+            return
+        if start.other is not None or start.kind is None:
+            if start.google_product is not None:
+                self._not_watch_history(document, where, start.google_product, batches)
+                return
+            if document.whole_upload:
+                _refuse_single(where, start)
+            for _ in batches:  # still checked: a damaged file rejects the import
+                pass
+            self.ignored_files[document.name] = (
+                "not a list of listening-history rows"
+                if start.other is not None
+                else "its rows are not listening history"
+            )
+            return
+        rows = itertools.chain(_handing_out(start.held), cast(Iterator[RowBatch], batches))
+        if start.kind in _JSON_READERS:
+            source, to_play = _JSON_READERS[start.kind]
+            listen_file = _ListenFile(start.kind, source, (batch.rows for batch in rows), to_play)
+            self._read_listens(document.name, where, listen_file)
+        else:
+            self._read_spotify(document.name, start.kind, rows)
+
+    def _not_watch_history(
+        self,
+        document: _Document,
+        where: str,
+        product: str,
+        batches: Iterator[RowBatch | OtherValue],
+    ) -> None:
+        if document.whole_upload:
+            raise ExportError(
+                f"{where}: a Google Takeout activity file of {product}, not YouTube's watch "
+                f"history; upload watch-history.json (Takeout: YouTube and YouTube Music, "
+                f"history as JSON)"
+            )
+        for _ in batches:
+            pass
+        self.ignored_files[document.name] = f"Google activity of {product}, not watch history"
+
+    def _read_csv(self, document: _Document, where: str, chunks: Iterator[bytes]) -> None:
+        batches = _named_csv(where, csv_rows(chunks))
+        first = next(batches, None)
+        if first is None:
+            if document.whole_upload:
+                raise ExportError(f"{where}: an empty CSV file; {_OTHER_SOURCES} were expected")
+            self.ignored_files[document.name] = "an empty CSV file"
+            return
+        try:
+            listen_file = _csv_listen_file(first, batches)
+        except FileFault as fault:
+            raise ExportError(
+                f"{where}: {fault}; nothing was imported, upload the file as it was exported"
+            ) from None
+        if listen_file is None:
+            reason = (
+                _NEWER_PLAY_ACTIVITY
+                if apple_rows.is_newer_play_activity(first[0])
+                else "a CSV file of no listening history we read"
+            )
+            if document.whole_upload:
+                newer = reason == _NEWER_PLAY_ACTIVITY
+                raise ExportError(f"{where}: " + (reason if newer else _unknown_columns(first[0])))
+            for _ in batches:
+                pass
+            self.ignored_files[document.name] = reason
+            return
+        self._read_listens(document.name, where, listen_file)
+
+    def _read_listens(self, name: str, where: str, listen_file: _ListenFile) -> None:
+        window = self.dates.of_source(listen_file.source)
+        tally = _FileTally()
+        try:
+            for rows in listen_file.batches:
+                tally.read(rows, self.listens, listen_file.to_play, window)
+                self.listens.hand_over(at_least=HAND_ROWS)
+        except FileFault as fault:
+            row = (fault.row or 0) + listen_file.first_row - 1
+            raise ExportError(
+                f"{where}: row {row}: {fault}; nothing was imported, {_REMEDY[listen_file.source]}"
+            ) from None
+        self.listens.hand_over()
+        self.listen_reports.append(tally.report(name, listen_file.kind))
+        if listen_file.source not in self.sources:
+            self.sources.append(listen_file.source)
+
+    def _read_spotify(self, name: str, kind: HistoryKind, rows: Iterator[RowBatch]) -> None:
+        if kind is HistoryKind.EXTENDED:
+            self.extended_reports.append(
+                _read_history_file(
+                    name,
+                    kind,
+                    rows,
+                    self.extended,
+                    self.dates.extended,
+                    typed_extended_play,
+                    extended_row_play,
+                )
+            )
+        elif kind is HistoryKind.ACCOUNT_MUSIC:
+            merger = _PlayMerger(_discard) if self.extended_reports and self.hand else self.account
+            self.account_reports.append(
+                _read_history_file(
+                    name,
+                    kind,
+                    rows,
+                    merger,
+                    self.dates.account,
+                    account_row_play,
+                    account_row_play,
+                )
+            )
+        else:
+            # Podcast and audiobook files are set aside whole: none of their rows is music.
+            count = sum(len(batch.rows) for batch in rows)
+            podcasts = count if kind is HistoryKind.ACCOUNT_PODCAST else 0
+            self.account_reports.append(
+                FileReport(name, kind, count, 0, 0, podcasts, count - podcasts)
+            )
+
+    def parsed(self) -> ParsedExport:
+        spotify = self._spotify()
+        listens = (
+            self.listens.parsed(
+                "+".join(sorted(self.sources)), self.listen_reports, self.ignored_files
+            )
+            if self.listen_reports
+            else None
+        )
+        if spotify is None and listens is None:
+            raise ExportError(
+                f"{self.export_name}: no Spotify listening history inside ({_EXPECTED_FILES}) "
+                f"nor {_OTHER_SOURCES}; {_HOW_TO_GET_IT}"
+            )
+        if spotify is None or listens is None:
+            return cast(ParsedExport, spotify or listens)
+        return _combined(spotify, listens)
+
+    def _spotify(self) -> ParsedExport | None:
+        if self.extended_reports:
+            for report in self.account_reports:
+                self.ignored_files[report.name] = "account data, superseded by the extended history"
+            withdrawn = self.account.handed_keys() if self.hand else []
+            return self.extended.parsed(
+                "extended", self.extended_reports, self.ignored_files, withdrawn
+            )
+        if self.account_reports:
+            return self.account.parsed("account", self.account_reports, self.ignored_files)
+        return None
+
+
+def _combined(spotify: ParsedExport, listens: ParsedExport) -> ParsedExport:
+    """One export of the plays of both (their keys never collide), sorted by `ended_at`."""
+    plays = sorted([*spotify.plays, *listens.plays], key=attrgetter("ended_at"))
+    late = (
+        None
+        if spotify.handed_late is None and listens.handed_late is None
+        else [*(spotify.handed_late or []), *(listens.handed_late or [])]
+    )
+    return ParsedExport(
+        f"{spotify.format}+{listens.format}",
+        plays,
+        [*spotify.files, *listens.files],
+        spotify.ignored_files,
+        late,
+        [*spotify.withdrawn_keys, *listens.withdrawn_keys],
+    )
+
+
+def _csv_listen_file(
+    first: list[list[str]], batches: Iterator[list[list[str]]]
+) -> _ListenFile | None:
+    """The listening history a CSV file holds, from its first batch of rows, or None."""
+    header = first[0]
+    kind = lastfm_rows.lastfm_csv_kind(first)
+    if kind is HistoryKind.LASTFM_GHAN:
+        to_play = lastfm_rows.ghan_reader(header)
+        rows = itertools.chain([first[1:]], batches)
+        return _ListenFile(kind, "lastfm", rows, to_play, first_row=2)
+    if kind is HistoryKind.LASTFM_TO_CSV:
+        rows = itertools.chain([first], batches)
+        return _ListenFile(kind, "lastfm", rows, lastfm_rows.lastfm_to_csv_play)
+    apple = apple_rows.apple_reader(header)
+    if apple is not None:
+        apple_kind, to_play = apple
+        rows = itertools.chain([first[1:]], batches)
+        return _ListenFile(apple_kind, "apple_music", rows, to_play, first_row=2)
+    return None
+
+
+_NEWER_PLAY_ACTIVITY = (
+    "Apple's newer Play Activity layout (Song Name, no artist) is not read yet; upload "
+    "Apple Music - Track Play History.csv for those plays"
+)
+
+
+def _unknown_columns(header: list[str]) -> str:
+    shown = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
+    return (
+        f"a CSV file whose columns ({shown[:300]}) are no listening history we read; expected "
+        f"Last.fm scrobbles (artist,album,track,date with no header, as lastfm-to-csv writes, "
+        f"or lastfm.ghan.nl's {','.join(lastfm_rows.GHAN_COLUMNS)}) or "
+        f"{apple_rows.EXPECTED_FILES}"
+    )
+
+
+def _named_csv(where: str, batches: Iterator[list[list[str]]]) -> Iterator[list[list[str]]]:
+    """`batches` with the CSV decoder's faults as ExportErrors that name the file."""
+    try:
+        yield from batches
+    except CsvFault as fault:
+        raise ExportError(
+            f"{where} is not well-formed CSV at row {fault.row}: {fault.message}; nothing was "
+            "imported, upload the file as it was exported"
+        ) from None
+    except NotUtf8:
+        raise ExportError(
+            f"{where} is not UTF-8 text; nothing was imported, upload the file as it was exported"
+        ) from None
 
 
 def _assemble(
@@ -690,72 +1130,12 @@ def _assemble(
     The extended history supersedes the account data: when both are present, the account files
     are ignored so no stream is counted twice under two different keys. Account plays handed
     over before an extended file came are withdrawn at the end; account files read after one
-    are only checked."""
-    extended, account = _PlayMerger(hand), _PlayMerger(hand)
-    extended_reports: list[FileReport] = []
-    account_reports: list[FileReport] = []
-    ignored_files: dict[str, str] = {}
+    are only checked. Other sources' files are read beside them (cross-source matching of the
+    same play is not done here)."""
+    assembly = _Assembly(export_name, dates, hand)
     for document in documents:
-        if document.batches is None:
-            ignored_files[document.name] = document.ignored_because or "not read"
-            continue
-        where = document.name if document.whole_upload else f"{export_name}: {document.name}"
-        batches = _named(where, document.batches)
-        start = _file_start(batches)
-        if start.other is not None or start.kind is None:
-            if document.whole_upload:
-                _refuse_single(where, start)
-            for _ in batches:  # still checked: a damaged file rejects the import
-                pass
-            ignored_files[document.name] = (
-                "not a list of listening-history rows"
-                if start.other is not None
-                else "its rows are not listening history"
-            )
-            continue
-        rows = itertools.chain(_handing_out(start.held), cast(Iterator[RowBatch], batches))
-        if start.kind is HistoryKind.EXTENDED:
-            extended_reports.append(
-                _read_history_file(
-                    document.name,
-                    start.kind,
-                    rows,
-                    extended,
-                    dates.extended,
-                    typed_extended_play,
-                    extended_row_play,
-                )
-            )
-        elif start.kind is HistoryKind.ACCOUNT_MUSIC:
-            merger = _PlayMerger(_discard) if extended_reports and hand else account
-            account_reports.append(
-                _read_history_file(
-                    document.name,
-                    start.kind,
-                    rows,
-                    merger,
-                    dates.account,
-                    account_row_play,
-                    account_row_play,
-                )
-            )
-        else:
-            # Podcast and audiobook files are set aside whole: none of their rows is music.
-            count = sum(len(batch.rows) for batch in rows)
-            podcasts = count if start.kind is HistoryKind.ACCOUNT_PODCAST else 0
-            account_reports.append(
-                FileReport(document.name, start.kind, count, 0, 0, podcasts, count - podcasts)
-            )
-    if extended_reports:
-        for report in account_reports:
-            ignored_files[report.name] = "account data, superseded by the extended history"
-        withdrawn = account.handed_keys() if hand else []
-        return extended.parsed("extended", extended_reports, ignored_files, withdrawn)
-    if account_reports:
-        return account.parsed("account", account_reports, ignored_files)
-    raise ExportError(
-        f"{export_name}: no Spotify listening history inside ({_EXPECTED_FILES}); {_HOW_TO_GET_IT}"
-    )
+        assembly.read(document)
+    return assembly.parsed()
 
 
 def _read_history_file(

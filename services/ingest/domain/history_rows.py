@@ -1,4 +1,6 @@
-"""Rows of Spotify's two listening-history formats, recognised by their keys and turned into plays.
+"""Rows of Spotify's two listening-history formats, recognised by their keys and turned into plays,
+and what any source's row can come to besides a play (the other sources' rows are in
+`lastfm_rows`, `listenbrainz_rows`, `takeout_rows` and `apple_rows`).
 
 A row with a wrong value type raises `RowRejected` with a reason a user can read in the report.
 """
@@ -7,22 +9,37 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import msgspec
 
-from services.ingest.domain.plays import UNSTORABLE_TEXT, Play, known_key, storable
+from services.ingest.domain.plays import (
+    FULL_LISTEN_MS,
+    UNSTORABLE_TEXT,
+    Play,
+    PlaySource,
+    known_key,
+    storable,
+)
 
 
 class HistoryKind(StrEnum):
-    """What one JSON file of an export holds, judged by the keys of its rows."""
+    """What one file of an export holds, judged by the keys of its rows (or its columns)."""
 
     EXTENDED = "extended"
     ACCOUNT_MUSIC = "account music"
     ACCOUNT_PODCAST = "account podcast"
     ACCOUNT_AUDIOBOOK = "account audiobook"
+    LASTFM_TO_CSV = "lastfm scrobbles (lastfm-to-csv)"
+    LASTFM_GHAN = "lastfm scrobbles (lastfm.ghan.nl)"
+    LISTENBRAINZ = "listenbrainz listens"
+    YOUTUBE_WATCHES = "youtube watch history"
+    APPLE_PLAY_ACTIVITY = "apple music play activity"
+    APPLE_TRACK_PLAY_HISTORY = "apple music track play history"
+    APPLE_RECENTLY_PLAYED = "apple music recently played"
 
 
 class RowRejected(ValueError):
@@ -31,6 +48,23 @@ class RowRejected(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class FileFault(ValueError):
+    """A row that shows the file is not what its layout promises (a date that does not parse,
+    a listen without the fields its schema requires): the whole import is refused, naming the
+    file and the row, rather than storing what a damaged or misread file seems to hold.
+    `row` is set by whoever knows where the row is in its file."""
+
+    row: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """A row that is not a play (a video that is not music, the now-playing track that has
+    no date yet): counted in the file's report under `reason`, not stored."""
+
+    reason: str
 
 
 # Spotify's placeholders for a stream it could not resolve: no artist or track to learn from.
@@ -326,3 +360,43 @@ def _ms_played(value: object, key: str) -> int:
     if value > MAX_MS_PLAYED:
         raise RowRejected(f"{key} is more than 24 days of playing")
     return value
+
+
+def listened_play(
+    source: PlaySource,
+    ended_at: datetime,
+    artist: str,
+    track: str,
+    album: str | None = None,
+    *,
+    ms_played: int = FULL_LISTEN_MS,
+    skipped: bool | None = None,
+    reason_end: str | None = None,
+) -> tuple[str, Play]:
+    """A play of a source other than Spotify (names only, no track URI or Spotify context),
+    keyed; `RowRejected` when a name is missing or cannot be stored."""
+    if not artist or not track:
+        raise RowRejected(NO_NAME)
+    play = Play(
+        ended_at=ended_at,
+        ms_played=ms_played,
+        track_name=track,
+        artist_name=artist,
+        album_name=album or None,
+        track_uri=None,
+        skipped=skipped,
+        reason_start=None,
+        reason_end=reason_end,
+        shuffle=None,
+        offline=None,
+        incognito=None,
+        platform=None,
+        country=None,
+        source=source,
+    )
+    if not storable(play):
+        raise RowRejected(UNSTORABLE_TEXT)
+    return play.play_key, play
+
+
+NO_NAME = "no artist or track name"

@@ -14,16 +14,29 @@ from datetime import UTC, datetime, timedelta
 
 from services.ingest.domain.plays import PlaySource
 
-# The day each source's service began, the floor of its plays. Every source we import is
-# Spotify (the extended export, the account-data export, the Web API): Spotify AB was founded
-# on 2006-04-23, its closed beta streamed from 2007 and it opened on 2008-10-07, so the
-# founding day is the floor that no genuine stream predates.
+# The day each source's service began, the floor of its plays. Spotify (the extended export,
+# the account-data export, the Web API): Spotify AB was founded on 2006-04-23, its closed beta
+# streamed from 2007 and it opened on 2008-10-07, so the founding day is the floor that no
+# genuine stream predates. Last.fm grew out of Audioscrobbler, which began scrobbling in 2002.
+# ListenBrainz holds listens imported from Last.fm too; it refuses any listened_at before
+# 2002-10-01 itself (its LISTEN_MINIMUM_TS). YouTube went online on 2005-02-14 and Apple
+# Music on 2015-06-30.
 SERVICE_OF_SOURCE: Mapping[PlaySource, str] = {
     "extended": "Spotify",
     "account": "Spotify",
     "api": "Spotify",
+    "lastfm": "Last.fm",
+    "listenbrainz": "ListenBrainz",
+    "youtube": "YouTube",
+    "apple_music": "Apple Music",
 }
-SERVICE_BEGAN: Mapping[str, datetime] = {"Spotify": datetime(2006, 4, 23, tzinfo=UTC)}
+SERVICE_BEGAN: Mapping[str, datetime] = {
+    "Spotify": datetime(2006, 4, 23, tzinfo=UTC),
+    "Last.fm": datetime(2002, 1, 1, tzinfo=UTC),
+    "ListenBrainz": datetime(2002, 10, 1, tzinfo=UTC),
+    "YouTube": datetime(2005, 2, 14, tzinfo=UTC),
+    "Apple Music": datetime(2015, 6, 30, tzinfo=UTC),
+}
 
 # How far past the request a play may be dated: device clocks drift and a time zone mistaken
 # for UTC shifts a stamp by up to 14 hours, but nothing real ends a day after it was exported.

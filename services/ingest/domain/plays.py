@@ -1,4 +1,5 @@
-"""One listening event, as every Spotify source (export or Web API sync) is reduced to it.
+"""One listening event, as every source (a Spotify export or Web API sync, a Last.fm or
+ListenBrainz export, YouTube's watch history, Apple Music's privacy files) is reduced to it.
 
 `play_key` is the natural key `ingest.plays` is unique on, so a re-import stores nothing twice.
 """
@@ -11,13 +12,28 @@ from typing import Literal
 
 import msgspec
 
-PlaySource = Literal["extended", "account", "api"]
+PlaySource = Literal[
+    "extended", "account", "api", "lastfm", "listenbrainz", "youtube", "apple_music"
+]
+
+# How long a play of a source that records that a track was played but not for how long
+# (a Last.fm scrobble, a YouTube watch, an Apple Music play-history row, a ListenBrainz listen
+# without a duration) is taken to have lasted: three minutes, a full listen. Last.fm and
+# ListenBrainz count a track as played only once half of it (or 4 minutes) has played, so such
+# a play is a listen in every taste measure (features' 30 s listen threshold) and, with
+# `skipped` False or unknown, never a skip.
+FULL_LISTEN_MS = 180_000
 
 _NO_OFFSET = timedelta(0)
 
 
 class Play(msgspec.Struct, frozen=True, dict=True):
     """A track that played for `ms_played` milliseconds and stopped at `ended_at` (UTC).
+
+    Spotify and Apple Music's Play Activity give the end of a play. Last.fm, ListenBrainz and
+    YouTube give only the moment the source recorded it (when the track started or was
+    scrobbled): `ended_at` holds that moment, a track's length early at most, which no daily
+    or hourly taste measure notices.
 
     A msgspec Struct rather than a frozen dataclass: building 140,000 of them is four times
     faster (a frozen dataclass sets each field through object.__setattr__), and it is the
@@ -47,11 +63,19 @@ class Play(msgspec.Struct, frozen=True, dict=True):
 
     @cached_property
     def play_key(self) -> str:
-        """`{ended_at, seconds}Z|{track_uri}`, or `acct|{ended_at, minute}Z|{artist}|{track}`."""
+        """`{ended_at, seconds}Z|{track_uri}`, or `acct|{ended_at, minute}Z|{artist}|{track}`
+        (Spotify's account data), or `{source}|{ended_at, milliseconds}Z|{artist}|{track}|{album}`
+        for the other sources (a row repeated exactly in their files is one play)."""
         if self.track_uri is not None:
             return f"{self.ended_at.isoformat()[:19]}Z|{self.track_uri}"
-        minute = self.ended_at.isoformat()[:16]
-        return f"acct|{minute}Z|{self.artist_name or ''}|{self.track_name or ''}"
+        if self.source == "account":
+            minute = self.ended_at.isoformat()[:16]
+            return f"acct|{minute}Z|{self.artist_name or ''}|{self.track_name or ''}"
+        moment = self.ended_at.isoformat(timespec="milliseconds")[:23]
+        return (
+            f"{self.source}|{moment}Z|{self.artist_name or ''}"
+            f"|{self.track_name or ''}|{self.album_name or ''}"
+        )
 
     def copy_row(self) -> tuple[object, ...]:
         """The values in `COPY_COLUMNS` order, for the SQL adapter's COPY."""
