@@ -19,8 +19,10 @@ Targets (issue #14): median >= 85% and minimum >= 70%, both; no catch-all above 
 
     python -m bench explanations [--only sanabil,efrrowini] [--timeout 900]
 
-The hard listeners (thousands of artists unknown to the catalog, many tastes) are measured
-in-process by `python -m tools.lab.explanations` until the stack imports Last.fm exports.
+Besides the three Spotify histories, the two Last.fm scrobble exports go through the stack
+too: pingw33n is a hard listener (12,512 artists, most unknown to the catalog, many tastes).
+The merged "all five" and generated hard listeners are measured in-process by
+`python -m tools.lab.explanations`.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ HISTORIES = {
     "sanabil": SHARED_DATA / "spotify-history-sanabil" / "my_spotify_data.zip",
     "efrrowini": SHARED_DATA / "spotify-history-efrrowini",
     "ryanpj2": SHARED_DATA / "spotify-account-ryanpj2",
+    # the hard listeners: Last.fm scrobble exports, most of their artists unknown to HetRec
+    "pingw33n": SHARED_DATA / "lastfm-csv-pingw33n" / "lastfm_scrobbles.csv",
+    "sachawheeler": SHARED_DATA / "lastfm-ghan-csv-sachawheeler" / "scrobbles.csv",
 }
 TOP = 20
 BENCH_REDIS_DB = 13
@@ -107,7 +112,7 @@ class ServedProfile:
 
 
 def as_upload(path: Path, folder: Path) -> Path:
-    """The export as one file to upload: a zip as it is, a folder of its JSON files zipped."""
+    """The export as one file to upload: a file as it is, a folder of its JSON files zipped."""
     if path.is_file():
         return path
     upload = folder / f"{path.name}.zip"
@@ -203,35 +208,35 @@ def served_profile(profile: common_pb2.TasteProfile) -> ServedProfile:
 def report(results: list[StackExplanations]) -> None:
     print(f"named share of the top {TOP} through the stack (median >= 85%, min >= 70%, both)")
     print(
-        f"{'history':<10} {'items':>5} {'parts med':>9} {'min':>5} {'because med':>11}"
+        f"{'history':<12} {'items':>5} {'parts med':>9} {'min':>5} {'because med':>11}"
         f" {'min':>5} {'max catch-all':>13} {'settled':>8}  items naming each kind"
     )
     for r in results:
         print(
-            f"{r.history:<10} {r.items:>5} {r.parts_median:>9.0%} {r.parts_min:>5.0%}"
+            f"{r.history:<12} {r.items:>5} {r.parts_median:>9.0%} {r.parts_min:>5.0%}"
             f" {r.because_median:>11.0%} {r.because_min:>5.0%} {r.largest_catch_all:>13.0%}"
             f" {r.settled_s:>7.0f}s  {', '.join(f'{k} {n}' for k, n in r.kinds.items())}"
         )
     print()
     print("the served taste profile (tastes for 90% of listens: at most 12; duplicate names: 0)")
     print(
-        f"{'history':<10} {'tastes':>6} {'for 90%':>7} {'dup names':>9} {'mood before':>11}"
+        f"{'history':<12} {'tastes':>6} {'for 90%':>7} {'dup names':>9} {'mood before':>11}"
         f" {'after':>6} {'recency':>8}  time zone"
     )
     for r in results:
         p = r.profile
         print(
-            f"{r.history:<10} {p.tastes:>6} {p.tastes_for_90_percent:>7} {p.duplicate_names:>9}"
+            f"{r.history:<12} {p.tastes:>6} {p.tastes_for_90_percent:>7} {p.duplicate_names:>9}"
             f" {p.mood_before:>11.0%} {p.mood_after:>6.0%}"
             f" {'fitted' if p.recency_fitted else 'fixed':>8}  {p.time_zone}"
         )
     print()
     print('steering: "less" of the biggest taste of the top 20, and the familiarity dial')
-    print(f"{'history':<10} {'taste':<28} {'before':>6} {'after':>6}  median popularity at {DIALS}")
+    print(f"{'history':<12} {'taste':<28} {'before':>6} {'after':>6}  median popularity at {DIALS}")
     for r in results:
         st = r.steering
         print(
-            f"{r.history:<10} {st.taste[:28]:<28} {st.before:>6.0%} {st.after:>6.0%}"
+            f"{r.history:<12} {st.taste[:28]:<28} {st.before:>6.0%} {st.after:>6.0%}"
             f"  {' '.join(f'{m:.2f}' for m in st.medians)}"
         )
     for r in results:

@@ -6,19 +6,69 @@ and `fullcircle import FOLDER` uploads a folder holding a Spotify file and a Las
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 
-from fullcircle.client import FullCircleClient
+from fullcircle.client import AdminClient, FullCircleClient
 from tools.stack.local import LocalStack, StackState
 
 from .test_admin import _cli
 from .test_pipeline import _import
 
 pytestmark = pytest.mark.e2e
+
+SOURCES_REDIS_DB = 15
+
+
+@pytest.fixture(scope="module")
+def sources_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_admin_url: str,
+    redis_server_url: str,
+    shared_data: Path,
+) -> Iterator[LocalStack]:
+    """A stack of this module's own (its own database and Redis db, stopped with the module):
+    the 14,000 artists these histories bring are enriched there, not in the stack every other
+    e2e test shares and waits on."""
+    name = f"fc_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    redis_url = f"{redis_server_url}/{SOURCES_REDIS_DB}"
+    redis.Redis.from_url(redis_url).flushdb()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("LASTFM_", "DATABASE_URL", "REDIS_URL", "FULLCIRCLE_", "SPOTIFY_"))
+    }
+    env |= {
+        "DATABASE_URL": psycopg.conninfo.make_conninfo(postgres_admin_url, dbname=name),
+        "REDIS_URL": redis_url,
+        "FULLCIRCLE_LASTFM_CATALOG": f"hetrec:{shared_data / 'hetrec2011-lastfm-2k'}",
+        "BUS_CLAIM_IDLE_MS": "2000",
+    }
+    stack = LocalStack(tmp_path_factory.mktemp("sources-stack"), env)
+    stack.up(report=print)
+    try:
+        yield stack
+    finally:
+        stack.down(report=print)
+        with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+async def _listener(stack: LocalStack, name: str) -> tuple[uuid.UUID, str]:
+    state = stack.running()
+    assert state is not None, "a service of the sources stack has died"
+    async with AdminClient(state.gateway_address, stack.admin_token()) as admin:
+        created = await admin.create_user(name)
+    return uuid.UUID(created.user_id), created.api_key
+
 
 # file -> (plays, rows set aside, kind, source); the plays are the independent counts the
 # unit tests check the reader against.
@@ -86,10 +136,12 @@ async def _stored_sources(state: StackState, user_id: uuid.UUID) -> dict[str, in
 
 @pytest.mark.parametrize("name", list(SOURCES), ids=[name.split("/")[0] for name in SOURCES])
 async def test_a_real_history_of_another_service_is_stored_through_the_stack(
-    stack: StackState, new_listener, shared_data: Path, name: str
+    sources_stack: LocalStack, shared_data: Path, name: str
 ) -> None:
     plays, set_aside, kind, source = SOURCES[name]
-    user_id, api_key = await new_listener(f"source-{uuid.uuid4().hex[:8]}")
+    stack = sources_stack.running()
+    assert stack is not None
+    user_id, api_key = await _listener(sources_stack, f"source-{uuid.uuid4().hex[:8]}")
     async with FullCircleClient(stack.gateway_address, api_key) as client:
         progress = await _import(client, shared_data / name)
     final = progress[-1]
@@ -103,8 +155,9 @@ async def test_a_real_history_of_another_service_is_stored_through_the_stack(
 
 
 def test_the_cli_imports_a_folder_like_its_zip(
-    local_stack: LocalStack, stack: StackState, shared_data: Path, tmp_path: Path
+    sources_stack: LocalStack, shared_data: Path, tmp_path: Path
 ) -> None:
+    local_stack = sources_stack
     folder = tmp_path / "my_exports"
     (folder / "Spotify Extended Streaming History").mkdir(parents=True)
     spotify = shared_data / "spotify-history-efrrowini" / "Streaming_History_Audio_2022.json"
