@@ -321,6 +321,9 @@ def _keys_visit(stack: StackState, key: str, folder: Path) -> None:
         other = Pages(browser, stack.web_url, folder)  # the new key signs in elsewhere
         _sign_in(other, made)
         expect(other.page).to_have_url(re.compile(r"/now$"))
+        # off /now first: its live-update stream ends with the key, and the page's own reaction
+        # to that would race (and abort) the navigation checked below
+        other.page.goto("/playlists")
         named = rows.filter(has_text=HOSTILE_ARTIST)
         named.get_by_role("button", name="Revoke").click()
         expect(rows).to_have_count(1)
